@@ -1,0 +1,1 @@
+"""fieldcrm: a chat-bot front end for field-sales CRM work."""

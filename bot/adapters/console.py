@@ -1,0 +1,104 @@
+"""The terminal front end: one line in, plain text out. `/as USER` switches who you are."""
+import asyncio
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from itertools import count
+from typing import TextIO
+
+from bot.delivery import SlidingWindow
+from bot.messages import Incoming, Location, Reply
+from bot.router import Router, command_line
+from db.base import utcnow
+
+PLATFORM = "console"
+WORKSPACE = "local"
+
+
+def format_reply(reply: Reply) -> str:
+    lines = []
+    if reply.title:
+        lines.append(f"== {reply.title} ==")
+    lines.extend(f"{label}: {value}" for label, value in reply.fields)
+    if reply.text:
+        lines.append(reply.text)
+    for button in reply.buttons:
+        lines.append(f"  [{button.label}] {button.url or '/' + button.payload}")
+    return "\n".join(lines)
+
+
+class ConsoleSender:
+    """Delivers outbox posts for console channels by printing them."""
+
+    platform = PLATFORM
+
+    def __init__(self, out: TextIO):
+        self.out = out
+
+    def limits_for(self, chat_id: str) -> list[SlidingWindow]:
+        return []
+
+    async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
+        body = format_reply(reply).replace("\n", "\n    ")
+        print(f"[{chat_id}] {body}", file=self.out, flush=True)
+
+
+class ConsoleAdapter:
+    def __init__(self, router: Router, user: str, out: TextIO = sys.stdout, clock: Callable[[], datetime] = utcnow):
+        self.router = router
+        self.user = user
+        self.out = out
+        self.clock = clock
+        self._ids = count(1)
+
+    def to_incoming(self, line: str) -> Incoming | None:
+        """Translate one typed line; None for console-only commands handled here."""
+        name, args = command_line(line)
+        if not name:
+            return None
+        base = dict(
+            platform=PLATFORM, workspace=WORKSPACE, chat_id=f"@{self.user}", user_id=self.user,
+            sent_at=self.clock(), event_id=None, is_private=True,
+        )
+        if name == "location":
+            # Unparsable coordinates still reach the location command, which explains the format.
+            location = _parse_location(args, self.clock())
+            return Incoming(**base, command="" if location else "location", args=args, location=location)
+        return Incoming(**base, command=name, args=args)
+
+    def handle_line(self, line: str) -> list[str]:
+        name, args = command_line(line)
+        if name == "as":
+            self.user = args.strip().lstrip("@").lower() or self.user
+            return [f"-- you are now @{self.user}"]
+        incoming = self.to_incoming(line)
+        if incoming is None:
+            return []
+        return [format_reply(reply) for reply in self.router.handle(incoming)]
+
+    async def run(self, stdin: TextIO = sys.stdin, after_each: Callable | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        interactive = stdin.isatty()
+        while True:
+            if interactive:
+                print(f"{self.user}> ", end="", file=self.out, flush=True)
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line:
+                break
+            for text in await asyncio.to_thread(self.handle_line, line):
+                print(text, file=self.out, flush=True)
+            if after_each:
+                await after_each()
+
+
+def _parse_location(args: str, now: datetime) -> Location | None:
+    """`/location LAT LON [ACCURACY]`; anything unparsable is left for the handler to refuse."""
+    parts = args.replace(",", " ").split()
+    if len(parts) not in (2, 3):
+        return None
+    try:
+        lat, lon = float(parts[0]), float(parts[1])
+        accuracy = float(parts[2]) if len(parts) == 3 else None
+    except ValueError:
+        return None
+    return Location(latitude=lat, longitude=lon, accuracy_m=accuracy, source="static", taken_at=now)

@@ -1,0 +1,139 @@
+"""`fieldcrm`: run the bot, the console, migrations, the demo org, org files and invitations."""
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.errors import UserError
+from bot.i18n import render_text
+from bot.services import demo, identity, org
+from db.base import utcnow
+from db.migrate import upgrade
+from db.session import Database
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fieldcrm", description="Field-sales CRM chat bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="every configured front end, scheduler and HTTP endpoints; console when none")
+    run.add_argument("--as", dest="as_user", help="console user when no platform is configured")
+    console = sub.add_parser("console", help="chat in the terminal")
+    console.add_argument("--as", dest="as_user", default=None, help="who you are (a user handle)")
+    sub.add_parser("demo", help="load the demo org (safe to run twice)")
+    db = sub.add_parser("db", help="database")
+    db.add_argument("action", choices=["upgrade"])
+    org_cmd = sub.add_parser("org", help="org tree")
+    org_cmd.add_argument("action", choices=["load"])
+    org_cmd.add_argument("file", type=Path)
+    invite = sub.add_parser("invite", help="a new invitation code for a user")
+    invite.add_argument("user")
+    return parser
+
+
+def _first_admin(db: Database) -> str:
+    from sqlalchemy import select
+
+    from db.models import Role, User
+
+    with db.uow() as uow:
+        handle = uow.session.scalar(
+            select(User.handle).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id).limit(1)
+        )
+    return handle or "admin"
+
+
+def _ensure_demo(settings: Settings, db: Database) -> None:
+    """An empty embedded database gets the demo org, so `make run` can chat at once."""
+    with db.uow() as uow:
+        if demo.has_users(uow):
+            return
+        demo.load_demo(uow, utcnow())
+        uow.commit()
+    print(render_text("cli/demo_loaded", settings.DEFAULT_LOCALE), file=sys.stderr)
+
+
+def _load_org(settings: Settings, db: Database, path: Path) -> None:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SystemExit(
+            render_text("cli/org_unreadable", settings.DEFAULT_LOCALE, path=path, reason=str(exc)[:200])
+        ) from None
+    now = utcnow()
+    with db.uow() as uow:
+        result = org.load_org(uow, data, settings.DEFAULT_TIMEZONE, settings.DEFAULT_LOCALE)
+        codes = {h: identity.create_invitation(uow, _user_id(uow, h), now, settings.INVITATION_DAYS)
+                 for h in result.users_created}
+        uow.commit()
+    print(render_text("cli/org_loaded", settings.DEFAULT_LOCALE, result=result, codes=codes))
+
+
+def _user_id(uow, handle: str) -> int:
+    user = identity.find_user(uow, handle)
+    assert user is not None
+    return user.id
+
+
+def _invite(settings: Settings, db: Database, handle: str) -> None:
+    with db.uow() as uow:
+        user = identity.find_user(uow, handle)
+        if user is None or not user.active:
+            raise SystemExit(render_text("cli/unknown_user", settings.DEFAULT_LOCALE, handle=handle))
+        code = identity.create_invitation(uow, user.id, utcnow(), settings.INVITATION_DAYS)
+        uow.commit()
+    print(render_text("cli/invitation", settings.DEFAULT_LOCALE, handle=user.handle, code=code,
+                      days=settings.INVITATION_DAYS))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"fieldcrm: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.LOG_LEVEL, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    console_only = args.command == "console" or not (settings.slack_enabled or settings.telegram_enabled)
+    if args.command in ("run", "console") and console_only:
+        logging.getLogger().setLevel(logging.WARNING)  # logs would interleave with the chat
+    upgrade(settings.DATABASE_URL)
+    db = Database(settings.DATABASE_URL)
+    try:
+        if args.command == "db":
+            print("database is up to date")
+        elif args.command == "demo":
+            with db.uow() as uow:
+                demo.load_demo(uow, utcnow())
+                uow.commit()
+            print(render_text("cli/demo_loaded", settings.DEFAULT_LOCALE), file=sys.stderr)
+        elif args.command == "org":
+            _load_org(settings, db, args.file)
+        elif args.command == "invite":
+            _invite(settings, db, args.user)
+        else:
+            from bot.app import serve
+
+            if console_only:
+                _ensure_demo(settings, db)
+            user = args.as_user or (_first_admin(db) if console_only else None)
+            if args.command == "console":
+                settings = settings.model_copy(update={"SLACK_BOT_TOKEN": None, "TELEGRAM_BOT_TOKEN": None})
+            asyncio.run(serve(settings, console_user=user))
+    except UserError as exc:
+        print("fieldcrm: " + render_text(f"errors/{exc.template}", settings.DEFAULT_LOCALE, **exc.params),
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

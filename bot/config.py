@@ -1,0 +1,100 @@
+"""Settings from the environment or .env; a bad one stops start-up with one clear line."""
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCALES = ("en", "zh")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    DATABASE_URL: str = "sqlite:///fieldcrm.sqlite3"
+    SLACK_BOT_TOKEN: str | None = None
+    SLACK_SIGNING_SECRET: str | None = None
+    SLACK_APP_TOKEN: str | None = None
+    SLACK_API_URL: str = "https://slack.com/api/"
+    TELEGRAM_BOT_TOKEN: str | None = None
+    TELEGRAM_API_BASE_URL: str = "https://api.telegram.org/bot"
+    TELEGRAM_WEBHOOK_URL: str | None = None
+    TELEGRAM_WEBHOOK_SECRET: str | None = None
+    HTTP_HOST: str = "127.0.0.1"
+    HTTP_PORT: int = 8080
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:8080"
+    DEFAULT_TIMEZONE: str = "UTC"
+    DEFAULT_LOCALE: str = "en"
+    # Signs one-time links (check-in pages); generated per process when unset.
+    SECRET_KEY: str | None = None
+    INVITATION_DAYS: int = 14
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("DEFAULT_TIMEZONE")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("DEFAULT_LOCALE")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("HTTP_PORT")
+    @classmethod
+    def _port_range(cls, value: int) -> int:
+        if not 0 <= value <= 65535:
+            raise ValueError("must be a port number 0-65535")
+        return value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.SLACK_BOT_TOKEN)
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        return bool(self.SLACK_APP_TOKEN)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.TELEGRAM_BOT_TOKEN)
+
+    def check_consistency(self) -> None:
+        if self.slack_enabled and not self.slack_socket_mode and not self.SLACK_SIGNING_SECRET:
+            raise SettingsError(
+                "setting SLACK_SIGNING_SECRET is missing: HTTP mode needs it (or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        if self.TELEGRAM_WEBHOOK_URL and not self.TELEGRAM_WEBHOOK_SECRET:
+            raise SettingsError("setting TELEGRAM_WEBHOOK_SECRET is missing: a webhook needs a secret token")
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+    """Load and validate settings, turning pydantic's report into one line naming the setting."""
+    try:
+        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "?"
+        reason = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"setting {name} is invalid: {reason}") from None
+    settings.check_consistency()
+    return settings

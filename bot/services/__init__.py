@@ -1,0 +1,1 @@
+"""Business rules, one module per capability. Plain values in, plain results out; no platform import."""

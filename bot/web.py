@@ -1,0 +1,46 @@
+"""The one HTTP server: health check, plus whatever routes the front ends add (Slack events,
+Telegram webhook, check-in pages)."""
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import func, select, text
+
+from bot.jobs.heartbeat import HEARTBEAT_JOB
+from bot.scheduler import last_run
+from db.base import utcnow
+from db.models import OutboxMessage
+from db.session import Database
+
+DB_KEY = web.AppKey("db", Database)
+
+
+def health(db: Database) -> tuple[bool, dict]:
+    report: dict = {}
+    try:
+        with db.uow() as uow:
+            uow.session.execute(text("SELECT 1"))
+            report["outbox_backlog"] = uow.session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
+            )
+        report["database"] = "ok"
+    except Exception as exc:  # reported, not raised: this is the health check
+        report["database"] = f"unreachable: {type(exc).__name__}"
+        return False, report
+    beat = last_run(db, HEARTBEAT_JOB)
+    report["scheduler_last_run"] = beat.isoformat() if beat else None
+    report["scheduler"] = "ok" if beat and utcnow() - beat < timedelta(minutes=3) else "stale"
+    return True, report
+
+
+async def healthz(request: web.Request) -> web.Response:
+    import asyncio
+
+    ok, report = await asyncio.to_thread(health, request.app[DB_KEY])
+    return web.json_response(report, status=200 if ok else 503)
+
+
+def build_web_app(db: Database) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app[DB_KEY] = db
+    app.router.add_get("/healthz", healthz)
+    return app

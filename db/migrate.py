@@ -1,0 +1,23 @@
+"""Run the alembic migrations programmatically (no alembic.ini needed in the working folder)."""
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str) -> None:
+    # Each capability is its own branch off the foundation: upgrade every head.
+    command.upgrade(alembic_config(url), "heads")
+
+
+def downgrade_all(url: str) -> None:
+    command.downgrade(alembic_config(url), "base")

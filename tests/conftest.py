@@ -1,0 +1,122 @@
+"""Shared fixtures. Database tests run on SQLite and on PostgreSQL (`db` is parametrised).
+
+PostgreSQL: each test session creates its own database (so parallel runs never collide),
+migrates it once, and every test starts from empty tables. With CI=true a missing server
+is a failure, not a skip.
+"""
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from bot.adapters.console import ConsoleAdapter
+from bot.config import Settings, load_settings
+from bot.router import Router
+from bot.services import demo
+from db.base import utcnow
+from db.migrate import upgrade
+from db.models import Base
+from db.session import Database
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_reachable() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    if not _pg_reachable():
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} and CI=true")
+        pytest.skip("PostgreSQL not reachable")
+    name = f"fieldcrm_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'fieldcrm.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+def empty_tables(database: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        if database.engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    empty_tables(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def pg_db(pg_url: str) -> Iterator[Database]:
+    """PostgreSQL only: for concurrency tests with real parallel connections."""
+    database = Database(pg_url)
+    empty_tables(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(db: Database) -> Settings:
+    return load_settings(env_file=None, DATABASE_URL=db.url, SECRET_KEY="test-secret")
+
+
+@pytest.fixture
+def router(db: Database, settings: Settings) -> Router:
+    return Router(db, settings)
+
+
+@pytest.fixture
+def demo_org(db: Database) -> Database:
+    with db.uow() as uow:
+        demo.load_demo(uow, utcnow())
+        uow.commit()
+    return db
+
+
+@pytest.fixture
+def console(router: Router, demo_org: Database) -> ConsoleAdapter:
+    """A console chat on the demo org, speaking as the admin; `/as li` switches."""
+    return ConsoleAdapter(router, "admin")
+
+
+def say(console: ConsoleAdapter, line: str) -> str:
+    """Type one line into the console and get everything the bot answered, as one string."""
+    return "\n".join(console.handle_line(line))
+
+
+ROOT = Path(__file__).resolve().parent.parent
