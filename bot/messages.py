@@ -49,8 +49,10 @@ class Reply:
     fields: list[tuple[str, str]] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
     ephemeral: bool = False
-    # Ask for the user's location (Telegram reply keyboard / Slack check-in page link).
+    # Ask for the user's location: Telegram shows a "share location" reply keyboard (private chats),
+    # Slack shows a button opening checkin_url (a signed one-time page), the console a hint.
     request_location: bool = False
+    checkin_url: str | None = None
     # None: reply where the message came from. Otherwise a direct message to that CRM user id.
     to_user_id: int | None = None
     file_name: str | None = None
