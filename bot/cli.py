@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.cli_tools import register_all as register_tools
 from bot.config import Settings, SettingsError, load_settings
 from bot.errors import UserError
 from bot.i18n import render_text
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     org_cmd.add_argument("file", type=Path)
     invite = sub.add_parser("invite", help="a new invitation code for a user")
     invite.add_argument("user")
+    register_tools(sub)
     return parser
 
 
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     upgrade(settings.DATABASE_URL)
     db = Database(settings.DATABASE_URL)
     try:
+        if getattr(args, "tool", None):
+            return args.tool(settings, db, args)
         if args.command == "db":
             print("database is up to date")
         elif args.command == "demo":

@@ -15,7 +15,9 @@ from db.models.crm import (
     Opportunity,
     Pool,
     PoolMember,
+    RecordMember,
     Stage,
+    Visit,
 )
 from db.models.infra import InboundEvent, JobRun, OutboxMessage
 from db.models.org import DataScope, Invitation, OrgUnit, PlatformIdentity, Role, TeamChannel, User
@@ -40,8 +42,10 @@ __all__ = [
     "PlatformIdentity",
     "Pool",
     "PoolMember",
+    "RecordMember",
     "Role",
     "Stage",
     "TeamChannel",
     "User",
+    "Visit",
 ]

@@ -200,3 +200,65 @@ class Opportunity(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RecordMember(Base):
+    """A team member on a record (相关团队成员): read-only or read-write access to one record."""
+
+    __tablename__ = "record_members"
+    __table_args__ = (
+        Index("ix_record_members_record", "record_type", "record_id"),
+        Index("ix_record_members_user", "user_id", "record_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(16))  # lead | customer | opportunity
+    record_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    access: Mapped[str] = mapped_column(String(8), default="read")  # read | write
+    until: Mapped[date | None] = mapped_column(Date)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Visit(Base):
+    """A visit (拜访) or a check-in/check-out (考勤): a rep somewhere, with the location he shared
+    and the verdict on whether it can be trusted. Only rows with counts=True (verified, or
+    approved by a manager) count on boards, targets and reports."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        # Previous visit/check-in of a rep (impossible travel) and a rep's day.
+        Index("ix_visits_user_taken", "user_id", "taken_at"),
+        # Boards: counted visits per rep per period.
+        Index("ix_visits_counted", "counts", "started_at", "user_id"),
+        Index("ix_visits_review", "verdict", "review_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(12), default="visit")  # visit | checkin | checkout
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # awaiting_location | open | closed
+    note: Mapped[str | None] = mapped_column(Text)
+    end_note: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(12), default="none")  # live|static|web|manual|venue|none
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the position was taken
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when it reached us
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(12), default="unverified")  # verified|flagged|unverified|rejected
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    no_location_reason: Mapped[str | None] = mapped_column(Text)
+    location_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_status: Mapped[str] = mapped_column(String(12), default="none")  # none|approved|rejected
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_note: Mapped[str | None] = mapped_column(Text)
+    counts: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
