@@ -1,0 +1,88 @@
+"""What every benchmark shares: a scratch PostgreSQL database, timing, and the result table.
+
+Every figure is measured beside its floor in the same run and reported as a ratio; medians over
+several runs, because the machine is shared and noisy.
+"""
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+
+from db.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Row:
+    bench: str
+    figure: str
+    value: float
+    floor: float | None
+    unit: str = "ms"
+    target: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.floor if self.floor else None
+
+
+@contextmanager
+def scratch_database(label: str, keep: bool = False) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database; dropped afterwards unless keep."""
+    name = f"fieldcrm_bench_{label}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        if not keep:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sample(action: Callable[[], object], runs: int) -> list[float]:
+    """Wall time of each run, in milliseconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def median(times: list[float]) -> float:
+    return statistics.median(times)
+
+
+def p99(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def interleaved(actions: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:
+    """Alternate the measured action and its floor, so machine noise hits both alike."""
+    results: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(runs):
+        for name, action in actions.items():
+            results[name].extend(sample(action, 1))
+    return results
+
+
+def print_table(rows: list[Row]) -> str:
+    header = f"{'benchmark':<14} {'figure':<44} {'value':>11} {'floor':>11} {'ratio':>7}  target"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        floor = f"{row.floor:.2f}" if row.floor is not None else "-"
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
+        lines.append(f"{row.bench:<14} {row.figure:<44} {row.value:>9.2f}{row.unit:>2} {floor:>11} {ratio:>7}  {row.target}")
+    table = "\n".join(lines)
+    print(table, flush=True)
+    return table
