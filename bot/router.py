@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
+from bot.actor import CURRENT_ACTOR, Actor
 from bot.config import Settings
 from bot.context import Context
 from bot.errors import UsageError, UserError
@@ -61,6 +62,7 @@ class Router:
                 log.info("duplicate %s event %s ignored", incoming.platform, incoming.event_id)
                 return []
             user = identity.resolve_user(uow, incoming.platform, incoming.workspace, incoming.user_id)
+            CURRENT_ACTOR.set(Actor(user.id if user else None, incoming.platform))
             locale = user.locale if user else self._fallback_locale(incoming)
             ctx = Context(uow, incoming, user, locale, self.clock(), self.settings)
             try:

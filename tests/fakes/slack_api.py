@@ -1,0 +1,130 @@
+"""A fake Slack Web API on loopback: records what the bot posts, and can misbehave on demand.
+
+Serves /api/<method> (point SLACK_API_URL at `api_url`) and /response_url/<id> (give
+`response_url(id)` in slash-command payloads). `fail_next(n, status=429, retry_after=2)` makes the
+next n posting calls fail; `error_next("channel_not_found")` makes the next one answer ok=false.
+"""
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T0001"
+POSTING = ("chat.postMessage", "chat.postEphemeral")
+
+
+@dataclass
+class Call:
+    method: str  # Web API method, or "response_url"
+    payload: dict[str, Any]
+    path: str = ""
+
+    @property
+    def text(self) -> str:
+        """Everything a person would read: fallback text plus all block texts."""
+        return "\n".join([self.payload.get("text") or "", *block_texts(self.payload.get("blocks") or [])])
+
+
+def block_texts(blocks: list | str) -> list[str]:
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    texts: list[str] = []
+    for block in blocks:
+        if "text" in block:
+            texts.append(block["text"]["text"])
+        texts.extend(f["text"] for f in block.get("fields", []))
+        texts.extend(e["text"]["text"] for e in block.get("elements", []) if "text" in e)
+    return texts
+
+
+@dataclass
+class FakeSlackApi:
+    calls: list[Call] = field(default_factory=list)
+    failures: list[tuple[int, dict, dict]] = field(default_factory=list)
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self, hook_id: str) -> str:
+        return f"{self.base}/response_url/{hook_id}"
+
+    async def start(self) -> "FakeSlackApi":
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/response_url/{hook}", self._hook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    # -- misbehaviour
+
+    def fail_next(self, times: int = 1, status: int = 429, retry_after: int = 1) -> None:
+        headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+        error = "ratelimited" if status == 429 else "internal_error"
+        self.failures.extend([(status, headers, {"ok": False, "error": error})] * times)
+
+    def error_next(self, error: str) -> None:
+        self.failures.append((200, {}, {"ok": False, "error": error}))
+
+    # -- inspection
+
+    def posts(self, method: str | None = None) -> list[Call]:
+        wanted = (method,) if method else (*POSTING, "response_url")
+        return [c for c in self.calls if c.method in wanted]
+
+    async def wait_for_posts(self, count: int = 1, method: str | None = None, timeout: float = 5.0) -> list[Call]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.posts(method)) < count and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        return self.posts(method)
+
+    # -- handlers
+
+    async def _payload(self, request: web.Request) -> dict[str, Any]:
+        data: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            data.update(await request.json())
+        else:
+            data.update(await request.post())
+        return data
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        payload = await self._payload(request)
+        self.calls.append(Call(method, payload, request.path))
+        if method in POSTING and self.failures:
+            status, headers, body = self.failures.pop(0)
+            return web.json_response(body, status=status, headers=headers)
+        return web.json_response(self._answer(method, payload))
+
+    def _answer(self, method: str, payload: dict) -> dict:
+        if method == "auth.test":
+            return {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": TEAM_ID,
+                    "team": "Acme", "user": "fieldcrm", "url": "https://acme.slack.com/"}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": f"D{payload.get('users', 'X')}"}}
+        if method == "chat.postMessage":
+            return {"ok": True, "channel": payload.get("channel"), "ts": f"{len(self.calls)}.000100"}
+        return {"ok": True}
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("response_url", await request.json(), request.path))
+        return web.Response(text="ok")
