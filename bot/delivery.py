@@ -106,6 +106,12 @@ class Dispatcher:
         self.wakeup = asyncio.Event()
         self.delivered = 0
         self.failures = 0
+        # A 429 pauses its chat here, whatever windows the sender declares.
+        self._pauses: dict[tuple[str, str], SlidingWindow] = {}
+
+    def _windows(self, message: OutboxMessage) -> list[SlidingWindow]:
+        pause = self._pauses.setdefault((message.platform, message.chat_id), SlidingWindow(1_000_000, 1.0))
+        return [*self.senders[message.platform].limits_for(message.chat_id), pause]
 
     def claim(self) -> list[OutboxMessage]:
         """Lease a batch of due rows; SKIP LOCKED lets several processes share the outbox."""
@@ -143,7 +149,7 @@ class Dispatcher:
 
     async def _send_one(self, message: OutboxMessage) -> None:
         sender = self.senders[message.platform]
-        windows = sender.limits_for(message.chat_id)
+        windows = self._windows(message)
         while True:
             await acquire_all(windows)
             try:

@@ -57,7 +57,7 @@ def render(name: str, locale: str, /, **context: object) -> Reply:
             fields.append((label.strip(), value.strip()))
         else:
             lines.append(line)
-    return Reply(text="\n".join(lines).strip(), title=title, fields=fields)
+    return Reply(text="\n".join(lines).strip(), title=title, fields=fields, locale=locale)
 
 
 def _merged(locale: str, folder: str, variable: str) -> dict:

@@ -57,6 +57,7 @@ class Reply:
     to_user_id: int | None = None
     file_name: str | None = None
     file_bytes: bytes | None = None
+    locale: str | None = None  # language it was rendered in; adapters use it for their own labels
 
     def to_json(self) -> dict:
         return {
@@ -67,6 +68,7 @@ class Reply:
                 {"label": b.label, "payload": b.payload, "style": b.style, "url": b.url}
                 for b in self.buttons
             ],
+            "locale": self.locale,
         }
 
     @classmethod
@@ -76,4 +78,5 @@ class Reply:
             title=data.get("title"),
             fields=[(k, v) for k, v in data.get("fields", [])],
             buttons=[Button(**b) for b in data.get("buttons", [])],
+            locale=data.get("locale"),
         )

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,7 @@ PERMANENT_ERRORS = frozenset(
      "token_revoked", "user_not_found", "cannot_dm_bot"}
 )
 _MENTION = re.compile(r"^\s*(<@[A-Z0-9]+(\|[^>]*)?>[\s:,]*)+")
+_CUT_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
 # ---------------------------------------------------------------- Block Kit rendering
@@ -57,6 +58,11 @@ _MENTION = re.compile(r"^\s*(<@[A-Z0-9]+(\|[^>]*)?>[\s:,]*)+")
 def escape(text: str) -> str:
     """Escape user text for mrkdwn: nobody can inject <!channel>, <@U..> or <url|links>."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(escaped: str, limit: int) -> str:
+    """Shorten escaped text without leaving half an entity (`&am`) at the end."""
+    return escaped if len(escaped) <= limit else _CUT_ENTITY.sub("", escaped[:limit])
 
 
 def unescape(text: str) -> str:
@@ -75,7 +81,8 @@ def _text_chunks(text: str, limit: int = MAX_TEXT) -> Iterator[str]:
         escaped = escape(piece)
         candidate = f"{chunk}\n{escaped}" if chunk else escaped
         if len(candidate) > limit:
-            yield chunk
+            if chunk.strip():
+                yield chunk
             candidate = escaped
         chunk = candidate
     if chunk.strip():
@@ -94,7 +101,7 @@ def _header_blocks(title: str | None) -> list[dict]:
 
 def _field_blocks(fields: list[tuple[str, str]]) -> list[dict]:
     rendered = [
-        {"type": "mrkdwn", "text": f"*{escape(name)}*\n{escape(value)}"[:MAX_FIELD]} for name, value in fields
+        {"type": "mrkdwn", "text": clip(f"*{escape(name)}*\n{escape(value)}", MAX_FIELD)} for name, value in fields
     ]
     return [{"type": "section", "fields": rendered[i:i + MAX_FIELDS]} for i in range(0, len(rendered), MAX_FIELDS)]
 
@@ -137,11 +144,11 @@ def to_blocks(reply: Reply, locale: str) -> list[dict]:
 def fallback_text(reply: Reply) -> str:
     """The top-level `text`: notifications and clients that cannot show blocks."""
     parts = [reply.title or ""] + [f"{name}: {value}" for name, value in reply.fields] + [reply.text]
-    return escape("\n".join(p for p in parts if p))[:MAX_FALLBACK] or " "
+    return clip(escape("\n".join(p for p in parts if p)), MAX_FALLBACK) or " "
 
 
 def message_payload(reply: Reply, locale: str) -> dict:
-    return {"text": fallback_text(reply), "blocks": to_blocks(reply, locale)}
+    return {"text": fallback_text(reply), "blocks": to_blocks(reply, reply.locale or locale)}
 
 
 # ---------------------------------------------------------------- Slack payloads -> Incoming
@@ -181,6 +188,8 @@ def message_incoming(body: dict, event: dict) -> Incoming | None:
         return None
     channel = event.get("channel", "")
     name, args = command_line(unescape(strip_mention(event.get("text", ""))))
+    if name == "crm":  # "/crm whoami" typed as a message: the slash command's spelling
+        name, args = command_line(args)
     if not name:
         return None
     return Incoming(
@@ -216,7 +225,7 @@ class Target:
     thread_ts: str | None = None
     response_url: str | None = None
     ephemeral_by_default: bool = False
-    response_posts: int = field(default=0)
+    response_posts: int = 0
 
 
 def classify(exc: SlackApiError) -> Exception:
@@ -308,9 +317,9 @@ class SlackFrontEnd:
         if self.settings.slack_socket_mode:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+            # Connecting retries until Slack answers: in the background, so other front ends start now.
             self._socket = AsyncSocketModeHandler(self.app, self.settings.SLACK_APP_TOKEN)
-            await self._socket.connect_async()
-            log.info("Slack Socket Mode connected")
+            self._spawn(self._socket.connect_async())
 
     async def stop(self) -> None:
         if self._socket is not None:

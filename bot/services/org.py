@@ -30,8 +30,17 @@ def subtree_unit_ids(uow: UnitOfWork, unit_id: int) -> list[int]:
 
 
 def _set_path(uow: UnitOfWork, unit: OrgUnit) -> None:
+    """Give the unit its path under its parent, and carry its whole subtree along when it moved."""
     parent = uow.session.get(OrgUnit, unit.parent_id) if unit.parent_id else None
-    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    old_path, new_path = unit.path, f"{parent.path if parent else '/'}{unit.id}/"
+    if old_path == new_path:
+        return
+    if old_path and old_path != "/":
+        for descendant in uow.session.scalars(
+            select(OrgUnit).where(OrgUnit.path.startswith(old_path), OrgUnit.id != unit.id)
+        ):
+            descendant.path = new_path + descendant.path.removeprefix(old_path)
+    unit.path = new_path
 
 
 class OrgFileError(UserError):

@@ -45,8 +45,10 @@ def block_texts(blocks: list | str) -> list[str]:
 class FakeSlackApi:
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[int, dict, dict]] = field(default_factory=list)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
+    _socket: web.WebSocketResponse | None = None
 
     @property
     def base(self) -> str:
@@ -63,6 +65,7 @@ class FakeSlackApi:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response_url/{hook}", self._hook)
+        app.router.add_get("/socket", self._websocket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -71,6 +74,8 @@ class FakeSlackApi:
         return self
 
     async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -119,6 +124,8 @@ class FakeSlackApi:
         if method == "auth.test":
             return {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": TEAM_ID,
                     "team": "Acme", "user": "fieldcrm", "url": "https://acme.slack.com/"}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{payload.get('users', 'X')}"}}
         if method == "chat.postMessage":
@@ -128,3 +135,27 @@ class FakeSlackApi:
     async def _hook(self, request: web.Request) -> web.Response:
         self.calls.append(Call("response_url", await request.json(), request.path))
         return web.Response(text="ok")
+
+    # -- Socket Mode
+
+    async def wait_for_socket(self, timeout: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._socket is None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        assert self._socket is not None, "the bot never opened the Socket Mode websocket"
+
+    async def push_envelope(self, envelope: dict[str, Any]) -> None:
+        await self.wait_for_socket()
+        assert self._socket is not None
+        await self._socket.send_json(envelope)
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._socket = socket
+        await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}})
+        async for message in socket:
+            if message.type == web.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+        self._socket = None
+        return socket

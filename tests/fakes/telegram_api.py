@@ -1,0 +1,272 @@
+"""A fake Telegram Bot API server on loopback, for driving the real python-telegram-bot code.
+
+URL shape as Telegram's: {base}/bot{token}/{method}, so TELEGRAM_API_BASE_URL is `fake.base_url`.
+It answers what PTB calls for this bot, records every call, serves queued updates to getUpdates
+(honouring offset), and can be told to fail the next calls of a method (429 with retry_after, 500...).
+Also: builders for update JSON in the Bot API's documented shape.
+"""
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {
+    "id": 123,
+    "is_bot": True,
+    "first_name": "FieldCRM",
+    "username": "fieldcrm_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+# Parameters PTB sends JSON-encoded; everything else stays a string.
+JSON_PARAMS = {"reply_markup", "commands", "allowed_updates", "entities", "scope", "link_preview_options"}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict
+
+
+@dataclass
+class FakeTelegramAPI:
+    token: str = "123:ABC"
+    calls: list[Call] = field(default_factory=list)
+    updates: list[dict] = field(default_factory=list)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    poll_wait_s: float = 0.2
+
+    def __post_init__(self) -> None:
+        self._runner: web.AppRunner | None = None
+        self._new_update = asyncio.Event()
+        self._message_ids = count(1000)
+        self.port = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> "FakeTelegramAPI":
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    # ------------------------------------------------------------ test controls
+
+    def queue_update(self, update: dict) -> None:
+        self.updates.append(update)
+        self._new_update.set()
+
+    def fail_next(self, method: str, times: int = 1, status: int = 429, retry_after: int | None = None,
+                  description: str | None = None) -> None:
+        """The next `times` calls of `method` answer an error instead of succeeding."""
+        body: dict[str, Any] = {"ok": False, "error_code": status,
+                                "description": description or _default_description(status)}
+        if retry_after is not None:
+            body["parameters"] = {"retry_after": retry_after}
+        self.failures.setdefault(method, []).extend([Failure(status, body)] * times)
+
+    def called(self, method: str) -> list[dict]:
+        return [c.params for c in self.calls if c.method == method]
+
+    def texts(self, chat_id: int | str | None = None) -> list[str]:
+        """Texts of successful-looking sendMessage calls (failed attempts are recorded too)."""
+        return [
+            p["text"] for p in self.called("sendMessage")
+            if chat_id is None or str(p.get("chat_id")) == str(chat_id)
+        ]
+
+    async def wait_for(self, method: str, n: int = 1, timeout: float = 5.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.called(method)) < n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {n} {method} call(s), got {self.called(method)}")
+            await asyncio.sleep(0.02)
+        return self.called(method)
+
+    # ------------------------------------------------------------ the API
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        params = await _params(request)
+        self.calls.append(Call(method, params))
+        pending = self.failures.get(method)
+        if pending:
+            failure = pending.pop(0)
+            return web.json_response(failure.body, status=failure.status)
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        return web.json_response({"ok": True, "result": await handler(params)})
+
+    async def _api_getMe(self, params: dict) -> Any:
+        return BOT_USER
+
+    async def _api_setMyCommands(self, params: dict) -> Any:
+        return True
+
+    async def _api_deleteWebhook(self, params: dict) -> Any:
+        return True
+
+    async def _api_setWebhook(self, params: dict) -> Any:
+        return True
+
+    async def _api_answerCallbackQuery(self, params: dict) -> Any:
+        return True
+
+    async def _api_getUpdates(self, params: dict) -> Any:
+        offset = int(params.get("offset") or 0)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        if not self.updates:
+            self._new_update.clear()
+            wait = min(float(params.get("timeout") or 0), self.poll_wait_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_update.wait(), timeout=wait)
+        return list(self.updates)
+
+    async def _api_sendMessage(self, params: dict) -> Any:
+        return self._message(params, text=params.get("text", ""))
+
+    async def _api_editMessageText(self, params: dict) -> Any:
+        return self._message(params, text=params.get("text", ""))
+
+    async def _api_sendDocument(self, params: dict) -> Any:
+        document = {"file_id": "doc1", "file_unique_id": "u1", "file_name": params.get("document_name", "file")}
+        return self._message(params, document=document)
+
+    def _message(self, params: dict, **content: Any) -> dict:
+        chat_id = int(params.get("chat_id", 0))
+        chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group"}
+        if chat_id < 0:
+            chat["title"] = "Team"
+        return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
+                "from": BOT_USER, **content}
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        params.update(await request.json())
+        return params
+    if request.content_type == "multipart/form-data":
+        async for part in await request.multipart():
+            if part.filename:  # type: ignore[union-attr]
+                params[f"{part.name}_name"] = part.filename  # type: ignore[union-attr]
+                params[f"{part.name}_bytes"] = await part.read()  # type: ignore[union-attr]
+            else:
+                params[part.name] = await part.text()  # type: ignore[union-attr]
+    else:
+        params.update(await request.post())
+    for key in JSON_PARAMS & params.keys():
+        params[key] = json.loads(params[key])
+    return params
+
+
+def _default_description(status: int) -> str:
+    return {
+        429: "Too Many Requests: retry later",
+        500: "Internal Server Error",
+        403: "Forbidden: bot was blocked by the user",
+        400: "Bad Request: chat not found",
+    }.get(status, "Error")
+
+
+# ---------------------------------------------------------------- update builders (Bot API shape)
+
+_update_ids = count(10_000)
+
+
+def next_update_id() -> int:
+    return next(_update_ids)
+
+
+def user(user_id: int = 555, first_name: str = "Li", language_code: str = "zh") -> dict:
+    return {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
+
+
+def chat(chat_id: int = 555, chat_type: str = "private") -> dict:
+    data: dict[str, Any] = {"id": chat_id, "type": chat_type}
+    if chat_type != "private":
+        data["title"] = "East Team"
+    return data
+
+
+def message(text: str | None = None, *, chat_id: int = 555, chat_type: str = "private", user_id: int = 555,
+            language_code: str = "zh", message_id: int = 1, date: int | None = None, **extra: Any) -> dict:
+    data: dict[str, Any] = {
+        "message_id": message_id,
+        "date": date if date is not None else int(time.time()),
+        "chat": chat(chat_id, chat_type),
+        "from": user(user_id, language_code=language_code),
+        **extra,
+    }
+    if text is not None:
+        data["text"] = text
+        if text.startswith("/"):
+            data["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return data
+
+
+def text_update(text: str, update_id: int | None = None, **kwargs: Any) -> dict:
+    return {"update_id": update_id if update_id is not None else next_update_id(), "message": message(text, **kwargs)}
+
+
+def location_update(lat: float, lon: float, *, accuracy: float | None = None, live_period: int | None = None,
+                    update_id: int | None = None, **kwargs: Any) -> dict:
+    point: dict[str, Any] = {"latitude": lat, "longitude": lon}
+    if accuracy is not None:
+        point["horizontal_accuracy"] = accuracy
+    if live_period is not None:
+        point["live_period"] = live_period
+    return {"update_id": update_id if update_id is not None else next_update_id(),
+            "message": message(location=point, **kwargs)}
+
+
+def live_edit_update(lat: float, lon: float, *, message_id: int, date: int, edit_date: int,
+                     accuracy: float | None = None, update_id: int | None = None, **kwargs: Any) -> dict:
+    point: dict[str, Any] = {"latitude": lat, "longitude": lon, "live_period": 900}
+    if accuracy is not None:
+        point["horizontal_accuracy"] = accuracy
+    body = message(location=point, message_id=message_id, date=date, edit_date=edit_date, **kwargs)
+    return {"update_id": update_id if update_id is not None else next_update_id(), "edited_message": body}
+
+
+def callback_update(data: str, *, chat_id: int = 555, user_id: int = 555, language_code: str = "zh",
+                    update_id: int | None = None) -> dict:
+    return {
+        "update_id": update_id if update_id is not None else next_update_id(),
+        "callback_query": {
+            "id": f"cq{next_update_id()}",
+            "from": user(user_id, language_code=language_code),
+            "chat_instance": "ci1",
+            "data": data,
+            "message": {"message_id": 77, "date": int(time.time()), "chat": chat(chat_id),
+                        "from": BOT_USER, "text": "earlier"},
+        },
+    }
