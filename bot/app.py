@@ -8,6 +8,7 @@ from typing import Protocol, TextIO
 
 from aiohttp import web
 
+from bot import checkin_page
 from bot.adapters.console import ConsoleAdapter, ConsoleSender
 from bot.config import Settings
 from bot.delivery import Dispatcher, Sender
@@ -64,6 +65,7 @@ async def serve(
     try:
         if front_ends:
             web_app = build_web_app(db)
+            web_app[checkin_page.SETTINGS_KEY] = settings
             for front_end in front_ends:
                 front_end.add_routes(web_app)
             runner = web.AppRunner(web_app, access_log=None)

@@ -15,6 +15,7 @@ class Location:
     live_period_s: int | None = None
     # Live-location updates carry the id of the message they edit.
     message_id: str | None = None
+    edited: bool = False  # an update of a live location already shared (Telegram edited_message)
 
 
 @dataclass(frozen=True)

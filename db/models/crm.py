@@ -240,7 +240,7 @@ class Visit(Base):
     kind: Mapped[str] = mapped_column(String(12), default="visit")  # visit | checkin | checkout
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
-    status: Mapped[str] = mapped_column(String(12), default="open")  # awaiting_location | open | closed
+    status: Mapped[str] = mapped_column(String(12), default="open")  # waiting | open | closed
     note: Mapped[str | None] = mapped_column(Text)
     end_note: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

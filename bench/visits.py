@@ -1,0 +1,121 @@
+"""Logging one visit end to end through the command table, against a bare INSERT of the same row.
+
+Data: `reps` reps with `days` days of visits (about 5.5 a day: 1,000 reps x 365 days is ~2 million
+rows), loaded set-based into a scratch PostgreSQL database and vacuumed (as autovacuum would).
+Measured, interleaved with the floor:
+  - /visit c<id> then a location (console Incoming through Router.handle, verdict and the
+    previous-visit lookup included), each rep once;
+  - the location step alone (where the verdict is computed);
+  - floor: one INSERT of the same visit row in its own transaction.
+Also checks with EXPLAIN that the previous-visit lookup is an Index Only Scan.
+"""
+import itertools
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, text
+
+from bench.common import Row, interleaved, median, p99, scratch_database
+from bot.config import load_settings
+from bot.messages import Incoming, Location
+from bot.router import Router
+from bot.services.visits import previous_fix
+from db.models import Visit
+from db.session import Database
+
+VISITS_PER_DAY = 5.5
+NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+
+def load(db: Database, reps: int, days: int) -> int:
+    per_rep = int(days * VISITS_PER_DAY)
+    start = NOW - timedelta(days=days)
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO org_units (id, name, path, timezone, active, created_at) "
+                          "VALUES (1, 'Bench Co', '/1/', 'Asia/Shanghai', true, now())"))
+        conn.execute(text(
+            "INSERT INTO users (id, handle, name, unit_id, role, data_scope, locale, timezone, active, created_at) "
+            "SELECT g, 'rep' || g, 'Rep ' || g, 1, 'rep', 'self', 'en', 'Asia/Shanghai', true, now() "
+            "FROM generate_series(1, :reps) g"), {"reps": reps})
+        conn.execute(text(
+            "INSERT INTO platform_identities (platform, workspace, platform_user_id, dm_chat_id, user_id, linked_at) "
+            "SELECT 'console', 'local', 'rep' || g, '@rep' || g, g, now() FROM generate_series(1, :reps) g"),
+            {"reps": reps})
+        conn.execute(text(
+            "INSERT INTO customers (id, name, name_key, owner_id, level, latitude, longitude, status, created_at) "
+            "SELECT g, 'Customer ' || g, 'customer' || g, g, 'C', 30.2 + (g % 97) * 0.001, 120.1 + (g % 89) * 0.001, "
+            "'active', now() FROM generate_series(1, :reps) g"), {"reps": reps})
+        conn.execute(text(
+            "INSERT INTO visits (user_id, kind, customer_id, status, started_at, ended_at, latitude, longitude, "
+            "accuracy_m, source, taken_at, arrived_at, distance_m, verdict, reasons, review_status, counts, created_at) "
+            "SELECT u, 'visit', u, 'closed', t, t + interval '40 minutes', 30.2 + random() * 0.1, "
+            "120.1 + random() * 0.1, 5 + random() * 50, 'static', t, t, random() * 400, 'verified', '[]', 'none', "
+            "true, t FROM generate_series(1, :reps) u, generate_series(0, :per_rep - 1) i, "
+            "LATERAL (SELECT :start + (i * (:days * 86400.0 / :per_rep) || ' seconds')::interval AS t) s"),
+            {"reps": reps, "per_rep": per_rep, "start": start, "days": days})
+        conn.execute(text("SELECT setval('visits_id_seq', (SELECT max(id) FROM visits))"))
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE visits"))
+    return reps * per_rep
+
+
+def explain_previous_lookup(db: Database, user_id: int) -> str:
+    with db.uow() as uow:
+        query = (select(Visit.latitude, Visit.longitude, Visit.taken_at)
+                 .where(Visit.user_id == user_id, Visit.taken_at < NOW, Visit.latitude.is_not(None))
+                 .order_by(Visit.taken_at.desc()).limit(1))
+        compiled = query.compile(uow.session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = "\n".join(r[0] for r in uow.session.execute(text(f"EXPLAIN {compiled}")))
+        assert previous_fix(uow, user_id, NOW) is not None
+    return plan
+
+
+def run(quick: bool) -> list[Row]:
+    reps, days = (50, 30) if quick else (1000, 365)
+    with scratch_database("visits") as url:
+        db = Database(url)
+        rows = load(db, reps, days)
+        print(f"visits: loaded {rows:,} visits for {reps} reps", file=sys.stderr, flush=True)
+        plan = explain_previous_lookup(db, 1)
+        clock = itertools.count()
+        settings = load_settings(env_file=None, DATABASE_URL=url, SECRET_KEY="bench")
+        router = Router(db, settings, clock=lambda: NOW + timedelta(seconds=next(clock)))
+        order = list(range(1, reps + 1))
+        random.shuffle(order)
+        step_times: list[float] = []
+
+        def log_visit() -> None:
+            rep = order[len(step_times) % reps]
+            base = dict(platform="console", workspace="local", chat_id=f"@rep{rep}", user_id=f"rep{rep}")
+            [started] = router.handle(Incoming(**base, command="visit", args=f"c{rep}"))
+            assert started.request_location, started
+            lat, lon = 30.2 + (rep % 97) * 0.001 + 0.0002, 120.1 + (rep % 89) * 0.001
+            started = time.perf_counter()
+            [reply] = router.handle(Incoming(**base, location=Location(lat, lon, 12.0, "static", taken_at=NOW)))
+            step_times.append((time.perf_counter() - started) * 1000)
+            assert reply.title and "pinned" in reply.title, reply
+
+        def bare_insert() -> None:
+            with db.engine.begin() as conn:
+                conn.execute(text(
+                    "INSERT INTO visits (user_id, kind, customer_id, status, started_at, latitude, longitude, "
+                    "accuracy_m, source, taken_at, arrived_at, distance_m, verdict, reasons, review_status, counts, "
+                    "created_at) VALUES (1, 'visit', 1, 'closed', :t, 30.2, 120.1, 12, 'static', :t, :t, 20, "
+                    "'verified', '[]', 'none', true, :t)"), {"t": NOW})
+
+        times = interleaved({"visit": log_visit, "insert": bare_insert}, reps)
+        db.dispose()
+    floor_median, floor_p99 = median(times["insert"]), p99(times["insert"])
+    index_only = "Index Only Scan" in plan
+    print(plan, file=sys.stderr)
+    return [
+        Row("visits", f"/visit + location, median ({rows:,} rows)", median(times["visit"]), floor_median,
+            target="vs bare INSERT"),
+        Row("visits", "/visit + location, p99", p99(times["visit"]), floor_p99, target="vs bare INSERT"),
+        Row("visits", "location step (verdict), median", median(step_times), floor_median, target="<= 2x"),
+        Row("visits", "location step (verdict), p99", p99(step_times), floor_p99, target="<= 2x"),
+        Row("visits", "previous-visit lookup index-only (1=yes)", 1.0 if index_only else 0.0, None, unit="",
+            target="Index Only Scan"),
+    ]

@@ -1,0 +1,164 @@
+"""The one-time check-in page for front ends without location sharing (Slack).
+
+GET /checkin/{token} serves a small page in the user's language that asks the browser for its
+position (Geolocation API, high accuracy) and posts latitude, longitude and accuracy back as a
+plain form. POST /checkin/{token} verifies the signed link, marks it used and pins the position
+through bot.services.visits (the same checks as a chat location, source "web") in one
+transaction. A reused, expired or altered link gets a clear page and writes nothing.
+No external script, style or font: everything is inline, guarded by a nonce-based CSP.
+"""
+import asyncio
+import logging
+import math
+import secrets
+from functools import cache
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from bot.config import Settings, load_settings
+from bot.errors import UserError
+from bot.i18n import TEMPLATE_DIR, pick_locale, render
+from bot.services import checkin_links, visits
+from bot.services.checkin_links import LinkError
+from bot.services.verdict import Fix
+from db.base import utcnow
+from db.models import User, Visit
+from db.session import Database
+
+log = logging.getLogger(__name__)
+
+SETTINGS_KEY = web.AppKey("checkin_settings", Settings)
+MAX_FORM_BYTES = 4096
+
+
+@cache
+def _html() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/checkin/{token}", get_page)
+    app.router.add_post("/checkin/{token}", post_position)
+
+
+def _settings(app: web.Application) -> Settings:
+    if SETTINGS_KEY not in app:
+        app[SETTINGS_KEY] = load_settings()
+    return app[SETTINGS_KEY]
+
+
+def _db(app: web.Application) -> Database:
+    from bot.web import DB_KEY
+
+    return app[DB_KEY]
+
+
+def _page(template: str, locale: str, status: int = 200, **context: object) -> web.Response:
+    nonce = secrets.token_urlsafe(16)
+    body = _html().get_template(f"{locale}/checkin/{template}.html.j2").render(nonce=nonce, locale=locale, **context)
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _error_page(error: UserError, locale: str) -> web.Response:
+    status = 410 if isinstance(error, LinkError) and error.problem in ("expired", "used") else 400
+    message = render(f"errors/{error.template}", locale, **error.params)
+    return _page("result", locale, status, ok=False, reply=message)
+
+
+def _look_up(db: Database, settings: Settings, token: str, hint: str | None) -> tuple[str, UserError | None, str]:
+    """Check the link without using it: (locale, what is wrong or None, kind of the visit)."""
+    locale = pick_locale(hint, settings.DEFAULT_LOCALE)
+    try:
+        claims = checkin_links.read_signed(settings.SECRET_KEY, token)
+    except LinkError as error:
+        return locale, error, ""
+    with db.uow() as uow:
+        user = uow.session.get(User, claims.user_id)
+        locale = user.locale if user else locale
+        if utcnow() >= claims.expires_at:
+            return locale, LinkError("expired"), ""
+        if checkin_links.is_used(uow, claims):
+            return locale, LinkError("used"), ""
+        visit = uow.session.get(Visit, claims.visit_id)
+        if visit is None or visit.user_id != claims.user_id or visit.status != visits.WAITING:
+            return locale, UserError("visits/link_done"), ""
+        return locale, None, visit.kind
+
+
+async def get_page(request: web.Request) -> web.Response:
+    settings, db = _settings(request.app), _db(request.app)
+    token = request.match_info["token"]
+    locale, problem, kind = await asyncio.to_thread(
+        _look_up, db, settings, token, request.headers.get("Accept-Language")
+    )
+    if problem is not None:
+        return _error_page(problem, locale)
+    return _page("page", locale, kind=kind, action=f"/checkin/{token}")
+
+
+def _number(form: dict, name: str) -> float | None:
+    raw = str(form.get(name, "")).strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return math.nan
+
+
+def _pin(db: Database, settings: Settings, token: str, form: dict, hint: str | None):
+    """Use the link and pin the position in one transaction; returns (locale, reply, ok)."""
+    now = utcnow()
+    locale = pick_locale(hint, settings.DEFAULT_LOCALE)
+    try:
+        claims = checkin_links.verify(settings.SECRET_KEY, token, now)
+    except LinkError as error:
+        return locale, error, False
+    with db.uow() as uow:
+        user = uow.session.get(User, claims.user_id)
+        locale = user.locale if user else locale
+        latitude, longitude, accuracy = (_number(form, name) for name in ("latitude", "longitude", "accuracy"))
+        fix = Fix(
+            latitude=math.nan if latitude is None else latitude,
+            longitude=math.nan if longitude is None else longitude,
+            accuracy_m=accuracy if accuracy is not None and math.isfinite(accuracy) and accuracy >= 0 else None,
+            source="web", taken_at=now, arrived_at=now,
+        )
+        try:
+            checkin_links.consume(uow, claims, now)
+            pinned = visits.pin_from_link(uow, claims.user_id, claims.visit_id, fix)
+        except UserError as error:
+            uow.rollback()
+            return locale, error, False
+        reply = render("visits/pinned" if pinned.kind == "visit" else "attendance/pinned", locale, pinned=pinned)
+        uow.commit()
+        return locale, reply, True
+
+
+async def post_position(request: web.Request) -> web.Response:
+    settings, db = _settings(request.app), _db(request.app)
+    if (request.content_length or 0) > MAX_FORM_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length or 0)
+    form = dict(await request.post())
+    try:
+        locale, outcome, ok = await asyncio.to_thread(
+            _pin, db, settings, request.match_info["token"], form, request.headers.get("Accept-Language")
+        )
+    except Exception:
+        log.exception("check-in page failed")
+        locale = pick_locale(request.headers.get("Accept-Language"), settings.DEFAULT_LOCALE)
+        return _page("result", locale, 500, ok=False, reply=render("errors/internal", locale))
+    if not ok:
+        return _error_page(outcome, locale)
+    return _page("result", locale, ok=True, reply=outcome)
+

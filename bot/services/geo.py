@@ -1,0 +1,37 @@
+"""Distance and speed on the Earth, and what counts as a usable coordinate. Pure functions."""
+import math
+from datetime import datetime
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+
+
+def is_valid(latitude: float | None, longitude: float | None) -> bool:
+    """In range, finite, and not the null island (0, 0) that broken GPS stacks report."""
+    if latitude is None or longitude is None:
+        return False
+    try:
+        lat, lon = float(latitude), float(longitude)
+    except (TypeError, ValueError):
+        return False
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return False
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return False
+    return not (lat == 0.0 and lon == 0.0)
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def speed_kmh(distance: float, start: datetime, end: datetime) -> float:
+    """Implied speed between two fixes; infinite when a distance was covered in no time."""
+    hours = abs((end - start).total_seconds()) / 3600
+    if hours == 0:
+        return math.inf if distance > 0 else 0.0
+    return distance / 1000 / hours

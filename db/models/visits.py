@@ -1,0 +1,98 @@
+"""Visit and attendance tables beside the core `visits` table: per-unit rules, live-location trails,
+used check-in links, and customers waiting for their location to be set by the owner.
+
+Per-unit settings are inherited down the org tree: a unit without its own row uses the nearest
+ancestor's, and the company root falls back to DESIGN.md's defaults.
+"""
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, UTCDateTime, utcnow
+from db.models.crm import Visit
+
+DEFAULT_ACCURACY_M = 200.0
+DEFAULT_GEOFENCE_M = 500.0
+DEFAULT_MAX_SPEED_KMH = 150.0
+DEFAULT_NO_LOCATION_HOURS = 24
+DEFAULT_WORK_START = 9 * 60  # minutes after local midnight
+DEFAULT_WORK_END = 18 * 60
+DEFAULT_LATE_MINUTES = 15
+
+
+class VisitSettings(Base):
+    """Thresholds for one org unit (and, by inheritance, its subtree)."""
+
+    __tablename__ = "visit_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), unique=True)
+    accuracy_max_m: Mapped[float] = mapped_column(Float, default=DEFAULT_ACCURACY_M)
+    geofence_m: Mapped[float] = mapped_column(Float, default=DEFAULT_GEOFENCE_M)
+    max_speed_kmh: Mapped[float] = mapped_column(Float, default=DEFAULT_MAX_SPEED_KMH)
+    no_location_hours: Mapped[int] = mapped_column(Integer, default=DEFAULT_NO_LOCATION_HOURS)
+    work_start_min: Mapped[int] = mapped_column(Integer, default=DEFAULT_WORK_START)
+    work_end_min: Mapped[int] = mapped_column(Integer, default=DEFAULT_WORK_END)
+    late_threshold_min: Mapped[int] = mapped_column(Integer, default=DEFAULT_LATE_MINUTES)
+    office_latitude: Mapped[float | None] = mapped_column(Float)
+    office_longitude: Mapped[float | None] = mapped_column(Float)
+    office_radius_m: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class VisitTrailPoint(Base):
+    """Every position received for a visit or check-in: the pinned one and each live update."""
+
+    __tablename__ = "visit_trail_points"
+    __table_args__ = (Index("ix_visit_trail_message", "user_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Telegram's id of the live-location message whose edits extend the trail.
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(12))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UsedCheckinLink(Base):
+    """A one-time check-in link that has been used; the unique nonce makes a second use fail."""
+
+    __tablename__ = "used_checkin_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerLocationRequest(Base):
+    """`/setloc CUSTOMER`: the next location the user shares becomes the customer's location."""
+
+    __tablename__ = "customer_location_requests"
+    __table_args__ = (Index("ix_customer_location_requests_user", "user_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(String(12), default="waiting")  # waiting | done | replaced
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# The previous-visit lookup (impossible travel) reads only these columns: on PostgreSQL the
+# INCLUDE makes it an index-only scan. On SQLite the include is ignored (the core index serves).
+Index(
+    "ix_visits_user_taken_cover",
+    Visit.__table__.c.user_id,
+    Visit.__table__.c.taken_at,
+    postgresql_include=["latitude", "longitude"],
+)
+# Exact coordinates seen before (real positions jitter; a replayed fix does not).
+Index("ix_visits_coordinates", Visit.__table__.c.latitude, Visit.__table__.c.longitude)
