@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.services import org
+from bot.services import org, pool
 from db.models import User
 from db.session import UnitOfWork
 
@@ -39,6 +39,7 @@ def load_demo(uow: UnitOfWork, now: datetime) -> org.OrgLoadResult:
         user = uow.session.scalar(select(User).where(User.handle == raw["handle"]))
         assert user is not None
         org.link_console_identity(uow, user.id, user.handle, now)
+    pool.load_demo_pool(uow, now)
     return result
 
 

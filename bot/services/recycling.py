@@ -1,0 +1,195 @@
+"""The return sweep (回收): leads nobody works go back to their pool, and owners are warned first.
+
+Set-based: one UPDATE per pool and customer-level segment, never one round trip per lead.
+Locked leads are never returned. Each returned lead gets an owner-change LeadEvent ("return").
+Racing a follow-up, a lead is either followed or returned, never both: on PostgreSQL the sweep
+locks candidate rows with SELECT ... FOR UPDATE, which re-checks the rule on the row's newest
+version, and a follow-up locks the row too (leads.lock_lead) and refuses a lead that left its owner.
+"""
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from bot.services import outbox
+from bot.services.leads import S
+from db.base import UTCDateTime
+from db.models import Lead, LeadEvent, Opportunity, Pool, Stage
+from db.models.crm import OPEN_LEAD_STATUSES
+from db.models.leads import LeadReturnWarning
+from db.session import UnitOfWork
+
+RULES = {
+    "return_no_followup_days": "no_followup",
+    "return_no_opportunity_days": "no_opportunity",
+    "return_no_deal_days": "no_deal",
+}
+WARNING_LIST_LIMIT = 20
+CHUNK = 1000
+_RETURNED_VALUES = dict(status=S.UNASSIGNED, owner_id=None, claimed_at=None, last_followup_at=None)
+
+
+@dataclass
+class SweepResult:
+    returned: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    warned_leads: int = 0
+    warned_owners: int = 0
+
+
+def segments(pool: Pool) -> list[tuple[ColumnElement[bool], dict[str, int | None]]]:
+    """(level filter, rules) per customer level with its own rules, plus one for every other level."""
+    defaults = {rule: getattr(pool, rule) for rule in RULES}
+    overrides = {level: rules for level, rules in (pool.level_rules or {}).items() if isinstance(rules, dict)}
+    result: list[tuple[ColumnElement[bool], dict[str, int | None]]] = [
+        (Lead.level.not_in(list(overrides)) if overrides else true(), defaults)
+    ]
+    for level, rules in overrides.items():
+        result.append((Lead.level == level, {**defaults, **{k: v for k, v in rules.items() if k in RULES}}))
+    return result
+
+
+def conditions(rules: dict[str, int | None], at: datetime) -> list[tuple[str, ColumnElement[bool]]]:
+    """Each enabled rule as (reason, WHERE clause meaning 'due for return at `at`')."""
+    found: list[tuple[str, ColumnElement[bool]]] = []
+    for rule, reason in RULES.items():
+        days = rules.get(rule)
+        if days is None or days <= 0:
+            continue
+        cutoff = at - timedelta(days=days)
+        claimed_long_ago = Lead.claimed_at < cutoff
+        if reason == "no_followup":
+            clause = and_(claimed_long_ago, or_(Lead.last_followup_at.is_(None), Lead.last_followup_at < cutoff))
+        elif reason == "no_opportunity":
+            clause = and_(claimed_long_ago, ~exists().where(Opportunity.lead_id == Lead.id))
+        else:
+            clause = and_(claimed_long_ago, ~exists().where(Opportunity.lead_id == Lead.id,
+                                                             Opportunity.stage == Stage.WON))
+        found.append((reason, clause))
+    return found
+
+
+def _candidates(pool: Pool, level_filter: ColumnElement[bool], rules: dict, at: datetime):
+    """The SELECT of due leads with the first rule that catches each, or None when no rule is on."""
+    found = conditions(rules, at)
+    if not found:
+        return None
+    reason = case(*[(clause, literal(name)) for name, clause in found], else_=literal("rule"))
+    return select(Lead.id, Lead.owner_id, Lead.status, reason.label("reason")).where(
+        Lead.pool_id == pool.id, Lead.status.in_(OPEN_LEAD_STATUSES), Lead.locked.is_(False),
+        Lead.owner_id.is_not(None), level_filter, or_(*[clause for _, clause in found]),
+    )
+
+
+def _return_postgres(uow: UnitOfWork, candidates, pool_id: int, now: datetime) -> dict[str, int]:
+    """One statement: lock the due rows (re-checked on their newest version), move them, log them."""
+    old = candidates.with_for_update(of=Lead).subquery("old")
+    moved = (
+        update(Lead).where(Lead.id == old.c.id).values(**_RETURNED_VALUES, updated_at=now)
+        .returning(old.c.id, old.c.owner_id, old.c.status, old.c.reason).cte("moved")
+    )
+    logged = insert(LeadEvent).from_select(
+        ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id", "pool_id",
+         "reason"],
+        select(moved.c.id, literal(now, UTCDateTime()), null(), literal("return"), moved.c.status,
+               literal(S.UNASSIGNED.value), moved.c.owner_id, null(), literal(pool_id), moved.c.reason),
+    ).returning(LeadEvent.reason).cte("logged")
+    rows = uow.session.execute(select(logged.c.reason, func.count()).group_by(logged.c.reason),
+                               execution_options={"synchronize_session": False})
+    return {reason: count for reason, count in rows}
+
+
+def _return_serialised(uow: UnitOfWork, candidates, pool_id: int, now: datetime) -> dict[str, int]:
+    """SQLite: writers are serialised (BEGIN IMMEDIATE), so read-then-update cannot race."""
+    rows = list(uow.session.execute(candidates))
+    for start in range(0, len(rows), CHUNK):
+        ids = [row.id for row in rows[start:start + CHUNK]]
+        uow.session.execute(update(Lead).where(Lead.id.in_(ids)).values(**_RETURNED_VALUES, updated_at=now),
+                            execution_options={"synchronize_session": False})
+    if rows:
+        uow.session.execute(insert(LeadEvent), [
+            dict(lead_id=row.id, at=now, actor_id=None, kind="return", from_status=row.status,
+                 to_status=S.UNASSIGNED, from_owner_id=row.owner_id, to_owner_id=None, pool_id=pool_id,
+                 reason=row.reason)
+            for row in rows
+        ])
+    by_reason: dict[str, int] = {}
+    for row in rows:
+        by_reason[row.reason] = by_reason.get(row.reason, 0) + 1
+    return by_reason
+
+
+def sweep(uow: UnitOfWork, now: datetime) -> SweepResult:
+    """Return every due lead of every active pool; the caller commits."""
+    result = SweepResult()
+    for pool in uow.session.scalars(select(Pool).where(Pool.active.is_(True)).order_by(Pool.id)).all():
+        for level_filter, rules in segments(pool):
+            candidates = _candidates(pool, level_filter, rules, now)
+            if candidates is None:
+                continue
+            mover = _return_postgres if uow.dialect == "postgresql" else _return_serialised
+            for reason, count in mover(uow, candidates, pool.id, now).items():
+                result.returned += count
+                result.by_reason[reason] = result.by_reason.get(reason, 0) + count
+    return result
+
+
+@dataclass(frozen=True)
+class WarnedLead:
+    id: int
+    company: str
+    reason: str
+
+
+def warn(uow: UnitOfWork, now: datetime) -> SweepResult:
+    """Direct-message each owner about his leads due for return within the pool's warning days.
+    A lead is warned once per owner and last activity (LeadReturnWarning); one message per owner."""
+    result = SweepResult()
+    per_owner: dict[int, list[tuple[WarnedLead, int]]] = defaultdict(list)
+    basis = func.coalesce(Lead.last_followup_at, Lead.claimed_at)
+    for pool in uow.session.scalars(select(Pool).where(Pool.active.is_(True)).order_by(Pool.id)).all():
+        if not pool.warn_days_before or pool.warn_days_before <= 0:
+            continue
+        for level_filter, rules in segments(pool):
+            candidates = _candidates(pool, level_filter, rules, now + timedelta(days=pool.warn_days_before))
+            if candidates is None:
+                continue
+            warned_before = exists().where(LeadReturnWarning.lead_id == Lead.id,
+                                           LeadReturnWarning.owner_id == Lead.owner_id,
+                                           LeadReturnWarning.basis_at == basis)
+            rows = list(uow.session.execute(candidates.add_columns(Lead.company, basis.label("basis"))
+                                            .where(~warned_before).order_by(Lead.id)))
+            if not rows:
+                continue
+            uow.session.execute(insert(LeadReturnWarning), [
+                dict(lead_id=r.id, owner_id=r.owner_id, basis_at=r.basis, days_left=pool.warn_days_before,
+                     sent_at=now) for r in rows
+            ])
+            for r in rows:
+                per_owner[r.owner_id].append((WarnedLead(r.id, r.company, r.reason), pool.warn_days_before))
+    for owner_id, items in per_owner.items():
+        ids = ",".join(str(lead.id) for lead, _ in items)
+        key = "lead-return-warning:" + hashlib.sha1(f"{owner_id}:{now.date()}:{ids}".encode()).hexdigest()[:24]
+        outbox.render_direct(uow, owner_id, "pool/return_warning", {
+            "leads": [lead for lead, _ in items[:WARNING_LIST_LIMIT]],
+            "more": max(0, len(items) - WARNING_LIST_LIMIT),
+            "days": min(days for _, days in items),
+        }, dedupe_key=key)
+        result.warned_leads += len(items)
+        result.warned_owners += 1
+    return result
