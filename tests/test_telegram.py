@@ -404,8 +404,10 @@ async def test_a_file_is_sent_as_a_document_after_its_text(front_end, api):
 def test_sender_rate_limits_per_chat(front_end):
     sender = front_end.sender
     group, dm = sender.limits_for("-100200"), sender.limits_for("555")
-    assert group[0] is dm[0] and (group[0].limit, group[0].period) == (30, 1.0)
-    assert (group[1].limit, group[1].period) == (20, 60.0) and (dm[1].limit, dm[1].period) == (1, 1.0)
+    # Telegram's limits, with a margin for network jitter: never faster than published.
+    assert group[0] is dm[0] and group[0].limit == 30 and 1.0 <= group[0].period <= 1.1
+    assert group[1].limit == 20 and 60.0 <= group[1].period <= 66.0
+    assert dm[1].limit == 1 and 1.0 <= dm[1].period <= 1.1
     assert sender.limits_for("-100200")[1] is group[1]
 
 

@@ -343,6 +343,11 @@ def reply_locale(reply: Reply, hint: str | None, default: str) -> str:
 # ---------------------------------------------------------------- outbox sender
 
 
+# A request is stamped when it leaves; network jitter can bring two closer together at Telegram's
+# end, so the windows keep a 5 % margin under the published limits.
+MARGIN = 1.05
+
+
 class TelegramSender:
     """Delivers outbox posts (team groups, direct messages) within Telegram's rate limits."""
 
@@ -352,14 +357,14 @@ class TelegramSender:
         self.bot = bot
         self.ready = ready
         self.default_locale = default_locale
-        self.global_window = SlidingWindow(30, 1.0)
+        self.global_window = SlidingWindow(30, 1.0 * MARGIN)
         self.chat_windows: dict[str, SlidingWindow] = {}
 
     def limits_for(self, chat_id: str) -> list[SlidingWindow]:
         window = self.chat_windows.get(chat_id)
         if window is None:
             group = chat_id.startswith("-")
-            window = SlidingWindow(20, 60.0) if group else SlidingWindow(1, 1.0)
+            window = SlidingWindow(20, 60.0 * MARGIN) if group else SlidingWindow(1, 1.0 * MARGIN)
             self.chat_windows[chat_id] = window
         return [self.global_window, window]
 
