@@ -8,7 +8,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 DEV_STAMP := $(VENV)/.dev-$(HASH)
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint install dev browser bench clean
+.PHONY: run test lint install dev system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,17 +27,19 @@ dev: $(DEV_STAMP)
 run: install
 	@$(BIN)/fieldcrm run
 
-# Debian's chromium for the real-browser tests (check-in page); installed once, as root.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium for browser tests" >&2; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) >&2 \
-	  || echo "warning: could not install chromium; browser tests will be skipped" >&2; }
+# Debian packages the tests use: chromium for the real-browser test of the check-in page, and a
+# small CJK font so chart images can label Chinese names. Installed once, as root.
+system-deps:
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . ; } || { \
+	  echo "installing Debian chromium and a CJK font" >&2; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium fontconfig fonts-wqy-microhei >/dev/null) >&2 \
+	  || echo "warning: could not install chromium and fonts; the browser test will fail in CI" >&2; }
 
 lint: dev
 	$(BIN)/ruff check bot db tests bench
 
-test: dev browser lint
+test: dev system-deps lint
 	$(BIN)/python -m pytest
 
 bench: dev

@@ -1,6 +1,6 @@
 """Org files: load, reload safely, move units (and what people see moves with them), reject bad files."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.errors import UserError
 from bot.services import org
@@ -79,3 +79,21 @@ def test_bad_org_files_write_nothing(db, data, problem):
     assert error.value.template == problem
     with db.uow() as uow:
         assert uow.session.scalars(select(OrgUnit)).all() == []
+
+
+def test_a_unit_with_people_cannot_be_closed_but_an_emptied_one_can(db):
+    load(db, TREE)
+    closing = {**TREE, "units": [{"name": "Co", "children": [
+        {"name": "North", "children": [{"name": "N1", "active": False}, {"name": "N2"}]},
+        {"name": "South", "children": [{"name": "S1"}]},
+    ]}]}
+    with db.uow() as uow, pytest.raises(UserError) as error:
+        org.load_org(uow, closing, "UTC", "en")
+    assert error.value.template == "org_file/unit_has_people" and error.value.params["count"] == 1
+    with db.uow() as uow:
+        assert uow.session.scalar(select(OrgUnit.active).where(OrgUnit.name == "N1")) is True
+    nina_moved = {**closing, "users": [TREE["users"][0], {**TREE["users"][1], "unit": "N2"}]}
+    load(db, nina_moved)
+    with db.uow() as uow:
+        assert uow.session.scalar(select(OrgUnit.active).where(OrgUnit.name == "N1")) is False
+        assert uow.session.scalar(select(func.count()).select_from(OrgUnit)) == 6  # closed, not deleted

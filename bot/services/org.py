@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.config import LOCALES
 from bot.errors import UserError
@@ -113,7 +113,8 @@ def load_org(uow: UnitOfWork, data: dict, default_timezone: str, default_locale:
         raise OrgFileError("not_a_mapping")
     result = OrgLoadResult()
     units = {u.name: u for u in uow.session.scalars(select(OrgUnit))}
-    for name, parent_name, raw in _ordered(_flatten_units(data), set()):
+    flat = _ordered(_flatten_units(data), set())
+    for name, parent_name, raw in flat:
         unit = units.get(name)
         if unit is None:
             unit = OrgUnit(name=name)
@@ -131,7 +132,21 @@ def load_org(uow: UnitOfWork, data: dict, default_timezone: str, default_locale:
         _load_channel(uow, raw, units, default_timezone, default_locale)
         result.channels += 1
     uow.session.flush()
+    # After users: a file that moves people out of a unit may close it in the same load.
+    for name, _parent, raw in flat:
+        _set_active(uow, units[name], raw.get("active", True) is not False)
     return result
+
+
+def _set_active(uow: UnitOfWork, unit: OrgUnit, active: bool) -> None:
+    """Units are closed, never deleted; a unit with active people in it cannot be closed."""
+    if not active and unit.active:
+        people = uow.session.scalar(
+            select(func.count()).select_from(User).where(User.unit_id == unit.id, User.active.is_(True))
+        )
+        if people:
+            raise OrgFileError("unit_has_people", name=unit.name, count=people)
+    unit.active = active
 
 
 def _load_user(uow, raw: dict, units: dict, default_tz: str, default_locale: str, result: OrgLoadResult) -> None:
