@@ -1,6 +1,7 @@
 """Deals through the console: create, stage, win once, lose with a reason, payments, bad input."""
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.messages import Incoming
@@ -120,3 +121,9 @@ def test_deals_list_and_ambiguous_customer(console, db):
 def _posts(db, kind):
     with db.uow() as uow:
         return list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)))
+
+
+@pytest.mark.parametrize(("stage", "title"), [(None, "进行中"), ("all", "全部"), ("won", "赢单"), ("lost", "输单")])
+def test_every_listing_filter_has_a_title_in_the_users_language(console, stage, title):
+    say(console, "/as li")
+    assert f"商机({title})" in say(console, "/deals" + (f" {stage}" if stage else ""))

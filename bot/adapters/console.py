@@ -4,6 +4,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from itertools import count
+from pathlib import Path
 from typing import TextIO
 
 from bot.delivery import SlidingWindow
@@ -15,7 +16,20 @@ PLATFORM = "console"
 WORKSPACE = "local"
 
 
-def format_reply(reply: Reply) -> str:
+FILES_DIR = Path("fieldcrm-files")
+
+
+def save_file(reply: Reply) -> Path | None:
+    """Attached files (charts, exports) land in ./fieldcrm-files; the chat shows the path."""
+    if reply.file_bytes is None or not reply.file_name:
+        return None
+    FILES_DIR.mkdir(exist_ok=True)
+    path = FILES_DIR / Path(reply.file_name).name
+    path.write_bytes(reply.file_bytes)
+    return path
+
+
+def format_reply(reply: Reply, saved: Path | None = None) -> str:
     lines = []
     if reply.title:
         lines.append(f"== {reply.title} ==")
@@ -24,6 +38,8 @@ def format_reply(reply: Reply) -> str:
         lines.append(reply.text)
     for button in reply.buttons:
         lines.append(f"  [{button.label}] {button.url or '/' + button.payload}")
+    if saved is not None:
+        lines.append(f"  [{saved.name}] {saved}")
     return "\n".join(lines)
 
 
@@ -74,7 +90,7 @@ class ConsoleAdapter:
         incoming = self.to_incoming(line)
         if incoming is None:
             return []
-        return [format_reply(reply) for reply in self.router.handle(incoming)]
+        return [format_reply(reply, save_file(reply)) for reply in self.router.handle(incoming)]
 
     async def run(self, stdin: TextIO = sys.stdin, after_each: Callable | None = None) -> None:
         loop = asyncio.get_running_loop()
