@@ -74,3 +74,11 @@ def test_usage_error_in_users_language(console):
 def test_bad_invitation_codes(console):
     say(console, "/as stranger")
     assert "not valid" in say(console, "/join NOPE1234")
+
+
+def test_attached_chart_is_saved_and_its_path_shown(console, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    say(console, "/as mei")
+    out = say(console, "/team")
+    assert "[team.png] fieldcrm-files/team.png" in out
+    assert (tmp_path / "fieldcrm-files" / "team.png").read_bytes().startswith(b"\x89PNG")
