@@ -12,6 +12,7 @@ from bot import checkin_page
 from bot.adapters.console import ConsoleAdapter, ConsoleSender
 from bot.config import Settings
 from bot.delivery import Dispatcher, Sender
+from bot.metrics import watch_dispatcher
 from bot.router import Router
 from bot.scheduler import Scheduler
 from bot.web import build_web_app
@@ -59,6 +60,7 @@ async def serve(
     senders: dict[str, Sender] = {fe.platform: fe.sender for fe in front_ends}
     senders["console"] = ConsoleSender(stdout)
     dispatcher = Dispatcher(db, senders)
+    watch_dispatcher(dispatcher)
     scheduler = Scheduler(db, settings)
     runner: web.AppRunner | None = None
     tasks: list[asyncio.Task] = []

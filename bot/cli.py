@@ -11,6 +11,7 @@ from bot.cli_tools import register_all as register_tools
 from bot.config import Settings, SettingsError, load_settings
 from bot.errors import UserError
 from bot.i18n import render_text
+from bot.logs import configure_logging
 from bot.services import demo, identity, org
 from db.base import utcnow
 from db.migrate import upgrade
@@ -98,11 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"fieldcrm: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.LOG_LEVEL, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings)
     console_only = args.command == "console" or not (settings.slack_enabled or settings.telegram_enabled)
     if args.command in ("run", "console") and console_only:
-        logging.getLogger().setLevel(logging.WARNING)  # logs would interleave with the chat
+        logging.getLogger().setLevel(logging.ERROR)  # logs would interleave with the chat
     upgrade(settings.DATABASE_URL)
     db = Database(settings.DATABASE_URL)
     try:

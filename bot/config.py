@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Signs one-time links (check-in pages); generated per process when unset.
     SECRET_KEY: str | None = None
     INVITATION_DAYS: int = 14
+    # Per-user command rate limit (token bucket): a burst, then so many per second; 0 turns it off.
+    RATE_LIMIT_BURST: int = 20
+    RATE_LIMIT_PER_SECOND: float = 1.0
     LOG_LEVEL: str = "INFO"
 
     @field_validator("DEFAULT_TIMEZONE")

@@ -5,10 +5,13 @@ The command's writes, its dedupe row and its outbox rows commit in one transacti
 """
 import difflib
 import logging
-from dataclasses import replace
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
+from bot import metrics
 from bot.actor import CURRENT_ACTOR, Actor
 from bot.config import Settings
 from bot.context import Context
@@ -18,31 +21,85 @@ from bot.handlers.args import parse
 from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, lookup, visible_to
 from bot.i18n import COMMAND_PREFIX, command_info, pick_locale, render
 from bot.messages import Incoming, Reply
+from bot.ratelimit import RateLimiter, from_settings
 from bot.services import identity, outbox
 from db.base import utcnow
 from db.session import Database
 
 log = logging.getLogger(__name__)
 
+# Platforms whose people are operators at a terminal, not chat users: never rate limited.
+UNLIMITED_PLATFORMS = frozenset({"console"})
+# How the last command handled in this context ended (tests and metrics read it).
+LAST_OUTCOME: ContextVar[str] = ContextVar("LAST_OUTCOME", default="")
+
+
+@dataclass
+class Trace:
+    """What one command did, for metrics: set as the router learns it."""
+
+    outcome: str = "ok"
+    locale: str | None = None
+
 
 class Router:
-    def __init__(self, db: Database, settings: Settings, clock=utcnow):
+    def __init__(self, db: Database, settings: Settings, clock=utcnow, limiter: RateLimiter | None = None):
         load_all()
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.limiter = limiter if limiter is not None else from_settings(settings)
 
     def handle(self, incoming: Incoming) -> list[Reply]:
         incoming = self._normalise(incoming)
         COMMAND_PREFIX.set("/crm " if incoming.platform == "slack" else "/")
+        started = time.perf_counter()
+        trace = Trace()
         try:
-            return self._handle(incoming)
-        except (OperationalError, InterfaceError):
-            log.warning("database unavailable while handling %s", incoming.command, exc_info=True)
+            refused = self._rate_limited(incoming, trace)
+            if refused is not None:
+                return refused
+            return self._handle(incoming, trace)
+        except (OperationalError, InterfaceError) as exc:
+            trace.outcome = "try_again"
+            # One line, not a traceback per command: an outage would bury everything else.
+            log.warning("database unavailable while handling %s: %s", incoming.command,
+                        str(exc.orig or exc).splitlines()[0][:300])
             return [render("errors/try_again", self._fallback_locale(incoming))]
         except Exception:
+            trace.outcome = "internal"
             log.exception("unhandled error in command %r", incoming.command)
             return [render("errors/internal", self._fallback_locale(incoming))]
+        finally:
+            LAST_OUTCOME.set(trace.outcome)
+            metrics.observe_command(self._metric_name(incoming), trace.outcome, time.perf_counter() - started)
+            if trace.locale and incoming.platform not in UNLIMITED_PLATFORMS:
+                self.limiter.remember_locale(self._limit_key(incoming), trace.locale)
+
+    @staticmethod
+    def _limit_key(incoming: Incoming) -> tuple[str, str, str]:
+        return (incoming.platform, incoming.workspace, incoming.user_id)
+
+    def _rate_limited(self, incoming: Incoming, trace: Trace) -> list[Reply] | None:
+        """Refuse before any database work; the refusal is told once per streak, then floods are dropped."""
+        if incoming.platform in UNLIMITED_PLATFORMS:
+            return None
+        verdict = self.limiter.check(self._limit_key(incoming))
+        if verdict.allowed:
+            return None
+        trace.outcome = "rate_limited"
+        metrics.RATE_LIMITED.inc(incoming.platform)
+        if not verdict.tell:
+            return []
+        log.warning("rate limit: %s user %s refused for %ss", incoming.platform, incoming.user_id, verdict.wait_seconds)
+        locale = pick_locale(verdict.locale, incoming.language_hint, self.settings.DEFAULT_LOCALE)
+        return [render("errors/rate_limited", locale, seconds=verdict.wait_seconds)]
+
+    @staticmethod
+    def _metric_name(incoming: Incoming) -> str:
+        """Registered names only: arbitrary typed words must not become metric series."""
+        cmd = lookup(incoming.command) if incoming.command else None
+        return cmd.name if cmd is not None else ("(none)" if not incoming.command else "(unknown)")
 
     def _normalise(self, incoming: Incoming) -> Incoming:
         if incoming.button and not incoming.command:
@@ -56,21 +113,25 @@ class Router:
     def _fallback_locale(self, incoming: Incoming) -> str:
         return pick_locale(incoming.language_hint, self.settings.DEFAULT_LOCALE)
 
-    def _handle(self, incoming: Incoming) -> list[Reply]:
+    def _handle(self, incoming: Incoming, trace: Trace) -> list[Reply]:
         with self.db.uow() as uow:
             if incoming.event_id and not identity.claim_event(uow, incoming.platform, incoming.event_id):
+                trace.outcome = "duplicate"
                 log.info("duplicate %s event %s ignored", incoming.platform, incoming.event_id)
                 return []
             user = identity.resolve_user(uow, incoming.platform, incoming.workspace, incoming.user_id)
             CURRENT_ACTOR.set(Actor(user.id if user else None, incoming.platform))
             locale = user.locale if user else self._fallback_locale(incoming)
+            trace.locale = user.locale if user else None
             ctx = Context(uow, incoming, user, locale, self.clock(), self.settings)
             try:
-                replies = self._run(ctx)
+                replies = self._run(ctx, trace)
                 direct = outbox.queue_direct_replies(uow, replies)
                 uow.commit()
+                trace.locale = user.locale if user else None  # /lang may just have changed it
                 return direct
             except UserError as error:
+                trace.outcome = "usage_error" if isinstance(error, UsageError) else "refused"
                 uow.rollback()
                 self._remember_event(incoming)
                 return [self._render_error(error, locale)]
@@ -86,14 +147,16 @@ class Router:
             except IntegrityError:
                 pass
 
-    def _run(self, ctx: Context) -> list[Reply]:
+    def _run(self, ctx: Context, trace: Trace) -> list[Reply]:
         incoming, user = ctx.incoming, ctx.user
         cmd = lookup(incoming.command)
         linked = user is not None and user.active
         if not linked and (cmd is None or cmd.access is not Access.PUBLIC):
+            trace.outcome = "not_linked"
             return [ctx.reply("errors/not_linked")]
         access = ROLE_ACCESS.get(user.role, Access.MEMBER) if linked else Access.PUBLIC
         if cmd is None:
+            trace.outcome = "unknown"
             return [self._unknown(ctx, access)]
         if cmd.access > access:
             raise UserError("forbidden", command=cmd.name)

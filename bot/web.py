@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy import func, select, text
 
 from bot.jobs.heartbeat import HEARTBEAT_JOB
+from bot.metrics import metrics_view
 from bot.scheduler import last_run
 from db.base import utcnow
 from db.models import OutboxMessage
@@ -19,8 +20,14 @@ def health(db: Database) -> tuple[bool, dict]:
     try:
         with db.uow() as uow:
             uow.session.execute(text("SELECT 1"))
-            report["outbox_backlog"] = uow.session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
+            waiting = OutboxMessage.status.in_(("pending", "sending"))
+            backlog, oldest = uow.session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(waiting)
+            ).one()
+            report["outbox_backlog"] = backlog
+            report["outbox_oldest_age_s"] = round((utcnow() - oldest).total_seconds()) if oldest else 0
+            report["outbox_dead"] = uow.session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "dead")
             )
         report["database"] = "ok"
     except Exception as exc:  # reported, not raised: this is the health check
@@ -43,4 +50,6 @@ def build_web_app(db: Database) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[DB_KEY] = db
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+    __import__("bot.checkin_page", fromlist=["add_routes"]).add_routes(app)  # one-time check-in pages (visits)
     return app

@@ -154,11 +154,22 @@ def message_payload(reply: Reply, locale: str) -> dict:
 # ---------------------------------------------------------------- Slack payloads -> Incoming
 
 
-def _timestamp(ts: str | None) -> datetime | None:
+def _timestamp(ts: object) -> datetime | None:
     try:
-        return datetime.fromtimestamp(float(ts), UTC) if ts else None
-    except (TypeError, ValueError):
+        return datetime.fromtimestamp(float(ts), UTC) if isinstance(ts, str | int | float) and ts else None
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
+
+
+def _text(data: object, key: str) -> str:
+    """A string field of a payload; anything else (missing, null, a wrong type) reads as ""."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _object(data: object, key: str) -> dict:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def is_im(channel_id: str, channel_type: str | None = None) -> bool:
@@ -171,44 +182,46 @@ def strip_mention(text: str) -> str:
 
 def command_incoming(body: dict, chat_id: str | None = None) -> Incoming:
     """`/crm join ABC` -> command "join", args "ABC"; the trigger id dedupes a replayed request."""
-    name, args = command_line(unescape(body.get("text", "")))
-    channel = body.get("channel_id", "")
+    name, args = command_line(unescape(_text(body, "text")))
+    channel = _text(body, "channel_id")
+    trigger = _text(body, "trigger_id")
     return Incoming(
-        platform=PLATFORM, workspace=body.get("team_id", ""), chat_id=chat_id or channel,
-        user_id=body.get("user_id", ""), command=name or "help", args=args,
-        event_id=f"command:{body['trigger_id']}" if body.get("trigger_id") else None,
+        platform=PLATFORM, workspace=_text(body, "team_id"), chat_id=chat_id or channel,
+        user_id=_text(body, "user_id"), command=name or "help", args=args,
+        event_id=f"command:{trigger}" if trigger else None,
         sent_at=utcnow(), is_private=is_im(channel),
-        display_name=body.get("user_name", ""),
+        display_name=_text(body, "user_name"),
     )
 
 
 def message_incoming(body: dict, event: dict) -> Incoming | None:
     """A DM or an app mention; None for what the bot must not answer (bots, edits, empty text)."""
-    if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+    user = _text(event, "user")
+    if event.get("bot_id") or event.get("subtype") or not user:
         return None
-    channel = event.get("channel", "")
-    name, args = command_line(unescape(strip_mention(event.get("text", ""))))
+    channel = _text(event, "channel")
+    name, args = command_line(unescape(strip_mention(_text(event, "text"))))
     if name == "crm":  # "/crm whoami" typed as a message: the slash command's spelling
         name, args = command_line(args)
     if not name:
         return None
     return Incoming(
-        platform=PLATFORM, workspace=body.get("team_id") or event.get("team", ""), chat_id=channel,
-        user_id=event["user"], command=name, args=args, event_id=body.get("event_id"),
-        sent_at=_timestamp(event.get("ts")), is_private=is_im(channel, event.get("channel_type")),
+        platform=PLATFORM, workspace=_text(body, "team_id") or _text(event, "team"), chat_id=channel,
+        user_id=user, command=name, args=args, event_id=_text(body, "event_id") or None,
+        sent_at=_timestamp(event.get("ts")), is_private=is_im(channel, _text(event, "channel_type")),
     )
 
 
 def action_incoming(body: dict, action: dict) -> Incoming:
     """A button click: its value is a command line, routed like typed text."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
-    user = body.get("user") or {}
-    stable = body.get("trigger_id") or f"{action.get('action_ts')}:{user.get('id')}"
+    channel = _text(_object(body, "channel"), "id") or _text(_object(body, "container"), "channel_id")
+    user = _object(body, "user")
+    stable = _text(body, "trigger_id") or f"{_text(action, 'action_ts')}:{_text(user, 'id')}"
     return Incoming(
-        platform=PLATFORM, workspace=(body.get("team") or {}).get("id") or user.get("team_id", ""),
-        chat_id=channel, user_id=user.get("id", ""), button=action.get("value", ""),
+        platform=PLATFORM, workspace=_text(_object(body, "team"), "id") or _text(user, "team_id"),
+        chat_id=channel, user_id=_text(user, "id"), button=_text(action, "value"),
         event_id=f"action:{stable}", sent_at=_timestamp(action.get("action_ts")) or utcnow(),
-        is_private=is_im(channel), display_name=user.get("username") or user.get("name", ""),
+        is_private=is_im(channel), display_name=_text(user, "username") or _text(user, "name"),
     )
 
 
@@ -355,7 +368,7 @@ class SlackFrontEnd:
 
     async def _on_message(self, ack: Callable, body: dict, event: dict) -> None:
         await ack()
-        if is_im(event.get("channel", ""), event.get("channel_type")):
+        if is_im(_text(event, "channel"), _text(event, "channel_type")):
             self._spawn(self._answer_event(body, event))
 
     async def _on_mention(self, ack: Callable, body: dict, event: dict) -> None:

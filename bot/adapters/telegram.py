@@ -80,6 +80,9 @@ def bot_id(token: str) -> str:
 
 def to_incoming(update: Update, workspace: str, bot_username: str | None = None) -> Incoming | None:
     """Translate one update; None for anything the bot does not act on (plain chat, joins...)."""
+    message = update.effective_message
+    if message is not None and getattr(message, "chat", None) is None:
+        return None  # malformed: Telegram always names the chat
     if update.callback_query is not None:
         return _from_button(update, workspace)
     if update.edited_message is not None:

@@ -1,0 +1,80 @@
+"""Memory: resident size of one bot process idle, and after 10,000 users and 10,000 commands.
+
+Each figure is measured in a fresh subprocess (so nothing of this process counts); the floor of
+the idle figure is a bare Python interpreter, the floor of the loaded figure is the idle process.
+"""
+import json
+import subprocess
+import sys
+
+from bench.common import Row, scratch_database
+
+TARGET = "< 200 MB"
+
+CHILD = r"""
+import json, sys
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+mode, url, users, commands = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if mode == "bare":
+    print(json.dumps({"rss": rss_mb()})); sys.exit()
+import gc
+from sqlalchemy import text
+from bot.config import load_settings
+from bot.router import Router
+from bot.adapters.slack import SlackFrontEnd
+from bot.adapters.telegram import TelegramFrontEnd
+from bot.delivery import Dispatcher
+from bot.scheduler import Scheduler
+from bot.messages import Incoming
+from bot.ratelimit import RateLimiter
+from db.session import Database
+settings = load_settings(env_file=None, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET="s",
+                         TELEGRAM_BOT_TOKEN="123:ABC", SECRET_KEY="k")
+db = Database(url)
+router = Router(db, settings, limiter=RateLimiter())
+fronts = [SlackFrontEnd(settings, router), TelegramFrontEnd(settings, router)]
+dispatcher = Dispatcher(db, {f.platform: f.sender for f in fronts})
+scheduler = Scheduler(db, settings)
+with db.uow() as uow:
+    uow.session.execute(text("SELECT 1"))
+gc.collect()
+idle = rss_mb()
+if users:
+    with db.engine.begin() as conn:
+        unit = conn.execute(text("INSERT INTO org_units (name, path, active, created_at) "
+                                 "VALUES ('Bench', '/', true, now()) RETURNING id")).scalar()
+        conn.execute(text(
+            "INSERT INTO users (handle, name, unit_id, role, data_scope, locale, timezone, active, created_at) "
+            "SELECT 'u' || g, 'User ' || g, :unit, 'rep', 'self', CASE WHEN g % 2 = 0 THEN 'zh' ELSE 'en' END, "
+            "'UTC', true, now() FROM generate_series(1, :n) g"), {"unit": unit, "n": users})
+        conn.execute(text(
+            "INSERT INTO platform_identities (platform, workspace, platform_user_id, dm_chat_id, user_id, linked_at) "
+            "SELECT 'telegram', '123', 'tg' || u.handle, 'tg' || u.handle, u.id, now() FROM users u"))
+    for n in range(commands):
+        user = f"tgu{n % users + 1}"
+        router.handle(Incoming(platform="telegram", workspace="123", chat_id=user, user_id=user,
+                               command="whoami" if n % 3 else "help", event_id=f"m{n}"))
+gc.collect()
+print(json.dumps({"idle": idle, "rss": rss_mb()}))
+"""
+
+
+def measure(mode: str, url: str, users: int = 0, commands: int = 0) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, url, str(users), str(commands)],
+                         check=True, capture_output=True, text=True, timeout=1800)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool) -> list[Row]:
+    users = commands = 1_000 if quick else 10_000
+    with scratch_database("memory") as url:
+        bare = measure("bare", url)["rss"]
+        loaded = measure("bot", url, users, commands)
+    return [
+        Row("memory", "RSS idle bot process (floor: bare python)", loaded["idle"], bare, "MB", TARGET),
+        Row("memory", f"RSS after {users:,} users, {commands:,} commands (floor: idle)", loaded["rss"],
+            loaded["idle"], "MB", TARGET),
+    ]

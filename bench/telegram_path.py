@@ -1,0 +1,128 @@
+"""The Telegram path: webhook updates per second through python-telegram-bot into the command
+table (router, database, reply), against a bare PTB handler replying a constant.
+
+Each server runs as a subprocess with its own fake Bot API; this process posts updates to the
+webhook from 32 concurrent clients; a webhook call returns once the update is answered.
+"""
+import asyncio
+import sys
+import time
+
+import aiohttp
+
+from bench.common import Row, median, scratch_database
+from bench.slack_path import USERS, seed_users
+
+TOKEN = "123:ABC"
+SECRET = "bench-webhook-secret"
+CLIENTS = 32
+
+
+async def serve(mode: str, db_url: str) -> None:
+    from aiohttp import web
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, TypeHandler
+
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    fake = await FakeTelegramAPI(token=TOKEN).start()
+    if mode == "bare":
+        application = (ApplicationBuilder().token(TOKEN).base_url(fake.base_url).updater(None)
+                       .concurrent_updates(True).build())
+
+        async def constant(update: Update, context) -> None:
+            await context.bot.send_message(update.effective_chat.id, "ok")
+
+        application.add_handler(TypeHandler(Update, constant))
+        await application.initialize()
+        await application.start()
+
+        async def webhook(request: web.Request) -> web.Response:
+            await application.process_update(Update.de_json(await request.json(), application.bot))
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/telegram/webhook", webhook)
+    else:
+        from bot.adapters.telegram import TelegramFrontEnd
+        from bot.config import load_settings
+        from bot.router import Router
+        from bot.web import build_web_app
+        from db.session import Database
+
+        settings = load_settings(env_file=None, DATABASE_URL=db_url, TELEGRAM_BOT_TOKEN=TOKEN,
+                                 TELEGRAM_API_BASE_URL=fake.base_url, SECRET_KEY="k",
+                                 TELEGRAM_WEBHOOK_URL="https://bench.example/telegram/webhook",
+                                 TELEGRAM_WEBHOOK_SECRET=SECRET)
+        db = Database(db_url)
+        front = TelegramFrontEnd(settings, Router(db, settings))
+        app = build_web_app(db)
+        front.add_routes(app)
+        await front.start()
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(site._server.sockets[0].getsockname()[1], flush=True)  # type: ignore[union-attr]
+    await asyncio.Event().wait()
+
+
+def update(n: int) -> dict:
+    user = n % USERS + 1
+    return {"update_id": n, "message": {
+        "message_id": n, "date": int(time.time()), "chat": {"id": user, "type": "private"},
+        "from": {"id": user, "is_bot": False, "first_name": "U", "language_code": "en"}, "text": "/whoami",
+        "entities": [{"type": "bot_command", "offset": 0, "length": 7}]}}
+
+
+async def rate(http: aiohttp.ClientSession, url: str, start: int, count: int) -> float:
+    numbers = iter(range(start, start + count))
+
+    async def client() -> None:
+        for n in numbers:
+            async with http.post(url, json=update(n), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
+                await r.read()
+                assert r.status == 200, r.status
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return count / (time.perf_counter() - started)
+
+
+async def main(quick: bool) -> list[Row]:
+    count = 200 if quick else 1000
+    with scratch_database("telegram") as url:
+        seed_users(url)
+        procs, ports = [], {}
+        for mode in ("bare", "app"):
+            proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.telegram_path", "serve", mode,
+                                                        url, stdout=asyncio.subprocess.PIPE)
+            assert proc.stdout is not None
+            ports[mode] = int((await asyncio.wait_for(proc.stdout.readline(), 60)).strip())
+            procs.append(proc)
+        rates: dict[str, list[float]] = {"bare": [], "app": []}
+        try:
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+                start = 1
+                for _ in range(3 if quick else 5):
+                    for mode in ("bare", "app"):
+                        rates[mode].append(await rate(http, f"http://127.0.0.1:{ports[mode]}/telegram/webhook",
+                                                      start, count))
+                        start += count
+        finally:
+            for proc in procs:
+                proc.terminate()
+                await proc.wait()
+    return [Row("telegram_path", f"webhook updates/s, {CLIENTS} concurrent (higher is better)",
+                median(rates["app"]), median(rates["bare"]), "/s", ">= 0.6x bare")]
+
+
+def run(quick: bool) -> list[Row]:
+    return asyncio.run(main(quick))
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    asyncio.run(serve(sys.argv[2], sys.argv[3]))
