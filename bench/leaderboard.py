@@ -52,14 +52,17 @@ def plain(db: Database, table_sql: str, start: datetime, end: datetime) -> int:
         return len(conn.execute(text(table_sql), {"s": start, "e": end}).all())
 
 
-VISITS_SQL = ("SELECT v.user_id, count(*), max(v.started_at) FROM visits v WHERE v.counts AND v.kind = 'visit'"
-              " AND v.started_at >= :s AND v.started_at < :e"
-              " AND v.user_id IN (SELECT u.id FROM users u JOIN org_units o ON u.unit_id = o.id"
-              " WHERE o.path LIKE '/1/%') GROUP BY v.user_id")
-WON_SQL = ("SELECT o.owner_id, sum(o.amount), max(o.won_at) FROM opportunities o WHERE o.stage = 'won'"
-           " AND o.won_at >= :s AND o.won_at < :e"
-           " AND o.owner_id IN (SELECT u.id FROM users u JOIN org_units ou ON u.unit_id = ou.id"
-           " WHERE ou.path LIKE '/1/%') GROUP BY o.owner_id")
+# The floors return what a board prints and nothing more: per team and rep (the rep's name, his value
+# and the moment he reached it), active reps of the company subtree, counted visits only, the period
+# in the channel's time zone. Ranking, top N and building the boards are the service's own work.
+VISITS_SQL = ("SELECT u.unit_id, v.user_id, u.name, count(*), max(v.started_at) FROM visits v"
+              " JOIN users u ON u.id = v.user_id JOIN org_units o ON o.id = u.unit_id"
+              " WHERE v.counts AND v.kind = 'visit' AND v.started_at >= :s AND v.started_at < :e"
+              " AND o.path LIKE '/1/%' AND u.active GROUP BY u.unit_id, v.user_id, u.name")
+WON_SQL = ("SELECT o.owner_id, u.name, sum(o.amount), max(o.won_at) FROM opportunities o"
+           " JOIN users u ON u.id = o.owner_id JOIN org_units ou ON ou.id = u.unit_id"
+           " WHERE o.stage = 'won' AND o.won_at >= :s AND o.won_at < :e"
+           " AND ou.path LIKE '/1/%' AND u.active GROUP BY o.owner_id, u.name")
 
 
 def run(quick: bool) -> list[Row]:

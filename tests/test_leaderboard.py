@@ -138,3 +138,19 @@ def test_rank_command_in_both_languages(console, db):
     assert "不是榜单" in say(console, "/rank bananas")
     say(console, "/as sam")
     assert "can't see the board of East Team" in say(console, "/rank East")
+
+
+def test_nested_boards_from_one_query_each_rank_their_own_members(demo_org, db):
+    u = ids(db)
+    visit(db, u["li"], at(TODAY, 9))
+    visit(db, u["li"], at(TODAY, 10))
+    visit(db, u["zhang"], at(TODAY, 8))
+    visit(db, u["sam"], at(TODAY, 11))
+    units = [unit(db, "Acme Trading"), unit(db, "East Team"), unit(db, "West Team")]
+    with db.uow() as uow:
+        boards = leaderboard.compute_boards(uow, units, "visits", "day", TODAY, SH, caller_id=u["sam"], with_extras=False)
+    company, east, west = (boards[unit_id] for unit_id in units)
+    assert [(line.name, line.rank, int(line.value)) for line in company.lines] == [
+        ("李雷 Li Lei", 1, 2), ("张伟 Zhang Wei", 2, 1), ("Sam Carter", 3, 1)]
+    assert [(line.name, line.rank) for line in east.lines] == [("李雷 Li Lei", 1), ("张伟 Zhang Wei", 2)]
+    assert east.caller_line is None and west.lines[0].is_caller and west.total == 1

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import DateTime, Select, bindparam, func, select, type_coerce
 
 from bot.errors import UserError
 from bot.services import scope as scopes
@@ -93,8 +93,8 @@ class Window:
         return cls(period, start, end, start_utc, end_utc)
 
 
-def _metric_query(metric: str, window: Window, users: ColumnElement[bool] | None, user_ids=None):
-    """SELECT user_id, value, reached_at for one metric; `users` filters the user id column."""
+def _metric_parts(metric: str, window: Window):
+    """(user column, value aggregate, moment column, source table, filters) of one metric."""
     if metric in ("won_amount", "won_deals"):
         who, at = Opportunity.owner_id, Opportunity.won_at
         value = func.sum(Opportunity.amount) if metric == "won_amount" else func.count()
@@ -122,6 +122,12 @@ def _metric_query(metric: str, window: Window, users: ColumnElement[bool] | None
         source = LeadEvent
     else:
         raise UserError("deals/rank_bad_metric", metric=metric, metrics=", ".join(METRICS))
+    return who, value, at, source, where
+
+
+def _metric_query(metric: str, window: Window, users: Select | None, user_ids=None):
+    """SELECT user_id, value, reached_at for one metric; `users` filters the user id column."""
+    who, value, at, source, where = _metric_parts(metric, window)
     if users is not None:
         where.append(who.in_(users))
     if user_ids is not None:
@@ -145,7 +151,7 @@ def user_values(
 
 # ---- ranking --------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class BoardLine:
     rank: int
     subject_id: int
@@ -176,65 +182,43 @@ class Board:
         return self.lines
 
 
-def rank_entries(entries: list[tuple[int, str, Decimal, datetime]]) -> list[BoardLine]:
-    """Sort and rank (subject id, name, value, reached); equal value and moment share a rank."""
-    ordered = sorted(entries, key=lambda e: (-e[2], e[3], e[1], e[0]))
-    lines: list[BoardLine] = []
-    for index, (subject_id, name, value, reached) in enumerate(ordered):
-        rank = index + 1
-        if lines and lines[-1].value == value and lines[-1].reached == reached:
-            rank = lines[-1].rank
-        lines.append(BoardLine(rank, subject_id, name, value, reached))
-    return lines
-
-
 # ---- boards ---------------------------------------------------------------------------------
 
 def board_key(unit_id: int, by: str, metric: str, period: str) -> str:
     return f"{unit_id}:{by}:{metric}:{period}"
 
 
-def _common_path(paths: list[str]) -> str:
-    """Longest common materialised-path prefix ending in '/'."""
-    first = paths[0]
-    length = 0
-    for i, char in enumerate(first):
-        if any(len(p) <= i or p[i] != char for p in paths):
-            break
-        if char == "/":
-            length = i + 1
-    return first[:length] or "/"
-
-
 def compute_boards(
     uow: UnitOfWork, unit_ids: list[int], metric: str, period: str, today: date, zone: ZoneInfo,
     by: str = "rep", caller_id: int | None = None, top_n: int = DEFAULT_TOP_N, with_extras: bool = True,
 ) -> dict[int, Board]:
-    """Boards of several units from ONE aggregate query over their common subtree."""
+    """Boards of several units from ONE query that aggregates, assigns each line to its boards and
+    ranks them (window functions); Python only slices the ranked rows into boards."""
     if metric not in METRICS:
         raise UserError("deals/rank_bad_metric", metric=metric, metrics=", ".join(METRICS))
     window = Window.of(period, today, zone)
-    # Plain rows, not ORM objects: building 500 instances costs more than the aggregate itself.
-    units = {u.id: u for u in uow.session.execute(
-        select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(OrgUnit.id.in_(unit_ids)))}
-    if not units:
+    uow.session.flush()  # the queries below run on the connection, past the session's autoflush
+    connection = uow.session.connection()
+    if uow.dialect == "postgresql":
+        # The recursive unit CTE is estimated at ~250 rows per board; with 500 boards that crosses
+        # jit_above_cost and JIT compilation alone costs more than the query (a few thousand rows).
+        connection.exec_driver_sql("SET LOCAL jit = off")
+    units = OrgUnit.__table__
+    names = dict(connection.execute(select(units.c.id, units.c.name).where(units.c.id.in_(_inline(unit_ids)))).all())
+    if not names:
         return {}
-    prefix = _common_path([u.path for u in units.values()])
-    values, people = _values_with_people(uow, metric, window, prefix)
-    if caller_id is not None and caller_id not in people:
-        people.update(_people(uow, prefix, caller_id))
-    members_of = _members_by_unit(people, set(units), values)
+    lines_of: dict[int, list[BoardLine]] = {unit_id: [] for unit_id in names}
+    rows = connection.execute(_ranked_lines(uow.dialect, metric, window, list(names), by)).all()
+    for board_id, subject_id, name, value, reached, rank in rows:
+        lines_of[board_id].append(BoardLine(rank, subject_id, name, Decimal(value), reached or EPOCH))
+    caller_units = _caller_units(connection, caller_id, list(names)) if caller_id is not None and by == "rep" else {}
     boards = {}
-    for unit in units.values():
-        if by == "team":
-            entries = _team_entries(uow, unit, values, people)
-        else:
-            entries = [(uid, people[uid][0], *values[uid]) for uid in members_of.get(unit.id, ())]
-        lines = rank_entries(entries)
-        board = Board(board_key(unit.id, by, metric, period), unit.id, unit.name, metric, by, window,
+    for unit_id, lines in lines_of.items():
+        board = Board(board_key(unit_id, by, metric, period), unit_id, names[unit_id], metric, by, window,
                       lines[:top_n], total=len(lines), money=metric in MONEY_METRICS, all_lines=lines)
-        _attach_caller(board, lines, caller_id, people, by, top_n, unit.path)
-        boards[unit.id] = board
+        if caller_id is not None and by == "rep":
+            _attach_caller(board, caller_id, caller_units.get(unit_id))
+        boards[unit_id] = board
     if with_extras:
         for board in boards.values():
             _add_movement(uow, board)
@@ -243,69 +227,72 @@ def compute_boards(
     return boards
 
 
-def _values_with_people(uow: UnitOfWork, metric: str, window: Window, prefix: str):
-    """One query: the metric per user joined to the user's name and unit path, within the subtree."""
-    agg = _metric_query(metric, window, None).subquery()
-    rows = uow.session.execute(
-        select(agg.c.user_id, agg.c.value, agg.c.reached, User.name, OrgUnit.path)
-        .join(User, User.id == agg.c.user_id).join(OrgUnit, User.unit_id == OrgUnit.id)
-        .where(OrgUnit.path.startswith(prefix), User.active.is_(True))
-    ).all()
-    values = {r.user_id: (Decimal(r.value), r.reached or EPOCH) for r in rows if r.value}
-    people = {r.user_id: (r.name, r.path) for r in rows}
-    return values, people
+def _inline(unit_ids: list[int]):
+    """Unit ids written into the SQL: 500 bound parameters cost more than the aggregate's own work."""
+    return bindparam("unit_ids", [int(unit_id) for unit_id in unit_ids], expanding=True, literal_execute=True)
 
 
-def _people(uow: UnitOfWork, prefix: str, user_id: int) -> dict[int, tuple[str, str]]:
-    rows = uow.session.execute(
-        select(User.id, User.name, OrgUnit.path).join(OrgUnit, User.unit_id == OrgUnit.id)
-        .where(OrgUnit.path.startswith(prefix), User.active.is_(True), User.id == user_id)
-    ).all()
-    return {row.id: (row.name, row.path) for row in rows}
+def _board_units(unit_ids: list[int], by: str):
+    """Recursive CTE (board_id, subject_id, unit_id): every unit under each board. For a rep board the
+    subject is the board itself; for a team board (PK) it is the child team whose subtree holds the unit."""
+    units = OrgUnit.__table__
+    below = units.alias("below")
+    if by == "team":
+        top = select(units.c.parent_id.label("board_id"), units.c.id.label("subject_id"), units.c.id.label("unit_id")
+                     ).where(units.c.parent_id.in_(_inline(unit_ids)), units.c.active.is_(True))
+    else:
+        top = select(units.c.id.label("board_id"), units.c.id.label("subject_id"), units.c.id.label("unit_id")
+                     ).where(units.c.id.in_(_inline(unit_ids)))
+    tree = top.cte("board_units", recursive=True)
+    return tree.union_all(select(tree.c.board_id, tree.c.subject_id, below.c.id).where(below.c.parent_id == tree.c.unit_id))
 
 
-def _members_by_unit(people: dict[int, tuple[str, str]], unit_ids: set[int], values) -> dict[int, list[int]]:
-    """Users with a value, under each requested unit (a user counts for every ancestor on his path)."""
-    members: dict[int, list[int]] = {}
-    for uid in values:
-        if uid not in people:
-            continue
-        for part in people[uid][1].strip("/").split("/"):
-            if part and int(part) in unit_ids:
-                members.setdefault(int(part), []).append(uid)
-    return members
+def _ranked_lines(dialect: str, metric: str, window: Window, unit_ids: list[int], by: str):
+    """SELECT board_id, subject_id, name, value, reached, rank ordered as shown: higher value first,
+    then whoever reached it first; only the same value at the same moment shares a rank (RANK())."""
+    tree = _board_units(unit_ids, by)
+    users = User.__table__
+    who, value, at, source, where = _metric_parts(metric, window)
+    # One GROUP BY (board, subject): a rep line is his own rows; a team line is all rows of its subtree.
+    lines = (select().select_from(source).join(users, users.c.id == who)
+             .join(tree, tree.c.unit_id == users.c.unit_id).where(*where, users.c.active.is_(True)))
+    if by == "team":
+        team = OrgUnit.__table__.alias("team")
+        subject, name = tree.c.subject_id, team.c.name
+        lines = lines.join(team, team.c.id == tree.c.subject_id)
+    else:
+        subject, name = who, users.c.name
+    lines = lines.add_columns(tree.c.board_id, subject.label("subject_id"), name.label("name"), value.label("value"),
+                              func.max(at).label("reached")).group_by(tree.c.board_id, subject, name).having(value != 0)
+    lines = lines.subquery("lines")
+    # PostgreSQL's UTC timestamps need no per-row conversion; SQLite's text needs UTCDateTime.
+    reached = lines.c.reached if dialect == "sqlite" else type_coerce(lines.c.reached, DateTime(timezone=True))
+    # Names among true ties in code-point order on both backends (as Python would sort them).
+    name_order = lines.c.name if dialect == "sqlite" else lines.c.name.collate("C")
+    rank = func.rank().over(partition_by=lines.c.board_id, order_by=(lines.c.value.desc(), lines.c.reached.asc()))
+    return (select(lines.c.board_id, lines.c.subject_id, lines.c.name, lines.c.value, reached, rank)
+            .order_by(lines.c.board_id, lines.c.value.desc(), lines.c.reached.asc(), name_order, lines.c.subject_id))
 
 
-def _team_entries(uow, unit, values, people) -> list[tuple[int, str, Decimal, datetime]]:
-    """Team PK: each child unit's subtree total; reached = its latest contributing moment."""
-    children = uow.session.scalars(
-        select(OrgUnit).where(OrgUnit.parent_id == unit.id, OrgUnit.active.is_(True))
-    ).all()
-    entries = []
-    for child in children:
-        total, reached = Decimal(0), EPOCH
-        for uid, (_name, path) in people.items():
-            if path.startswith(child.path) and uid in values:
-                total += values[uid][0]
-                reached = max(reached, values[uid][1])
-        if total:
-            entries.append((child.id, child.name, total, reached))
-    return entries
+def _caller_units(connection, caller_id: int, unit_ids: list[int]) -> dict[int, str]:
+    """{board unit id: caller's name} for the boards the caller is an active member of."""
+    tree = _board_units(unit_ids, "rep")
+    users = User.__table__
+    rows = connection.execute(select(tree.c.board_id, users.c.name).join(tree, tree.c.unit_id == users.c.unit_id)
+                              .where(users.c.id == caller_id, users.c.active.is_(True)))
+    return dict(rows.all())
 
 
-def _attach_caller(board: Board, lines: list[BoardLine], caller_id, people, by: str, top_n: int,
-                   unit_path: str) -> None:
-    if caller_id is None or by != "rep":
-        return
-    for line in lines:
+def _attach_caller(board: Board, caller_id: int, member_name: str | None) -> None:
+    for line in board.all_lines:
         if line.subject_id == caller_id:
             line.is_caller = True
             if line not in board.lines:
                 board.caller_line = line
             return
-    if caller_id in people and people[caller_id][1].startswith(unit_path):
+    if member_name is not None:
         # He is a member but has nothing yet: show his zero line below the board.
-        board.caller_line = BoardLine(0, caller_id, people[caller_id][0], Decimal(0), EPOCH, is_caller=True)
+        board.caller_line = BoardLine(0, caller_id, member_name, Decimal(0), EPOCH, is_caller=True)
 
 
 def _add_movement(uow: UnitOfWork, board: Board) -> None:
