@@ -8,9 +8,11 @@ Check-ins and check-outs (bot.services.attendance) are visits of another kind an
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, literal_column, or_, select, true
+from sqlalchemy.orm import aliased
 
 from bot.errors import UserError
 from bot.services import geo, scope
@@ -22,6 +24,10 @@ from db.session import UnitOfWork
 
 WAITING = "waiting"  # the core column is String(12): "awaiting_location" does not fit
 OPEN_STATUSES = (WAITING, "open")
+# Written as SQL literals, not bound parameters, so that PostgreSQL matches the partial indexes
+# (db.models.visits) even in a prepared statement's generic plan.
+_IS_WAITING = Visit.status == literal_column(f"'{WAITING}'")
+_IS_OPEN = Visit.status.in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
 MAX_MATCHES = 8
 SETLOC_LIFETIME = timedelta(minutes=30)
 _ID = re.compile(r"^(?:(?P<kind>[cl])|#)?(?P<id>\d{1,12})$", re.IGNORECASE)
@@ -129,21 +135,29 @@ class VisitList:
 # ---------------------------------------------------------------- settings and time
 
 
+def _unit_settings(unit_id) -> Select:
+    """The settings row of the nearest unit up the tree (the unit itself first) that has one."""
+    ancestor, unit = aliased(OrgUnit), aliased(OrgUnit)
+    return (
+        select(VisitSettings).join(ancestor, ancestor.id == VisitSettings.unit_id)
+        .join(unit, unit.path.startswith(ancestor.path)).where(unit.id == unit_id)
+        .order_by(func.length(ancestor.path).desc()).limit(1)
+    )
+
+
+def _as_thresholds(row: VisitSettings | None) -> Thresholds:
+    if row is None:
+        return Thresholds()
+    office = (row.office_latitude, row.office_longitude) if row.office_latitude is not None else None
+    return Thresholds(
+        row.accuracy_max_m, row.geofence_m, row.max_speed_kmh, row.no_location_hours, row.work_start_min,
+        row.work_end_min, row.late_threshold_min, office, row.office_radius_m,
+    )
+
+
 def thresholds_for(uow: UnitOfWork, unit_id: int) -> Thresholds:
     """The nearest unit up the tree with its own settings; DESIGN.md defaults when none has."""
-    unit = uow.session.get(OrgUnit, unit_id)
-    assert unit is not None
-    chain = [int(part) for part in unit.path.strip("/").split("/") if part]
-    rows = {s.unit_id: s for s in uow.session.scalars(select(VisitSettings).where(VisitSettings.unit_id.in_(chain)))}
-    for candidate in reversed(chain):
-        row = rows.get(candidate)
-        if row is not None:
-            office = (row.office_latitude, row.office_longitude) if row.office_latitude is not None else None
-            return Thresholds(
-                row.accuracy_max_m, row.geofence_m, row.max_speed_kmh, row.no_location_hours, row.work_start_min,
-                row.work_end_min, row.late_threshold_min, office, row.office_radius_m,
-            )
-    return Thresholds()
+    return _as_thresholds(uow.session.scalar(_unit_settings(unit_id)))
 
 
 def zone_of(user: User) -> ZoneInfo:
@@ -157,8 +171,11 @@ def local_day_bounds(zone: ZoneInfo, day: date) -> tuple[datetime, datetime]:
 
 def active_user(uow: UnitOfWork, user_id: int, lock: bool = False) -> User:
     if lock:
-        # Serialises one user's visit commands (two taps of /visit never open two visits).
-        user = uow.session.scalar(select(User).where(User.id == user_id).with_for_update())
+        # Serialises one user's visit commands (two taps of /visit never open two visits); the row
+        # read under the lock replaces the one the router loaded.
+        user = uow.session.scalar(
+            select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+        )
     else:
         user = uow.session.get(User, user_id)
     if user is None or not user.active:
@@ -238,7 +255,7 @@ def target_name(record: Customer | Lead | None) -> str | None:
 
 def open_visit(uow: UnitOfWork, user_id: int) -> Visit | None:
     return uow.session.scalar(
-        select(Visit).where(Visit.user_id == user_id, Visit.kind == "visit", Visit.status.in_(OPEN_STATUSES))
+        select(Visit).where(Visit.user_id == user_id, Visit.kind == "visit", _IS_OPEN)
         .order_by(Visit.started_at.desc()).limit(1)
     )
 
@@ -250,7 +267,6 @@ def start_visit(uow: UnitOfWork, user_id: int, target_text: str, note: str | Non
     current = open_visit(uow, user_id)
     if current is not None:
         raise UserError("visits/already_open", visit_id=current.id, target=target_name(target_of(uow, current)) or "")
-    limits = thresholds_for(uow, user.unit_id)
     visit = Visit(
         user_id=user_id, kind="visit", note=note, started_at=now, created_at=now, source="none",
         customer_id=target.id if target.kind == "customer" else None,
@@ -260,7 +276,8 @@ def start_visit(uow: UnitOfWork, user_id: int, target_text: str, note: str | Non
     if no_location_reason:
         visit.status = "open"
         visit.no_location_reason = no_location_reason
-        visit.location_deadline = now + timedelta(hours=limits.no_location_hours)
+        window = thresholds_for(uow, user.unit_id).no_location_hours
+        visit.location_deadline = now + timedelta(hours=window)
         visit.reasons = [Reason("no_location", checks.NOTE, {"why": no_location_reason[:200]}).to_json()]
     else:
         visit.status = WAITING
@@ -288,6 +305,19 @@ def end_visit(uow: UnitOfWork, user_id: int, note: str | None, now: datetime) ->
 # ---------------------------------------------------------------- a location arrives
 
 
+@dataclass(frozen=True)
+class Surroundings:
+    """What a position is matched to and judged against, read in one round trip (`lookup`)."""
+
+    waiting: Visit | None  # the latest visit or check-in waiting for its location (or the one a link names)
+    in_window: Visit | None  # the latest no-signal visit still inside its window
+    setloc: CustomerLocationRequest | None  # the owner asked to set a customer's location
+    limits: Thresholds
+    previous: PreviousFix | None  # the rep's last position before this one
+    repeated: bool  # exactly these coordinates were seen on another day
+    targets: dict[int, Target | None] = field(default_factory=dict)  # by visit id
+
+
 def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_private: bool = True,
                      message_id: str | None = None, edited: bool = False
                      ) -> Pinned | LiveUpdate | CustomerLocated | None:
@@ -296,25 +326,23 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
     None: an update of a live location that nothing follows (it arrives every few seconds: stay quiet)."""
     if not is_private:
         raise UserError("visits/location_in_group")
-    active_user(uow, user_id, lock=True)
+    user = active_user(uow, user_id, lock=True)
     refuse_unusable(fix)
     if fix.source == "live" and message_id is not None:
         trail_of = _live_trail_visit(uow, user_id, message_id)
         if trail_of is not None:
             return live_update(uow, trail_of, fix, message_id)
-    waiting = uow.session.scalar(
-        select(Visit).where(Visit.user_id == user_id, Visit.status == WAITING).order_by(Visit.created_at.desc()).limit(1)
-    )
-    request = _setloc_waiting(uow, user_id, now)
+    around = lookup(uow, user, fix, now)
+    request, waiting = around.setloc, around.waiting
     if request is not None and (waiting is None or request.created_at > waiting.created_at):
         return _set_customer_location(uow, request, fix, now)
     if waiting is None:
-        waiting = _no_location_visit_in_window(uow, user_id, now)
+        waiting = around.in_window
     if waiting is None and edited:
         return None
     if waiting is None:
         raise UserError("no_location_expected")
-    return pin_location(uow, waiting, fix, message_id)
+    return pin_location(uow, waiting, fix, message_id, user=user, around=around)
 
 
 def refuse_unusable(fix: Fix) -> None:
@@ -328,12 +356,13 @@ def refuse_unusable(fix: Fix) -> None:
 
 def pin_from_link(uow: UnitOfWork, user_id: int, visit_id: int, fix: Fix) -> Pinned:
     """The check-in page's position: the same checks as a chat location, for the visit the link names."""
-    active_user(uow, user_id, lock=True)
+    user = active_user(uow, user_id, lock=True)
     refuse_unusable(fix)
-    visit = uow.session.get(Visit, visit_id)
+    around = lookup(uow, user, fix, fix.arrived_at, visit_id=visit_id)
+    visit = around.waiting
     if visit is None or visit.user_id != user_id or visit.status != WAITING:
         raise UserError("visits/link_done")
-    return pin_location(uow, visit, fix)
+    return pin_location(uow, visit, fix, user=user, around=around)
 
 
 def _live_trail_visit(uow: UnitOfWork, user_id: int, message_id: str) -> Visit | None:
@@ -344,41 +373,120 @@ def _live_trail_visit(uow: UnitOfWork, user_id: int, message_id: str) -> Visit |
     return uow.session.get(Visit, visit_id) if visit_id is not None else None
 
 
-def _no_location_visit_in_window(uow: UnitOfWork, user_id: int, now: datetime) -> Visit | None:
-    return uow.session.scalar(
-        select(Visit).where(
-            Visit.user_id == user_id, Visit.no_location_reason.is_not(None), Visit.latitude.is_(None),
-            Visit.location_deadline > now, Visit.verdict == "unverified",
-        ).order_by(Visit.started_at.desc()).limit(1)
-    )
+def _waiting_visit_id(user_id) -> Select:
+    return (select(Visit.id).where(Visit.user_id == user_id, _IS_WAITING)
+            .order_by(Visit.created_at.desc(), Visit.id.desc()).limit(1))
+
+
+def _visit_in_window_id(user_id, now) -> Select:
+    return select(Visit.id).where(
+        Visit.user_id == user_id, Visit.no_location_reason.is_not(None), Visit.latitude.is_(None),
+        Visit.location_deadline > now, Visit.verdict == "unverified",
+    ).order_by(Visit.started_at.desc(), Visit.id.desc()).limit(1)
+
+
+def previous_fix_query(user_id, before) -> Select:
+    """The rep's last position before `before`: an index-only scan of ix_visits_user_taken_cover."""
+    return (select(Visit.latitude, Visit.longitude, Visit.taken_at)
+            .where(Visit.user_id == user_id, Visit.taken_at < before, Visit.latitude.is_not(None))
+            .order_by(Visit.taken_at.desc()).limit(1))
 
 
 def previous_fix(uow: UnitOfWork, user_id: int, before: datetime) -> PreviousFix | None:
-    """The rep's last position before this one (index-only on ix_visits_user_taken_cover)."""
-    row = uow.session.execute(
-        select(Visit.latitude, Visit.longitude, Visit.taken_at)
-        .where(Visit.user_id == user_id, Visit.taken_at < before, Visit.latitude.is_not(None))
-        .order_by(Visit.taken_at.desc()).limit(1)
-    ).first()
+    row = uow.session.execute(previous_fix_query(user_id, before)).first()
     return PreviousFix(row.latitude, row.longitude, row.taken_at) if row else None
 
 
-def repeated_on_another_day(uow: UnitOfWork, fix: Fix, zone: ZoneInfo) -> bool:
-    start, end = local_day_bounds(zone, fix.taken_at.astimezone(zone).date())
-    return uow.session.scalar(
-        select(Visit.id).where(
-            Visit.latitude == fix.latitude, Visit.longitude == fix.longitude,
-            or_(Visit.taken_at < start, Visit.taken_at >= end),
-        ).limit(1)
-    ) is not None
+def _repeated_query(latitude, longitude, day_start, day_end) -> Select:
+    """Any position at exactly these coordinates outside the local day (index-only on ix_visits_coordinates)."""
+    return select(Visit.taken_at).where(
+        Visit.latitude == latitude, Visit.longitude == longitude,
+        or_(Visit.taken_at < day_start, Visit.taken_at >= day_end),
+    ).limit(1)
 
 
-def judge(uow: UnitOfWork, visit: Visit, user: User, fix: Fix, target: Customer | Lead | None,
-          limits: Thresholds) -> tuple[list[Reason], float | None]:
+@cache
+def _lookup_template(by_visit_id: bool) -> Select:
+    """Built once per process (bound parameters only): building and cache-keying an expression this
+    size costs more than running it, and this is the hot path of every shared location."""
+    user_id = bindparam("user_id")
+    if by_visit_id:
+        candidate = Visit.id == bindparam("visit_id")
+    else:
+        candidate = or_(Visit.id == _waiting_visit_id(user_id).scalar_subquery(),
+                        Visit.id == _visit_in_window_id(user_id, bindparam("now")).scalar_subquery())
+    setloc = aliased(CustomerLocationRequest, _setloc_waiting(user_id, bindparam("now")).subquery(), name="setloc")
+    unit_settings = aliased(VisitSettings, _unit_settings(bindparam("unit_id")).subquery(), name="unit_settings")
+    previous = previous_fix_query(user_id, bindparam("taken_at")).subquery("previous")
+    repeated = _repeated_query(
+        bindparam("latitude"), bindparam("longitude"), bindparam("day_start"), bindparam("day_end")
+    ).subquery("repeated")
+    return (
+        select(Visit, Customer.name, Customer.latitude, Customer.longitude, Lead.company, Lead.latitude,
+               Lead.longitude, setloc, unit_settings, previous.c.latitude, previous.c.longitude,
+               previous.c.taken_at, repeated.c.taken_at)
+        .select_from(User)
+        .outerjoin(Visit, (Visit.user_id == User.id) & candidate)
+        .outerjoin(Customer, Customer.id == Visit.customer_id)
+        .outerjoin(Lead, Lead.id == Visit.lead_id)
+        .outerjoin(setloc, true()).outerjoin(unit_settings, true())
+        .outerjoin(previous, true()).outerjoin(repeated, true())
+        .where(User.id == user_id)
+    )
+
+
+def lookup_statement(user: User, fix: Fix, now: datetime, visit_id: int | None = None) -> tuple[Select, dict]:
+    """One statement for everything a position needs: the visit it lands on (with its customer's or
+    lead's name and place), a pending /setloc, the unit's thresholds, the previous position and a
+    repeated one.
+
+    Each fact is a one-row derived table LEFT JOINed `ON true` to the user's row, so a missing fact
+    is NULLs, not a missing row; the candidate visits (waiting and in-window, or the one a link
+    names) give at most two rows. Every part is an index lookup (see db.models.visits)."""
+    zone = zone_of(user)
+    day_start, day_end = local_day_bounds(zone, fix.taken_at.astimezone(zone).date())
+    params = {
+        "user_id": user.id, "unit_id": user.unit_id, "now": now, "taken_at": fix.taken_at,
+        "latitude": fix.latitude, "longitude": fix.longitude, "day_start": day_start, "day_end": day_end,
+    }
+    if visit_id is not None:
+        params["visit_id"] = visit_id
+    return _lookup_template(visit_id is not None), params
+
+
+def lookup(uow: UnitOfWork, user: User, fix: Fix, now: datetime, visit_id: int | None = None) -> Surroundings:
+    statement, params = lookup_statement(user, fix, now, visit_id)
+    rows = uow.session.execute(statement, params).all()
+    waiting = in_window = None
+    targets: dict[int, Target | None] = {}
+    for (visit, customer_name, customer_lat, customer_lon, lead_name, lead_lat, lead_lon, *_) in rows:
+        if visit is None:
+            continue
+        if visit.customer_id is not None:
+            place = (customer_lat, customer_lon) if customer_lat is not None else None
+            targets[visit.id] = Target("customer", visit.customer_id, customer_name, place)
+        elif visit.lead_id is not None:
+            place = (lead_lat, lead_lon) if lead_lat is not None else None
+            targets[visit.id] = Target("lead", visit.lead_id, lead_name, place)
+        else:
+            targets[visit.id] = None
+        if visit_id is not None or visit.status == WAITING:
+            waiting = visit
+        else:
+            in_window = visit
+    *_, setloc, unit_settings, previous_lat, previous_lon, previous_at, repeated_at = rows[0]
+    previous = PreviousFix(previous_lat, previous_lon, previous_at) if previous_at is not None else None
+    return Surroundings(
+        waiting, in_window, setloc, _as_thresholds(unit_settings), previous, repeated_at is not None, targets
+    )
+
+
+def judge(visit: Visit, user: User, fix: Fix, target: Target | None,
+          around: Surroundings) -> tuple[list[Reason], float | None]:
     """Every check for one position; returns the reasons and the distance to the target."""
+    limits = around.limits
     if visit.kind == "visit":
-        anchor = (target.latitude, target.longitude) if target is not None and target.latitude is not None else None
-        fence = limits.geofence_m
+        anchor, fence = (target.location if target is not None else None), limits.geofence_m
     else:
         anchor, fence = limits.office, limits.office_radius_m or limits.geofence_m
     distance = checks.distance_to(fix, anchor)
@@ -386,8 +494,8 @@ def judge(uow: UnitOfWork, visit: Visit, user: User, fix: Fix, target: Customer 
         checks.check_source(fix)
         + checks.check_accuracy(fix, limits)
         + checks.check_geofence(distance, fence)
-        + checks.check_travel(fix, previous_fix(uow, user.id, fix.taken_at), limits)
-        + checks.check_repeated(repeated_on_another_day(uow, fix, zone_of(user)))
+        + checks.check_travel(fix, around.previous, limits)
+        + checks.check_repeated(around.repeated)
         + checks.check_sent_late(fix)
     )
     if visit.no_location_reason:
@@ -398,11 +506,19 @@ def judge(uow: UnitOfWork, visit: Visit, user: User, fix: Fix, target: Customer 
     return reasons, distance
 
 
-def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str | None = None) -> Pinned:
+def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str | None = None, *,
+                 user: User | None = None, around: Surroundings | None = None) -> Pinned:
     """Judge a position and pin it to the visit (the same path for chat, web page and console)."""
-    user = active_user(uow, visit.user_id)
-    target = target_of(uow, visit)
-    reasons, distance = judge(uow, visit, user, fix, target, thresholds_for(uow, user.unit_id))
+    if user is None:
+        user = active_user(uow, visit.user_id)
+    if around is None:
+        around = lookup(uow, user, fix, fix.arrived_at, visit_id=visit.id)
+    if visit.id in around.targets:
+        target = around.targets[visit.id]
+    else:
+        record = target_of(uow, visit)
+        target = _as_target(record) if record is not None else None
+    reasons, distance = judge(visit, user, fix, target, around)
     kept = [r for r in visit.reasons if r.get("code") == "no_location"]
     visit.latitude, visit.longitude, visit.accuracy_m = fix.latitude, fix.longitude, fix.accuracy_m
     visit.source, visit.taken_at, visit.arrived_at = fix.source, fix.taken_at, fix.arrived_at
@@ -417,14 +533,15 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str | None
         latitude=fix.latitude, longitude=fix.longitude, accuracy_m=fix.accuracy_m, source=fix.source,
         taken_at=fix.taken_at, arrived_at=fix.arrived_at,
     ))
-    located = False
-    if visit.verdict == "verified" and target is not None and target.latitude is None:
-        target.latitude, target.longitude = fix.latitude, fix.longitude
-        if isinstance(target, Customer):
-            target.location_source, target.location_set_at = "visit", fix.arrived_at
-        located = True
+    located = visit.verdict == "verified" and target is not None and target.location is None
+    if located:
+        record = target_of(uow, visit)
+        assert record is not None
+        record.latitude, record.longitude = fix.latitude, fix.longitude
+        if isinstance(record, Customer):
+            record.location_source, record.location_set_at = "visit", fix.arrived_at
     uow.session.flush()
-    return Pinned(visit.id, visit.kind, target_name(target), visit.verdict, visit.reasons, distance,
+    return Pinned(visit.id, visit.kind, target.name if target else None, visit.verdict, visit.reasons, distance,
                   fix.accuracy_m, fix.taken_at.astimezone(zone_of(user)), located)
 
 
@@ -454,13 +571,11 @@ def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> Liv
 # ---------------------------------------------------------------- customer location set by the owner
 
 
-def _setloc_waiting(uow: UnitOfWork, user_id: int, now: datetime) -> CustomerLocationRequest | None:
-    return uow.session.scalar(
-        select(CustomerLocationRequest).where(
-            CustomerLocationRequest.user_id == user_id, CustomerLocationRequest.status == "waiting",
-            CustomerLocationRequest.expires_at > now,
-        ).order_by(CustomerLocationRequest.created_at.desc()).limit(1)
-    )
+def _setloc_waiting(user_id, now) -> Select:
+    return select(CustomerLocationRequest).where(
+        CustomerLocationRequest.user_id == user_id, CustomerLocationRequest.status == "waiting",
+        CustomerLocationRequest.expires_at > now,
+    ).order_by(CustomerLocationRequest.created_at.desc(), CustomerLocationRequest.id.desc()).limit(1)
 
 
 def request_customer_location(uow: UnitOfWork, user_id: int, customer_text: str, now: datetime) -> SetlocRequested:

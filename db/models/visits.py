@@ -6,7 +6,7 @@ ancestor's, and the company root falls back to DESIGN.md's defaults.
 """
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime, utcnow
@@ -94,5 +94,21 @@ Index(
     Visit.__table__.c.taken_at,
     postgresql_include=["latitude", "longitude"],
 )
-# Exact coordinates seen before (real positions jitter; a replayed fix does not).
-Index("ix_visits_coordinates", Visit.__table__.c.latitude, Visit.__table__.c.longitude)
+# Exact coordinates seen before (real positions jitter; a replayed fix does not); taken_at is in the
+# key so the "on another day" test is answered from the index alone.
+Index(
+    "ix_visits_coordinates", Visit.__table__.c.latitude, Visit.__table__.c.longitude, Visit.__table__.c.taken_at
+)
+# A rep's visits waiting for a location or still open: a handful of rows among a year of closed
+# ones. Queries spell the predicate with SQL literals (bot.services.visits) so it always matches.
+VISITS_PENDING = "status IN ('waiting', 'open')"
+Index(
+    "ix_visits_user_pending", Visit.__table__.c.user_id,
+    postgresql_where=text(VISITS_PENDING), sqlite_where=text(VISITS_PENDING),
+)
+# No-signal visits still without a location (their window is checked on every shared location).
+VISITS_UNLOCATED = "no_location_reason IS NOT NULL AND latitude IS NULL"
+Index(
+    "ix_visits_user_unlocated", Visit.__table__.c.user_id, Visit.__table__.c.location_deadline,
+    postgresql_where=text(VISITS_UNLOCATED), sqlite_where=text(VISITS_UNLOCATED),
+)

@@ -1,5 +1,5 @@
 """visits: per-unit visit settings, live trails, used check-in links, customer location requests,
-and the covering index of the previous-visit lookup.
+the covering index of the previous-visit lookup, and the partial indexes of pending visits.
 
 Revision ID: 0002_visits
 Revises: 0001
@@ -13,6 +13,10 @@ revision = "0002_visits"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# Partial-index predicates, as in db.models.visits (a migration does not import models).
+PENDING = "status IN ('waiting', 'open')"
+UNLOCATED = "no_location_reason IS NOT NULL AND latitude IS NULL"
 
 
 def upgrade() -> None:
@@ -91,11 +95,21 @@ def upgrade() -> None:
             "ix_visits_user_taken_cover", ["user_id", "taken_at"], unique=False,
             postgresql_include=["latitude", "longitude"],
         )
-        batch_op.create_index("ix_visits_coordinates", ["latitude", "longitude"], unique=False)
+        batch_op.create_index("ix_visits_coordinates", ["latitude", "longitude", "taken_at"], unique=False)
+        batch_op.create_index(
+            "ix_visits_user_pending", ["user_id"], unique=False,
+            postgresql_where=sa.text(PENDING), sqlite_where=sa.text(PENDING),
+        )
+        batch_op.create_index(
+            "ix_visits_user_unlocated", ["user_id", "location_deadline"], unique=False,
+            postgresql_where=sa.text(UNLOCATED), sqlite_where=sa.text(UNLOCATED),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("visits", schema=None) as batch_op:
+        batch_op.drop_index("ix_visits_user_unlocated")
+        batch_op.drop_index("ix_visits_user_pending")
         batch_op.drop_index("ix_visits_coordinates")
         batch_op.drop_index("ix_visits_user_taken_cover")
     op.drop_table("customer_location_requests")
