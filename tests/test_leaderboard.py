@@ -154,3 +154,24 @@ def test_nested_boards_from_one_query_each_rank_their_own_members(demo_org, db):
         ("李雷 Li Lei", 1, 2), ("张伟 Zhang Wei", 2, 1), ("Sam Carter", 3, 1)]
     assert [(line.name, line.rank) for line in east.lines] == [("李雷 Li Lei", 1), ("张伟 Zhang Wei", 2)]
     assert east.caller_line is None and west.lines[0].is_caller and west.total == 1
+
+
+def test_boards_from_one_query_keep_ties_empty_boards_and_leave_out_inactive_reps(demo_org, db):
+    u = ids(db)
+    won(db, u["li"], 500, at(TODAY, 10))
+    won(db, u["zhang"], 500, at(TODAY, 10))  # a true tie with li: same value, same moment
+    won(db, u["sam"], 900, at(TODAY, 9))
+    with db.uow() as uow:
+        uow.session.get(User, u["sam"]).active = False
+        uow.commit()
+    units = [unit(db, "Acme Trading"), unit(db, "East Team"), unit(db, "West Team")]
+    with db.uow() as uow:
+        boards = leaderboard.compute_boards(uow, units, "won_amount", "month", TODAY, SH, with_extras=False)
+        teams = leaderboard.compute_boards(uow, units[:1], "won_amount", "month", TODAY, SH, by="team",
+                                           with_extras=False)
+    company, east, west = (boards[unit_id] for unit_id in units)
+    tie = [("张伟 Zhang Wei", 1, Decimal(500)), ("李雷 Li Lei", 1, Decimal(500))]  # ties in code-point order
+    assert [(line.name, line.rank, line.value) for line in company.lines] == tie
+    assert [(line.name, line.rank, line.value) for line in east.lines] == tie
+    assert (west.unit_name, west.lines, west.total) == ("West Team", [], 0)
+    assert [(line.name, line.rank, line.value) for line in teams[units[0]].lines] == [("East Team", 1, Decimal(1000))]

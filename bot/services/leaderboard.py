@@ -9,9 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Select, bindparam, func, select, type_coerce
+from sqlalchemy import DateTime, Integer, Select, any_, bindparam, func, null, select, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from bot.errors import UserError
 from bot.services import scope as scopes
@@ -93,32 +95,39 @@ class Window:
         return cls(period, start, end, start_utc, end_utc)
 
 
-def _metric_parts(metric: str, window: Window):
-    """(user column, value aggregate, moment column, source table, filters) of one metric."""
+def _period_bounds(metric: str, window: Window) -> tuple[date, date] | tuple[datetime, datetime]:
+    """The period as the metric's filter compares it: local dates for payments, UTC instants otherwise."""
+    return (window.start, window.end) if metric == "collected" else (window.start_utc, window.end_utc)
+
+
+def _metric_parts(metric: str, window: Window | None):
+    """(user column, value aggregate, moment column, source table, filters) of one metric. Without a
+    window the period's bounds are the bound parameters "start" and "end" (see _period_bounds)."""
+    start, end = (bindparam("start"), bindparam("end")) if window is None else _period_bounds(metric, window)
     if metric in ("won_amount", "won_deals"):
         who, at = Opportunity.owner_id, Opportunity.won_at
         value = func.sum(Opportunity.amount) if metric == "won_amount" else func.count()
-        where = [Opportunity.stage == Stage.WON, at >= window.start_utc, at < window.end_utc]
+        where = [Opportunity.stage == Stage.WON, at >= start, at < end]
         source = Opportunity
     elif metric == "collected":
         who, at = Payment.owner_id, Payment.created_at
         value = func.sum(Payment.amount)
-        where = [Payment.paid_on >= window.start, Payment.paid_on < window.end]
+        where = [Payment.paid_on >= start, Payment.paid_on < end]
         source = Payment
     elif metric == "visits":
         who, at = Visit.user_id, Visit.started_at
         value = func.count()
-        where = [Visit.counts.is_(True), Visit.kind == "visit", at >= window.start_utc, at < window.end_utc]
+        where = [Visit.counts.is_(True), Visit.kind == "visit", at >= start, at < end]
         source = Visit
     elif metric == "new_customers":
         who, at = func.coalesce(Customer.created_by_id, Customer.owner_id), Customer.created_at
         value = func.count()
-        where = [Customer.status != "voided", at >= window.start_utc, at < window.end_utc]
+        where = [Customer.status != "voided", at >= start, at < end]
         source = Customer
     elif metric == "followups":
         who, at = LeadEvent.actor_id, LeadEvent.at
         value = func.count()
-        where = [LeadEvent.kind == "follow", at >= window.start_utc, at < window.end_utc]
+        where = [LeadEvent.kind == "follow", at >= start, at < end]
         source = LeadEvent
     else:
         raise UserError("deals/rank_bad_metric", metric=metric, metrics=", ".join(METRICS))
@@ -193,31 +202,43 @@ def compute_boards(
     by: str = "rep", caller_id: int | None = None, top_n: int = DEFAULT_TOP_N, with_extras: bool = True,
 ) -> dict[int, Board]:
     """Boards of several units from ONE query that aggregates, assigns each line to its boards and
-    ranks them (window functions); Python only slices the ranked rows into boards."""
+    orders them as shown; Python only numbers the ranks while slicing the ordered rows into boards."""
     if metric not in METRICS:
         raise UserError("deals/rank_bad_metric", metric=metric, metrics=", ".join(METRICS))
     window = Window.of(period, today, zone)
     uow.session.flush()  # the queries below run on the connection, past the session's autoflush
     connection = uow.session.connection()
-    if uow.dialect == "postgresql":
-        # The recursive unit CTE is estimated at ~250 rows per board; with 500 boards that crosses
-        # jit_above_cost and JIT compilation alone costs more than the query (a few thousand rows).
-        connection.exec_driver_sql("SET LOCAL jit = off")
-    units = OrgUnit.__table__
-    names = dict(connection.execute(select(units.c.id, units.c.name).where(units.c.id.in_(_inline(unit_ids)))).all())
-    if not names:
-        return {}
-    lines_of: dict[int, list[BoardLine]] = {unit_id: [] for unit_id in names}
-    rows = connection.execute(_ranked_lines(uow.dialect, metric, window, list(names), by)).all()
-    for board_id, subject_id, name, value, reached, rank in rows:
-        lines_of[board_id].append(BoardLine(rank, subject_id, name, Decimal(value), reached or EPOCH))
-    caller_units = _caller_units(connection, caller_id, list(names)) if caller_id is not None and by == "rep" else {}
+    start, end = _period_bounds(metric, window)
+    params = {"unit_ids": [int(unit_id) for unit_id in unit_ids], "start": start, "end": end}
+    result = connection.execute(_board_rows(uow.dialect, metric, by, several=len(params["unit_ids"]) > 1), params)
+    # PostgreSQL's columns need no conversion (see _board_rows): the driver's tuples, without Row objects.
+    rows = result.cursor.fetchall() if uow.dialect == "postgresql" else result.all()
+    result.close()
+    names: dict[int, str] = {}
+    lines_of: dict[int, list[BoardLine]] = {}
+    decimals: dict[int, Decimal] = {}  # counts repeat: one Decimal per distinct count
+    lines: list[BoardLine] = []
+    above: tuple | None = None
+    for board_id, subject_id, name, value, reached in rows:
+        if subject_id is None:  # the board's own row, first of its rows: its name
+            names[board_id], lines = name, []
+            lines_of[board_id], above = lines, None
+            continue
+        # RANK() over (value DESC, reached): a line shares the rank of the line above only in a true tie.
+        if (value, reached) != above:
+            above, rank = (value, reached), len(lines) + 1
+        if type(value) is not Decimal:
+            value = decimals.get(value) or decimals.setdefault(value, Decimal(value))
+        lines.append(BoardLine(rank, subject_id, name, value, reached or EPOCH))
+    with_caller = caller_id is not None and by == "rep"
+    caller_units = _caller_units(connection, caller_id, params["unit_ids"]) if with_caller and names else {}
     boards = {}
+    money = metric in MONEY_METRICS
     for unit_id, lines in lines_of.items():
         board = Board(board_key(unit_id, by, metric, period), unit_id, names[unit_id], metric, by, window,
-                      lines[:top_n], total=len(lines), money=metric in MONEY_METRICS, all_lines=lines)
-        if caller_id is not None and by == "rep":
-            _attach_caller(board, caller_id, caller_units.get(unit_id))
+                      lines[:top_n], total=len(lines), money=money, all_lines=lines)
+        if with_caller:
+            _attach_caller(board, caller_id, caller_units.get(unit_id))  # type: ignore[arg-type]
         boards[unit_id] = board
     if with_extras:
         for board in boards.values():
@@ -227,59 +248,75 @@ def compute_boards(
     return boards
 
 
-def _inline(unit_ids: list[int]):
-    """Unit ids written into the SQL: 500 bound parameters cost more than the aggregate's own work."""
-    return bindparam("unit_ids", [int(unit_id) for unit_id in unit_ids], expanding=True, literal_execute=True)
+def _in_unit_ids(column, dialect: str):
+    """column IN the "unit_ids" parameter: on PostgreSQL one array, so the statement's text (and psycopg's
+    prepared statement) is the same for any number of boards; elsewhere an expanding IN list."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("unit_ids", type_=ARRAY(Integer)))
+    return column.in_(bindparam("unit_ids", expanding=True))
 
 
-def _board_units(unit_ids: list[int], by: str):
+def _board_units(dialect: str, by: str):
     """Recursive CTE (board_id, subject_id, unit_id): every unit under each board. For a rep board the
     subject is the board itself; for a team board (PK) it is the child team whose subtree holds the unit."""
     units = OrgUnit.__table__
     below = units.alias("below")
     if by == "team":
         top = select(units.c.parent_id.label("board_id"), units.c.id.label("subject_id"), units.c.id.label("unit_id")
-                     ).where(units.c.parent_id.in_(_inline(unit_ids)), units.c.active.is_(True))
+                     ).where(_in_unit_ids(units.c.parent_id, dialect), units.c.active.is_(True))
     else:
         top = select(units.c.id.label("board_id"), units.c.id.label("subject_id"), units.c.id.label("unit_id")
-                     ).where(units.c.id.in_(_inline(unit_ids)))
+                     ).where(_in_unit_ids(units.c.id, dialect))
     tree = top.cte("board_units", recursive=True)
     return tree.union_all(select(tree.c.board_id, tree.c.subject_id, below.c.id).where(below.c.parent_id == tree.c.unit_id))
 
 
-def _ranked_lines(dialect: str, metric: str, window: Window, unit_ids: list[int], by: str):
-    """SELECT board_id, subject_id, name, value, reached, rank ordered as shown: higher value first,
-    then whoever reached it first; only the same value at the same moment shares a rank (RANK())."""
-    tree = _board_units(unit_ids, by)
-    users = User.__table__
-    who, value, at, source, where = _metric_parts(metric, window)
-    # One GROUP BY (board, subject): a rep line is his own rows; a team line is all rows of its subtree.
-    lines = (select().select_from(source).join(users, users.c.id == who)
-             .join(tree, tree.c.unit_id == users.c.unit_id).where(*where, users.c.active.is_(True)))
-    if by == "team":
-        team = OrgUnit.__table__.alias("team")
-        subject, name = tree.c.subject_id, team.c.name
-        lines = lines.join(team, team.c.id == tree.c.subject_id)
+@cache
+def _board_rows(dialect: str, metric: str, by: str, several: bool) -> Select:
+    """SELECT board_id, subject_id, name, value, reached: per board first its own row (subject and
+    value NULL, the board's name), then its lines as shown: higher value first, then whoever reached
+    it first, true ties by name and id. Built once per shape; "unit_ids", "start" and "end" are bound
+    at execution."""
+    tree = _board_units(dialect, by)
+    units, users = OrgUnit.__table__, User.__table__
+    who, value, at, source, where = _metric_parts(metric, None)
+    # Each user's value once (a rep on nested boards is aggregated once), then spread over his boards.
+    per_user = select(who.label("user_id"), value.label("value"), func.max(at).label("reached")
+                      ).select_from(source).where(*where).group_by(who)
+    if by == "rep":
+        per_user = per_user.having(value != 0)
+    per_user = per_user.subquery("per_user")
+    lines = (select().select_from(per_user).join(users, users.c.id == per_user.c.user_id)
+             .join(tree, tree.c.unit_id == users.c.unit_id).where(users.c.active.is_(True)))
+    if by == "team":  # a team line sums its subtree's users
+        team, total = units.alias("team"), func.sum(per_user.c.value)
+        lines = (lines.join(team, team.c.id == tree.c.subject_id)
+                 .add_columns(tree.c.board_id, tree.c.subject_id, team.c.name, total.label("value"),
+                              func.max(per_user.c.reached).label("reached"))
+                 .group_by(tree.c.board_id, tree.c.subject_id, team.c.name).having(total != 0))
     else:
-        subject, name = who, users.c.name
-    lines = lines.add_columns(tree.c.board_id, subject.label("subject_id"), name.label("name"), value.label("value"),
-                              func.max(at).label("reached")).group_by(tree.c.board_id, subject, name).having(value != 0)
-    lines = lines.subquery("lines")
-    # PostgreSQL's UTC timestamps need no per-row conversion; SQLite's text needs UTCDateTime.
-    reached = lines.c.reached if dialect == "sqlite" else type_coerce(lines.c.reached, DateTime(timezone=True))
+        lines = lines.add_columns(tree.c.board_id, users.c.id.label("subject_id"), users.c.name, per_user.c.value,
+                                  per_user.c.reached)
+    heads = select(units.c.id, null(), units.c.name, null(), null()).where(_in_unit_ids(units.c.id, dialect))
+    rows = lines.union_all(heads).subquery("board_rows")
+    board_id, subject_id, name, value, reached = rows.c
+    if dialect != "sqlite":
+        # PostgreSQL's UTC timestamps need no per-row conversion; SQLite's text needs UTCDateTime.
+        reached = type_coerce(reached, DateTime(timezone=True))
     # Names among true ties in code-point order on both backends (as Python would sort them).
-    name_order = lines.c.name if dialect == "sqlite" else lines.c.name.collate("C")
-    rank = func.rank().over(partition_by=lines.c.board_id, order_by=(lines.c.value.desc(), lines.c.reached.asc()))
-    return (select(lines.c.board_id, lines.c.subject_id, lines.c.name, lines.c.value, reached, rank)
-            .order_by(lines.c.board_id, lines.c.value.desc(), lines.c.reached.asc(), name_order, lines.c.subject_id))
+    name_order = name if dialect == "sqlite" else name.collate("C")
+    # With one board, sorting on its id first would only make every comparison fall through to the value.
+    boards_first = [board_id] if several else []
+    return (select(board_id, subject_id, name, value, reached)
+            .order_by(*boards_first, value.desc().nulls_first(), reached.asc(), name_order, subject_id))
 
 
 def _caller_units(connection, caller_id: int, unit_ids: list[int]) -> dict[int, str]:
     """{board unit id: caller's name} for the boards the caller is an active member of."""
-    tree = _board_units(unit_ids, "rep")
+    tree = _board_units(connection.dialect.name, "rep")
     users = User.__table__
     rows = connection.execute(select(tree.c.board_id, users.c.name).join(tree, tree.c.unit_id == users.c.unit_id)
-                              .where(users.c.id == caller_id, users.c.active.is_(True)))
+                              .where(users.c.id == caller_id, users.c.active.is_(True)), {"unit_ids": unit_ids})
     return dict(rows.all())
 
 
