@@ -79,12 +79,15 @@ def page_benchmark(db: Database, reps: int, runs: int) -> list[Row]:
         "WHERE pool_id IN (:pool) AND status = 'unassigned' ORDER BY created_at DESC, id DESC LIMIT 11"
     )
 
+    # Both end with COMMIT, as the router's request does (it always writes its dedupe row). A ROLLBACK
+    # would also make psycopg drop its prepared statements, and both would be re-planned every time.
     def service() -> None:
         with db.uow() as uow:
             pool.page(uow, rng.randint(1, reps), None)
+            uow.commit()
 
     def floor() -> None:
-        with db.engine.connect() as conn:
+        with db.engine.begin() as conn:
             conn.execute(floor_sql, {"pool": rng.randint(1, POOLS)}).all()
 
     times = interleaved({"service": service, "floor": floor}, runs)

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.errors import UserError
-from bot.services import distribution, pool
+from bot.services import distribution, ownership, pool
 from db.base import utcnow
-from db.models import Lead, LeadEvent, OutboxMessage, Pool, PoolMember, User
+from db.models import Lead, LeadEvent, OrgUnit, OutboxMessage, Pool, PoolMember, User
 from db.models.leads import LeadClaim
 from tests.conftest import say
 
@@ -175,3 +175,51 @@ def test_claim_service_reports_unknown_lead(demo_pool):
         with pytest.raises(UserError) as error:
             pool.claim(uow, li, "#404", utcnow())
     assert error.value.template == "leads/unknown"
+
+
+def test_membership_through_an_ancestor_unit_counts_for_claim_and_cap(db):
+    """Company > region > team: a pool shared with the company reaches a rep of the team two levels
+    down (pools_of, cap, room and claim agree); a pool shared with a sibling region does not."""
+    with db.uow() as uow:
+        units = {}
+        for name, parent in (("Co", None), ("North", "Co"), ("Team A", "North"), ("South", "Co")):
+            unit = OrgUnit(name=name, parent_id=units[parent].id if parent else None, path="/")
+            uow.session.add(unit)
+            uow.session.flush()
+            unit.path = (units[parent].path if parent else "/") + f"{unit.id}/"
+            units[name] = unit
+        rep = User(handle="deep", name="Deep Rep", unit_id=units["Team A"].id)
+        loner = User(handle="loner", name="Loner", unit_id=units["South"].id)
+        company_pool = Pool(name="company pool", max_open_leads=2, daily_claim_limit=10, reclaim_cooldown_days=0)
+        south_pool = Pool(name="south pool", max_open_leads=1)
+        uow.session.add_all([rep, loner, company_pool, south_pool])
+        uow.session.flush()
+        uow.session.add_all([PoolMember(pool_id=company_pool.id, unit_id=units["Co"].id),
+                             PoolMember(pool_id=south_pool.id, unit_id=units["South"].id)])
+        company_leads = [Lead(company=f"C{i}", name_key=f"c{i}", pool_id=company_pool.id) for i in range(3)]
+        south_lead = Lead(company="S", name_key="s", pool_id=south_pool.id)
+        uow.session.add_all([*company_leads, south_lead])
+        uow.commit()
+        rep_id, loner_id, company_pool_id = rep.id, loner.id, company_pool.id
+        company_ids, south_id = [lead.id for lead in company_leads], south_lead.id
+    with db.uow() as uow:
+        assert [p.id for p in ownership.pools_of(uow, rep_id)] == [company_pool_id]
+        assert ownership.cap(uow, rep_id) == 2 and ownership.room(uow, rep_id) == 2
+        # South's rep is in both (his region's pool and, through the company, the company's): the strictest cap.
+        assert [p.id for p in ownership.pools_of(uow, loner_id)] == [company_pool_id, company_pool_id + 1]
+        assert ownership.cap(uow, loner_id) == 1
+    now = utcnow()
+    for lead_id in company_ids[:2]:
+        with db.uow() as uow:
+            claimed = pool.claim(uow, rep_id, lead_id, now)
+            uow.commit()
+        assert claimed.cap == 2
+    with db.uow() as uow:
+        assert ownership.open_leads(uow, rep_id) == 2 and ownership.room(uow, rep_id) == 0
+        with pytest.raises(UserError) as over:
+            pool.claim(uow, rep_id, company_ids[2], now)
+        assert over.value.template == "leads/over_cap" and over.value.params["cap"] == 2
+    with db.uow() as uow:
+        with pytest.raises(UserError) as outside:
+            pool.claim(uow, rep_id, south_id, now)
+        assert outside.value.template == "leads/not_your_pool"

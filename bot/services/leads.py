@@ -67,6 +67,16 @@ def record_event(uow: UnitOfWork, lead: Lead, kind: str, actor_id: int | None, f
     ))
 
 
+def run(uow: UnitOfWork, statement, params: dict):
+    """Execute a prebuilt Core statement on the unit of work's connection, skipping the ORM's
+    per-statement machinery (a third of a hot path's Python time). Pending ORM changes are flushed
+    first, as the session's own execute would."""
+    session = uow.session
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection().execute(statement, params)
+
+
 def lock_lead(uow: UnitOfWork, lead_id: int) -> Lead:
     """The lead, row-locked for this transaction (PostgreSQL); fresh values, not a cached copy."""
     lead = uow.session.scalar(
@@ -120,24 +130,23 @@ def can_manage_pool(uow: UnitOfWork, user_id: int, pool_id: int | None) -> bool:
     return user.role == Role.MANAGER and any(p.id == pool_id for p in ownership.pools_of(uow, user_id))
 
 
-def member_pool_ids(user_id: int):
-    """SELECT of the active pools the user belongs to, directly or through his unit or an ancestor
-    unit: the rule of ownership.pools_of, as one subquery so hot paths need no extra round trips."""
-    my_path = (select(OrgUnit.path).join(User, User.unit_id == OrgUnit.id).where(User.id == user_id)
-               .scalar_subquery())
-    ancestors = select(OrgUnit.id).where(my_path.startswith(OrgUnit.path))
-    members = select(PoolMember.pool_id).where(or_(PoolMember.user_id == user_id, PoolMember.unit_id.in_(ancestors)))
-    return select(Pool.id).where(Pool.active.is_(True), Pool.id.in_(members))
-
-
-def visible_pool_query(user_id: int):
+def visible_pool_query(user_id: ownership.UserId):
     """Pools whose leads the user sees: the ones he belongs to; an admin sees every active pool."""
-    is_admin = exists().where(User.id == user_id, User.role == Role.ADMIN)
-    return select(Pool).where(Pool.active.is_(True), or_(is_admin, Pool.id.in_(member_pool_ids(user_id))))
+    is_admin = exists().where(User.id == user_id, User.role == ownership.constant(Role.ADMIN.value))
+    return select(Pool).where(Pool.active.is_(True), or_(is_admin, Pool.id.in_(ownership.member_pool_ids(user_id))))
+
+
+_VISIBLE_POOLS = visible_pool_query(ownership.USER_ID).order_by(Pool.id)
+VISIBLE_POOL_NAMES = _VISIBLE_POOLS.with_only_columns(Pool.id, Pool.name)
 
 
 def visible_pools(uow: UnitOfWork, user_id: int) -> list[Pool]:
-    return list(uow.session.scalars(visible_pool_query(user_id).order_by(Pool.id)))
+    return list(uow.session.scalars(_VISIBLE_POOLS, {"user_id": user_id}))
+
+
+def visible_pool_names(uow: UnitOfWork, user_id: int) -> dict[int, str]:
+    """{pool id: name} of the pools whose leads he sees, in pool id order: ids and names only, no ORM rows."""
+    return {pool_id: name for pool_id, name in run(uow, VISIBLE_POOL_NAMES, {"user_id": user_id})}
 
 
 def find_pool(uow: UnitOfWork, pools: list[Pool], name: str) -> Pool:

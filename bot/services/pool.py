@@ -2,36 +2,53 @@
 
 Concurrency: a claim is a conditional UPDATE ... WHERE status = 'unassigned', so of many reps
 claiming one lead exactly one row changes; the others are told who has it. A rep's own claims
-are serialised on his users row (SELECT ... FOR UPDATE) so count-then-claim cannot overshoot his
-cap or his daily limit. On SQLite every writer is already serialised (BEGIN IMMEDIATE).
+are serialised on his users row (SELECT ... FOR UPDATE), and the UPDATE, a later statement, counts
+his open leads and today's claims afresh and is guarded by them, so he cannot overshoot his cap
+or his daily limit. On SQLite every writer is already serialised (BEGIN IMMEDIATE).
 """
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, literal, null, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 
 from bot.errors import UserError
 from bot.services import dedupe, identity, ownership, scope
 from bot.services.leads import (
+    VISIBLE_POOL_NAMES,
     S,
     can_manage_pool,
     find_pool,
     lock_lead,
     lock_user,
-    member_pool_ids,
     next_status,
     parse_id,
     record_event,
     require_owner_side,
+    run,
     user_name,
+    visible_pool_names,
     visible_pool_query,
     visible_pools,
 )
 from db.base import UTCDateTime
 from db.models import Lead, LeadEvent, OrgUnit, Pool, PoolMember, User
-from db.models.crm import OPEN_LEAD_STATUSES
 from db.models.leads import LeadClaim
 from db.models.org import Role
 from db.session import UnitOfWork
@@ -77,26 +94,20 @@ def page(uow: UnitOfWork, user_id: int, text: str | None, region: str | None = N
         page_no = int(words.pop(0))
     page_no = max(1, min(page_no or 1, 100_000))
     needle = " ".join(words)[:100]
-    pools = visible_pools(uow, user_id)
-    pool_names = {p.id: p.name for p in pools}
-    query = (
-        select(Lead.id, Lead.company, Lead.contact_name, Lead.region, Lead.source, Lead.industry, Lead.pool_id)
-        .where(Lead.pool_id.in_(list(pool_names)), Lead.status == S.UNASSIGNED)
-        .order_by(Lead.created_at.desc(), Lead.id.desc())
-        .offset((page_no - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE + 1)
-    )
-    for column, value in ((Lead.region, region), (Lead.source, source), (Lead.industry, industry)):
-        if value:
-            query = query.where(func.lower(column) == value.strip().lower())
+    filters_on = {name: value.strip().lower() for name, value in (("region", region), ("source", source),
+                                                                 ("industry", industry)) if value}
+    params: dict[str, object] = {"user_id": user_id, **filters_on}
+    key = dedupe.normalise_company(needle) if needle else ""
     if needle:
-        key = dedupe.normalise_company(needle)
-        like = f"%{needle}%"
-        matches = [Lead.company.ilike(like), Lead.contact_name.ilike(like)]
-        if key:
-            matches.append(Lead.name_key.contains(key, autoescape=True))
-        query = query.where(or_(*matches))
-    rows = uow.session.execute(query).all() if pool_names else []
+        params["like"] = f"%{needle}%"
+    if key:
+        params["key_like"] = "%" + _escape_like(key) + "%"
+    shape = (frozenset(filters_on), bool(needle), bool(key), (page_no - 1) * PAGE_SIZE)
+    if uow.dialect == "postgresql":
+        pool_names, rows = _pools_and_page(uow, shape, params)
+    else:
+        pool_names = visible_pool_names(uow, user_id)
+        rows = run(uow, _page_query(*shape), {**params, "pool_ids": list(pool_names)}).all() if pool_names else []
     items = [PoolItem(r.id, r.company, r.contact_name, r.region, r.source, r.industry, pool_names[r.pool_id])
              for r in rows[:PAGE_SIZE]]
     filters = " ".join(
@@ -104,7 +115,77 @@ def page(uow: UnitOfWork, user_id: int, text: str | None, region: str | None = N
                                                           ("industry", industry)) if value]
         + ([needle] if needle else [])
     )
-    return PoolPage(items, page_no, len(rows) > PAGE_SIZE, [p.name for p in pools], filters)
+    return PoolPage(items, page_no, len(rows) > PAGE_SIZE, list(pool_names.values()), filters)
+
+
+def _pools_and_page(uow: UnitOfWork, shape: tuple, params: dict) -> tuple[dict[int, str], list]:
+    """PostgreSQL: the caller's pools and the page in one round trip (see _one_trip_query)."""
+    pool_names: dict[int, str] = {}
+    rows = []
+    for row in run(uow, _one_trip_query(*shape), params):
+        if row.id is None:
+            pool_names[row.pool_id] = row.pool_name
+        else:
+            rows.append(row)
+    return dict(sorted(pool_names.items())), rows
+
+
+@lru_cache(maxsize=256)
+def _one_trip_query(filters: frozenset[str], needle: bool, key: bool, offset: int) -> Select:
+    """One row per visible pool (lead columns NULL), then the page: per pool its newest
+    offset + PAGE_SIZE + 1 matching leads (an index range each, LATERAL), merged newest first."""
+    mine = VISIBLE_POOL_NAMES.cte("mine")
+    per_pool = _filtered(
+        select(Lead.id, Lead.company, Lead.contact_name, Lead.region, Lead.source, Lead.industry, Lead.created_at)
+        .where(Lead.pool_id == mine.c.id, Lead.status == ownership.constant(S.UNASSIGNED.value))
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        .limit(ownership.constant(offset + PAGE_SIZE + 1)),
+        filters, needle, key,
+    ).lateral("newest")
+    page_rows = (
+        select(mine.c.id.label("pool_id"), mine.c.name.label("pool_name"), per_pool.c.id, per_pool.c.company,
+               per_pool.c.contact_name, per_pool.c.region, per_pool.c.source, per_pool.c.industry)
+        .select_from(mine.join(per_pool, true()))
+        .order_by(per_pool.c.created_at.desc(), per_pool.c.id.desc())
+        .offset(ownership.constant(offset)).limit(ownership.constant(PAGE_SIZE + 1))
+        .subquery("page_rows")
+    )
+    no_lead = [null().label(name) for name in ("id", "company", "contact_name", "region", "source", "industry")]
+    pools = select(mine.c.id.label("pool_id"), mine.c.name.label("pool_name"), *no_lead)
+    return union_all(pools, select(*page_rows.c)).subquery("result").select()
+
+
+@lru_cache(maxsize=256)
+def _page_query(filters: frozenset[str], needle: bool, key: bool, offset: int) -> Select:
+    """The page statement for one combination of filters, built once (see ownership's docstring)."""
+    query = (
+        select(Lead.id, Lead.company, Lead.contact_name, Lead.region, Lead.source, Lead.industry, Lead.pool_id)
+        .where(Lead.pool_id.in_(bindparam("pool_ids", expanding=True)),
+               Lead.status == ownership.constant(S.UNASSIGNED.value))
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        # Written into the text (one statement per page number): as parameters PostgreSQL would never
+        # settle on a generic plan and would plan the page afresh every time.
+        .offset(ownership.constant(offset))
+        .limit(ownership.constant(PAGE_SIZE + 1))
+    )
+    return _filtered(query, filters, needle, key)
+
+
+def _filtered(query: Select, filters: frozenset[str], needle: bool, key: bool) -> Select:
+    for column in (Lead.region, Lead.source, Lead.industry):
+        if column.key in filters:
+            query = query.where(func.lower(column) == bindparam(column.key, type_=String))
+    if needle:
+        like = bindparam("like", type_=String)
+        matches = [Lead.company.ilike(like), Lead.contact_name.ilike(like)]
+        if key:
+            matches.append(Lead.name_key.like(bindparam("key_like", type_=String), escape="/"))
+        query = query.where(or_(*matches))
+    return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def _quoted(value: str) -> str:
@@ -135,30 +216,39 @@ def _refuse_taken(uow: UnitOfWork, user_id: int, lead_id: int) -> None:
 
 
 def claim(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> Claimed:
+    """Two statements and the commit. The first locks the rep's users row (his concurrent claims
+    queue there) and reads every rule; the second, which starts after the lock is held and so sees
+    every claim committed before it, re-counts his open leads and today's claims and takes the lead
+    only if both are still under the limits."""
     lead_id = parse_id(lead_id)
-    # Lock the rep first: his concurrent claims queue here, and the checks below (a later statement)
-    # see every claim committed before him.
-    zone_name = uow.session.execute(select(User.timezone).where(User.id == user_id).with_for_update()).scalar()
-    check = _claim_check(uow, user_id, lead_id, _local_midnight(zone_name, now))
-    if check is None:
+    check = run(uow, _LOCK_AND_CHECK, {"user_id": user_id, "the_lead": lead_id}).one()
+    if check.status is None:
         raise UserError("leads/unknown", lead_id=lead_id)
     if check.status != S.UNASSIGNED:
         _refuse_taken(uow, user_id, lead_id)
     if not check.in_my_pool:
         raise UserError("leads/not_your_pool", lead_id=lead_id)
-    if check.last_lost is not None and check.cooldown_days:
-        until = check.last_lost + timedelta(days=check.cooldown_days)
+    last_lost = _aware(check.last_lost)
+    if last_lost is not None and check.cooldown_days:
+        until = last_lost + timedelta(days=check.cooldown_days)
         if until > now:
             raise UserError("leads/cooldown", lead_id=lead_id, days=check.cooldown_days,
-                            until=until.astimezone(_zone(zone_name)).strftime("%Y-%m-%d %H:%M"))
-    cap = check.cap if check.cap is not None else ownership.DEFAULT_CAP
-    if check.held >= cap:
-        raise UserError("leads/over_cap", cap=cap)
-    if check.today >= check.daily_limit:
+                            until=until.astimezone(_zone(check.timezone)).strftime("%Y-%m-%d %H:%M"))
+    if check.held >= check.cap:  # early answer; the take re-checks on fresh counts
+        raise UserError("leads/over_cap", cap=check.cap)
+    held, today, taken = _take(uow, user_id, lead_id, check, _local_midnight(check.timezone, now), now)
+    if held >= check.cap:
+        raise UserError("leads/over_cap", cap=check.cap)
+    if today >= check.daily_limit:
         raise UserError("leads/daily_limit", limit=check.daily_limit)
-    if not _take(uow, user_id, lead_id, check.pool_id, now):
+    if not taken:
         _refuse_taken(uow, user_id, lead_id)
-    return Claimed(lead_id, check.company, check.held + 1, cap, check.today + 1, check.daily_limit)
+    return Claimed(lead_id, check.company, held + 1, check.cap, today + 1, check.daily_limit)
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    """On SQLite a subquery loses the column type, so its time comes back naive (it is UTC)."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -173,64 +263,94 @@ def _local_midnight(zone_name: str | None, now: datetime) -> datetime:
     return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
 
 
-def _claim_check(uow: UnitOfWork, user_id: int, lead_id: int, since: datetime):
-    """Everything a claim decides on, in one round trip: the lead, its pool's rules, the rep's cap
-    (ownership.cap: strictest of his pools), open leads (ownership.open_leads), claims today and
-    when he last lost this lead."""
-    other_pool, other_lead = aliased(Pool), aliased(Lead)
-    mine = member_pool_ids(user_id)
+# The claim's statements, built once with bind parameters (see ownership's docstring).
+# (Not named like a column: insert() and update() reserve those names.)
+_NOW = bindparam("the_time", type_=UTCDateTime())
+_SINCE = bindparam("since", type_=UTCDateTime())
+_LEAD_ID = bindparam("the_lead", type_=Integer)
+_POOL_ID = bindparam("the_pool", type_=Integer)
+_REP = bindparam("the_rep", type_=Integer)
+_CAP = bindparam("the_cap", type_=Integer)
+_LIMIT = bindparam("the_limit", type_=Integer)
+
+
+def _lock_and_check_query() -> Select:
+    """The rep's users row, locked, with everything a claim decides on: the lead, its pool's rules,
+    his cap (ownership.cap_query), open leads (ownership.open_leads_query) and when he last lost
+    this lead. The lead's columns are NULL when it does not exist."""
+    user_id = ownership.USER_ID
     visible = visible_pool_query(user_id).with_only_columns(Pool.id)
-    query = (
+    return (
         select(
-            Lead.status, Lead.pool_id, Lead.company,
+            User.timezone, Lead.status, Lead.pool_id, Lead.company,
             Pool.daily_claim_limit.label("daily_limit"), Pool.reclaim_cooldown_days.label("cooldown_days"),
             Lead.pool_id.in_(visible).label("in_my_pool"),
-            select(func.min(other_pool.max_open_leads)).where(other_pool.id.in_(mine)).scalar_subquery()
-            .label("cap"),
-            select(func.count()).select_from(other_lead)
-            .where(other_lead.owner_id == user_id, other_lead.status.in_(OPEN_LEAD_STATUSES)).scalar_subquery()
-            .label("held"),
-            select(func.count()).select_from(LeadClaim)
-            .where(LeadClaim.user_id == user_id, LeadClaim.claimed_at >= since).scalar_subquery().label("today"),
+            ownership.cap_query(user_id).label("cap"),
+            ownership.open_leads_query(user_id).label("held"),
             select(func.max(LeadEvent.at)).where(
-                LeadEvent.lead_id == Lead.id, LeadEvent.kind.in_(("release", "return")),
+                LeadEvent.lead_id == Lead.id,
+                LeadEvent.kind.in_([ownership.constant("release"), ownership.constant("return")]),
                 LeadEvent.from_owner_id == user_id,
             ).scalar_subquery().label("last_lost"),
         )
-        .select_from(Lead).outerjoin(Pool, Pool.id == Lead.pool_id).where(Lead.id == lead_id)
+        .select_from(User).outerjoin(Lead, Lead.id == _LEAD_ID).outerjoin(Pool, Pool.id == Lead.pool_id)
+        .where(User.id == user_id)
+        .with_for_update(of=User)
     )
-    row = uow.session.execute(query).one_or_none()
-    if row is not None and row.last_lost is not None and row.last_lost.tzinfo is None:
-        row = row._replace(last_lost=row.last_lost.replace(tzinfo=UTC))  # a subquery loses the column type
-    return row
 
 
-def _take(uow: UnitOfWork, user_id: int, lead_id: int, pool_id: int, now: datetime) -> bool:
-    """The conditional UPDATE, with its claim-log row and LeadEvent; False when someone was first."""
+_LOCK_AND_CHECK = _lock_and_check_query()
+
+
+def _take_statements():
+    """The fresh counts, and the conditional UPDATE guarded by them; on PostgreSQL in one statement
+    with the claim-log row and the LeadEvent (data-modifying CTEs)."""
+    claims_today = (select(func.count()).select_from(LeadClaim)
+                    .where(LeadClaim.user_id == _REP, LeadClaim.claimed_at >= _SINCE).scalar_subquery())
+    counts = select(ownership.open_leads_query(_REP).label("held"), claims_today.label("today"))
     taken = (
-        update(Lead).where(Lead.id == lead_id, Lead.status == S.UNASSIGNED, Lead.pool_id == pool_id)
-        .values(status=S.PENDING, owner_id=user_id, claimed_at=now, last_followup_at=None, updated_at=now)
+        update(Lead).where(Lead.id == _LEAD_ID, Lead.status == ownership.constant(S.UNASSIGNED.value),
+                           Lead.pool_id == _POOL_ID)
+        .values(status=S.PENDING, owner_id=_REP, claimed_at=_NOW, last_followup_at=None, updated_at=_NOW)
     )
+    fresh = counts.cte("fresh")
+    under_limits = exists().where(fresh.c.held < _CAP, fresh.c.today < _LIMIT)
+    moved = taken.where(under_limits).returning(Lead.id).cte("moved")
+    log_claim = insert(LeadClaim).from_select(
+        ["user_id", "lead_id", "pool_id", "claimed_at"],
+        select(_REP, moved.c.id, _POOL_ID, _NOW)).cte("log_claim")
+    log_event = insert(LeadEvent).from_select(
+        ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id", "pool_id"],
+        select(moved.c.id, _NOW, _REP, literal("claim"), literal(S.UNASSIGNED.value),
+               literal(S.PENDING.value), null(), _REP, _POOL_ID)).cte("log_event")
+    take_and_log = select(fresh.c.held, fresh.c.today, select(func.count()).select_from(moved).scalar_subquery()
+                          .label("taken")).add_cte(log_claim, log_event)
+    return counts, taken, take_and_log
+
+
+_COUNTS, _TAKE, _TAKE_AND_LOG = _take_statements()
+
+
+def _take(uow: UnitOfWork, user_id: int, lead_id: int, check, since: datetime,
+          now: datetime) -> tuple[int, int, bool]:
+    """(open leads, claims today) before this claim, and whether it took the lead (False: over a
+    limit, or someone was first)."""
+    params = {"the_rep": user_id, "the_lead": lead_id, "the_pool": check.pool_id, "the_time": now, "since": since,
+              "the_cap": check.cap, "the_limit": check.daily_limit}
+    options = {"synchronize_session": False}
     if uow.dialect == "postgresql":
-        # One round trip: the update and both log rows in one statement.
-        moved = taken.returning(Lead.id).cte("moved")
-        at = literal(now, UTCDateTime())
-        log_claim = insert(LeadClaim).from_select(
-            ["user_id", "lead_id", "pool_id", "claimed_at"],
-            select(literal(user_id), moved.c.id, literal(pool_id), at)).cte("log_claim")
-        log_event = insert(LeadEvent).from_select(
-            ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id",
-             "pool_id"],
-            select(moved.c.id, at, literal(user_id), literal("claim"), literal(S.UNASSIGNED.value),
-                   literal(S.PENDING.value), null(), literal(user_id), literal(pool_id))).cte("log_event")
-        statement = select(func.count()).select_from(moved).add_cte(log_claim, log_event)
-        return uow.session.execute(statement, execution_options={"synchronize_session": False}).scalar() == 1
-    if uow.session.execute(taken, execution_options={"synchronize_session": False}).rowcount != 1:
-        return False
-    uow.session.add(LeadClaim(user_id=user_id, lead_id=lead_id, pool_id=pool_id, claimed_at=now))
+        held, today, taken = run(uow, _TAKE_AND_LOG, params).one()
+        return held, today, taken == 1
+    # SQLite: every writer is serialised, so count-then-update cannot race.
+    held, today = uow.session.execute(_COUNTS, params).one()
+    if held >= check.cap or today >= check.daily_limit:
+        return held, today, False
+    if uow.session.execute(_TAKE, params, execution_options=options).rowcount != 1:
+        return held, today, False
+    uow.session.add(LeadClaim(user_id=user_id, lead_id=lead_id, pool_id=check.pool_id, claimed_at=now))
     uow.session.add(LeadEvent(lead_id=lead_id, at=now, actor_id=user_id, kind="claim", from_status=S.UNASSIGNED,
-                              to_status=S.PENDING, from_owner_id=None, to_owner_id=user_id, pool_id=pool_id))
-    return True
+                              to_status=S.PENDING, from_owner_id=None, to_owner_id=user_id, pool_id=check.pool_id))
+    return held, today, True
 
 
 # --- releasing and assigning ------------------------------------------------------------------

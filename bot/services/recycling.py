@@ -1,6 +1,6 @@
 """The return sweep (回收): leads nobody works go back to their pool, and owners are warned first.
 
-Set-based: one UPDATE per pool and customer-level segment, never one round trip per lead.
+Set-based: one statement for the whole table (every pool and customer level), never one round trip per lead.
 Locked leads are never returned. Each returned lead gets an owner-change LeadEvent ("return").
 Racing a follow-up, a lead is either followed or returned, never both: on PostgreSQL the sweep
 locks candidate rows with SELECT ... FOR UPDATE, which re-checks the rule on the row's newest
@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
+    String,
     and_,
     case,
     exists,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
     update,
 )
 
@@ -54,14 +57,20 @@ class SweepResult:
 
 def segments(pool: Pool) -> list[tuple[ColumnElement[bool], dict[str, int | None]]]:
     """(level filter, rules) per customer level with its own rules, plus one for every other level."""
+    levels = _level_rules(pool)
     defaults = {rule: getattr(pool, rule) for rule in RULES}
-    overrides = {level: rules for level, rules in (pool.level_rules or {}).items() if isinstance(rules, dict)}
     result: list[tuple[ColumnElement[bool], dict[str, int | None]]] = [
-        (Lead.level.not_in(list(overrides)) if overrides else true(), defaults)
+        (Lead.level.not_in([level for level, _ in levels]) if levels else true(), defaults)
     ]
-    for level, rules in overrides.items():
-        result.append((Lead.level == level, {**defaults, **{k: v for k, v in rules.items() if k in RULES}}))
+    result += [(Lead.level == level, rules) for level, rules in levels]
     return result
+
+
+def _level_rules(pool: Pool) -> list[tuple[str, dict[str, int | None]]]:
+    """The customer levels with rules of their own, each with its full rule set (defaults overridden)."""
+    defaults = {rule: getattr(pool, rule) for rule in RULES}
+    return [(level, {**defaults, **{k: v for k, v in rules.items() if k in RULES}})
+            for level, rules in (pool.level_rules or {}).items() if isinstance(rules, dict)]
 
 
 def conditions(rules: dict[str, int | None], at: datetime) -> list[tuple[str, ColumnElement[bool]]]:
@@ -96,25 +105,71 @@ def _candidates(pool: Pool, level_filter: ColumnElement[bool], rules: dict, at: 
     )
 
 
-def _return_postgres(uow: UnitOfWork, candidates, pool_id: int, now: datetime) -> dict[str, int]:
-    """One statement: lock the due rows (re-checked on their newest version), move them, log them."""
+def _rules_table(pools: list[Pool], at: datetime):
+    """The return rules of every active pool as a small table (a CTE): one row per pool with its
+    defaults (level NULL) and one per customer level with its own rules; each rule as its cutoff
+    time (a lead claimed before it is due), NULL when the rule is off. None when no rule is on."""
+    selects, any_rule = [], False
+    for pool in pools:
+        for level, rules in [(None, {rule: getattr(pool, rule) for rule in RULES})] + _level_rules(pool):
+            cutoffs = {reason: (at - timedelta(days=rules[rule]) if rules.get(rule) and rules[rule] > 0 else None)
+                       for rule, reason in RULES.items()}
+            any_rule = any_rule or any(cutoffs.values())
+            selects.append(select(
+                literal(pool.id, Integer).label("pool_id"), literal(level, String).label("level"),
+                *[literal(cutoff, UTCDateTime()).label(reason) for reason, cutoff in cutoffs.items()],
+            ))
+    return union_all(*selects).cte("return_rules") if any_rule else None
+
+
+def _all_candidates(rules):
+    """The SELECT of every due lead of every active pool, with the first rule that catches it:
+    one pass over the leads, whatever the number of pools and levels."""
+    default_rule, level_rule = rules.alias("default_rule"), rules.alias("level_rule")
+
+    def cutoff(reason: str):
+        return case((level_rule.c.pool_id.is_not(None), level_rule.c[reason]), else_=default_rule.c[reason])
+
+    followup, opportunity, deal = cutoff("no_followup"), cutoff("no_opportunity"), cutoff("no_deal")
+    due = {
+        "no_followup": and_(followup.is_not(None), Lead.claimed_at < followup,
+                            or_(Lead.last_followup_at.is_(None), Lead.last_followup_at < followup)),
+        "no_opportunity": and_(opportunity.is_not(None), Lead.claimed_at < opportunity,
+                               ~exists().where(Opportunity.lead_id == Lead.id)),
+        "no_deal": and_(deal.is_not(None), Lead.claimed_at < deal,
+                        ~exists().where(Opportunity.lead_id == Lead.id, Opportunity.stage == Stage.WON)),
+    }
+    reason = case(*[(clause, literal(name)) for name, clause in due.items()], else_=literal("rule"))
+    joined = (
+        Lead.__table__
+        .join(default_rule, and_(default_rule.c.pool_id == Lead.pool_id, default_rule.c.level.is_(None)))
+        .outerjoin(level_rule, and_(level_rule.c.pool_id == Lead.pool_id, level_rule.c.level == Lead.level))
+    )
+    return select(Lead.id, Lead.owner_id, Lead.status, Lead.pool_id, reason.label("reason")).select_from(joined).where(
+        Lead.status.in_(OPEN_LEAD_STATUSES), Lead.locked.is_(False), Lead.owner_id.is_not(None), or_(*due.values()),
+    )
+
+
+def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, int]:
+    """One statement: lock the due rows (re-checked on their newest version), move them, log them
+    (a data-modifying CTE: the UPDATE's RETURNING feeds the INSERT of the history rows)."""
     old = candidates.with_for_update(of=Lead).subquery("old")
     moved = (
         update(Lead).where(Lead.id == old.c.id).values(**_RETURNED_VALUES, updated_at=now)
-        .returning(old.c.id, old.c.owner_id, old.c.status, old.c.reason).cte("moved")
+        .returning(old.c.id, old.c.owner_id, old.c.status, old.c.pool_id, old.c.reason).cte("moved")
     )
     logged = insert(LeadEvent).from_select(
         ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id", "pool_id",
          "reason"],
         select(moved.c.id, literal(now, UTCDateTime()), null(), literal("return"), moved.c.status,
-               literal(S.UNASSIGNED.value), moved.c.owner_id, null(), literal(pool_id), moved.c.reason),
+               literal(S.UNASSIGNED.value), moved.c.owner_id, null(), moved.c.pool_id, moved.c.reason),
     ).returning(LeadEvent.reason).cte("logged")
     rows = uow.session.execute(select(logged.c.reason, func.count()).group_by(logged.c.reason),
                                execution_options={"synchronize_session": False})
     return {reason: count for reason, count in rows}
 
 
-def _return_serialised(uow: UnitOfWork, candidates, pool_id: int, now: datetime) -> dict[str, int]:
+def _return_serialised(uow: UnitOfWork, candidates, now: datetime) -> dict[str, int]:
     """SQLite: writers are serialised (BEGIN IMMEDIATE), so read-then-update cannot race."""
     rows = list(uow.session.execute(candidates))
     for start in range(0, len(rows), CHUNK):
@@ -124,7 +179,7 @@ def _return_serialised(uow: UnitOfWork, candidates, pool_id: int, now: datetime)
     if rows:
         uow.session.execute(insert(LeadEvent), [
             dict(lead_id=row.id, at=now, actor_id=None, kind="return", from_status=row.status,
-                 to_status=S.UNASSIGNED, from_owner_id=row.owner_id, to_owner_id=None, pool_id=pool_id,
+                 to_status=S.UNASSIGNED, from_owner_id=row.owner_id, to_owner_id=None, pool_id=row.pool_id,
                  reason=row.reason)
             for row in rows
         ])
@@ -135,17 +190,16 @@ def _return_serialised(uow: UnitOfWork, candidates, pool_id: int, now: datetime)
 
 
 def sweep(uow: UnitOfWork, now: datetime) -> SweepResult:
-    """Return every due lead of every active pool; the caller commits."""
+    """Return every due lead of every active pool in one set-based statement; the caller commits."""
     result = SweepResult()
-    for pool in uow.session.scalars(select(Pool).where(Pool.active.is_(True)).order_by(Pool.id)).all():
-        for level_filter, rules in segments(pool):
-            candidates = _candidates(pool, level_filter, rules, now)
-            if candidates is None:
-                continue
-            mover = _return_postgres if uow.dialect == "postgresql" else _return_serialised
-            for reason, count in mover(uow, candidates, pool.id, now).items():
-                result.returned += count
-                result.by_reason[reason] = result.by_reason.get(reason, 0) + count
+    pools = list(uow.session.scalars(select(Pool).where(Pool.active.is_(True)).order_by(Pool.id)))
+    rules = _rules_table(pools, now)
+    if rules is None:
+        return result
+    mover = _return_postgres if uow.dialect == "postgresql" else _return_serialised
+    for reason, count in mover(uow, _all_candidates(rules), now).items():
+        result.returned += count
+        result.by_reason[reason] = count
     return result
 
 
