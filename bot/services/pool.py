@@ -204,12 +204,16 @@ class Claimed:
     daily_limit: int
 
 
-def _refuse_taken(uow: UnitOfWork, user_id: int, lead_id: int) -> None:
-    """The lead is not claimable: say why (someone has it, it is yours, or its state)."""
+def _refuse_taken(uow: UnitOfWork, user_id: int, lead_id: int, in_my_pool: bool, now: datetime) -> None:
+    """The lead is not claimable: say why (someone has it, it is yours, or its state). Who has it
+    is told only when the lead comes from one of the rep's pools (two reps raced for it) or is in
+    his data scope; otherwise it is "unknown", and nothing about it shows."""
     lead = uow.session.scalar(select(Lead).where(Lead.id == lead_id).execution_options(populate_existing=True))
     assert lead is not None
     if lead.owner_id == user_id and lead.status in (S.PENDING, S.FOLLOWING, S.INVALID):
         raise UserError("leads/already_yours", lead_id=lead.id)
+    if not in_my_pool and not _in_scope(uow, user_id, lead, now):
+        raise UserError("leads/unknown", lead_id=lead.id)
     if lead.owner_id is not None and lead.status in (S.PENDING, S.FOLLOWING, S.INVALID):
         raise UserError("leads/taken", lead_id=lead.id, company=lead.company, owner=user_name(uow, lead.owner_id))
     next_status("claim", lead.status, lead.id)
@@ -225,7 +229,7 @@ def claim(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> C
     if check.status is None:
         raise UserError("leads/unknown", lead_id=lead_id)
     if check.status != S.UNASSIGNED:
-        _refuse_taken(uow, user_id, lead_id)
+        _refuse_taken(uow, user_id, lead_id, bool(check.in_my_pool), now)
     if not check.in_my_pool:
         raise UserError("leads/not_your_pool", lead_id=lead_id)
     last_lost = _aware(check.last_lost)
@@ -242,7 +246,7 @@ def claim(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> C
     if today >= check.daily_limit:
         raise UserError("leads/daily_limit", limit=check.daily_limit)
     if not taken:
-        _refuse_taken(uow, user_id, lead_id)
+        _refuse_taken(uow, user_id, lead_id, True, now)
     return Claimed(lead_id, check.company, held + 1, check.cap, today + 1, check.daily_limit)
 
 
@@ -402,6 +406,8 @@ def assign(uow: UnitOfWork, actor_id: int, lead_id: int | str, rep: str, now: da
     """Pool admins and managers hand an unassigned lead to a rep of the pool; his cap still holds."""
     lead_id = parse_id(lead_id)
     lead = lock_lead(uow, lead_id)
+    if lead.owner_id is not None and not _in_scope(uow, actor_id, lead, now):
+        raise UserError("leads/unknown", lead_id=lead.id)
     receiver = identity.find_user(uow, rep)
     if receiver is None or not receiver.active:
         raise UserError("leads/unknown_rep", rep=rep[:60])
@@ -428,6 +434,10 @@ def assign(uow: UnitOfWork, actor_id: int, lead_id: int | str, rep: str, now: da
                          {"lead_id": lead.id, "company": lead.company, "by": actor.name},
                          dedupe_key=f"lead-assigned:{lead.id}:{receiver.id}:{now.isoformat()}")
     return Assigned(lead.id, lead.company, receiver.name, receiver.id)
+
+
+def _in_scope(uow: UnitOfWork, user_id: int, lead: Lead, now: datetime) -> bool:
+    return scope.can_access(uow, scope.of(uow, user_id, now.date()), "lead", lead.id, lead.owner_id)
 
 
 def _pool_admin(uow: UnitOfWork, user_id: int, pool_id: int | None) -> bool:
