@@ -109,6 +109,12 @@ def demo_org(db: Database) -> Database:
 
 
 @pytest.fixture
+def demo_pool(demo_org: Database) -> Database:
+    """The demo org; its "demo pool" holds six unassigned leads, #1 to #6."""
+    return demo_org
+
+
+@pytest.fixture
 def console(router: Router, demo_org: Database) -> ConsoleAdapter:
     """A console chat on the demo org, speaking as the admin; `/as li` switches."""
     return ConsoleAdapter(router, "admin")

@@ -2,21 +2,11 @@
 optional, all in one transaction."""
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import func, select
 
-from bot.services import dedupe, pool
-from db.base import utcnow
+from bot.services import dedupe
 from db.models import Contact, Customer, Lead, LeadEvent, Opportunity
 from tests.conftest import say
-
-
-@pytest.fixture
-def demo_pool(demo_org):
-    with demo_org.uow() as uow:
-        pool.load_demo_pool(uow, utcnow())
-        uow.commit()
-    return demo_org
 
 
 def counts(db):

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.services import lead_import, pool
+from bot.services import lead_import
 from db.base import utcnow
 from db.models import Lead, LeadEvent
 
@@ -16,14 +16,6 @@ CHINESE_CSV = "公司名称,联系人,电话,地区,来源,行业\n" \
               "南京好运物流,李四,电话坏了abc,,,\n" \
               "\n" \
               "Tianjin Harbor Co. Ltd,Amy,+86 22 1234 5678,华北,web,logistics\n"
-
-
-@pytest.fixture
-def demo_pool(demo_org):
-    with demo_org.uow() as uow:
-        pool.load_demo_pool(uow, utcnow())
-        uow.commit()
-    return demo_org
 
 
 def run_import(db, data: bytes, name="leads.csv", pool_name="demo pool"):

@@ -2,19 +2,9 @@
 import pytest
 from sqlalchemy import func, select
 
-from bot.services import pool
-from db.base import utcnow
 from db.models import Lead, LeadEvent
 from db.models.leads import LeadFollowup
 from tests.conftest import say
-
-
-@pytest.fixture
-def demo_pool(demo_org):
-    with demo_org.uow() as uow:
-        pool.load_demo_pool(uow, utcnow())
-        uow.commit()
-    return demo_org
 
 
 def count(db, model, *where) -> int:

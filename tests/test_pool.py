@@ -13,14 +13,6 @@ from db.models.leads import LeadClaim
 from tests.conftest import say
 
 
-@pytest.fixture
-def demo_pool(demo_org):
-    with demo_org.uow() as uow:
-        pool.load_demo_pool(uow, utcnow())
-        uow.commit()
-    return demo_org
-
-
 def set_rules(db, **values):
     with db.uow() as uow:
         uow.session.execute(update(Pool).values(**values))

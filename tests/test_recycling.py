@@ -13,14 +13,6 @@ from db.models import Customer, Lead, LeadEvent, Opportunity, OutboxMessage, Poo
 from db.models.leads import LeadReturnWarning
 
 
-@pytest.fixture
-def demo_pool(demo_org):
-    with demo_org.uow() as uow:
-        pool.load_demo_pool(uow, utcnow())
-        uow.commit()
-    return demo_org
-
-
 def rep_id(db, handle):
     with db.uow() as uow:
         return uow.session.scalar(select(User.id).where(User.handle == handle))
