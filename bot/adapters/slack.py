@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
@@ -42,6 +43,7 @@ MAX_HEADER = 150
 MAX_BUTTON_LABEL = 75
 MAX_FALLBACK = 3000
 RESPONSE_URL_LIMIT = 5  # Slack accepts at most 5 posts to one response_url (within 30 minutes)
+RESPONSE_URL_TIMEOUT_S = 30
 ACTION_PREFIX = "crm:"  # a command button; its value is the command line
 LINK_PREFIX = "crm_link:"  # a URL button: Slack opens the link, we only ack the click
 PERMANENT_ERRORS = frozenset(
@@ -307,6 +309,9 @@ class SlackFrontEnd:
         self._socket: Any = None
         self._tasks: set[asyncio.Task] = set()
         self._dm_channels: dict[tuple[str, str], str] = {}
+        # One pooled HTTP session for response_url posts: a session (and a new connection) per
+        # answer costs the event loop more than the ack it delays.
+        self._http_session: aiohttp.ClientSession | None = None
         self._register()
 
     # -- wiring
@@ -339,6 +344,9 @@ class SlackFrontEnd:
             await self._socket.close_async()
             self._socket = None
         await self.drain()
+        if self._http_session is not None:
+            await self._http_session.close()
+            self._http_session = None
 
     async def drain(self) -> None:
         """Wait until every acked request has been answered."""
@@ -401,7 +409,7 @@ class SlackFrontEnd:
 
     async def _answer(self, incoming: Incoming, target: Target) -> None:
         try:
-            replies = await asyncio.to_thread(self.router.handle, incoming)
+            replies = await self.router.handle_async(incoming)
             for reply in replies:
                 await self._deliver(target, reply)
         except Exception:  # logged, never shown: the user just gets no (further) answer
@@ -424,7 +432,7 @@ class SlackFrontEnd:
     async def _respond(self, url: str, payload: dict, ephemeral: bool) -> bool:
         """Answer through the slash command's response_url; False to fall back to the Web API."""
         try:
-            response = await AsyncWebhookClient(url).send(
+            response = await AsyncWebhookClient(url, session=self._session()).send(
                 text=payload["text"], blocks=payload["blocks"],
                 response_type="ephemeral" if ephemeral else "in_channel",
             )
@@ -435,6 +443,12 @@ class SlackFrontEnd:
             log.warning("Slack response_url answered %s: %s", response.status_code, response.body[:200])
             return False
         return True
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http_session is None or self._http_session.closed:
+            timeout = aiohttp.ClientTimeout(total=RESPONSE_URL_TIMEOUT_S)
+            self._http_session = aiohttp.ClientSession(timeout=timeout)
+        return self._http_session
 
     async def _upload(self, target: Target, reply: Reply) -> None:
         """Attach a file when the reply has one; best effort (the bot may not be in that channel)."""

@@ -139,7 +139,7 @@ def _from_live_edit(update: Update, workspace: str) -> Incoming | None:
 def _from_button(update: Update, workspace: str) -> Incoming | None:
     query = update.callback_query
     assert query is not None
-    if query.message is None or not query.data:
+    if query.message is None or not query.data or query.from_user is None:
         return None
     base = _base(update, query.message, workspace, query.from_user)
     return Incoming(**base, button=query.data)
@@ -524,7 +524,7 @@ class TelegramFrontEnd:
             return
         if not incoming.is_private and incoming.command:
             log.info("telegram: /%s in group chat %s", incoming.command, incoming.chat_id)
-        replies = await asyncio.to_thread(self.router.handle, incoming)
+        replies = await self.router.handle_async(incoming)
         await self._answer(incoming, replies)
 
     async def _answer(self, incoming: Incoming, replies: list[Reply]) -> None:

@@ -3,12 +3,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from bot.config import LOCALES
 from bot.errors import UserError
 from bot.services import org, outbox
+from db.base import utcnow
 from db.models import InboundEvent, Invitation, PlatformIdentity, User
 from db.session import UnitOfWork
 
@@ -17,20 +19,40 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
 
 
+# INSERT ... ON CONFLICT DO NOTHING RETURNING, spelled alike by PostgreSQL and SQLite (3.35+). As
+# text, because SQLAlchemy cannot cache the dialect insert().on_conflict_do_nothing() construct
+# and would compile it again for every command.
+_CLAIM = text(
+    "INSERT INTO inbound_events (platform, event_id, received_at) "
+    "VALUES (:platform, :event_id, :received_at) ON CONFLICT DO NOTHING RETURNING id"
+).bindparams(bindparam("received_at", type_=InboundEvent.__table__.c.received_at.type))
+_CLAIM_DIALECTS = frozenset({"postgresql", "sqlite"})
+
+
 def claim_event(uow: UnitOfWork, platform: str, event_id: str) -> bool:
-    """Record an inbound event; False when it was seen before (a platform retry)."""
-    try:
-        with uow.session.begin_nested():
-            uow.session.add(InboundEvent(platform=platform, event_id=event_id[:128]))
-    except IntegrityError:
-        return False
-    return True
+    """Record an inbound event; False when it was seen before (a platform retry).
+
+    One round trip on PostgreSQL and SQLite: INSERT ... ON CONFLICT DO NOTHING RETURNING, no
+    savepoint. A concurrent claim of the same event from another process waits on the unique
+    index until that transaction ends, then finds the row (or inserts it, if the other rolled back).
+    """
+    row = {"platform": platform, "event_id": event_id[:128], "received_at": utcnow()}
+    if uow.dialect not in _CLAIM_DIALECTS:  # another database: a savepoint keeps the caller's transaction usable
+        try:
+            with uow.session.begin_nested():
+                uow.session.add(InboundEvent(**row))
+        except IntegrityError:
+            return False
+        return True
+    return uow.session.execute(_CLAIM, row).first() is not None
 
 
 def resolve_user(uow: UnitOfWork, platform: str, workspace: str, platform_user_id: str) -> User | None:
+    """The linked user, with his unit loaded in the same query (profiles and scopes need it)."""
     return uow.session.scalar(
         select(User)
         .join(PlatformIdentity)
+        .options(joinedload(User.unit))
         .where(
             PlatformIdentity.platform == platform,
             PlatformIdentity.workspace == workspace,
@@ -132,6 +154,8 @@ class Profile:
 def profile(uow: UnitOfWork, user_id: int) -> Profile:
     user = uow.session.get(User, user_id)
     assert user is not None
+    # Only the platform names: no need to load (and track) whole identity rows.
+    platforms = uow.session.scalars(select(PlatformIdentity.platform).where(PlatformIdentity.user_id == user_id))
     return Profile(
         name=user.name,
         handle=user.handle,
@@ -139,5 +163,5 @@ def profile(uow: UnitOfWork, user_id: int) -> Profile:
         unit_path=" / ".join(unit.name for unit in org.unit_chain(uow, user.unit_id)),
         locale=user.locale,
         timezone=user.timezone,
-        identities=sorted(i.platform for i in user.identities),
+        identities=sorted(platforms),
     )
