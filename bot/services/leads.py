@@ -117,17 +117,21 @@ def can_manage_pool(uow: UnitOfWork, user_id: int, pool_id: int | None) -> bool:
         return True
     if pool_id is None:
         return False
-    unit = uow.session.get(OrgUnit, user.unit_id)
-    ancestors = [int(p) for p in unit.path.strip("/").split("/") if p] if unit else []
-    admin_row = uow.session.scalar(
-        select(PoolMember.id).where(
-            PoolMember.pool_id == pool_id, PoolMember.is_admin.is_(True),
-            or_(PoolMember.user_id == user_id, PoolMember.unit_id.in_(ancestors)),
-        ).limit(1)
-    )
-    if admin_row is not None:
+    if is_pool_admin(uow, user, pool_id):
         return True
     return user.role == Role.MANAGER and any(p.id == pool_id for p in ownership.pools_of(uow, user_id))
+
+
+def is_pool_admin(uow: UnitOfWork, user: User, pool_id: int | None) -> bool:
+    """Named a pool admin, himself or through his unit or an ancestor unit."""
+    unit = uow.session.get(OrgUnit, user.unit_id)
+    ancestors = [int(p) for p in unit.path.strip("/").split("/") if p] if unit else []
+    return uow.session.scalar(
+        select(PoolMember.id).where(
+            PoolMember.pool_id == pool_id, PoolMember.is_admin.is_(True),
+            or_(PoolMember.user_id == user.id, PoolMember.unit_id.in_(ancestors)),
+        ).limit(1)
+    ) is not None
 
 
 def visible_pool_query(user_id: ownership.UserId):

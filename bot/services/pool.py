@@ -35,6 +35,7 @@ from bot.services.leads import (
     S,
     can_manage_pool,
     find_pool,
+    is_pool_admin,
     lock_lead,
     lock_user,
     next_status,
@@ -414,7 +415,7 @@ def assign(uow: UnitOfWork, actor_id: int, lead_id: int | str, rep: str, now: da
     actor = uow.session.get(User, actor_id)
     assert actor is not None
     allowed = can_manage_pool(uow, actor_id, lead.pool_id)
-    if allowed and actor.role == Role.MANAGER and not _pool_admin(uow, actor_id, lead.pool_id):
+    if allowed and actor.role == Role.MANAGER and not is_pool_admin(uow, actor, lead.pool_id):
         allowed = scope.covers_user(uow, scope.of(uow, actor_id, now.date()), receiver.id)
     if not allowed:
         raise UserError("leads/admin_only", lead_id=lead.id)
@@ -438,16 +439,6 @@ def assign(uow: UnitOfWork, actor_id: int, lead_id: int | str, rep: str, now: da
 
 def _in_scope(uow: UnitOfWork, user_id: int, lead: Lead, now: datetime) -> bool:
     return scope.can_access(uow, scope.of(uow, user_id, now.date()), "lead", lead.id, lead.owner_id)
-
-
-def _pool_admin(uow: UnitOfWork, user_id: int, pool_id: int | None) -> bool:
-    user = uow.session.get(User, user_id)
-    unit = uow.session.get(OrgUnit, user.unit_id) if user else None
-    ancestors = [int(p) for p in unit.path.strip("/").split("/") if p] if unit else []
-    return uow.session.scalar(
-        select(PoolMember.id).where(PoolMember.pool_id == pool_id, PoolMember.is_admin.is_(True),
-                                    or_(PoolMember.user_id == user_id, PoolMember.unit_id.in_(ancestors))).limit(1)
-    ) is not None
 
 
 # --- demo -------------------------------------------------------------------------------------
