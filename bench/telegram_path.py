@@ -5,6 +5,8 @@ Each server runs as a subprocess with its own fake Bot API; this process posts u
 webhook from 32 concurrent clients; a webhook call returns once the update is answered.
 """
 import asyncio
+import os
+import signal
 import sys
 import time
 
@@ -16,6 +18,10 @@ from bench.slack_path import USERS, seed_users
 TOKEN = "123:ABC"
 SECRET = "bench-webhook-secret"
 CLIENTS = 32
+# A Telegram-only host should run commands in one worker process (docs/production.md): in three
+# paired runs on the 2-core VM 1 worker gave 0.66-0.71x of bare PTB, threads (0) 0.52-0.71x.
+# BENCH_COMMAND_WORKERS=N compares another setting.
+COMMAND_WORKERS = int(os.environ.get("BENCH_COMMAND_WORKERS", "1"))
 
 
 async def serve(mode: str, db_url: str) -> None:
@@ -53,9 +59,11 @@ async def serve(mode: str, db_url: str) -> None:
         settings = load_settings(env_file=None, DATABASE_URL=db_url, TELEGRAM_BOT_TOKEN=TOKEN,
                                  TELEGRAM_API_BASE_URL=fake.base_url, SECRET_KEY="k",
                                  TELEGRAM_WEBHOOK_URL="https://bench.example/telegram/webhook",
-                                 TELEGRAM_WEBHOOK_SECRET=SECRET)
+                                 TELEGRAM_WEBHOOK_SECRET=SECRET, COMMAND_WORKERS=COMMAND_WORKERS,
+                                 LOG_LEVEL="ERROR")
         db = Database(db_url)
-        front = TelegramFrontEnd(settings, Router(db, settings))
+        router = Router(db, settings)
+        front = TelegramFrontEnd(settings, router)
         app = build_web_app(db)
         front.add_routes(app)
         await front.start()
@@ -64,7 +72,11 @@ async def serve(mode: str, db_url: str) -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     print(site._server.sockets[0].getsockname()[1], flush=True)  # type: ignore[union-attr]
-    await asyncio.Event().wait()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    if mode != "bare":
+        router.close()  # the worker processes (COMMAND_WORKERS) go with the server
 
 
 def update(n: int) -> dict:
@@ -113,7 +125,7 @@ async def main(quick: bool) -> list[Row]:
             for proc in procs:
                 proc.terminate()
                 await proc.wait()
-    return [Row("telegram_path", f"webhook updates/s, {CLIENTS} concurrent (higher is better)",
+    return [Row("telegram_path", f"webhook updates/s, {CLIENTS} concurrent, COMMAND_WORKERS={COMMAND_WORKERS} (higher is better)",
                 median(rates["app"]), median(rates["bare"]), "/s", ">= 0.6x bare")]
 
 

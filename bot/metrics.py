@@ -113,6 +113,8 @@ COMMAND_LATENCY = Histogram(
 )
 COMMANDS = Counter("fieldcrm_commands_total", "Commands handled, by command and outcome.", ("command", "outcome"))
 RATE_LIMITED = Counter("fieldcrm_rate_limited_total", "Commands refused by the per-user rate limit.", ("platform",))
+WORKER_RESTARTS = Counter("fieldcrm_command_worker_restarts_total",
+                          "Times the command worker processes (COMMAND_WORKERS) died and were started again.", ())
 
 
 def observe_command(command: str, outcome: str, seconds: float) -> None:
@@ -175,6 +177,7 @@ def process_lines() -> list[str]:
     lines += COMMAND_LATENCY.lines()
     lines += COMMANDS.lines()
     lines += RATE_LIMITED.lines()
+    lines += WORKER_RESTARTS.lines()
     lines += _gauge("fieldcrm_outbox_delivered_total", "Posts this process's dispatcher delivered.",
                     [({}, float(sum(d.delivered for d in _dispatchers)))], kind="counter")
     lines += _gauge("fieldcrm_outbox_failures_total",

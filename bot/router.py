@@ -1,15 +1,20 @@
 """From a neutral Incoming to replies: dedupe, identify, check access, parse, run, render.
 
-Every front end calls Router.handle (in a worker thread: services are synchronous).
+Every front end calls Router.handle (in a worker thread: services are synchronous), or, with
+COMMAND_WORKERS > 0, in worker processes (handle_async); the rate limit, metrics and the
+locale memory stay in the main process either way.
 The command's writes, its dedupe row and its outbox rows commit in one transaction.
 """
 import asyncio
 import contextvars
 import difflib
 import logging
+import multiprocessing
+import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
@@ -25,7 +30,7 @@ from bot.handlers.args import parse
 from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, lookup, visible_to
 from bot.i18n import COMMAND_PREFIX, command_info, pick_locale, render
 from bot.messages import Incoming, Reply
-from bot.ratelimit import RateLimiter, from_settings
+from bot.ratelimit import RateLimiter, disabled, from_settings
 from bot.services import identity, outbox
 from db.base import utcnow
 from db.session import Database
@@ -52,6 +57,17 @@ class Trace:
     locale: str | None = None
 
 
+@dataclass
+class Outcome:
+    """One command's replies and what the main process records about it (crosses process bounds)."""
+
+    replies: list[Reply]
+    outcome: str
+    command: str  # metric name: a registered command, "(none)" or "(unknown)"
+    seconds: float
+    locale: str | None = None  # the CRM user's language, when known
+
+
 class Router:
     def __init__(self, db: Database, settings: Settings, clock=utcnow, limiter: RateLimiter | None = None):
         load_all()
@@ -61,9 +77,13 @@ class Router:
         self.limiter = limiter if limiter is not None else from_settings(settings)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        self.processes = max(0, settings.COMMAND_WORKERS)
+        self._pool: ProcessPoolExecutor | None = None
 
     async def handle_async(self, incoming: Incoming) -> list[Reply]:
-        """handle() in one of the router's few worker threads, for the front ends' event loop."""
+        """handle() in one of the router's few worker threads (or processes), for the event loop."""
+        if self.processes:
+            return await self._handle_in_process_pool(incoming)
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(self._workers(), context.run, self.handle, incoming)
 
@@ -74,31 +94,101 @@ class Router:
                     self._executor = ThreadPoolExecutor(COMMAND_THREADS, thread_name_prefix="router")
         return self._executor
 
+    # ------------------------------------------------------------ worker processes
+
+    async def _handle_in_process_pool(self, incoming: Incoming) -> list[Reply]:
+        """Rate limit here (one bucket per user whichever worker runs him), run in a worker, record here."""
+        started = time.perf_counter()
+        normalised = self._normalise(incoming)
+        COMMAND_PREFIX.set("/crm " if normalised.platform == "slack" else "/")
+        trace = Trace()
+        refused = self._rate_limited(normalised, trace)
+        if refused is not None:
+            self._record(normalised, Outcome(refused, trace.outcome, self._metric_name(normalised),
+                                             time.perf_counter() - started))
+            return refused
+        pool = self._process_pool()
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(pool, run_in_worker, incoming)
+        except Exception as exc:  # the worker died (BrokenProcessPool) or its answer did not come back
+            if isinstance(exc, BrokenProcessPool):
+                log.error("command worker died while handling %r; starting new workers", normalised.command)
+                metrics.WORKER_RESTARTS.inc()
+                self._replace_pool(pool)
+            else:
+                log.exception("command %r failed in a worker process", normalised.command)
+            locale = await asyncio.to_thread(self._user_locale, normalised)
+            result = Outcome([render("errors/internal", locale)], "internal", self._metric_name(normalised),
+                             time.perf_counter() - started)
+        self._record(normalised, result)
+        return result.replies
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            with self._executor_lock:
+                if self._pool is None:
+                    self._pool = ProcessPoolExecutor(
+                        self.processes, mp_context=multiprocessing.get_context("spawn"),
+                        initializer=start_worker, initargs=(self.settings,),
+                    )
+        return self._pool
+
+    def _replace_pool(self, broken: ProcessPoolExecutor) -> None:
+        """Drop a broken pool once (many commands fail together); the next command starts a new one."""
+        with self._executor_lock:
+            if self._pool is broken:
+                self._pool = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def _user_locale(self, incoming: Incoming) -> str:
+        """The user's own language for a reply written in the main process (a worker crashed)."""
+        try:
+            with self.db.uow() as uow:
+                user = identity.resolve_user(uow, incoming.platform, incoming.workspace, incoming.user_id)
+                if user is not None:
+                    return user.locale
+        except Exception:
+            log.warning("could not read the locale of %s user %s", incoming.platform, incoming.user_id)
+        return self._fallback_locale(incoming)
+
+    def close(self) -> None:
+        """Stop the worker processes, if any (app shutdown); commands in flight finish first."""
+        with self._executor_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _record(self, incoming: Incoming, result: Outcome) -> None:
+        LAST_OUTCOME.set(result.outcome)
+        metrics.observe_command(result.command, result.outcome, result.seconds)
+        if result.locale and incoming.platform not in UNLIMITED_PLATFORMS:
+            self.limiter.remember_locale(self._limit_key(incoming), result.locale)
+
     def handle(self, incoming: Incoming) -> list[Reply]:
+        result = self.measured(incoming)
+        self._record(self._normalise(incoming), result)
+        return result.replies
+
+    def measured(self, incoming: Incoming, check_limit: bool = True) -> Outcome:
+        """handle() without recording: the replies and what to record (a worker process returns it)."""
         incoming = self._normalise(incoming)
         COMMAND_PREFIX.set("/crm " if incoming.platform == "slack" else "/")
         started = time.perf_counter()
         trace = Trace()
         try:
-            refused = self._rate_limited(incoming, trace)
-            if refused is not None:
-                return refused
-            return self._handle(incoming, trace)
+            refused = self._rate_limited(incoming, trace) if check_limit else None
+            replies = refused if refused is not None else self._handle(incoming, trace)
         except (OperationalError, InterfaceError) as exc:
             trace.outcome = "try_again"
             # One line, not a traceback per command: an outage would bury everything else.
             log.warning("database unavailable while handling %s: %s", incoming.command,
                         str(exc.orig or exc).splitlines()[0][:300])
-            return [render("errors/try_again", self._fallback_locale(incoming))]
+            replies = [render("errors/try_again", self._fallback_locale(incoming))]
         except Exception:
             trace.outcome = "internal"
             log.exception("unhandled error in command %r", incoming.command)
-            return [render("errors/internal", self._fallback_locale(incoming))]
-        finally:
-            LAST_OUTCOME.set(trace.outcome)
-            metrics.observe_command(self._metric_name(incoming), trace.outcome, time.perf_counter() - started)
-            if trace.locale and incoming.platform not in UNLIMITED_PLATFORMS:
-                self.limiter.remember_locale(self._limit_key(incoming), trace.locale)
+            replies = [render("errors/internal", self._fallback_locale(incoming))]
+        return Outcome(replies, trace.outcome, self._metric_name(incoming), time.perf_counter() - started, trace.locale)
 
     @staticmethod
     def _limit_key(incoming: Incoming) -> tuple[str, str, str]:
@@ -201,6 +291,34 @@ class Router:
                 f"errors/{error.template}", locale, usage=command_info(locale, error.command)["usage"], **error.params
             )
         return render(f"errors/{error.template}", locale, **error.params)
+
+
+# ---------------------------------------------------------------- inside a worker process
+
+_WORKER_ROUTER: Router | None = None
+
+
+def start_worker(settings: Settings) -> None:
+    """Pool initializer: this worker's own logging, database pool and router, built once."""
+    global _WORKER_ROUTER
+    from bot.logs import configure_logging
+
+    configure_logging(settings)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+    # The main process rate limits (one bucket per user across workers) and records metrics.
+    _WORKER_ROUTER = Router(Database(settings.DATABASE_URL), settings, limiter=disabled())
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A bot process killed outright (SIGKILL, OOM) must not leave its workers holding connections."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def run_in_worker(incoming: Incoming) -> Outcome:
+    assert _WORKER_ROUTER is not None, "start_worker did not run"
+    return _WORKER_ROUTER.measured(incoming, check_limit=False)
 
 
 def command_line(text: str) -> tuple[str, str]:
