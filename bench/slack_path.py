@@ -20,9 +20,9 @@ from bench.common import Row, median, p99, scratch_database
 SECRET = "bench-signing-secret"
 TEAM = "T0001"
 USERS = 200
-# The app runs as production should on this 2-core machine (docs/production.md): commands in
+# The app runs as production should on this 2-core machine (README, "Command workers"): commands in
 # threads of the app process. Worker processes measured worse here (1-3 workers; the figures are
-# in docs/production.md); BENCH_COMMAND_WORKERS=N runs the app with N of them to compare.
+# in README, "Command workers"); BENCH_COMMAND_WORKERS=N runs the app with N of them to compare.
 COMMAND_WORKERS = int(os.environ.get("BENCH_COMMAND_WORKERS", "0"))
 
 

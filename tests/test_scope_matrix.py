@@ -260,7 +260,7 @@ FILLERS = {
 # and outside it the answer DESIGN.md gives two racing reps (who has it), with nothing of the lead itself.
 REFUSALS = ("out_of_scope", "not_yours", "outside", "unknown", "not_found", "forbidden", "admin_only",
             "manager_only", "leads/taken")
-# Found by this matrix in other capabilities, reported to their owners (see docs/managers.md); each is
+# Found by this matrix in other capabilities, fixed since (README, "What the permission matrix found"); each is
 # (command, error template) -> what is wrong. Remove an entry when its command is fixed.
 KNOWN_GAPS: dict[tuple[str, str], str] = {}  # (command, refusal) pairs allowed to leak, with why
 # Commands whose refusal for a record outside the scope is a "not found" (existence is not revealed)
