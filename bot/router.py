@@ -9,12 +9,9 @@ import asyncio
 import contextvars
 import difflib
 import logging
-import multiprocessing
-import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
@@ -30,8 +27,9 @@ from bot.handlers.args import parse
 from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, lookup, visible_to
 from bot.i18n import COMMAND_PREFIX, command_info, pick_locale, render
 from bot.messages import Incoming, Reply
-from bot.ratelimit import RateLimiter, disabled, from_settings
+from bot.ratelimit import RateLimiter, from_settings
 from bot.services import identity, outbox
+from bot.workers import WorkerPool
 from db.base import utcnow
 from db.session import Database
 
@@ -77,13 +75,13 @@ class Router:
         self.limiter = limiter if limiter is not None else from_settings(settings)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
-        self.processes = max(0, settings.COMMAND_WORKERS)
-        self._pool: ProcessPoolExecutor | None = None
+        workers = max(0, settings.COMMAND_WORKERS)
+        self._worker_pool = WorkerPool(settings, workers) if workers else None
 
     async def handle_async(self, incoming: Incoming) -> list[Reply]:
         """handle() in one of the router's few worker threads (or processes), for the event loop."""
-        if self.processes:
-            return await self._handle_in_process_pool(incoming)
+        if self._worker_pool is not None:
+            return await self._handle_in_workers(incoming)
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(self._workers(), context.run, self.handle, incoming)
 
@@ -96,7 +94,7 @@ class Router:
 
     # ------------------------------------------------------------ worker processes
 
-    async def _handle_in_process_pool(self, incoming: Incoming) -> list[Reply]:
+    async def _handle_in_workers(self, incoming: Incoming) -> list[Reply]:
         """Rate limit here (one bucket per user whichever worker runs him), run in a worker, record here."""
         started = time.perf_counter()
         normalised = self._normalise(incoming)
@@ -107,38 +105,14 @@ class Router:
             self._record(normalised, Outcome(refused, trace.outcome, self._metric_name(normalised),
                                              time.perf_counter() - started))
             return refused
-        pool = self._process_pool()
         try:
-            result = await asyncio.get_running_loop().run_in_executor(pool, run_in_worker, incoming)
-        except Exception as exc:  # the worker died (BrokenProcessPool) or its answer did not come back
-            if isinstance(exc, BrokenProcessPool):
-                log.error("command worker died while handling %r; starting new workers", normalised.command)
-                metrics.WORKER_RESTARTS.inc()
-                self._replace_pool(pool)
-            else:
-                log.exception("command %r failed in a worker process", normalised.command)
+            result = await self._worker_pool.run(incoming)
+        except Exception:  # logged by the pool; the user gets the polite line in his own language
             locale = await asyncio.to_thread(self._user_locale, normalised)
             result = Outcome([render("errors/internal", locale)], "internal", self._metric_name(normalised),
                              time.perf_counter() - started)
         self._record(normalised, result)
         return result.replies
-
-    def _process_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            with self._executor_lock:
-                if self._pool is None:
-                    self._pool = ProcessPoolExecutor(
-                        self.processes, mp_context=multiprocessing.get_context("spawn"),
-                        initializer=start_worker, initargs=(self.settings,),
-                    )
-        return self._pool
-
-    def _replace_pool(self, broken: ProcessPoolExecutor) -> None:
-        """Drop a broken pool once (many commands fail together); the next command starts a new one."""
-        with self._executor_lock:
-            if self._pool is broken:
-                self._pool = None
-        broken.shutdown(wait=False, cancel_futures=True)
 
     def _user_locale(self, incoming: Incoming) -> str:
         """The user's own language for a reply written in the main process (a worker crashed)."""
@@ -153,10 +127,8 @@ class Router:
 
     def close(self) -> None:
         """Stop the worker processes, if any (app shutdown); commands in flight finish first."""
-        with self._executor_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if self._worker_pool is not None:
+            self._worker_pool.close()
 
     def _record(self, incoming: Incoming, result: Outcome) -> None:
         LAST_OUTCOME.set(result.outcome)
@@ -291,34 +263,6 @@ class Router:
                 f"errors/{error.template}", locale, usage=command_info(locale, error.command)["usage"], **error.params
             )
         return render(f"errors/{error.template}", locale, **error.params)
-
-
-# ---------------------------------------------------------------- inside a worker process
-
-_WORKER_ROUTER: Router | None = None
-
-
-def start_worker(settings: Settings) -> None:
-    """Pool initializer: this worker's own logging, database pool and router, built once."""
-    global _WORKER_ROUTER
-    from bot.logs import configure_logging
-
-    configure_logging(settings)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
-    # The main process rate limits (one bucket per user across workers) and records metrics.
-    _WORKER_ROUTER = Router(Database(settings.DATABASE_URL), settings, limiter=disabled())
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A bot process killed outright (SIGKILL, OOM) must not leave its workers holding connections."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
-
-
-def run_in_worker(incoming: Incoming) -> Outcome:
-    assert _WORKER_ROUTER is not None, "start_worker did not run"
-    return _WORKER_ROUTER.measured(incoming, check_limit=False)
 
 
 def command_line(text: str) -> tuple[str, str]:

@@ -62,7 +62,7 @@ async def test_answer_from_a_worker_equals_the_in_process_answer(workers: Router
         expected = in_process.handle(telegram(user, command))
         assert await workers.handle_async(telegram(user, command)) == expected
         assert expected and (expected[0].text or expected[0].title)
-    assert workers._pool is not None  # it did run in processes
+    assert workers._worker_pool._pool is not None  # it did run in processes
 
 
 async def test_the_same_event_sent_concurrently_acts_once(workers: Router, linked: Database) -> None:
@@ -106,8 +106,8 @@ async def test_a_worker_killed_mid_command_gets_a_polite_reply_then_the_next_wor
         pending = asyncio.ensure_future(workers.handle_async(telegram("701", "whoami", event_id="ev-kill")))
         await asyncio.sleep(0.8)
         assert not pending.done()
-        assert workers._pool is not None
-        os.kill(next(iter(workers._pool._processes)), signal.SIGKILL)  # type: ignore[attr-defined]
+        assert workers._worker_pool._pool is not None
+        os.kill(next(iter(workers._worker_pool._pool._processes)), signal.SIGKILL)  # type: ignore[attr-defined]
         blocker.rollback()  # (on SQLite the main process's locale lookup would wait for this lock)
         replies = await asyncio.wait_for(pending, 30)
     assert len(replies) == 1
