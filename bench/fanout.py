@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select
 from bench.common import Row, scratch_database
 from bot.delivery import Dispatcher, RetryAfter, SlidingWindow
 from bot.messages import Reply
+from bot.web import start_server
 from db.models import OutboxMessage
 from db.session import Database
 
@@ -88,11 +89,7 @@ class HttpSender:
 
 async def deliver_all(url: str, posts: int, groups: int) -> dict[str, float]:
     fake = FakeTelegram()
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_server(fake.app())
     db = Database(url)
     rows = [{"platform": "telegram", "workspace": "bench", "chat_id": f"-100{i % groups}", "kind": "win",
              "payload": Reply(text=f"Gong #{i}").to_json(), "status": "pending"} for i in range(posts)]

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bench.common import Row, median, p99, scratch_database
+from bot.web import start_server
 
 SECRET = "bench-signing-secret"
 TEAM = "T0001"
@@ -86,11 +87,8 @@ async def serve(mode: str, db_url: str) -> None:
         front = SlackFrontEnd(settings, router)
         app = build_web_app(db)
         front.add_routes(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(site._server.sockets[0].getsockname()[1], fake.port, flush=True)  # type: ignore[union-attr]
+    runner, port = await start_server(app)
+    print(port, fake.port, flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
@@ -148,7 +146,7 @@ async def measure(ports: dict[str, tuple[int, int]], quick: bool) -> list[Row]:
     return rows
 
 
-async def start_server(mode: str, db_url: str) -> tuple[asyncio.subprocess.Process, tuple[int, int]]:
+async def launch(mode: str, db_url: str) -> tuple[asyncio.subprocess.Process, tuple[int, int]]:
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.slack_path", "serve", mode, db_url,
                                                 stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
@@ -159,7 +157,7 @@ async def start_server(mode: str, db_url: str) -> tuple[asyncio.subprocess.Proce
 async def main(quick: bool) -> list[Row]:
     with scratch_database("slack") as url:
         seed_users(url)
-        servers = {mode: await start_server(mode, url) for mode in ("bare", "app")}
+        servers = {mode: await launch(mode, url) for mode in ("bare", "app")}
         try:
             return await measure({mode: port for mode, (_proc, port) in servers.items()}, quick)
         finally:

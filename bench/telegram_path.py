@@ -14,6 +14,7 @@ import aiohttp
 
 from bench.common import Row, median, scratch_database
 from bench.slack_path import USERS, seed_users
+from bot.web import start_server
 
 TOKEN = "123:ABC"
 SECRET = "bench-webhook-secret"
@@ -67,11 +68,8 @@ async def serve(mode: str, db_url: str) -> None:
         app = build_web_app(db)
         front.add_routes(app)
         await front.start()
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(site._server.sockets[0].getsockname()[1], flush=True)  # type: ignore[union-attr]
+    runner, port = await start_server(app)
+    print(port, flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()

@@ -15,7 +15,7 @@ from bot.delivery import Dispatcher, Sender
 from bot.metrics import watch_dispatcher
 from bot.router import Router
 from bot.scheduler import Scheduler
-from bot.web import build_web_app
+from bot.web import build_web_app, start_server
 from db.session import Database
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,8 @@ async def serve(
             web_app[checkin_page.SETTINGS_KEY] = settings
             for front_end in front_ends:
                 front_end.add_routes(web_app)
-            runner = web.AppRunner(web_app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, settings.HTTP_HOST, settings.HTTP_PORT).start()
-            log.info("HTTP endpoints on %s:%s", settings.HTTP_HOST, settings.HTTP_PORT)
+            runner, port = await start_server(web_app, settings.HTTP_HOST, settings.HTTP_PORT)
+            log.info("HTTP endpoints on %s:%s", settings.HTTP_HOST, port)
             for front_end in front_ends:
                 await front_end.start()
         scheduler.start()

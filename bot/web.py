@@ -53,3 +53,12 @@ def build_web_app(db: Database) -> web.Application:
     app.router.add_get("/metrics", metrics_view)
     __import__("bot.checkin_page", fromlist=["add_routes"]).add_routes(app)  # one-time check-in pages (visits)
     return app
+
+
+async def start_server(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, int]:
+    """Serve the app; returns its runner (cleanup() stops it) and the port it got (0 picks a free one)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

@@ -7,14 +7,13 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from bot import checkin_page
 from bot.messages import Incoming
 from bot.router import Router
 from bot.services import checkin_links
-from bot.web import build_web_app
+from bot.web import build_web_app, start_server
 from db.base import utcnow
 from db.models import Visit
 from db.models.visits import UsedCheckinLink
@@ -30,11 +29,7 @@ async def server(db, settings, demo_org):
     add_records(db)
     app = build_web_app(db)
     app[checkin_page.SETTINGS_KEY] = settings
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_server(app)
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()
 

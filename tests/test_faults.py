@@ -34,6 +34,7 @@ from bot.messages import Incoming, Reply
 from bot.ratelimit import RateLimiter
 from bot.router import Router
 from bot.services import demo, identity
+from bot.web import start_server
 from db.base import utcnow
 from db.migrate import upgrade
 from db.models import InboundEvent, Invitation, OrgUnit, OutboxMessage, PlatformIdentity, User
@@ -222,14 +223,6 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
-async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-
 async def test_dispatcher_killed_mid_delivery_loses_nothing(pg_db: Database):
     total, kills = 150, 5
     with pg_db.uow() as uow:
@@ -244,7 +237,7 @@ async def test_dispatcher_killed_mid_delivery_loses_nothing(pg_db: Database):
 
     app = web.Application()
     app.router.add_post("/post", post)
-    runner, port = await serve(app)
+    runner, port = await start_server(app)
     command = [sys.executable, "-c", DISPATCHER, pg_db.url, f"http://127.0.0.1:{port}/post"]
     try:
         for _ in range(kills):

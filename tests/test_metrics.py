@@ -4,14 +4,13 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from bot import metrics
 from bot.delivery import Dispatcher
 from bot.scheduler import run_claimed
 from bot.services import outbox
-from bot.web import build_web_app
+from bot.web import build_web_app, start_server
 from db.models import TeamChannel
 from db.session import Database
 from tests.conftest import say
@@ -34,11 +33,7 @@ def parse(text: str) -> dict[str, float]:
 
 @pytest.fixture
 async def http(db: Database) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
-    runner = web.AppRunner(build_web_app(db), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_server(build_web_app(db))
     async with aiohttp.ClientSession() as session:
         yield session, f"http://127.0.0.1:{port}"
     await runner.cleanup()
@@ -99,11 +94,7 @@ async def test_outbox_backlog_failures_and_scheduled_runs(demo_org, http):
 
 async def test_a_dead_database_is_reported_not_raised(tmp_path):
     broken = Database(f"sqlite:///{tmp_path / 'missing' / 'crm.sqlite3'}")
-    runner = web.AppRunner(build_web_app(broken), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_server(build_web_app(broken))
     try:
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://127.0.0.1:{port}/metrics") as response:

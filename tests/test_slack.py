@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.adapters.slack import (
@@ -29,7 +28,7 @@ from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
 from bot.router import Router
 from bot.services import identity
-from bot.web import build_web_app
+from bot.web import build_web_app, start_server
 from db.base import utcnow
 from db.models import InboundEvent, OutboxMessage, PlatformIdentity
 from db.session import Database
@@ -115,11 +114,7 @@ async def slack(db: Database, demo_org: Database, slack_settings: Settings, fake
     front = SlackFrontEnd(slack_settings, Router(db, slack_settings))
     app = build_web_app(db)
     front.add_routes(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_server(app)
     async with aiohttp.ClientSession() as http:
         yield Slack(front, fake_slack, f"http://127.0.0.1:{port}/slack/events", http)
     await front.stop()

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import func, select
 from telegram import Update
 
@@ -25,7 +24,7 @@ from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
 from bot.router import Router
 from bot.services import identity
-from bot.web import build_web_app
+from bot.web import build_web_app, start_server
 from db.base import utcnow
 from db.models import InboundEvent, OutboxMessage
 from db.session import Database
@@ -104,11 +103,7 @@ async def webhook_bot(db: Database, demo_org: Database, router: Router, api: Fak
     front_end = TelegramFrontEnd(telegram_settings(db, api, webhook=True), router)
     app = build_web_app(db)
     front_end.add_routes(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_server(app)
     await front_end.start()
     async with aiohttp.ClientSession() as session:
         yield WebhookBot(front_end, api, f"http://127.0.0.1:{port}{WEBHOOK_PATH}", session)

@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web import start_server
+
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0001"
@@ -66,11 +68,7 @@ class FakeSlackApi:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response_url/{hook}", self._hook)
         app.router.add_get("/socket", self._websocket)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await start_server(app)
         return self
 
     async def stop(self) -> None:

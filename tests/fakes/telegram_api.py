@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web import start_server
+
 BOT_USER = {
     "id": 123,
     "is_bot": True,
@@ -60,11 +62,7 @@ class FakeTelegramAPI:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await start_server(app)
         return self
 
     async def close(self) -> None:
