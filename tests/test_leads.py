@@ -40,7 +40,7 @@ def test_illegal_transitions_name_the_current_state_in_the_users_language(consol
         console, "/follow 5 hello")
     say(console, "/claim 5")
     assert "New customer" in say(console, "/convert 5")
-    assert "Lead #5 is converted: you can't mark invalid it now." in say(console, "/invalid 5 late")
+    assert "Lead #5 is converted: you can't mark it invalid now." in say(console, "/invalid 5 late")
     say(console, "/as li")
     say(console, "/claim 4")
     say(console, "/void 4 garbage")
