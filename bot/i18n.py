@@ -29,8 +29,17 @@ def environment() -> Environment:
         keep_trailing_newline=False,
     )
     env.filters["money"] = lambda value: f"{value:,.2f}"
-    env.globals["cmd"] = lambda line: COMMAND_PREFIX.get() + line
+    env.globals["cmd"] = command_text
     return env
+
+
+USAGE_ALTERNATIVES = "  ·  "
+
+
+def command_text(line: str) -> str:
+    """A command as the platform spells it ("/crm visit" on Slack); a usage line may hold several
+    forms joined by "  ·  ", and each gets the prefix."""
+    return USAGE_ALTERNATIVES.join(COMMAND_PREFIX.get() + part for part in line.split(USAGE_ALTERNATIVES))
 
 
 def pick_locale(*candidates: str | None) -> str:

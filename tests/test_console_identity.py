@@ -82,3 +82,8 @@ def test_attached_chart_is_saved_and_its_path_shown(console, tmp_path, monkeypat
     out = say(console, "/team")
     assert "[team.png] fieldcrm-files/team.png" in out
     assert (tmp_path / "fieldcrm-files" / "team.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_every_form_of_a_usage_line_gets_the_command_prefix(console):
+    say(console, "/as mei")
+    assert "/target [REP|TEAM] [month|quarter]  ·  /target set REP|TEAM" in say(console, "/lang en") + say(console, "/help")
