@@ -85,7 +85,7 @@ def win_milestones(uow: UnitOfWork, deal: Opportunity, rep: User, zone: ZoneInfo
         found.append("fifth_today")
     unit = uow.session.get(OrgUnit, rep.unit_id)
     assert unit is not None
-    team = select(User.id).join(OrgUnit, User.unit_id == OrgUnit.id).where(OrgUnit.path.startswith(unit.path))
+    team = org.subtree_user_ids(unit.path)
     for period in ("month", "week"):
         window = leaderboard.Window.of(period, today, zone)
         team_others = [a for i, a in _won(uow, Opportunity.owner_id.in_(team), Opportunity.won_at >= window.start_utc,

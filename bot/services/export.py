@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, and_, func, select
 
 from bot.errors import UserError
-from bot.services import scope
+from bot.services import org, scope
 from db.models import Customer, Lead, OrgUnit, User, Visit
 from db.models.crm import Opportunity
 from db.models.management import AuditEntry
@@ -55,9 +55,7 @@ def _in_unit(uow: UnitOfWork, unit_name: str | None, column):
     unit = uow.session.scalar(select(OrgUnit).where(func.lower(OrgUnit.name) == unit_name.strip().lower()))
     if unit is None:
         raise UserError("manager/unknown_unit", name=unit_name[:100])
-    return unit, column.in_(
-        select(User.id).join(OrgUnit, User.unit_id == OrgUnit.id).where(OrgUnit.path.startswith(unit.path))
-    )
+    return unit, column.in_(org.subtree_user_ids(unit.path))
 
 
 def _query(kind: str) -> tuple[list[str], Select, object, object]:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, func, or_, select
 
 from bot.errors import UserError
-from bot.services import dedupe, ownership, scope
+from bot.services import dedupe, org, ownership, scope
 from db.models import Lead, LeadEvent, LeadStatus, OrgUnit, Pool, PoolMember, User
 from db.models.crm import OPEN_LEAD_STATUSES
 from db.models.leads import LeadFollowup
@@ -125,7 +125,7 @@ def can_manage_pool(uow: UnitOfWork, user_id: int, pool_id: int | None) -> bool:
 def is_pool_admin(uow: UnitOfWork, user: User, pool_id: int | None) -> bool:
     """Named a pool admin, himself or through his unit or an ancestor unit."""
     unit = uow.session.get(OrgUnit, user.unit_id)
-    ancestors = [int(p) for p in unit.path.strip("/").split("/") if p] if unit else []
+    ancestors = org.ancestor_unit_ids(unit.path) if unit else []
     return uow.session.scalar(
         select(PoolMember.id).where(
             PoolMember.pool_id == pool_id, PoolMember.is_admin.is_(True),
@@ -446,5 +446,5 @@ def _owners(uow: UnitOfWork, visible: scope.Scope, user_id: int, who: str | None
         raise UserError("leads/unknown_who", who=who[:60])
     if not scope.covers_unit(uow, visible, unit.id):
         raise UserError("leads/outside_scope", who=who[:60])
-    members = select(User.id).join(OrgUnit, User.unit_id == OrgUnit.id).where(OrgUnit.path.startswith(unit.path))
+    members = org.subtree_user_ids(unit.path)
     return members, unit.name

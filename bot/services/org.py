@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from bot.config import LOCALES
 from bot.errors import UserError
@@ -14,11 +14,21 @@ from db.session import UnitOfWork
 PLATFORMS = ("console", "slack", "telegram")
 
 
+def ancestor_unit_ids(path: str) -> list[int]:
+    """The unit's own id and its ancestors', root first, read from its materialised path "/1/4/9/"."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
+def subtree_user_ids(unit_path: str) -> Select:
+    """SELECT of the ids of the users in the unit with that path and in every unit below it."""
+    return select(User.id).join(OrgUnit, User.unit_id == OrgUnit.id).where(OrgUnit.path.startswith(unit_path))
+
+
 def unit_chain(uow: UnitOfWork, unit_id: int) -> list[OrgUnit]:
     """The unit and its ancestors, root first."""
     unit = uow.session.get(OrgUnit, unit_id)
     assert unit is not None
-    ids = [int(part) for part in unit.path.strip("/").split("/") if part]
+    ids = ancestor_unit_ids(unit.path)
     units = {u.id: u for u in uow.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
     return [units[i] for i in ids if i in units]
 

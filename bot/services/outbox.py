@@ -18,13 +18,18 @@ def channels_for_unit(uow: UnitOfWork, unit_id: int) -> list[TeamChannel]:
     return [c for c in channels if c.unit_id == unit_id or c.include_subunits]
 
 
+def already_queued(uow: UnitOfWork, dedupe_key: str | None) -> bool:
+    """A post with this key was queued before (a double tap or a retried event): queue nothing."""
+    return bool(dedupe_key) and uow.session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+    ) is not None
+
+
 def post_to_channel(
     uow: UnitOfWork, channel: TeamChannel, reply: Reply, kind: str = "post", dedupe_key: str | None = None
 ) -> OutboxMessage | None:
     """Queue a post; a dedupe_key seen before queues nothing (a double tap announces once)."""
-    if dedupe_key and uow.session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
-    ):
+    if already_queued(uow, dedupe_key):
         return None
     message = OutboxMessage(
         platform=channel.platform,
@@ -66,9 +71,7 @@ def send_direct(uow: UnitOfWork, user_id: int, reply: Reply, dedupe_key: str | N
     route = direct_route(uow, user_id)
     if route is None or route.dm_chat_id is None:
         return False
-    if dedupe_key and uow.session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
-    ):
+    if already_queued(uow, dedupe_key):
         return True
     uow.session.add(
         OutboxMessage(

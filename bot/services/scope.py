@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Select, and_, or_, select, true
 
 from bot.errors import UserError
+from bot.services import org
 from db.models import OrgUnit, RecordMember, User
 from db.models.org import DataScope
 from db.session import UnitOfWork
@@ -52,7 +53,7 @@ def visible_user_ids(scope: Scope) -> Select | None:
     if scope.kind == DataScope.UNIT:
         return select(User.id).where(User.unit_id == scope.unit_id)
     if scope.kind == DataScope.SUBTREE:
-        return select(User.id).join(OrgUnit, User.unit_id == OrgUnit.id).where(OrgUnit.path.startswith(scope.unit_path))
+        return org.subtree_user_ids(scope.unit_path)
     if scope.kind == DataScope.SUBORDINATES:
         chain = select(User.id).where(User.id == scope.user_id).cte("reports", recursive=True)
         chain = chain.union_all(select(User.id).where(User.manager_id == chain.c.id))
