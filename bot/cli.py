@@ -49,10 +49,11 @@ def _first_admin(db: Database) -> str:
     return handle or "admin"
 
 
-def _ensure_demo(settings: Settings, db: Database) -> None:
-    """An empty embedded database gets the demo org, so `make run` can chat at once."""
+def _load_demo(settings: Settings, db: Database, only_if_empty: bool) -> None:
+    """Load the demo org (safe twice); with only_if_empty, only into a database without users, so
+    `make run` on a fresh embedded database can chat at once."""
     with db.uow() as uow:
-        if demo.has_users(uow):
+        if only_if_empty and demo.has_users(uow):
             return
         demo.load_demo(uow, utcnow())
         uow.commit()
@@ -109,12 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "tool", None):
             return args.tool(settings, db, args)
         if args.command == "db":
-            print("database is up to date")
+            print(render_text("cli/db_upgraded", settings.DEFAULT_LOCALE))
         elif args.command == "demo":
-            with db.uow() as uow:
-                demo.load_demo(uow, utcnow())
-                uow.commit()
-            print(render_text("cli/demo_loaded", settings.DEFAULT_LOCALE), file=sys.stderr)
+            _load_demo(settings, db, only_if_empty=False)
         elif args.command == "org":
             _load_org(settings, db, args.file)
         elif args.command == "invite":
@@ -123,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.app import serve
 
             if console_only:
-                _ensure_demo(settings, db)
+                _load_demo(settings, db, only_if_empty=True)
             user = args.as_user or (_first_admin(db) if console_only else None)
             if args.command == "console":
                 settings = settings.model_copy(update={"SLACK_BOT_TOKEN": None, "TELEGRAM_BOT_TOKEN": None})
