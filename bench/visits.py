@@ -9,7 +9,10 @@ Measured, interleaved with the floor (so machine noise hits both alike):
     (identity, dedupe, commit, metrics: everything outside the location handler);
   - for scale: the same two writes done bare (INSERT the waiting row, then UPDATE it with the
     position), each in its own transaction;
-  - floor: one INSERT of the same visit row in its own transaction.
+  - floor: one INSERT of the same visit row in its own transaction;
+  - second floor, for what the verdict itself adds: a bench-only command that logs the same row
+    through the command table (router, identity, ORM, audit, a rendered reply) with no lookup and
+    no verdict.
 Also checks with EXPLAIN that the lookup the location step runs reads the previous visit with an
 Index Only Scan and touches `visits` only through indexes.
 """
@@ -24,12 +27,13 @@ from sqlalchemy import event, text
 
 from bench.common import Row, interleaved, median, p99, scratch_database
 from bot.config import load_settings
-from bot.handlers.registry import COMMANDS, LOCATION_COMMAND
-from bot.messages import Incoming, Location
+from bot.context import Context
+from bot.handlers.registry import COMMANDS, LOCATION_COMMAND, Access, Command
+from bot.messages import Incoming, Location, Reply
 from bot.router import Router
 from bot.services import visits
 from bot.services.verdict import Fix
-from db.models import User
+from db.models import User, Visit
 from db.session import Database
 
 VISITS_PER_DAY = 5.5
@@ -83,7 +87,7 @@ def explain_location_lookup(db: Database, router: Router, user_id: int) -> str:
         fix = Fix(30.2, 120.1, 12.0, "static", NOW, NOW)
         event.listen(db.engine, "before_cursor_execute", capture)
         try:
-            around = visits.lookup(uow, user, fix, NOW)
+            around = visits.lookup(uow, user.id, fix, NOW)
         finally:
             event.remove(db.engine, "before_cursor_execute", capture)
         assert around.waiting is not None and around.previous is not None
@@ -110,6 +114,26 @@ def timed_handler(name: str, times: list[float]) -> None:
     COMMANDS[name] = dataclasses.replace(command, handler=timed)
 
 
+BARE_COMMAND = "benchvisit"
+
+
+def register_bare_command() -> None:
+    """The command table's own floor: the same visit row logged with no lookup and no verdict."""
+    def bare_visit(ctx: Context) -> list[Reply]:
+        visit = Visit(
+            user_id=ctx.user_id, kind="visit", customer_id=ctx.user_id, status="closed", started_at=ctx.now,
+            latitude=30.2, longitude=120.1, accuracy_m=12.0, source="static", taken_at=ctx.now,
+            arrived_at=ctx.now, distance_m=20.0, verdict="verified", reasons=[], review_status="none",
+            counts=True, created_at=ctx.now,
+        )
+        ctx.uow.session.add(visit)
+        ctx.uow.session.flush()
+        pinned = visits.Pinned(visit.id, "visit", "Customer", "verified", [], 20.0, 12.0, ctx.now)
+        return [ctx.reply("visits/pinned", pinned=pinned)]
+
+    COMMANDS[BARE_COMMAND] = Command(BARE_COMMAND, bare_visit, Access.MEMBER, hidden=True)
+
+
 def run(quick: bool) -> list[Row]:
     reps, days = (50, 30) if quick else (1000, 365)
     with scratch_database("visits") as url:
@@ -125,6 +149,7 @@ def run(quick: bool) -> list[Row]:
         step_times: list[float] = []
         handler_times: list[float] = []
         timed_handler(LOCATION_COMMAND, handler_times)
+        register_bare_command()
 
         def log_visit() -> None:
             rep = order[len(step_times) % reps]
@@ -159,7 +184,14 @@ def run(quick: bool) -> list[Row]:
                     "source = 'static', taken_at = :t, arrived_at = :t, distance_m = 20, verdict = 'verified', "
                     "counts = true WHERE id = :id"), {**visit_row, "id": visit_id})
 
-        times = interleaved({"visit": log_visit, "insert": bare_insert, "two": bare_two_writes}, reps)
+        def bare_command() -> None:
+            rep = order[len(step_times) % reps]
+            base = dict(platform="console", workspace="local", chat_id=f"@rep{rep}", user_id=f"rep{rep}")
+            [reply] = router.handle(Incoming(**base, command=BARE_COMMAND))
+            assert reply.title and "pinned" in reply.title, reply
+
+        times = interleaved({"visit": log_visit, "insert": bare_insert, "two": bare_two_writes,
+                             "command": bare_command}, reps)
         db.dispose()
     floor_median, floor_p99 = median(times["insert"]), p99(times["insert"])
     router_share = [step - handler for step, handler in zip(step_times, handler_times, strict=True)]
@@ -174,6 +206,8 @@ def run(quick: bool) -> list[Row]:
         Row("visits", "location step (verdict), p99", p99(step_times), floor_p99, target="<= 2x"),
         Row("visits", "  of which router (identity, commit), median", median(router_share), floor_median,
             target="share, not a target"),
+        Row("visits", "  vs the same row logged through the command table", median(step_times),
+            median(times["command"]), target="what lookup + verdict add"),
         Row("visits", "  of which location handler, median", median(handler_times), floor_median,
             target="share, not a target"),
         Row("visits", "two bare transactions (INSERT, UPDATE), median", median(times["two"]), floor_median,

@@ -31,7 +31,6 @@ class Command:
     flags: tuple[Flag, ...] = ()
     aliases: tuple[str, ...] = ()
     hidden: bool = False  # reachable (buttons, platform glue) but not listed in /help
-    # Writes nothing and needs no dedupe? Most commands write; keep default False.
     group: str = "general"
     extra: dict = field(default_factory=dict)
 

@@ -11,8 +11,8 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, func, literal_column, or_, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, bindparam, func, literal_column, null, or_, select, true
+from sqlalchemy.orm import aliased, joinedload
 
 from bot.errors import UserError
 from bot.services import geo, scope
@@ -174,7 +174,8 @@ def active_user(uow: UnitOfWork, user_id: int, lock: bool = False) -> User:
         # Serialises one user's visit commands (two taps of /visit never open two visits); the row
         # read under the lock replaces the one the router loaded.
         user = uow.session.scalar(
-            select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+            select(User).options(joinedload(User.unit)).where(User.id == user_id).with_for_update(of=User)
+            .execution_options(populate_existing=True)
         )
     else:
         user = uow.session.get(User, user_id)
@@ -309,8 +310,10 @@ def end_visit(uow: UnitOfWork, user_id: int, note: str | None, now: datetime) ->
 class Surroundings:
     """What a position is matched to and judged against, read in one round trip (`lookup`)."""
 
+    user: User  # locked for the rest of the transaction, read fresh
     waiting: Visit | None  # the latest visit or check-in waiting for its location (or the one a link names)
     in_window: Visit | None  # the latest no-signal visit still inside its window
+    trail_of: Visit | None  # the visit whose live location this message updates
     setloc: CustomerLocationRequest | None  # the owner asked to set a customer's location
     limits: Thresholds
     previous: PreviousFix | None  # the rep's last position before this one
@@ -326,13 +329,11 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
     None: an update of a live location that nothing follows (it arrives every few seconds: stay quiet)."""
     if not is_private:
         raise UserError("visits/location_in_group")
-    user = active_user(uow, user_id, lock=True)
     refuse_unusable(fix)
-    if fix.source == "live" and message_id is not None:
-        trail_of = _live_trail_visit(uow, user_id, message_id)
-        if trail_of is not None:
-            return live_update(uow, trail_of, fix, message_id)
-    around = lookup(uow, user, fix, now)
+    live_message = message_id if fix.source == "live" else None
+    around = lookup(uow, user_id, fix, now, message_id=live_message)
+    if around.trail_of is not None and live_message is not None:
+        return live_update(uow, around.trail_of, fix, live_message)
     request, waiting = around.setloc, around.waiting
     if request is not None and (waiting is None or request.created_at > waiting.created_at):
         return _set_customer_location(uow, request, fix, now)
@@ -342,7 +343,7 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
         return None
     if waiting is None:
         raise UserError("no_location_expected")
-    return pin_location(uow, waiting, fix, message_id, user=user, around=around)
+    return pin_location(uow, waiting, fix, around, live_message)
 
 
 def refuse_unusable(fix: Fix) -> None:
@@ -356,21 +357,12 @@ def refuse_unusable(fix: Fix) -> None:
 
 def pin_from_link(uow: UnitOfWork, user_id: int, visit_id: int, fix: Fix) -> Pinned:
     """The check-in page's position: the same checks as a chat location, for the visit the link names."""
-    user = active_user(uow, user_id, lock=True)
     refuse_unusable(fix)
-    around = lookup(uow, user, fix, fix.arrived_at, visit_id=visit_id)
+    around = lookup(uow, user_id, fix, fix.arrived_at, visit_id=visit_id)
     visit = around.waiting
     if visit is None or visit.user_id != user_id or visit.status != WAITING:
         raise UserError("visits/link_done")
-    return pin_location(uow, visit, fix, user=user, around=around)
-
-
-def _live_trail_visit(uow: UnitOfWork, user_id: int, message_id: str) -> Visit | None:
-    visit_id = uow.session.scalar(
-        select(VisitTrailPoint.visit_id).where(VisitTrailPoint.user_id == user_id, VisitTrailPoint.message_id == message_id)
-        .order_by(VisitTrailPoint.id.desc()).limit(1)
-    )
-    return uow.session.get(Visit, visit_id) if visit_id is not None else None
+    return pin_location(uow, visit, fix, around)
 
 
 def _waiting_visit_id(user_id) -> Select:
@@ -383,6 +375,12 @@ def _visit_in_window_id(user_id, now) -> Select:
         Visit.user_id == user_id, Visit.no_location_reason.is_not(None), Visit.latitude.is_(None),
         Visit.location_deadline > now, Visit.verdict == "unverified",
     ).order_by(Visit.started_at.desc(), Visit.id.desc()).limit(1)
+
+
+def _live_trail_visit_id(user_id, message_id) -> Select:
+    return (select(VisitTrailPoint.visit_id)
+            .where(VisitTrailPoint.user_id == user_id, VisitTrailPoint.message_id == message_id)
+            .order_by(VisitTrailPoint.id.desc()).limit(1))
 
 
 def previous_fix_query(user_id, before) -> Select:
@@ -406,15 +404,18 @@ def _repeated_query(latitude, longitude, day_start, day_end) -> Select:
 
 
 @cache
-def _lookup_template(by_visit_id: bool) -> Select:
+def _lookup_template(by_visit_id: bool, by_message: bool) -> Select:
     """Built once per process (bound parameters only): building and cache-keying an expression this
     size costs more than running it, and this is the hot path of every shared location."""
     user_id = bindparam("user_id")
     if by_visit_id:
-        candidate = Visit.id == bindparam("visit_id")
+        candidates = [Visit.id == bindparam("visit_id")]
     else:
-        candidate = or_(Visit.id == _waiting_visit_id(user_id).scalar_subquery(),
-                        Visit.id == _visit_in_window_id(user_id, bindparam("now")).scalar_subquery())
+        candidates = [Visit.id == _waiting_visit_id(user_id).scalar_subquery(),
+                      Visit.id == _visit_in_window_id(user_id, bindparam("now")).scalar_subquery()]
+    trail_of = _live_trail_visit_id(user_id, bindparam("message_id")).scalar_subquery()
+    if by_message:
+        candidates.append(Visit.id == trail_of)
     setloc = aliased(CustomerLocationRequest, _setloc_waiting(user_id, bindparam("now")).subquery(), name="setloc")
     unit_settings = aliased(VisitSettings, _unit_settings(bindparam("unit_id")).subquery(), name="unit_settings")
     previous = previous_fix_query(user_id, bindparam("taken_at")).subquery("previous")
@@ -422,27 +423,31 @@ def _lookup_template(by_visit_id: bool) -> Select:
         bindparam("latitude"), bindparam("longitude"), bindparam("day_start"), bindparam("day_end")
     ).subquery("repeated")
     return (
-        select(Visit, Customer.name, Customer.latitude, Customer.longitude, Lead.company, Lead.latitude,
-               Lead.longitude, setloc, unit_settings, previous.c.latitude, previous.c.longitude,
-               previous.c.taken_at, repeated.c.taken_at)
+        select(User, Visit, Customer.name, Customer.latitude, Customer.longitude, Lead.company, Lead.latitude,
+               Lead.longitude, trail_of if by_message else null(), setloc, unit_settings, previous.c.latitude,
+               previous.c.longitude, previous.c.taken_at, repeated.c.taken_at)
         .select_from(User)
-        .outerjoin(Visit, (Visit.user_id == User.id) & candidate)
+        .outerjoin(Visit, (Visit.user_id == User.id) & or_(*candidates))
         .outerjoin(Customer, Customer.id == Visit.customer_id)
         .outerjoin(Lead, Lead.id == Visit.lead_id)
         .outerjoin(setloc, true()).outerjoin(unit_settings, true())
         .outerjoin(previous, true()).outerjoin(repeated, true())
         .where(User.id == user_id)
+        # Serialises one rep's positions (two taps never pin twice); the user row is read fresh.
+        .with_for_update(of=User)
+        .execution_options(populate_existing=True)
     )
 
 
-def lookup_statement(user: User, fix: Fix, now: datetime, visit_id: int | None = None) -> tuple[Select, dict]:
-    """One statement for everything a position needs: the visit it lands on (with its customer's or
-    lead's name and place), a pending /setloc, the unit's thresholds, the previous position and a
-    repeated one.
+def lookup_statement(user: User, fix: Fix, now: datetime, visit_id: int | None = None,
+                     message_id: str | None = None) -> tuple[Select, dict]:
+    """One statement for everything a position needs, locking the rep: the visit it lands on (with
+    its customer's or lead's name and place), the visit a live location's message follows, a pending
+    /setloc, the unit's thresholds, the previous position and a repeated one.
 
     Each fact is a one-row derived table LEFT JOINed `ON true` to the user's row, so a missing fact
-    is NULLs, not a missing row; the candidate visits (waiting and in-window, or the one a link
-    names) give at most two rows. Every part is an index lookup (see db.models.visits)."""
+    is NULLs, not a missing row; the candidate visits (waiting, in-window and followed, or the one a
+    link names) give at most three rows. Every part is an index lookup (see db.models.visits)."""
     zone = zone_of(user)
     day_start, day_end = local_day_bounds(zone, fix.taken_at.astimezone(zone).date())
     params = {
@@ -451,15 +456,26 @@ def lookup_statement(user: User, fix: Fix, now: datetime, visit_id: int | None =
     }
     if visit_id is not None:
         params["visit_id"] = visit_id
-    return _lookup_template(visit_id is not None), params
+    if message_id is not None:
+        params["message_id"] = message_id
+    return _lookup_template(visit_id is not None, message_id is not None), params
 
 
-def lookup(uow: UnitOfWork, user: User, fix: Fix, now: datetime, visit_id: int | None = None) -> Surroundings:
-    statement, params = lookup_statement(user, fix, now, visit_id)
+def lookup(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, visit_id: int | None = None,
+           message_id: str | None = None) -> Surroundings:
+    """Lock the rep and read everything his position needs. The router has already loaded him in
+    this session: his unit and time zone (for the statement's parameters) cost no query."""
+    known = uow.session.get(User, user_id)
+    if known is None:
+        raise UserError("not_linked")
+    statement, params = lookup_statement(known, fix, now, visit_id, message_id)
     rows = uow.session.execute(statement, params).all()
-    waiting = in_window = None
+    user = rows[0][0] if rows else None
+    if user is None or not user.active:
+        raise UserError("not_linked")
+    waiting = in_window = trail_of = None
     targets: dict[int, Target | None] = {}
-    for (visit, customer_name, customer_lat, customer_lon, lead_name, lead_lat, lead_lon, *_) in rows:
+    for (_user, visit, customer_name, customer_lat, customer_lon, lead_name, lead_lat, lead_lon, trail_id, *_) in rows:
         if visit is None:
             continue
         if visit.customer_id is not None:
@@ -470,14 +486,17 @@ def lookup(uow: UnitOfWork, user: User, fix: Fix, now: datetime, visit_id: int |
             targets[visit.id] = Target("lead", visit.lead_id, lead_name, place)
         else:
             targets[visit.id] = None
-        if visit_id is not None or visit.status == WAITING:
+        if visit.id == trail_id:
+            trail_of = visit
+        elif visit_id is not None or visit.status == WAITING:
             waiting = visit
         else:
             in_window = visit
     *_, setloc, unit_settings, previous_lat, previous_lon, previous_at, repeated_at = rows[0]
     previous = PreviousFix(previous_lat, previous_lon, previous_at) if previous_at is not None else None
     return Surroundings(
-        waiting, in_window, setloc, _as_thresholds(unit_settings), previous, repeated_at is not None, targets
+        user, waiting, in_window, trail_of, setloc, _as_thresholds(unit_settings), previous,
+        repeated_at is not None, targets,
     )
 
 
@@ -506,18 +525,11 @@ def judge(visit: Visit, user: User, fix: Fix, target: Target | None,
     return reasons, distance
 
 
-def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str | None = None, *,
-                 user: User | None = None, around: Surroundings | None = None) -> Pinned:
+def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
+                 live_message: str | None = None) -> Pinned:
     """Judge a position and pin it to the visit (the same path for chat, web page and console)."""
-    if user is None:
-        user = active_user(uow, visit.user_id)
-    if around is None:
-        around = lookup(uow, user, fix, fix.arrived_at, visit_id=visit.id)
-    if visit.id in around.targets:
-        target = around.targets[visit.id]
-    else:
-        record = target_of(uow, visit)
-        target = _as_target(record) if record is not None else None
+    user = around.user
+    target = around.targets.get(visit.id)
     reasons, distance = judge(visit, user, fix, target, around)
     kept = [r for r in visit.reasons if r.get("code") == "no_location"]
     visit.latitude, visit.longitude, visit.accuracy_m = fix.latitude, fix.longitude, fix.accuracy_m
@@ -528,11 +540,12 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str | None
     visit.counts = visit.verdict == "verified" or visit.review_status == "approved"
     if visit.status == WAITING:
         visit.status = "open" if visit.kind == "visit" else "closed"
-    uow.session.add(VisitTrailPoint(
-        visit_id=visit.id, user_id=user.id, message_id=message_id if fix.source == "live" else None,
-        latitude=fix.latitude, longitude=fix.longitude, accuracy_m=fix.accuracy_m, source=fix.source,
-        taken_at=fix.taken_at, arrived_at=fix.arrived_at,
-    ))
+    if live_message is not None:  # the first point of the trail its updates extend
+        uow.session.add(VisitTrailPoint(
+            visit_id=visit.id, user_id=user.id, message_id=live_message, latitude=fix.latitude,
+            longitude=fix.longitude, accuracy_m=fix.accuracy_m, source=fix.source, taken_at=fix.taken_at,
+            arrived_at=fix.arrived_at,
+        ))
     located = visit.verdict == "verified" and target is not None and target.location is None
     if located:
         record = target_of(uow, visit)

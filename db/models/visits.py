@@ -42,7 +42,8 @@ class VisitSettings(Base):
 
 
 class VisitTrailPoint(Base):
-    """Every position received for a visit or check-in: the pinned one and each live update."""
+    """The positions of a live location: the first (pinned to its visit) and each update. A static
+    position is kept on its visit row alone."""
 
     __tablename__ = "visit_trail_points"
     __table_args__ = (Index("ix_visit_trail_message", "user_id", "message_id"),)
