@@ -16,6 +16,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.messages import Incoming, Reply
 from bot.router import Router
+from bot.workers import WORKER_NICENESS
 from db.base import utcnow
 from db.models import InboundEvent, PlatformIdentity, User
 from db.session import Database
@@ -130,3 +131,12 @@ async def test_metrics_count_commands_run_in_workers(workers: Router) -> None:
     assert metrics.COMMANDS.value("(unknown)", "unknown") - unknown_before == 1
     assert metrics.COMMAND_LATENCY.count("whoami", "ok") >= 5
     assert "fieldcrm_commands_total" in metrics.exposition(None)
+
+
+async def test_workers_yield_the_cpu_to_the_process_that_acks(workers: Router) -> None:
+    assert await workers.handle_async(telegram("702", "whoami"))
+    assert workers._worker_pool._pool is not None
+    pids = list(workers._worker_pool._pool._processes)  # type: ignore[attr-defined]
+    assert pids
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + WORKER_NICENESS) for pid in pids)

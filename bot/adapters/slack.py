@@ -304,6 +304,10 @@ class SlackFrontEnd:
             client=self.client,
             signing_secret=settings.SLACK_SIGNING_SECRET or "",
             request_verification_enabled=bool(settings.SLACK_SIGNING_SECRET),
+            # Every listener only acks and starts the work as a task, so running it before the
+            # response costs nothing, and the ack leaves at once: otherwise bolt starts the
+            # listener as a task and polls every 10 ms for its ack() (slack_bolt asyncio_runner).
+            process_before_response=True,
             logger=log,
         )
         self._socket: Any = None
