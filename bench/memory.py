@@ -2,6 +2,8 @@
 
 Each figure is measured in a fresh subprocess (so nothing of this process counts); the floor of
 the idle figure is a bare Python interpreter, the floor of the loaded figure is the idle process.
+The same load again with COMMAND_WORKERS=1 (as README advises for production) gives the bot
+process and its command worker, each on its own.
 """
 import json
 import subprocess
@@ -12,11 +14,24 @@ from bench.common import Row, scratch_database
 TARGET = "< 200 MB"
 
 CHILD = r"""
-import json, sys
-def rss_mb():
-    for line in open("/proc/self/status"):
+import asyncio, json, os, sys
+def rss_mb(pid="self"):
+    for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
+def workers():  # our command worker processes, not multiprocessing's resource tracker
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            parent = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            command = open(f"/proc/{entry}/cmdline").read()
+        except OSError:
+            continue
+        if parent == os.getpid() and "spawn_main" in command:
+            found.append(entry)
+    return found
 mode, url, users, commands = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 if mode == "bare":
     print(json.dumps({"rss": rss_mb()})); sys.exit()
@@ -32,7 +47,7 @@ from bot.messages import Incoming
 from bot.ratelimit import RateLimiter
 from db.session import Database
 settings = load_settings(env_file=None, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET="s",
-                         TELEGRAM_BOT_TOKEN="123:ABC", SECRET_KEY="k")
+                         TELEGRAM_BOT_TOKEN="123:ABC", SECRET_KEY="k", COMMAND_WORKERS=int(mode == "workers"))
 db = Database(url)
 router = Router(db, settings, limiter=RateLimiter())
 fronts = [SlackFrontEnd(settings, router), TelegramFrontEnd(settings, router)]
@@ -53,12 +68,21 @@ if users:
         conn.execute(text(
             "INSERT INTO platform_identities (platform, workspace, platform_user_id, dm_chat_id, user_id, linked_at) "
             "SELECT 'telegram', '123', 'tg' || u.handle, 'tg' || u.handle, u.id, now() FROM users u"))
-    for n in range(commands):
+    def incoming(n):
         user = f"tgu{n % users + 1}"
-        router.handle(Incoming(platform="telegram", workspace="123", chat_id=user, user_id=user,
-                               command="whoami" if n % 3 else "help", event_id=f"m{n}"))
+        return Incoming(platform="telegram", workspace="123", chat_id=user, user_id=user,
+                        command="whoami" if n % 3 else "help", event_id=f"m{n}")
+    async def in_workers():
+        for n in range(commands):
+            await router.handle_async(incoming(n))
+    if mode == "workers":
+        asyncio.run(in_workers())
+    else:
+        for n in range(commands):
+            router.handle(incoming(n))
 gc.collect()
-print(json.dumps({"idle": idle, "rss": rss_mb()}))
+print(json.dumps({"idle": idle, "rss": rss_mb(), "workers": [rss_mb(pid) for pid in workers()]}))
+router.close()
 """
 
 
@@ -73,8 +97,14 @@ def run(quick: bool) -> list[Row]:
     with scratch_database("memory") as url:
         bare = measure("bare", url)["rss"]
         loaded = measure("bot", url, users, commands)
+    with scratch_database("memory_workers") as url:
+        split = measure("workers", url, users, commands)
+    [worker] = split["workers"]
     return [
         Row("memory", "RSS idle bot process (floor: bare python)", loaded["idle"], bare, "MB", TARGET),
         Row("memory", f"RSS after {users:,} users, {commands:,} commands (floor: idle)", loaded["rss"],
             loaded["idle"], "MB", TARGET),
+        Row("memory", "  same, COMMAND_WORKERS=1: the bot process", split["rss"], split["idle"], "MB", TARGET),
+        Row("memory", "  same, COMMAND_WORKERS=1: its worker (floor: idle bot)", worker, split["idle"], "MB",
+            TARGET + " each"),
     ]
