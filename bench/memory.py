@@ -14,24 +14,11 @@ from bench.common import Row, scratch_database
 TARGET = "< 200 MB"
 
 CHILD = r"""
-import asyncio, json, os, sys
+import asyncio, json, sys
 def rss_mb(pid="self"):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
-def workers():  # our command worker processes, not multiprocessing's resource tracker
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            parent = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
-            command = open(f"/proc/{entry}/cmdline").read()
-        except OSError:
-            continue
-        if parent == os.getpid() and "spawn_main" in command:
-            found.append(entry)
-    return found
 mode, url, users, commands = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 if mode == "bare":
     print(json.dumps({"rss": rss_mb()})); sys.exit()
@@ -75,14 +62,18 @@ if users:
     async def in_workers():
         for n in range(commands):
             await router.handle_async(incoming(n))
+        gc.collect()
+        result = {"idle": idle, "rss": rss_mb(), "workers": [rss_mb(pid) for pid in router.worker_pids()]}
+        await router.aclose()
+        return result
     if mode == "workers":
-        asyncio.run(in_workers())
+        result = asyncio.run(in_workers())
     else:
         for n in range(commands):
             router.handle(incoming(n))
-gc.collect()
-print(json.dumps({"idle": idle, "rss": rss_mb(), "workers": [rss_mb(pid) for pid in workers()]}))
-router.close()
+        gc.collect()
+        result = {"idle": idle, "rss": rss_mb(), "workers": []}
+print(json.dumps(result))
 """
 
 

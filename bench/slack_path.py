@@ -99,7 +99,7 @@ async def serve(mode: str, db_url: str, api_url: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     if mode == "app":
-        router.close()
+        await router.aclose()
   # the worker processes (COMMAND_WORKERS) go with the server
 
 

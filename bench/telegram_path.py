@@ -74,7 +74,7 @@ async def serve(mode: str, db_url: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     if mode != "bare":
-        router.close()  # the worker processes (COMMAND_WORKERS) go with the server
+        await router.aclose()  # the worker processes (COMMAND_WORKERS) go with the server
 
 
 def update(n: int) -> dict:

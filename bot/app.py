@@ -92,7 +92,7 @@ async def serve(
             await front_end.stop()
         if runner:
             await runner.cleanup()
-        await asyncio.to_thread(router.close)  # the worker processes (COMMAND_WORKERS > 0)
+        await router.aclose()  # the worker processes (COMMAND_WORKERS > 0)
         db.dispose()
 
 

@@ -29,7 +29,7 @@ from bot.i18n import COMMAND_PREFIX, command_info, pick_locale, render
 from bot.messages import Incoming, Reply
 from bot.ratelimit import RateLimiter, from_settings
 from bot.services import identity, outbox
-from bot.workers import WorkerPool
+from bot.workers import Answer, WorkerPool
 from db.base import utcnow
 from db.session import Database
 
@@ -78,10 +78,13 @@ class Router:
         workers = max(0, settings.COMMAND_WORKERS)
         self._worker_pool = WorkerPool(settings, workers) if workers else None
 
-    async def handle_async(self, incoming: Incoming) -> list[Reply]:
-        """handle() in one of the router's few worker threads (or processes), for the event loop."""
+    async def handle_async(self, incoming: Incoming, answer_in_worker: Answer | None = None) -> list[Reply]:
+        """handle() in one of the router's few worker threads (or processes), for the event loop.
+
+        answer_in_worker: how a worker process may post the replies itself (a picklable callable
+        taking them); those replies are then not returned. Threads always return them."""
         if self._worker_pool is not None:
-            return await self._handle_in_workers(incoming)
+            return await self._handle_in_workers(incoming, answer_in_worker)
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(self._workers(), context.run, self.handle, incoming)
 
@@ -94,7 +97,7 @@ class Router:
 
     # ------------------------------------------------------------ worker processes
 
-    async def _handle_in_workers(self, incoming: Incoming) -> list[Reply]:
+    async def _handle_in_workers(self, incoming: Incoming, answer: Answer | None) -> list[Reply]:
         """Rate limit here (one bucket per user whichever worker runs him), run in a worker, record here."""
         started = time.perf_counter()
         normalised = self._normalise(incoming)
@@ -106,7 +109,7 @@ class Router:
                                              time.perf_counter() - started))
             return refused
         try:
-            result = await self._worker_pool.run(incoming)
+            result = await self._worker_pool.run(incoming, answer)
         except Exception:  # logged by the pool; the user gets the polite line in his own language
             locale = await asyncio.to_thread(self._user_locale, normalised)
             result = Outcome([render("errors/internal", locale)], "internal", self._metric_name(normalised),
@@ -125,10 +128,14 @@ class Router:
             log.warning("could not read the locale of %s user %s", incoming.platform, incoming.user_id)
         return self._fallback_locale(incoming)
 
-    def close(self) -> None:
+    def worker_pids(self) -> list[int]:
+        """The command worker processes running now (COMMAND_WORKERS > 0)."""
+        return self._worker_pool.pids() if self._worker_pool is not None else []
+
+    async def aclose(self) -> None:
         """Stop the worker processes, if any (app shutdown); commands in flight finish first."""
         if self._worker_pool is not None:
-            self._worker_pool.close()
+            await self._worker_pool.close()
 
     def _record(self, incoming: Incoming, result: Outcome) -> None:
         LAST_OUTCOME.set(result.outcome)

@@ -172,6 +172,45 @@ async def test_slash_replies_in_a_channel_are_only_for_the_caller(slack, db):
     assert post.payload["response_type"] == "ephemeral" and "Sam Carter" in post.text
 
 
+@pytest.fixture
+async def slack_workers(db: Database, demo_org: Database, slack_settings: Settings, fake_slack: FakeSlackApi
+                        ) -> AsyncIterator[Slack]:
+    """The bot with COMMAND_WORKERS=1 (as README advises for production): a real worker process."""
+    settings = slack_settings.model_copy(update={"COMMAND_WORKERS": 1})
+    router = Router(db, settings)
+    front = SlackFrontEnd(settings, router)
+    app = build_web_app(db)
+    front.add_routes(app)
+    runner, port = await start_server(app)
+    async with aiohttp.ClientSession() as http:
+        yield Slack(front, fake_slack, f"http://127.0.0.1:{port}/slack/events", http)
+    await front.stop()
+    await router.aclose()
+
+
+async def test_with_a_command_worker_the_worker_posts_the_same_answers(slack_workers, db, console):
+    link(db, "admin", "UADMIN")
+    link(db, "sam", "USAM")
+    await slack_workers.command("whoami", "USAM", "C0SALES")
+    await slack_workers.command("help", "UADMIN", "DUADMIN")
+    in_channel, in_dm = sorted(await slack_workers.answers(2), key=lambda call: "Sam Carter" not in call.text)
+    assert in_channel.method == in_dm.method == "response_url"
+    assert in_channel.payload["response_type"] == "ephemeral" and "Sam Carter" in in_channel.text
+    assert as_console(in_dm) == say(console, "/help")
+    # The bot process (which acks) never opened its own response_url session: the worker posted.
+    assert slack_workers.front.answerer._http_session is None
+
+
+async def test_answers_a_worker_still_holds_at_shutdown_are_posted(slack_workers, db):
+    link(db, "sam", "USAM")
+    slack_workers.fake.hook_delay = 1.0  # still posting when the bot is told to stop
+    for _ in range(5):
+        assert (await slack_workers.command("whoami", "USAM", "C0SALES")).status == 200
+    await slack_workers.front.stop()
+    await slack_workers.front.router.aclose()
+    assert len(slack_workers.fake.posts("response_url")) == 5
+
+
 async def test_unlinked_person_gets_one_line_on_how_to_join(slack):
     await slack.command("whoami", "USTRANGER", "DUSTRANGER")
     (post,) = await slack.answers()

@@ -53,7 +53,7 @@ def linked(demo_org: Database) -> Database:
 async def workers(linked: Database, settings: Settings) -> AsyncIterator[Router]:
     router = Router(linked, settings.model_copy(update={"COMMAND_WORKERS": 2}))
     yield router
-    await asyncio.to_thread(router.close)
+    await router.aclose()
 
 
 async def test_answer_from_a_worker_equals_the_in_process_answer(workers: Router, linked: Database,
@@ -63,7 +63,7 @@ async def test_answer_from_a_worker_equals_the_in_process_answer(workers: Router
         expected = in_process.handle(telegram(user, command))
         assert await workers.handle_async(telegram(user, command)) == expected
         assert expected and (expected[0].text or expected[0].title)
-    assert workers._worker_pool._pool is not None  # it did run in processes
+    assert workers.worker_pids()  # it did run in processes
 
 
 async def test_the_same_event_sent_concurrently_acts_once(workers: Router, linked: Database) -> None:
@@ -93,11 +93,19 @@ async def test_a_flood_from_one_user_is_limited_across_workers(linked: Database,
         # Another user is not held back by li's flood.
         assert shown((await router.handle_async(telegram("702", "whoami")))[0])
     finally:
-        await asyncio.to_thread(router.close)
+        await router.aclose()
 
 
 async def test_a_worker_killed_mid_command_gets_a_polite_reply_then_the_next_works(
-        workers: Router, linked: Database) -> None:
+        linked: Database, settings: Settings) -> None:
+    workers = Router(linked, settings.model_copy(update={"COMMAND_WORKERS": 1}))
+    try:
+        await killed_mid_command(workers, linked)
+    finally:
+        await workers.aclose()
+
+
+async def killed_mid_command(workers: Router, linked: Database) -> None:
     assert await workers.handle_async(telegram("701", "whoami"))
     restarts = metrics.WORKER_RESTARTS.value()
     # Hold the event's row (uncommitted) so the worker's command waits inside its transaction.
@@ -107,8 +115,8 @@ async def test_a_worker_killed_mid_command_gets_a_polite_reply_then_the_next_wor
         pending = asyncio.ensure_future(workers.handle_async(telegram("701", "whoami", event_id="ev-kill")))
         await asyncio.sleep(0.8)
         assert not pending.done()
-        assert workers._worker_pool._pool is not None
-        os.kill(next(iter(workers._worker_pool._pool._processes)), signal.SIGKILL)  # type: ignore[attr-defined]
+        [pid] = workers.worker_pids()
+        os.kill(pid, signal.SIGKILL)
         blocker.rollback()  # (on SQLite the main process's locale lookup would wait for this lock)
         replies = await asyncio.wait_for(pending, 30)
     assert len(replies) == 1
@@ -135,8 +143,7 @@ async def test_metrics_count_commands_run_in_workers(workers: Router) -> None:
 
 async def test_workers_yield_the_cpu_to_the_process_that_acks(workers: Router) -> None:
     assert await workers.handle_async(telegram("702", "whoami"))
-    assert workers._worker_pool._pool is not None
-    pids = list(workers._worker_pool._pool._processes)  # type: ignore[attr-defined]
+    pids = workers.worker_pids()
     assert pids
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + WORKER_NICENESS) for pid in pids)

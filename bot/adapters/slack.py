@@ -9,10 +9,14 @@ No business rule and no SQL lives here.
 """
 import asyncio
 import logging
+import multiprocessing.util
 import re
+import threading
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -28,6 +32,7 @@ from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
 from bot.i18n import label
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router, command_line
+from bot.workers import worker_settings
 from db.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -288,6 +293,115 @@ class SlackSender:
             raise problem from exc
 
 
+class SlackAnswerer:
+    """Posts one interaction's replies where Slack expects them: through the slash command's
+    response_url while Slack takes posts there, else chat.postEphemeral / chat.postMessage; then
+    any file. The front end has one; each command worker process has its own (answer_from_worker)."""
+
+    def __init__(self, client: AsyncWebClient, locale: str):
+        self.client = client
+        self.locale = locale  # Slack events carry no locale: for labels only
+        # One pooled HTTP session for response_url posts: a session (and a new connection) per
+        # answer costs the event loop more than the ack it delays.
+        self._http_session: aiohttp.ClientSession | None = None
+
+    async def answer(self, target: Target, replies: list[Reply]) -> None:
+        for reply in replies:
+            await self.deliver(target, reply)
+
+    async def deliver(self, target: Target, reply: Reply) -> None:
+        ephemeral = reply.ephemeral or target.ephemeral_by_default
+        payload = message_payload(reply, self.locale)
+        if target.response_url and target.response_posts < RESPONSE_URL_LIMIT:
+            target.response_posts += 1
+            if await self._respond(target.response_url, payload, ephemeral):
+                await self._upload(target, reply)
+                return
+        if ephemeral:
+            await self.client.chat_postEphemeral(channel=target.channel, user=target.user, **payload)
+        else:
+            await self.client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, **payload)
+        await self._upload(target, reply)
+
+    async def _respond(self, url: str, payload: dict, ephemeral: bool) -> bool:
+        """Answer through the slash command's response_url; False to fall back to the Web API."""
+        try:
+            response = await AsyncWebhookClient(url, session=self._session()).send(
+                text=payload["text"], blocks=payload["blocks"],
+                response_type="ephemeral" if ephemeral else "in_channel",
+            )
+        except Exception:
+            log.warning("Slack response_url post failed", exc_info=True)
+            return False
+        if response.status_code != 200:
+            log.warning("Slack response_url answered %s: %s", response.status_code, response.body[:200])
+            return False
+        return True
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http_session is None or self._http_session.closed:
+            timeout = aiohttp.ClientTimeout(total=RESPONSE_URL_TIMEOUT_S)
+            self._http_session = aiohttp.ClientSession(timeout=timeout)
+        return self._http_session
+
+    async def _upload(self, target: Target, reply: Reply) -> None:
+        """Attach a file when the reply has one; best effort (the bot may not be in that channel)."""
+        if not reply.file_bytes:
+            return
+        try:
+            await self.client.files_upload_v2(
+                channel=target.channel, file=reply.file_bytes, filename=reply.file_name or "export",
+                thread_ts=target.thread_ts,
+            )
+        except Exception:
+            log.warning("Slack file upload to %s failed", target.channel, exc_info=True)
+
+    async def close(self) -> None:
+        if self._http_session is not None:
+            await self._http_session.close()
+            self._http_session = None
+
+
+class _WorkerAnswers:
+    """In a command worker process (COMMAND_WORKERS > 0): a thread with its own event loop and
+    SlackAnswerer. The worker hands a command's replies over and goes on to its next command;
+    the posts happen here, at the worker's lower CPU priority, not in the process that acks."""
+
+    def __init__(self, settings: Settings):
+        client = AsyncWebClient(token=settings.SLACK_BOT_TOKEN, base_url=_with_slash(settings.SLACK_API_URL))
+        self.answerer = SlackAnswerer(client, settings.DEFAULT_LOCALE)
+        self.loop = asyncio.new_event_loop()
+        self.pending: set[Future] = set()
+        threading.Thread(target=self.loop.run_forever, name="slack-answers", daemon=True).start()
+        # A worker told to stop finishes its posts first (multiprocessing runs this at exit).
+        multiprocessing.util.Finalize(self, self.finish, exitpriority=10)
+
+    def submit(self, target: Target, replies: list[Reply]) -> None:
+        posting = asyncio.run_coroutine_threadsafe(self._answer(target, replies), self.loop)
+        self.pending.add(posting)
+        posting.add_done_callback(self.pending.discard)
+
+    async def _answer(self, target: Target, replies: list[Reply]) -> None:
+        try:
+            await self.answerer.answer(target, replies)
+        except Exception:  # logged, never shown: the user just gets no (further) answer
+            log.exception("could not post a Slack answer to %s", target.channel)
+
+    def finish(self) -> None:
+        wait(list(self.pending), timeout=RESPONSE_URL_TIMEOUT_S)
+
+
+_worker_answers: _WorkerAnswers | None = None
+
+
+def answer_from_worker(target: Target, replies: list[Reply]) -> None:
+    """Called in a command worker with the replies of a command it ran for this Slack target."""
+    global _worker_answers
+    if _worker_answers is None:
+        _worker_answers = _WorkerAnswers(worker_settings())
+    _worker_answers.submit(target, replies)
+
+
 # ---------------------------------------------------------------- the front end
 
 
@@ -313,9 +427,7 @@ class SlackFrontEnd:
         self._socket: Any = None
         self._tasks: set[asyncio.Task] = set()
         self._dm_channels: dict[tuple[str, str], str] = {}
-        # One pooled HTTP session for response_url posts: a session (and a new connection) per
-        # answer costs the event loop more than the ack it delays.
-        self._http_session: aiohttp.ClientSession | None = None
+        self.answerer = SlackAnswerer(self.client, self.locale)
         self._register()
 
     # -- wiring
@@ -348,9 +460,7 @@ class SlackFrontEnd:
             await self._socket.close_async()
             self._socket = None
         await self.drain()
-        if self._http_session is not None:
-            await self._http_session.close()
-            self._http_session = None
+        await self.answerer.close()
 
     async def drain(self) -> None:
         """Wait until every acked request has been answered."""
@@ -413,58 +523,12 @@ class SlackFrontEnd:
 
     async def _answer(self, incoming: Incoming, target: Target) -> None:
         try:
-            replies = await self.router.handle_async(incoming)
-            for reply in replies:
-                await self._deliver(target, reply)
+            # With command workers the worker posts the answer itself (answer_from_worker) and
+            # this gets nothing back, unless the worker died: then the polite line is ours to post.
+            replies = await self.router.handle_async(incoming, answer_in_worker=partial(answer_from_worker, target))
+            await self.answerer.answer(target, replies)
         except Exception:  # logged, never shown: the user just gets no (further) answer
             log.exception("could not answer Slack %s from %s", incoming.command, incoming.user_id)
-
-    async def _deliver(self, target: Target, reply: Reply) -> None:
-        ephemeral = reply.ephemeral or target.ephemeral_by_default
-        payload = message_payload(reply, self.locale)
-        if target.response_url and target.response_posts < RESPONSE_URL_LIMIT:
-            target.response_posts += 1
-            if await self._respond(target.response_url, payload, ephemeral):
-                await self._upload(target, reply)
-                return
-        if ephemeral:
-            await self.client.chat_postEphemeral(channel=target.channel, user=target.user, **payload)
-        else:
-            await self.client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, **payload)
-        await self._upload(target, reply)
-
-    async def _respond(self, url: str, payload: dict, ephemeral: bool) -> bool:
-        """Answer through the slash command's response_url; False to fall back to the Web API."""
-        try:
-            response = await AsyncWebhookClient(url, session=self._session()).send(
-                text=payload["text"], blocks=payload["blocks"],
-                response_type="ephemeral" if ephemeral else "in_channel",
-            )
-        except Exception:
-            log.warning("Slack response_url post failed", exc_info=True)
-            return False
-        if response.status_code != 200:
-            log.warning("Slack response_url answered %s: %s", response.status_code, response.body[:200])
-            return False
-        return True
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http_session is None or self._http_session.closed:
-            timeout = aiohttp.ClientTimeout(total=RESPONSE_URL_TIMEOUT_S)
-            self._http_session = aiohttp.ClientSession(timeout=timeout)
-        return self._http_session
-
-    async def _upload(self, target: Target, reply: Reply) -> None:
-        """Attach a file when the reply has one; best effort (the bot may not be in that channel)."""
-        if not reply.file_bytes:
-            return
-        try:
-            await self.client.files_upload_v2(
-                channel=target.channel, file=reply.file_bytes, filename=reply.file_name or "export",
-                thread_ts=target.thread_ts,
-            )
-        except Exception:
-            log.warning("Slack file upload to %s failed", target.channel, exc_info=True)
 
     async def _dm_channel(self, team: str, user: str) -> str | None:
         """The bot's own DM with this user (a slash command may come from a DM between two people)."""

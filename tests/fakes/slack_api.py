@@ -48,6 +48,7 @@ class FakeSlackApi:
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[int, dict, dict]] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    hook_delay: float = 0.0  # seconds a response_url post takes (recorded only once answered)
     port: int = 0
     _runner: web.AppRunner | None = None
     _socket: web.WebSocketResponse | None = None
@@ -131,7 +132,9 @@ class FakeSlackApi:
         return {"ok": True}
 
     async def _hook(self, request: web.Request) -> web.Response:
-        self.calls.append(Call("response_url", await request.json(), request.path))
+        payload = await request.json()
+        await asyncio.sleep(self.hook_delay)  # a client that hangs up meanwhile posted nothing
+        self.calls.append(Call("response_url", payload, request.path))
         return web.Response(text="ok")
 
     # -- Socket Mode
