@@ -22,8 +22,7 @@ from db.session import Database
 
 GLOBAL_PER_SECOND = 30
 GROUP_PER_MINUTE = 20
-# Stamps are taken when a request leaves; latency jitter can bring two of them closer together at the
-# server. A small margin on the windows keeps the server's count under its limit.
+# The same 5 % margin under the limits as bot/adapters/telegram.py.
 MARGIN = 1.05
 
 

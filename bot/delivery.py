@@ -45,7 +45,12 @@ class Sender(Protocol):
 
 
 class SlidingWindow:
-    """At most `limit` acquisitions in any `period` seconds."""
+    """At most `limit` acquisitions in any `period` seconds.
+
+    A slot is stamped when it is taken and stamped again when the platform has answered
+    (`settle`): the platform counts a post when it arrives, which is never later than its answer,
+    so a stall on either side can bring posts closer together there, but never within our window.
+    """
 
     def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.monotonic):
         self.limit = limit
@@ -63,21 +68,29 @@ class SlidingWindow:
             wait = max(wait, self.stamps[0] + self.period - now)
         return wait
 
-    def take(self) -> None:
+    def take(self) -> float:
+        stamp = self.clock()
+        self.stamps.append(stamp)
+        return stamp
+
+    def settle(self, stamp: float) -> None:
+        """The post taken at `stamp` has been answered: count it from now."""
+        try:
+            self.stamps.remove(stamp)
+        except ValueError:
+            return  # it has left the window already
         self.stamps.append(self.clock())
 
     def block_for(self, seconds: float) -> None:
         self.blocked_until = max(self.blocked_until, self.clock() + seconds)
 
 
-async def acquire_all(windows: list[SlidingWindow]) -> None:
+async def acquire_all(windows: list[SlidingWindow]) -> list[float]:
     """Wait until every window has room, then take one slot of each at the same instant."""
     while True:
         wait = max((w.wait_time() for w in windows), default=0.0)
         if wait <= 0:
-            for window in windows:
-                window.take()
-            return
+            return [window.take() for window in windows]
         await asyncio.sleep(wait)
 
 
@@ -147,13 +160,22 @@ class Dispatcher:
             uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
             uow.commit()
 
+    @staticmethod
+    async def _post(sender: Sender, message: OutboxMessage, windows: list[SlidingWindow]) -> None:
+        """One attempt, within the windows; its slots count from the platform's answer."""
+        stamps = await acquire_all(windows)
+        try:
+            await sender.send(message.workspace, message.chat_id, Reply.from_json(message.payload))
+        finally:
+            for window, stamp in zip(windows, stamps, strict=True):
+                window.settle(stamp)
+
     async def _send_one(self, message: OutboxMessage) -> None:
         sender = self.senders[message.platform]
         windows = self._windows(message)
         while True:
-            await acquire_all(windows)
             try:
-                await sender.send(message.workspace, message.chat_id, Reply.from_json(message.payload))
+                await self._post(sender, message, windows)
             except RetryAfter as exc:
                 # Honour it for this chat and try again once the platform allows.
                 self.failures += 1

@@ -114,6 +114,28 @@ async def test_per_chat_rate_limit_spaces_posts(demo_org):
     assert [text.split()[0] for _, text in platform.sent] == ["A", "B", "C"]  # in order
 
 
+class LaggingPlatform(RecordingPlatform):
+    """Counts a post when it gets to it, after a delay that varies (a busy server, a slow network)."""
+
+    def __init__(self, delays: list[float], per_chat: tuple[int, float]):
+        super().__init__(per_chat=per_chat)
+        self.delays = delays
+        self.counted_at: list[float] = []
+
+    async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
+        await asyncio.sleep(self.delays.pop(0))
+        self.counted_at.append(asyncio.get_running_loop().time())
+
+
+async def test_a_late_answer_cannot_squeeze_posts_past_the_platforms_limit(demo_org):
+    for name in ("A", "B", "C"):
+        queue_welcome(demo_org, name)
+    platform = LaggingPlatform(delays=[0.3, 0.0, 0.0], per_chat=(2, 0.5))
+    await Dispatcher(demo_org, {"console": platform}).deliver_due()
+    first, _, third = platform.counted_at
+    assert third - first >= 0.5  # never three in any half second, as the platform counts them
+
+
 def test_dedupe_key_queues_once(demo_org):
     with demo_org.uow() as uow:
         channel = uow.session.scalar(select(TeamChannel))

@@ -346,8 +346,8 @@ def reply_locale(reply: Reply, hint: str | None, default: str) -> str:
 # ---------------------------------------------------------------- outbox sender
 
 
-# A request is stamped when it leaves; network jitter can bring two closer together at Telegram's
-# end, so the windows keep a 5 % margin under the published limits.
+# Slots count from Telegram's answer (bot.delivery.SlidingWindow.settle), so jitter cannot squeeze
+# posts together at its end; the windows keep a 5 % margin under the published limits besides.
 MARGIN = 1.05
 
 
