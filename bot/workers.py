@@ -15,6 +15,7 @@ import itertools
 import logging
 import os
 import pickle
+import signal
 import struct
 import sys
 import threading
@@ -72,6 +73,8 @@ class _Worker:
         return self.process.returncode is None and not self._reader.done()
 
     async def call(self, incoming: Incoming, answer: Answer | None) -> "Outcome":
+        if not self.alive:  # it ended while another worker was starting
+            raise WorkerDied(f"worker {self.process.pid} ended")
         request_id = next(self._ids)
         outcome = self.pending[request_id] = asyncio.get_running_loop().create_future()
         assert self.process.stdin is not None
@@ -187,6 +190,10 @@ def start_worker(settings: Settings) -> None:
     configure_logging(settings)
     _WORKER_SETTINGS = settings
     os.nice(WORKER_NICENESS)
+    # Ctrl-C in a terminal and systemd's stop signal reach the whole process group: the bot process
+    # stops its workers itself (end of input), after they have answered what they hold.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     # The bot process rate limits (one bucket per user across workers) and records metrics.
     _WORKER_ROUTER = Router(Database(settings.DATABASE_URL), settings, limiter=disabled())

@@ -147,3 +147,14 @@ async def test_workers_yield_the_cpu_to_the_process_that_acks(workers: Router) -
     assert pids
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + WORKER_NICENESS) for pid in pids)
+
+
+async def test_a_stop_signal_to_the_process_group_leaves_stopping_the_workers_to_the_bot(workers: Router) -> None:
+    assert await workers.handle_async(telegram("702", "whoami"))
+    pids = workers.worker_pids()
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)  # what systemd and Ctrl-C send to every process of the bot
+        os.kill(pid, signal.SIGINT)
+    await asyncio.sleep(0.3)
+    assert await workers.handle_async(telegram("702", "whoami"))
+    assert workers.worker_pids() == pids  # still the same workers, until the bot stops them
