@@ -24,9 +24,8 @@ from bot.web import start_server
 SECRET = "bench-signing-secret"
 TEAM = "T0001"
 USERS = 200
-# The app runs as production should on this 2-core machine (README, "Command workers"): commands in
-# threads of the app process. Worker processes measured worse here (1-3 workers; the figures are
-# in README, "Command workers"); BENCH_COMMAND_WORKERS=N runs the app with N of them to compare.
+# The app runs as production should (README, "Command workers"): commands in one worker process.
+# BENCH_COMMAND_WORKERS=N runs it with N of them (0: threads of the app process) to compare.
 COMMAND_WORKERS = int(os.environ.get("BENCH_COMMAND_WORKERS", "1"))
 
 

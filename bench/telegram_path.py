@@ -19,9 +19,8 @@ from bot.web import start_server
 TOKEN = "123:ABC"
 SECRET = "bench-webhook-secret"
 CLIENTS = 32
-# A Telegram-only host should run commands in one worker process (README, "Command workers"): in three
-# paired runs on the 2-core VM 1 worker gave 0.66-0.71x of bare PTB, threads (0) 0.52-0.71x.
-# BENCH_COMMAND_WORKERS=N compares another setting.
+# The app runs as production should (README, "Command workers"): commands in one worker process.
+# BENCH_COMMAND_WORKERS=N compares another setting (0: threads of the app process).
 COMMAND_WORKERS = int(os.environ.get("BENCH_COMMAND_WORKERS", "1"))
 
 
