@@ -373,7 +373,7 @@ class _WorkerAnswers:
         self.loop = asyncio.new_event_loop()
         self.pending: set[Future] = set()
         threading.Thread(target=self.loop.run_forever, name="slack-answers", daemon=True).start()
-        # A worker told to stop finishes its posts first (multiprocessing runs this at exit).
+        # A worker told to stop finishes its posts first (multiprocessing.util runs this at interpreter exit).
         multiprocessing.util.Finalize(self, self.finish, exitpriority=10)
 
     def submit(self, target: Target, replies: list[Reply]) -> None:
