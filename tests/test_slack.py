@@ -6,6 +6,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from itertools import count
 from urllib.parse import urlencode
@@ -108,17 +109,28 @@ class Slack:
         return await self.fake.wait_for_posts(count_, timeout=2.0)
 
 
-@pytest.fixture
-async def slack(db: Database, demo_org: Database, slack_settings: Settings, fake_slack: FakeSlackApi
-                ) -> AsyncIterator[Slack]:
-    front = SlackFrontEnd(slack_settings, Router(db, slack_settings))
+@asynccontextmanager
+async def running_slack(db: Database, settings: Settings, fake: FakeSlackApi) -> AsyncIterator[Slack]:
+    """The bot's Slack routes on a live HTTP server, with a client that sends them signed requests."""
+    router = Router(db, settings)
+    front = SlackFrontEnd(settings, router)
     app = build_web_app(db)
     front.add_routes(app)
     runner, port = await start_server(app)
-    async with aiohttp.ClientSession() as http:
-        yield Slack(front, fake_slack, f"http://127.0.0.1:{port}/slack/events", http)
-    await front.stop()
-    await runner.cleanup()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Slack(front, fake, f"http://127.0.0.1:{port}/slack/events", http)
+    finally:
+        await front.stop()
+        await router.aclose()
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def slack(db: Database, demo_org: Database, slack_settings: Settings, fake_slack: FakeSlackApi
+                ) -> AsyncIterator[Slack]:
+    async with running_slack(db, slack_settings, fake_slack) as running:
+        yield running
 
 
 def link(db: Database, handle: str, slack_user: str) -> None:
@@ -176,16 +188,8 @@ async def test_slash_replies_in_a_channel_are_only_for_the_caller(slack, db):
 async def slack_workers(db: Database, demo_org: Database, slack_settings: Settings, fake_slack: FakeSlackApi
                         ) -> AsyncIterator[Slack]:
     """The bot with COMMAND_WORKERS=1 (as README advises for production): a real worker process."""
-    settings = slack_settings.model_copy(update={"COMMAND_WORKERS": 1})
-    router = Router(db, settings)
-    front = SlackFrontEnd(settings, router)
-    app = build_web_app(db)
-    front.add_routes(app)
-    runner, port = await start_server(app)
-    async with aiohttp.ClientSession() as http:
-        yield Slack(front, fake_slack, f"http://127.0.0.1:{port}/slack/events", http)
-    await front.stop()
-    await router.aclose()
+    async with running_slack(db, slack_settings.model_copy(update={"COMMAND_WORKERS": 1}), fake_slack) as running:
+        yield running
 
 
 async def test_with_a_command_worker_the_worker_posts_the_same_answers(slack_workers, db, console):
