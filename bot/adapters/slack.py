@@ -368,8 +368,7 @@ class _WorkerAnswers:
     the posts happen here, at the worker's lower CPU priority, not in the process that acks."""
 
     def __init__(self, settings: Settings):
-        client = AsyncWebClient(token=settings.SLACK_BOT_TOKEN, base_url=_with_slash(settings.SLACK_API_URL))
-        self.answerer = SlackAnswerer(client, settings.DEFAULT_LOCALE)
+        self.answerer = SlackAnswerer(web_client(settings), settings.DEFAULT_LOCALE)
         self.loop = asyncio.new_event_loop()
         self.pending: set[Future] = set()
         threading.Thread(target=self.loop.run_forever, name="slack-answers", daemon=True).start()
@@ -412,7 +411,7 @@ class SlackFrontEnd:
         self.settings = settings
         self.router = router
         self.locale = settings.DEFAULT_LOCALE  # Slack events carry no locale: for labels only
-        self.client = AsyncWebClient(token=settings.SLACK_BOT_TOKEN, base_url=_with_slash(settings.SLACK_API_URL))
+        self.client = web_client(settings)
         self.sender = SlackSender(self.client, self.locale)
         self.app = AsyncApp(
             client=self.client,
@@ -541,6 +540,10 @@ class SlackFrontEnd:
                 log.warning("conversations.open for %s failed; using the command's channel", user, exc_info=True)
                 return None
         return self._dm_channels[key]
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(token=settings.SLACK_BOT_TOKEN, base_url=_with_slash(settings.SLACK_API_URL))
 
 
 def _with_slash(url: str) -> str:
