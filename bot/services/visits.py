@@ -541,11 +541,7 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
     if visit.status == WAITING:
         visit.status = "open" if visit.kind == "visit" else "closed"
     if live_message is not None:  # the first point of the trail its updates extend
-        uow.session.add(VisitTrailPoint(
-            visit_id=visit.id, user_id=user.id, message_id=live_message, latitude=fix.latitude,
-            longitude=fix.longitude, accuracy_m=fix.accuracy_m, source=fix.source, taken_at=fix.taken_at,
-            arrived_at=fix.arrived_at,
-        ))
+        _add_trail_point(uow, visit, fix, live_message)
     located = visit.verdict == "verified" and target is not None and target.location is None
     if located:
         record = target_of(uow, visit)
@@ -558,13 +554,18 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
                   fix.accuracy_m, fix.taken_at.astimezone(zone_of(user)), located)
 
 
-def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> LiveUpdate:
-    """A live-location edit: extend the trail, and flag a trail that never moves."""
+def _add_trail_point(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> None:
+    """One point of a live location's trail; `message_id` is the live message its edits come as."""
     uow.session.add(VisitTrailPoint(
         visit_id=visit.id, user_id=visit.user_id, message_id=message_id, latitude=fix.latitude,
-        longitude=fix.longitude, accuracy_m=fix.accuracy_m, source="live", taken_at=fix.taken_at,
+        longitude=fix.longitude, accuracy_m=fix.accuracy_m, source=fix.source, taken_at=fix.taken_at,
         arrived_at=fix.arrived_at,
     ))
+
+
+def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> LiveUpdate:
+    """A live-location edit: extend the trail, and flag a trail that never moves."""
+    _add_trail_point(uow, visit, fix, message_id)
     uow.session.flush()
     trail = [
         (p.latitude, p.longitude) for p in uow.session.execute(
