@@ -124,7 +124,7 @@ class WorkerPool:
         self.settings = settings
         self.size = size
         self._workers: list[_Worker] = []
-        self._starting: asyncio.Lock | None = None
+        self._starting = asyncio.Lock()  # bound to the running loop at first use
 
     async def run(self, incoming: Incoming, answer: Answer | None = None) -> "Outcome":
         worker = await self._least_busy()
@@ -141,8 +141,6 @@ class WorkerPool:
         return [worker.process.pid for worker in self._workers if worker.alive]
 
     async def _least_busy(self) -> _Worker:
-        if self._starting is None:
-            self._starting = asyncio.Lock()
         async with self._starting:
             for worker in [worker for worker in self._workers if not worker.alive]:
                 self._workers.remove(worker)
