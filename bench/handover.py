@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from bench.common import Row, scratch_database
-from bot.services import handover
+from bot.services.manager import handover
 from db.session import Database
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

@@ -1,5 +1,5 @@
 """Leaderboard aggregates at company scale: every team's daily board and the company month board
-through bot.services.leaderboard, against the same aggregate written as one plain SQL GROUP BY.
+through bot.services.deals.leaderboards, against the same aggregate written as one plain SQL GROUP BY.
 
 Full: 10,000 reps in 500 teams, 2 million visits and 200,000 deals over a year, loaded set-based.
 """
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from bench.common import Row, interleaved, median, scratch_database
-from bot.services import leaderboard
+from bot.services.deals import leaderboards
 from db.session import Database
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -74,17 +74,17 @@ def run(quick: bool) -> list[Row]:
         db = Database(url)
         load(db, teams, reps, visits, deals)
         team_ids = list(range(2, 2 + teams))
-        day = leaderboard.Window.of("day", TODAY, ZONE)
-        month = leaderboard.Window.of("month", TODAY, ZONE)
+        day = leaderboards.Window.of("day", TODAY, ZONE)
+        month = leaderboards.Window.of("month", TODAY, ZONE)
 
         def team_boards() -> None:
             with db.uow() as uow:
-                boards = leaderboard.compute_boards(uow, team_ids, "visits", "day", TODAY, ZONE, with_extras=False)
+                boards = leaderboards.compute_boards(uow, team_ids, "visits", "day", TODAY, ZONE, with_extras=False)
                 assert len(boards) == teams
 
         def company_month() -> None:
             with db.uow() as uow:
-                leaderboard.compute_boards(uow, [1], "won_amount", "month", TODAY, ZONE, with_extras=False)
+                leaderboards.compute_boards(uow, [1], "won_amount", "month", TODAY, ZONE, with_extras=False)
 
         times = interleaved({
             "teams": team_boards,

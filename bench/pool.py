@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from bench.common import Row, interleaved, median, p99, scratch_database
-from bot.services import pool, recycling
+from bot.services.leads import pool, returns
 from db.base import utcnow
 from db.session import Database
 
@@ -139,7 +139,7 @@ def sweep_benchmark(db: Database, rounds: int) -> list[Row]:
     def service() -> None:
         nonlocal returned
         with db.uow() as uow:
-            returned = recycling.sweep(uow, now).returned
+            returned = returns.sweep(uow, now).returned
             uow.rollback()
 
     def floor() -> None:

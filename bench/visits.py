@@ -31,8 +31,8 @@ from bot.context import Context
 from bot.handlers.registry import COMMANDS, LOCATION_COMMAND, Access, Command
 from bot.messages import Incoming, Location, Reply
 from bot.router import Router
-from bot.services import visits
-from bot.services.verdict import Fix
+from bot.services.visits import visits
+from bot.services.visits.location_checks import Fix
 from db.models import User, Visit
 from db.session import Database
 

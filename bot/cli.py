@@ -12,7 +12,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.errors import UserError
 from bot.i18n import render_text
 from bot.logs import configure_logging
-from bot.services import demo, identity, org
+from bot.services.core import demo, identity, org
 from db.base import utcnow
 from db.migrate import upgrade
 from db.session import Database

@@ -28,7 +28,7 @@ from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, lookup,
 from bot.i18n import COMMAND_PREFIX, command_info, pick_locale, render
 from bot.messages import Incoming, Reply
 from bot.ratelimit import RateLimiter, from_settings
-from bot.services import identity, outbox
+from bot.services.core import identity, outbox
 from bot.workers import Answer, WorkerPool
 from db.base import utcnow
 from db.session import Database

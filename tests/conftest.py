@@ -16,7 +16,7 @@ from sqlalchemy import text
 from bot.adapters.console import ConsoleAdapter
 from bot.config import Settings, load_settings
 from bot.router import Router
-from bot.services import demo
+from bot.services.core import demo
 from db.base import utcnow
 from db.migrate import upgrade
 from db.models import Base

@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.errors import UserError
 from bot.i18n import render_text
-from bot.services import export
+from bot.services.manager import export
 from db.session import Database
 
 

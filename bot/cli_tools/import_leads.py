@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.i18n import render_text
-from bot.services import lead_import
+from bot.services.leads import imports
 from db.base import utcnow
 from db.session import Database
 
@@ -46,10 +46,10 @@ def run(settings: Settings, db: Database, args: argparse.Namespace) -> int:
     big = data.count(b"\n") >= PROGRESS_FROM_ROWS
     try:
         with db.uow() as uow:
-            report = lead_import.import_leads(uow, data, args.file.name, args.pool, utcnow(),
+            report = imports.import_leads(uow, data, args.file.name, args.pool, utcnow(),
                                               progress=progress_bar if big else None)
             uow.commit()
-    except lead_import.ImportProblem as problem:
+    except imports.ImportProblem as problem:
         params = {"file": args.file.name, **problem.params}
         print(render_text(f"import/{problem.template}", locale, **params), file=sys.stderr)
         return 2

@@ -4,6 +4,6 @@ import pkgutil
 
 
 def load_all() -> None:
-    for module in pkgutil.iter_modules(__path__):
-        if module.name not in ("registry", "args"):
-            importlib.import_module(f"{__name__}.{module.name}")
+    for module in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+        if module.name.rpartition(".")[2] not in ("registry", "args"):
+            importlib.import_module(module.name)

@@ -3,7 +3,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.scheduler import every, scheduled
-from bot.services import nudges
+from bot.services.deals import nudges
 from db.session import Database
 
 

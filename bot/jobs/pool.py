@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.scheduler import every, scheduled
-from bot.services import distribution, recycling
+from bot.services.leads import distribution, returns
 from db.models import Pool
 from db.session import Database
 
@@ -16,13 +16,13 @@ POOL_SWEEP_JOB = "pool.sweep"
 SWEEP_SECONDS = 15 * 60
 
 
-def run_sweep(db: Database, now: datetime) -> tuple[recycling.SweepResult, recycling.SweepResult, int]:
+def run_sweep(db: Database, now: datetime) -> tuple[returns.SweepResult, returns.SweepResult, int]:
     """One sweep: returns, then warnings, then distribution, each committed on its own."""
     with db.uow() as uow:
-        returned = recycling.sweep(uow, now)
+        returned = returns.sweep(uow, now)
         uow.commit()
     with db.uow() as uow:
-        warned = recycling.warn(uow, now)
+        warned = returns.warn(uow, now)
         uow.commit()
     handed_out = 0
     with db.uow() as uow:

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.scheduler import claim_slot, every, scheduled
-from bot.services import outbox, reports, scope, team
+from bot.services.core import outbox
+from bot.services.manager import reports, scope, team
 from db.models import OrgUnit, Role, User
 from db.session import Database
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.scheduler import claim_slot, every, scheduled
-from bot.services import digest
+from bot.services.visits import digest
 from db.session import Database
 
 

@@ -1,6 +1,6 @@
 """Management tables: the audit log of every change, and handover batches (kept for undo).
 
-Importing this module also registers the audit listener (bot.services.audit), so every process
+Importing this module also registers the audit listener (bot.services.manager.audit), so every process
 that loads the models (bot, CLI, scheduler, tests) audits every flush.
 """
 from datetime import date, datetime
@@ -64,4 +64,4 @@ class HandoverItem(Base):
     from_owner_id: Mapped[int | None] = mapped_column(Integer)
 
 
-import bot.services.audit  # noqa: E402,F401  (registers the audit listener wherever models load)
+import bot.services.manager.audit  # noqa: E402,F401  (registers the audit listener wherever models load)

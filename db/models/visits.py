@@ -101,7 +101,7 @@ Index(
     "ix_visits_coordinates", Visit.__table__.c.latitude, Visit.__table__.c.longitude, Visit.__table__.c.taken_at
 )
 # A rep's visits waiting for a location or still open: a handful of rows among a year of closed
-# ones. Queries spell the predicate with SQL literals (bot.services.visits) so it always matches.
+# ones. Queries spell the predicate with SQL literals (bot.services.visits.visits) so it always matches.
 VISITS_PENDING = "status IN ('waiting', 'open')"
 Index(
     "ix_visits_user_pending", Visit.__table__.c.user_id,

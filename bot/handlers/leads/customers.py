@@ -1,0 +1,27 @@
+"""Customers: /customers and /customer <id> [setloc]."""
+from bot.context import Context
+from bot.errors import UsageError
+from bot.handlers import registry
+from bot.handlers.args import Param
+from bot.handlers.registry import command
+from bot.messages import Reply
+from bot.services.leads import conversion
+
+GROUP = "3-leads"
+
+
+@command("customers", group=GROUP)
+def list_(ctx: Context) -> Reply:
+    return ctx.reply("customers/list", result=conversion.list_customers(ctx.uow, ctx.user_id, ctx.now.date()))
+
+
+@command("customer", params=[Param("customer"), Param("action", "choice", optional=True, choices=("setloc",))],
+         group=GROUP)
+def show(ctx: Context, customer: str, action: str | None) -> Reply:
+    if action == "setloc":
+        setloc = registry.lookup("setloc")
+        if setloc is None:
+            raise UsageError("customer")
+        return setloc.handler(ctx, customer=str(conversion.customer_id(customer)))
+    found = conversion.customer_detail(ctx.uow, ctx.user_id, customer, ctx.now.date())
+    return ctx.reply("customers/detail", customer=found)

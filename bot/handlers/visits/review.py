@@ -1,0 +1,42 @@
+"""A manager's review of flagged and unverified visits: /review, and its approve/reject buttons."""
+from dataclasses import replace
+
+from bot.context import Context
+from bot.errors import UsageError
+from bot.handlers.args import Param
+from bot.handlers.registry import Access, command
+from bot.i18n import button
+from bot.messages import Reply
+from bot.services.visits import review as reviews
+
+
+@command(
+    "review",
+    access=Access.MANAGER,
+    params=[
+        Param("action", kind="choice", optional=True, choices=("approve", "reject")),
+        Param("visit_id", kind="int", optional=True),
+        Param("note", kind="text", optional=True),
+    ],
+    group="2-visits",
+)
+def review(ctx: Context, action: str | None, visit_id: int | None, note: str | None) -> list[Reply]:
+    if action is None:
+        queue = reviews.queue(ctx.uow, ctx.user_id, ctx.now)
+        head = ctx.reply("review/queue", queue=queue)
+        return [head] + [
+            replace(
+                ctx.reply("review/item", item=item),
+                buttons=[
+                    button("review_approve", ctx.locale, f"review approve {item.visit_id}", "primary"),
+                    button("review_reject", ctx.locale, f"review reject {item.visit_id}", "danger"),
+                ],
+            )
+            for item in queue.items
+        ]
+    if visit_id is None:
+        raise UsageError("review")
+    decision = reviews.decide(ctx.uow, ctx.user_id, visit_id, action == "approve", note, ctx.now)
+    told = replace(ctx.reply_in(decision.rep_locale, "review/rep_told", decision=decision, note=note),
+                   to_user_id=decision.rep_id)
+    return [ctx.reply("review/decided", decision=decision), told]

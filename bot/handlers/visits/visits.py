@@ -1,0 +1,63 @@
+"""Visits: /visit, /visit end, /visit X --no-location REASON, /visits, and the hidden /setloc."""
+from dataclasses import replace
+from datetime import date
+
+from bot.context import Context
+from bot.errors import UsageError
+from bot.handlers.args import Flag, Param
+from bot.handlers.registry import command
+from bot.messages import Reply
+from bot.services.visits import checkin_links, visits
+
+END_WORDS = ("end", "结束")
+PERIODS = ("today", "yesterday", "week", "month")
+
+
+def ask_location(ctx: Context, template: str, visit_id: int | None, /, **context: object) -> Reply:
+    """A reply that asks for the location the way the platform allows (keyboard, page link, hint)."""
+    url = None
+    if visit_id is not None:
+        url = checkin_links.url(ctx.settings.PUBLIC_BASE_URL, ctx.settings.SECRET_KEY, ctx.user_id, visit_id, ctx.now)
+    reply = ctx.reply(template, platform=ctx.incoming.platform, **context)
+    return replace(reply, request_location=True, checkin_url=url)
+
+
+@command(
+    "visit",
+    params=[Param("target"), Param("note", kind="text", optional=True)],
+    flags=[Flag("no-location", kind="text")],
+    aliases=("拜访",),
+    group="2-visits",
+)
+def visit(ctx: Context, target: str, note: str | None, no_location: str | None) -> Reply:
+    if target.lower() in END_WORDS and not no_location:
+        ended = visits.end_visit(ctx.uow, ctx.user_id, note, ctx.now)
+        return ctx.reply("visits/ended", ended=ended)
+    started = visits.start_visit(ctx.uow, ctx.user_id, target, note, ctx.now, no_location_reason=no_location)
+    if not started.needs_location:
+        return ctx.reply("visits/started_without_location", started=started, platform=ctx.incoming.platform)
+    return ask_location(ctx, "visits/started", started.visit_id, started=started)
+
+
+@command(
+    "visits",
+    params=[Param("period", optional=True)],
+    flags=[Flag("rep", kind="word"), Flag("unit", kind="text")],
+    group="2-visits",
+)
+def list_visits(ctx: Context, period: str | None, rep: str | None, unit: str | None) -> Reply:
+    day = None
+    if period and period.lower() not in PERIODS:
+        try:
+            day = date.fromisoformat(period)
+        except ValueError:
+            raise UsageError("visits", "bad_date", value=period[:40]) from None
+    listed = visits.list_visits(ctx.uow, ctx.user_id, ctx.now, period and period.lower(), day, rep, unit)
+    return ctx.reply("visits/list", listed=listed)
+
+
+@command("setloc", params=[Param("customer", kind="text")], hidden=True)
+def setloc(ctx: Context, customer: str) -> Reply:
+    """Also reached from `/customer <id> setloc` through the command table."""
+    requested = visits.request_customer_location(ctx.uow, ctx.user_id, customer, ctx.now)
+    return ask_location(ctx, "visits/setloc_waiting", None, requested=requested)

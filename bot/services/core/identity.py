@@ -1,0 +1,167 @@
+"""Who is talking: platform identities, invitations, /join, language, /whoami."""
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from bot.config import LOCALES
+from bot.errors import UserError
+from bot.services.core import org, outbox
+from db.base import utcnow
+from db.models import InboundEvent, Invitation, PlatformIdentity, User
+from db.session import UnitOfWork
+
+# No 0/O/1/I/L: codes are read aloud and typed on phones.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+
+
+# INSERT ... ON CONFLICT DO NOTHING RETURNING, spelled alike by PostgreSQL and SQLite (3.35+). As
+# text, because SQLAlchemy cannot cache the dialect insert().on_conflict_do_nothing() construct
+# and would compile it again for every command.
+_CLAIM = text(
+    "INSERT INTO inbound_events (platform, event_id, received_at) "
+    "VALUES (:platform, :event_id, :received_at) ON CONFLICT DO NOTHING RETURNING id"
+).bindparams(bindparam("received_at", type_=InboundEvent.__table__.c.received_at.type))
+_CLAIM_DIALECTS = frozenset({"postgresql", "sqlite"})
+
+
+def claim_event(uow: UnitOfWork, platform: str, event_id: str) -> bool:
+    """Record an inbound event; False when it was seen before (a platform retry).
+
+    One round trip on PostgreSQL and SQLite: INSERT ... ON CONFLICT DO NOTHING RETURNING, no
+    savepoint. A concurrent claim of the same event from another process waits on the unique
+    index until that transaction ends, then finds the row (or inserts it, if the other rolled back).
+    """
+    row = {"platform": platform, "event_id": event_id[:128], "received_at": utcnow()}
+    if uow.dialect not in _CLAIM_DIALECTS:  # another database: a savepoint keeps the caller's transaction usable
+        try:
+            with uow.session.begin_nested():
+                uow.session.add(InboundEvent(**row))
+        except IntegrityError:
+            return False
+        return True
+    return uow.session.execute(_CLAIM, row).first() is not None
+
+
+def resolve_user(uow: UnitOfWork, platform: str, workspace: str, platform_user_id: str) -> User | None:
+    """The linked user, with his unit loaded in the same query (profiles and scopes need it)."""
+    return uow.session.scalar(
+        select(User)
+        .join(PlatformIdentity)
+        .options(joinedload(User.unit))
+        .where(
+            PlatformIdentity.platform == platform,
+            PlatformIdentity.workspace == workspace,
+            PlatformIdentity.platform_user_id == platform_user_id,
+        )
+    )
+
+
+def find_user(uow: UnitOfWork, handle: str) -> User | None:
+    return uow.session.scalar(select(User).where(User.handle == handle.lstrip("@").lower()))
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper().replace("-", "").replace(" ", "")
+
+
+def create_invitation(uow: UnitOfWork, user_id: int, now: datetime, days: int) -> str:
+    code = new_code()
+    uow.session.add(Invitation(code=code, user_id=user_id, expires_at=now + timedelta(days=days)))
+    uow.session.flush()
+    return code
+
+
+@dataclass(frozen=True)
+class Joined:
+    user_id: int
+    name: str
+    unit: str
+    role: str
+    locale: str
+
+
+def join(
+    uow: UnitOfWork,
+    code: str,
+    platform: str,
+    workspace: str,
+    platform_user_id: str,
+    dm_chat_id: str | None,
+    now: datetime,
+) -> Joined:
+    """Link a platform identity to the CRM user the invitation was made for; single use."""
+    if resolve_user(uow, platform, workspace, platform_user_id):
+        raise UserError("already_linked")
+    invitation = uow.session.scalar(
+        select(Invitation).where(Invitation.code == normalise_code(code)).with_for_update()
+    )
+    if invitation is None:
+        raise UserError("invitation_unknown")
+    if invitation.used_at is not None:
+        raise UserError("invitation_used")
+    if invitation.expires_at <= now:
+        raise UserError("invitation_expired")
+    user = invitation.user
+    if not user.active:
+        raise UserError("invitation_unknown")
+    identity = PlatformIdentity(
+        platform=platform,
+        workspace=workspace,
+        platform_user_id=platform_user_id,
+        dm_chat_id=dm_chat_id,
+        user_id=user.id,
+        linked_at=now,
+    )
+    uow.session.add(identity)
+    uow.session.flush()
+    invitation.used_at = now
+    invitation.used_by_identity_id = identity.id
+    outbox.post_to_unit_channels(
+        uow, user.unit_id, "channel/welcome", {"name": user.name, "unit": user.unit.name}, dedupe_key=f"welcome:{identity.id}"
+    )
+    return Joined(user.id, user.name, user.unit.name, user.role, user.locale)
+
+
+def set_locale(uow: UnitOfWork, user_id: int, locale: str) -> str:
+    if locale not in LOCALES:
+        raise UserError("unknown_locale", locale=locale[:20], choices=", ".join(LOCALES))
+    user = uow.session.get(User, user_id)
+    assert user is not None
+    user.locale = locale
+    return locale
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    handle: str
+    role: str
+    unit_path: str
+    locale: str
+    timezone: str
+    identities: list[str]
+
+
+def profile(uow: UnitOfWork, user_id: int) -> Profile:
+    user = uow.session.get(User, user_id)
+    assert user is not None
+    # Only the platform names: no need to load (and track) whole identity rows.
+    platforms = uow.session.scalars(select(PlatformIdentity.platform).where(PlatformIdentity.user_id == user_id))
+    return Profile(
+        name=user.name,
+        handle=user.handle,
+        role=user.role,
+        unit_path=" / ".join(unit.name for unit in org.unit_chain(uow, user.unit_id)),
+        locale=user.locale,
+        timezone=user.timezone,
+        identities=sorted(platforms),
+    )

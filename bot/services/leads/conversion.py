@@ -1,0 +1,149 @@
+"""Lead conversion (线索转换): a customer always (an existing one when the duplicate check
+matches), a contact and an opportunity when asked, all in the caller's one transaction."""
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from bot.errors import UserError
+from bot.services.leads import dedupe
+from bot.services.leads.lifecycle import (
+    LIST_LIMIT,
+    MAX_CONTACT_CHARS,
+    clean_optional,
+    lock_lead,
+    next_status,
+    parse_id,
+    record_event,
+    require_owner_side,
+    user_name,
+)
+from bot.services.manager import scope
+from db.models import Contact, Customer, Lead, Opportunity, Stage, User
+from db.session import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Converted:
+    lead_id: int
+    customer_id: int
+    customer_name: str
+    linked_existing: bool  # True: the duplicate check found the customer, none was created
+    customer_owner: str | None
+    contact_id: int | None
+    opportunity_id: int | None
+    amount: Decimal | None
+
+
+def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, contact_name: str | None = None,
+            deal_amount: Decimal | None = None) -> Converted:
+    lead_id = parse_id(lead_id)
+    contact_name = clean_optional(contact_name, MAX_CONTACT_CHARS, "contact")
+    if deal_amount is not None and deal_amount < 0:
+        raise UserError("leads/negative_amount")
+    lead = lock_lead(uow, lead_id)
+    require_owner_side(uow, actor_id, lead, now.date())
+    before = lead.status
+    lead.status = next_status("convert", lead.status, lead.id)
+    owner_id = lead.owner_id
+    customer = dedupe.existing_customer(uow, lead.name_key, lead.phone_key)
+    linked = customer is not None
+    if customer is None:
+        customer = Customer(
+            name=lead.company, name_key=lead.name_key, phone=lead.phone, phone_key=lead.phone_key,
+            owner_id=owner_id, level=lead.level, industry=lead.industry, region=lead.region,
+            latitude=lead.latitude, longitude=lead.longitude, created_by_id=actor_id, created_at=now,
+        )
+        uow.session.add(customer)
+        uow.session.flush()
+    contact_id = opportunity_id = None
+    if contact_name:
+        contact = Contact(customer_id=customer.id, name=contact_name, phone=lead.phone, phone_key=lead.phone_key,
+                          owner_id=owner_id, created_at=now)
+        uow.session.add(contact)
+        uow.session.flush()
+        contact_id = contact.id
+    if deal_amount is not None:
+        assert owner_id is not None
+        opportunity = Opportunity(name=lead.company, customer_id=customer.id, lead_id=lead.id, owner_id=owner_id,
+                                  stage=Stage.INITIAL, amount=deal_amount, created_by_id=actor_id,
+                                  created_at=now, updated_at=now)
+        uow.session.add(opportunity)
+        uow.session.flush()
+        opportunity_id = opportunity.id
+    lead.customer_id = customer.id
+    lead.updated_at = now
+    record_event(uow, lead, "convert", actor_id, before, owner_id, now, f"customer #{customer.id}")
+    return Converted(lead.id, customer.id, customer.name, linked, user_name(uow, customer.owner_id),
+                     contact_id, opportunity_id, deal_amount)
+
+
+# --- customers --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CustomerRow:
+    id: int
+    name: str
+    owner: str | None
+    level: str
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class CustomerList:
+    rows: list[CustomerRow]
+    total: int
+
+
+def list_customers(uow: UnitOfWork, user_id: int, today) -> CustomerList:
+    """Customers the user may see (his own, his team's for a manager, team-member records)."""
+    visible = scope.of(uow, user_id, today)
+    query = (
+        select(Customer, User.name).outerjoin(User, User.id == Customer.owner_id)
+        .where(Customer.status == "active", scope.owned_filter(visible, Customer.owner_id, "customer", Customer.id))
+    )
+    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = [CustomerRow(c.id, c.name, owner, c.level, c.phone)
+            for c, owner in uow.session.execute(query.order_by(Customer.created_at.desc(), Customer.id.desc())
+                                                .limit(LIST_LIMIT))]
+    return CustomerList(rows, total)
+
+
+@dataclass(frozen=True)
+class CustomerDetail:
+    id: int
+    name: str
+    owner: str | None
+    level: str
+    phone: str | None
+    industry: str | None
+    region: str | None
+    address: str | None
+    located: bool
+    contacts: list[tuple[str, str | None]]
+    opportunities: list[tuple[int, str, str, Decimal]]
+    lead_ids: list[int]
+
+
+def customer_id(raw: str | int) -> int:
+    try:
+        return parse_id(raw)
+    except UserError:
+        raise UserError("leads/customer_bad_id", value=str(raw)[:40]) from None
+
+
+def customer_detail(uow: UnitOfWork, user_id: int, raw_id: str | int, today) -> CustomerDetail:
+    cid = customer_id(raw_id)
+    customer = uow.session.get(Customer, cid)
+    if customer is None or customer.status != "active":
+        raise UserError("leads/customer_unknown", customer_id=cid)
+    scope.require(uow, scope.of(uow, user_id, today), "customer", customer.id, customer.owner_id)
+    contacts = [(c.name, c.phone) for c in uow.session.scalars(
+        select(Contact).where(Contact.customer_id == cid, Contact.status == "active").order_by(Contact.id).limit(10))]
+    opportunities = [(o.id, o.name, o.stage, o.amount) for o in uow.session.scalars(
+        select(Opportunity).where(Opportunity.customer_id == cid).order_by(Opportunity.id.desc()).limit(10))]
+    lead_ids = list(uow.session.scalars(select(Lead.id).where(Lead.customer_id == cid).order_by(Lead.id).limit(10)))
+    return CustomerDetail(customer.id, customer.name, user_name(uow, customer.owner_id), customer.level,
+                          customer.phone, customer.industry, customer.region, customer.address,
+                          customer.latitude is not None, contacts, opportunities, lead_ids)

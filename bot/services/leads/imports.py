@@ -1,0 +1,202 @@
+"""CSV import of leads into a pool: UTF-8 (with or without BOM) or GB18030, English or Chinese
+headers, duplicate-checked against the database and within the file.
+
+All or nothing per file: an unreadable file or one without a company column imports nothing;
+otherwise the good rows go in (one transaction, the caller commits) and the bad ones are listed.
+"""
+import csv
+import io
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert, select
+
+from bot.errors import UserError
+from bot.services.leads import lifecycle
+from bot.services.leads.lifecycle import S
+from db.models import Customer, Lead, LeadEvent, LeadStatus, Pool
+from db.session import UnitOfWork
+
+HEADER_ALIASES = {
+    "company": {"company", "companyname", "name", "account", "customer", "公司", "公司名称", "客户名称", "企业名称",
+                "单位名称", "名称", "客户"},
+    "contact": {"contact", "contactname", "contactperson", "person", "联系人", "联系人姓名", "姓名"},
+    "phone": {"phone", "mobile", "tel", "telephone", "phonenumber", "电话", "手机", "手机号", "手机号码", "联系电话",
+              "电话号码"},
+    "region": {"region", "area", "city", "province", "地区", "区域", "省份", "城市", "所在地区"},
+    "source": {"source", "leadsource", "channel", "来源", "线索来源", "渠道"},
+    "industry": {"industry", "sector", "行业", "所属行业"},
+    "level": {"level", "grade", "customerlevel", "级别", "客户级别", "等级"},
+    "note": {"note", "notes", "remark", "remarks", "comment", "备注", "说明"},
+}
+FIELD_LIMITS = {"contact": 100, "region": 100, "source": 100, "industry": 100, "level": 8, "note": 2000}
+CHUNK = 1000
+
+
+class ImportProblem(Exception):
+    """The file as a whole cannot be imported; `template` is under templates/<locale>/import/."""
+
+    def __init__(self, template: str, **params: object):
+        super().__init__(template)
+        self.template = template
+        self.params = params
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    line: int
+    company: str
+    reason: str  # a key of import/reasons, or "duplicate"
+    detail: str = ""
+
+
+@dataclass
+class ImportReport:
+    file: str
+    encoding: str
+    pool: str
+    created: int = 0
+    duplicates: list[RowIssue] = field(default_factory=list)
+    rejected: list[RowIssue] = field(default_factory=list)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    if b"\x00" in data:
+        raise ImportProblem("unreadable", reason="binary data")
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "UTF-8 BOM"
+        except UnicodeDecodeError:
+            raise ImportProblem("unreadable", reason="broken UTF-8") from None
+    for encoding, name in (("utf-8", "UTF-8"), ("gb18030", "GB18030")):
+        try:
+            return data.decode(encoding), name
+        except UnicodeDecodeError:
+            continue
+    raise ImportProblem("unreadable", reason="neither UTF-8 nor GB18030")
+
+
+def _header_key(cell: str) -> str:
+    text = unicodedata.normalize("NFKC", cell).casefold()
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
+
+
+def map_header(header: list[str]) -> dict[str, int]:
+    mapping: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        key = _header_key(cell)
+        for name, aliases in HEADER_ALIASES.items():
+            if key in aliases and name not in mapping:
+                mapping[name] = index
+    return mapping
+
+
+def read_rows(text: str) -> list[list[str]]:
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if first.count("\t") > first.count(",") else ("；" if "；" in first else ",")
+    delimiter = ";" if delimiter == "," and first.count(";") > first.count(",") else delimiter
+    try:
+        return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        raise ImportProblem("unreadable", reason=str(exc)[:100]) from None
+
+
+def resolve_pool(uow: UnitOfWork, name: str | None) -> Pool:
+    pools = list(uow.session.scalars(select(Pool).where(Pool.active.is_(True)).order_by(Pool.id)))
+    if name is None and len(pools) == 1:
+        return pools[0]
+    wanted = unicodedata.normalize("NFKC", name or "").strip().casefold()
+    for pool in pools:
+        if pool.name.casefold() == wanted:
+            return pool
+    raise ImportProblem("unknown_pool", name=name or "", choices=", ".join(p.name for p in pools) or "-")
+
+
+def _existing(uow: UnitOfWork, column, values: set[str], label: str, id_column, extra=()) -> dict[str, str]:
+    found: dict[str, str] = {}
+    ordered = sorted(values)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start:start + CHUNK]
+        for key, record_id in uow.session.execute(select(column, id_column).where(column.in_(chunk), *extra)):
+            found.setdefault(key, f"{label} #{record_id}")
+    return found
+
+
+def _clean_row(row: list[str], mapping: dict[str, int]) -> dict:
+    def cell(name: str) -> str | None:
+        index = mapping.get(name)
+        if index is None or index >= len(row):
+            return None
+        value = " ".join(row[index].split())
+        return value or None
+
+    company = cell("company")
+    if not company:
+        raise UserError("company_missing")
+    company, name_key = lifecycle.clean_company(company)
+    phone, phone_key = lifecycle.clean_phone(cell("phone"))
+    values = {"company": company, "name_key": name_key, "phone": phone, "phone_key": phone_key}
+    for name, limit in FIELD_LIMITS.items():
+        value = cell(name)
+        if value is not None and len(value) > limit:
+            raise UserError("field_too_long")
+        values[{"contact": "contact_name"}.get(name, name)] = value
+    values["level"] = (values.get("level") or "C").upper()
+    return values
+
+
+def import_leads(uow: UnitOfWork, data: bytes, file_name: str, pool_name: str | None, now: datetime,
+                 progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    text, encoding = decode(data)
+    rows = read_rows(text)
+    while rows and not any(cell.strip() for cell in rows[0]):
+        rows.pop(0)
+    if not rows:
+        raise ImportProblem("bad_columns", file=file_name, found="-")
+    mapping = map_header(rows[0])
+    if "company" not in mapping:
+        raise ImportProblem("bad_columns", file=file_name, found=", ".join(c.strip()[:30] for c in rows[0]) or "-")
+    pool = resolve_pool(uow, pool_name)
+    report = ImportReport(file_name, encoding, pool.name)
+    good: list[tuple[int, dict]] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            good.append((line, _clean_row(row, mapping)))
+        except UserError as error:
+            company = " ".join(row[mapping["company"]].split())[:60] if mapping["company"] < len(row) else ""
+            report.rejected.append(RowIssue(line, company, error.template.rsplit("/", 1)[-1]))
+    names = {v["name_key"] for _, v in good}
+    phones = {v["phone_key"] for _, v in good if v["phone_key"]}
+    not_voided = (Lead.status != LeadStatus.VOIDED,)
+    known_names = {**_existing(uow, Customer.name_key, names, "customer", Customer.id, (Customer.status == "active",)),
+                   **_existing(uow, Lead.name_key, names, "lead", Lead.id, not_voided)}
+    known_phones = {**_existing(uow, Customer.phone_key, phones, "customer", Customer.id,
+                                (Customer.status == "active",)),
+                    **_existing(uow, Lead.phone_key, phones, "lead", Lead.id, not_voided)}
+    fresh: list[dict] = []
+    for line, values in good:
+        match = known_names.get(values["name_key"]) or (values["phone_key"] and known_phones.get(values["phone_key"]))
+        if match:
+            report.duplicates.append(RowIssue(line, values["company"], "duplicate", match))
+            continue
+        known_names[values["name_key"]] = f"row {line}"
+        if values["phone_key"]:
+            known_phones[values["phone_key"]] = f"row {line}"
+        fresh.append(values)
+    for start in range(0, len(fresh), CHUNK):
+        batch = [dict(v, status=S.UNASSIGNED, pool_id=pool.id, created_at=now, updated_at=now)
+                 for v in fresh[start:start + CHUNK]]
+        ids = uow.session.scalars(insert(Lead).returning(Lead.id, sort_by_parameter_order=True), batch).all()
+        uow.session.execute(insert(LeadEvent), [
+            dict(lead_id=lead_id, at=now, actor_id=None, kind="create", from_status=None, to_status=S.UNASSIGNED,
+                 from_owner_id=None, to_owner_id=None, pool_id=pool.id, reason=f"import {file_name[-80:]}")
+            for lead_id in ids
+        ])
+        report.created += len(ids)
+        if progress:
+            progress(min(start + CHUNK, len(fresh)), len(fresh))
+    return report

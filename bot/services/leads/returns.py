@@ -1,0 +1,249 @@
+"""The return sweep (回收): leads nobody works go back to their pool, and owners are warned first.
+
+Set-based: one statement for the whole table (every pool and customer level), never one round trip per lead.
+Locked leads are never returned. Each returned lead gets an owner-change LeadEvent ("return").
+Racing a follow-up, a lead is either followed or returned, never both: on PostgreSQL the sweep
+locks candidate rows with SELECT ... FOR UPDATE, which re-checks the rule on the row's newest
+version, and a follow-up locks the row too (leads.lock_lead) and refuses a lead that left its owner.
+"""
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
+
+from bot.services.core import outbox
+from bot.services.leads.lifecycle import S
+from db.base import UTCDateTime
+from db.models import Lead, LeadEvent, Opportunity, Pool, Stage
+from db.models.crm import OPEN_LEAD_STATUSES
+from db.models.leads import LeadReturnWarning
+from db.session import UnitOfWork
+
+RULES = {
+    "return_no_followup_days": "no_followup",
+    "return_no_opportunity_days": "no_opportunity",
+    "return_no_deal_days": "no_deal",
+}
+WARNING_LIST_LIMIT = 20
+CHUNK = 1000
+_RETURNED_VALUES = dict(status=S.UNASSIGNED, owner_id=None, claimed_at=None, last_followup_at=None)
+
+
+@dataclass
+class SweepResult:
+    returned: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    warned_leads: int = 0
+    warned_owners: int = 0
+
+
+def segments(pool: Pool) -> list[tuple[ColumnElement[bool], dict[str, int | None]]]:
+    """(level filter, rules) per customer level with its own rules, plus one for every other level."""
+    levels = _level_rules(pool)
+    defaults = {rule: getattr(pool, rule) for rule in RULES}
+    result: list[tuple[ColumnElement[bool], dict[str, int | None]]] = [
+        (Lead.level.not_in([level for level, _ in levels]) if levels else true(), defaults)
+    ]
+    result += [(Lead.level == level, rules) for level, rules in levels]
+    return result
+
+
+def _level_rules(pool: Pool) -> list[tuple[str, dict[str, int | None]]]:
+    """The customer levels with rules of their own, each with its full rule set (defaults overridden)."""
+    defaults = {rule: getattr(pool, rule) for rule in RULES}
+    return [(level, {**defaults, **{k: v for k, v in rules.items() if k in RULES}})
+            for level, rules in (pool.level_rules or {}).items() if isinstance(rules, dict)]
+
+
+def conditions(rules: dict[str, int | None], at: datetime) -> list[tuple[str, ColumnElement[bool]]]:
+    """Each enabled rule as (reason, WHERE clause meaning 'due for return at `at`')."""
+    found: list[tuple[str, ColumnElement[bool]]] = []
+    for rule, reason in RULES.items():
+        days = rules.get(rule)
+        if days is None or days <= 0:
+            continue
+        cutoff = at - timedelta(days=days)
+        claimed_long_ago = Lead.claimed_at < cutoff
+        if reason == "no_followup":
+            clause = and_(claimed_long_ago, or_(Lead.last_followup_at.is_(None), Lead.last_followup_at < cutoff))
+        elif reason == "no_opportunity":
+            clause = and_(claimed_long_ago, ~exists().where(Opportunity.lead_id == Lead.id))
+        else:
+            clause = and_(claimed_long_ago, ~exists().where(Opportunity.lead_id == Lead.id,
+                                                             Opportunity.stage == Stage.WON))
+        found.append((reason, clause))
+    return found
+
+
+def _candidates(pool: Pool, level_filter: ColumnElement[bool], rules: dict, at: datetime):
+    """The SELECT of due leads with the first rule that catches each, or None when no rule is on."""
+    found = conditions(rules, at)
+    if not found:
+        return None
+    reason = case(*[(clause, literal(name)) for name, clause in found], else_=literal("rule"))
+    return select(Lead.id, Lead.owner_id, Lead.status, reason.label("reason")).where(
+        Lead.pool_id == pool.id, Lead.status.in_(OPEN_LEAD_STATUSES), Lead.locked.is_(False),
+        Lead.owner_id.is_not(None), level_filter, or_(*[clause for _, clause in found]),
+    )
+
+
+def _rules_table(pools: list[Pool], at: datetime):
+    """The return rules of every active pool as a small table (a CTE): one row per pool with its
+    defaults (level NULL) and one per customer level with its own rules; each rule as its cutoff
+    time (a lead claimed before it is due), NULL when the rule is off. None when no rule is on."""
+    selects, any_rule = [], False
+    for pool in pools:
+        for level, rules in [(None, {rule: getattr(pool, rule) for rule in RULES})] + _level_rules(pool):
+            cutoffs = {reason: (at - timedelta(days=rules[rule]) if rules.get(rule) and rules[rule] > 0 else None)
+                       for rule, reason in RULES.items()}
+            any_rule = any_rule or any(cutoffs.values())
+            selects.append(select(
+                literal(pool.id, Integer).label("pool_id"), literal(level, String).label("level"),
+                *[literal(cutoff, UTCDateTime()).label(reason) for reason, cutoff in cutoffs.items()],
+            ))
+    return union_all(*selects).cte("return_rules") if any_rule else None
+
+
+def _all_candidates(rules):
+    """The SELECT of every due lead of every active pool, with the first rule that catches it:
+    one pass over the leads, whatever the number of pools and levels."""
+    default_rule, level_rule = rules.alias("default_rule"), rules.alias("level_rule")
+
+    def cutoff(reason: str):
+        return case((level_rule.c.pool_id.is_not(None), level_rule.c[reason]), else_=default_rule.c[reason])
+
+    followup, opportunity, deal = cutoff("no_followup"), cutoff("no_opportunity"), cutoff("no_deal")
+    due = {
+        "no_followup": and_(followup.is_not(None), Lead.claimed_at < followup,
+                            or_(Lead.last_followup_at.is_(None), Lead.last_followup_at < followup)),
+        "no_opportunity": and_(opportunity.is_not(None), Lead.claimed_at < opportunity,
+                               ~exists().where(Opportunity.lead_id == Lead.id)),
+        "no_deal": and_(deal.is_not(None), Lead.claimed_at < deal,
+                        ~exists().where(Opportunity.lead_id == Lead.id, Opportunity.stage == Stage.WON)),
+    }
+    reason = case(*[(clause, literal(name)) for name, clause in due.items()], else_=literal("rule"))
+    joined = (
+        Lead.__table__
+        .join(default_rule, and_(default_rule.c.pool_id == Lead.pool_id, default_rule.c.level.is_(None)))
+        .outerjoin(level_rule, and_(level_rule.c.pool_id == Lead.pool_id, level_rule.c.level == Lead.level))
+    )
+    return select(Lead.id, Lead.owner_id, Lead.status, Lead.pool_id, reason.label("reason")).select_from(joined).where(
+        Lead.status.in_(OPEN_LEAD_STATUSES), Lead.locked.is_(False), Lead.owner_id.is_not(None), or_(*due.values()),
+    )
+
+
+def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, int]:
+    """One statement: lock the due rows (re-checked on their newest version), move them, log them
+    (a data-modifying CTE: the UPDATE's RETURNING feeds the INSERT of the history rows)."""
+    old = candidates.with_for_update(of=Lead).subquery("old")
+    moved = (
+        update(Lead).where(Lead.id == old.c.id).values(**_RETURNED_VALUES, updated_at=now)
+        .returning(old.c.id, old.c.owner_id, old.c.status, old.c.pool_id, old.c.reason).cte("moved")
+    )
+    logged = insert(LeadEvent).from_select(
+        ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id", "pool_id",
+         "reason"],
+        select(moved.c.id, literal(now, UTCDateTime()), null(), literal("return"), moved.c.status,
+               literal(S.UNASSIGNED.value), moved.c.owner_id, null(), moved.c.pool_id, moved.c.reason),
+    ).returning(LeadEvent.reason).cte("logged")
+    rows = uow.session.execute(select(logged.c.reason, func.count()).group_by(logged.c.reason),
+                               execution_options={"synchronize_session": False})
+    return {reason: count for reason, count in rows}
+
+
+def _return_serialised(uow: UnitOfWork, candidates, now: datetime) -> dict[str, int]:
+    """SQLite: writers are serialised (BEGIN IMMEDIATE), so read-then-update cannot race."""
+    rows = list(uow.session.execute(candidates))
+    for start in range(0, len(rows), CHUNK):
+        ids = [row.id for row in rows[start:start + CHUNK]]
+        uow.session.execute(update(Lead).where(Lead.id.in_(ids)).values(**_RETURNED_VALUES, updated_at=now),
+                            execution_options={"synchronize_session": False})
+    if rows:
+        uow.session.execute(insert(LeadEvent), [
+            dict(lead_id=row.id, at=now, actor_id=None, kind="return", from_status=row.status,
+                 to_status=S.UNASSIGNED, from_owner_id=row.owner_id, to_owner_id=None, pool_id=row.pool_id,
+                 reason=row.reason)
+            for row in rows
+        ])
+    by_reason: dict[str, int] = {}
+    for row in rows:
+        by_reason[row.reason] = by_reason.get(row.reason, 0) + 1
+    return by_reason
+
+
+def sweep(uow: UnitOfWork, now: datetime) -> SweepResult:
+    """Return every due lead of every active pool in one set-based statement; the caller commits."""
+    result = SweepResult()
+    pools = list(uow.session.scalars(select(Pool).where(Pool.active.is_(True)).order_by(Pool.id)))
+    rules = _rules_table(pools, now)
+    if rules is None:
+        return result
+    mover = _return_postgres if uow.dialect == "postgresql" else _return_serialised
+    for reason, count in mover(uow, _all_candidates(rules), now).items():
+        result.returned += count
+        result.by_reason[reason] = count
+    return result
+
+
+@dataclass(frozen=True)
+class WarnedLead:
+    id: int
+    company: str
+    reason: str
+
+
+def warn(uow: UnitOfWork, now: datetime) -> SweepResult:
+    """Direct-message each owner about his leads due for return within the pool's warning days.
+    A lead is warned once per owner and last activity (LeadReturnWarning); one message per owner."""
+    result = SweepResult()
+    per_owner: dict[int, list[tuple[WarnedLead, int]]] = defaultdict(list)
+    basis = func.coalesce(Lead.last_followup_at, Lead.claimed_at)
+    for pool in uow.session.scalars(select(Pool).where(Pool.active.is_(True)).order_by(Pool.id)).all():
+        if not pool.warn_days_before or pool.warn_days_before <= 0:
+            continue
+        for level_filter, rules in segments(pool):
+            candidates = _candidates(pool, level_filter, rules, now + timedelta(days=pool.warn_days_before))
+            if candidates is None:
+                continue
+            warned_before = exists().where(LeadReturnWarning.lead_id == Lead.id,
+                                           LeadReturnWarning.owner_id == Lead.owner_id,
+                                           LeadReturnWarning.basis_at == basis)
+            rows = list(uow.session.execute(candidates.add_columns(Lead.company, basis.label("basis"))
+                                            .where(~warned_before).order_by(Lead.id)))
+            if not rows:
+                continue
+            uow.session.execute(insert(LeadReturnWarning), [
+                dict(lead_id=r.id, owner_id=r.owner_id, basis_at=r.basis, days_left=pool.warn_days_before,
+                     sent_at=now) for r in rows
+            ])
+            for r in rows:
+                per_owner[r.owner_id].append((WarnedLead(r.id, r.company, r.reason), pool.warn_days_before))
+    for owner_id, items in per_owner.items():
+        ids = ",".join(str(lead.id) for lead, _ in items)
+        key = "lead-return-warning:" + hashlib.sha1(f"{owner_id}:{now.date()}:{ids}".encode()).hexdigest()[:24]
+        outbox.render_direct(uow, owner_id, "pool/return_warning", {
+            "leads": [lead for lead, _ in items[:WARNING_LIST_LIMIT]],
+            "more": max(0, len(items) - WARNING_LIST_LIMIT),
+            "days": min(days for _, days in items),
+        }, dedupe_key=key)
+        result.warned_leads += len(items)
+        result.warned_owners += 1
+    return result

@@ -1,0 +1,88 @@
+"""The manager's daily digest: visits per rep in his subtree, how many verified, flagged and why.
+
+Sent as a direct message at each manager's local time (bot.jobs.visits), once per manager per day.
+"""
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from bot.services.core import outbox
+from bot.services.manager import scope
+from bot.services.visits import visits
+from db.models import Role, User, Visit
+from db.session import UnitOfWork
+
+DIGEST_MINUTE = 18 * 60 + 30  # local time the digest goes out: after the working day
+DIGEST_JOB = "visits.digest"
+
+
+@dataclass
+class RepLine:
+    name: str
+    visits: int = 0
+    verified: int = 0
+    flagged: int = 0
+    unverified: int = 0
+    checked_in: bool = False
+    reasons: Counter = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class Digest:
+    manager_id: int
+    day: date
+    reps: list[RepLine]
+    to_review: int
+
+    @property
+    def total(self) -> int:
+        return sum(r.visits for r in self.reps)
+
+
+def build(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
+    manager = visits.active_user(uow, manager_id)
+    visible = scope.of(uow, manager_id, day)
+    start, end = visits.local_day_bounds(visits.zone_of(manager), day)
+    reps = uow.session.scalars(
+        select(User).where(User.active.is_(True), User.id != manager_id, User.role == Role.REP,
+                           scope.users_filter(visible, User.id)).order_by(User.name)
+    ).all()
+    lines = {rep.id: RepLine(rep.name) for rep in reps}
+    rows = uow.session.scalars(
+        select(Visit).where(Visit.user_id.in_(list(lines)), Visit.started_at >= start, Visit.started_at < end)
+    ).all()
+    to_review = 0
+    for visit in rows:
+        line = lines[visit.user_id]
+        if visit.kind == "checkin":
+            line.checked_in = line.checked_in or visit.latitude is not None
+            continue
+        if visit.kind != "visit":
+            continue
+        line.visits += 1
+        line.verified += visit.counts
+        line.flagged += visit.verdict == "flagged"
+        line.unverified += visit.verdict == "unverified"
+        line.reasons.update(r["code"] for r in visit.reasons if r.get("severity") == "flag")
+        to_review += visit.verdict in ("flagged", "unverified") and visit.review_status == "none"
+    return Digest(manager_id, day, list(lines.values()), to_review)
+
+
+def due_managers(uow: UnitOfWork, now: datetime) -> list[tuple[int, date]]:
+    """Managers whose local time has passed the digest hour, with their local day."""
+    due = []
+    for manager in uow.session.scalars(select(User).where(User.role == Role.MANAGER, User.active.is_(True))):
+        local = now.astimezone(visits.zone_of(manager))
+        if local.hour * 60 + local.minute >= DIGEST_MINUTE:
+            due.append((manager.id, local.date()))
+    return due
+
+
+def queue(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
+    """Build the digest and queue it as a direct message in the manager's language."""
+    digest = build(uow, manager_id, day)
+    outbox.render_direct(uow, manager_id, "digest/daily", {"digest": digest},
+                         dedupe_key=f"{DIGEST_JOB}:{manager_id}:{day.isoformat()}")
+    return digest

@@ -1,0 +1,169 @@
+"""Can this position be trusted? Every check is a small pure function returning reasons.
+
+A reason has a severity: "reject" (the position is refused and nothing is pinned), "flag" (pinned,
+but a manager must look: the visit does not count until approved) or "note" (kept for the record,
+e.g. a location sent late or a late check-in; it does not change the verdict).
+The thresholds come from the unit's settings (db.models.visits.VisitSettings) with DESIGN.md's
+defaults.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.services.core import geo
+from db.models.visits import (
+    DEFAULT_ACCURACY_M,
+    DEFAULT_GEOFENCE_M,
+    DEFAULT_LATE_MINUTES,
+    DEFAULT_MAX_SPEED_KMH,
+    DEFAULT_NO_LOCATION_HOURS,
+    DEFAULT_WORK_END,
+    DEFAULT_WORK_START,
+)
+
+REJECT, FLAG, NOTE = "reject", "flag", "note"
+# Phones and servers disagree by a few seconds; beyond this a date in the future is forged.
+CLOCK_SKEW = timedelta(minutes=2)
+# A position that took longer than this to reach us is marked as sent late (kept, not flagged).
+SENT_LATE_AFTER = timedelta(minutes=10)
+# Below this distance the implied speed says nothing (GPS jitter over a few seconds).
+TRAVEL_MIN_DISTANCE_M = 1000.0
+LIVE_STILL_MIN_UPDATES = 3
+MANUAL_SOURCES = ("venue", "manual")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    accuracy_max_m: float = DEFAULT_ACCURACY_M
+    geofence_m: float = DEFAULT_GEOFENCE_M
+    max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH
+    no_location_hours: int = DEFAULT_NO_LOCATION_HOURS
+    work_start_min: int = DEFAULT_WORK_START
+    work_end_min: int = DEFAULT_WORK_END
+    late_threshold_min: int = DEFAULT_LATE_MINUTES
+    office: tuple[float, float] | None = None
+    office_radius_m: float | None = None
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One received position."""
+
+    latitude: float
+    longitude: float
+    accuracy_m: float | None
+    source: str  # live | static | venue | web | manual
+    taken_at: datetime
+    arrived_at: datetime
+    forwarded: bool = False
+
+
+@dataclass(frozen=True)
+class PreviousFix:
+    latitude: float
+    longitude: float
+    taken_at: datetime
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    severity: str
+    params: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "severity": self.severity, **self.params}
+
+
+def check_forwarded(fix: Fix) -> list[Reason]:
+    return [Reason("forwarded", REJECT)] if fix.forwarded else []
+
+
+def check_future(fix: Fix) -> list[Reason]:
+    ahead = fix.taken_at - fix.arrived_at
+    return [Reason("future", REJECT, {"minutes": round(ahead.total_seconds() / 60)})] if ahead > CLOCK_SKEW else []
+
+
+def check_source(fix: Fix) -> list[Reason]:
+    return [Reason("manual", FLAG, {"source": fix.source})] if fix.source in MANUAL_SOURCES else []
+
+
+def check_accuracy(fix: Fix, limits: Thresholds) -> list[Reason]:
+    if fix.accuracy_m is None:
+        return [Reason("no_accuracy", FLAG)]
+    if fix.accuracy_m > limits.accuracy_max_m:
+        return [Reason("low_accuracy", FLAG, {"accuracy_m": round(fix.accuracy_m), "limit_m": round(limits.accuracy_max_m)})]
+    return []
+
+
+def distance_to(fix: Fix, target: tuple[float, float] | None) -> float | None:
+    if target is None:
+        return None
+    return geo.distance_m(fix.latitude, fix.longitude, target[0], target[1])
+
+
+def check_geofence(distance: float | None, limit_m: float) -> list[Reason]:
+    if distance is None or distance <= limit_m:
+        return []
+    return [Reason("outside_geofence", FLAG, {"distance_m": round(distance), "limit_m": round(limit_m)})]
+
+
+def check_travel(fix: Fix, previous: PreviousFix | None, limits: Thresholds) -> list[Reason]:
+    if previous is None:
+        return []
+    distance = geo.distance_m(previous.latitude, previous.longitude, fix.latitude, fix.longitude)
+    if distance < TRAVEL_MIN_DISTANCE_M:
+        return []
+    speed = geo.speed_kmh(distance, previous.taken_at, fix.taken_at)
+    if speed <= limits.max_speed_kmh:
+        return []
+    minutes = abs((fix.taken_at - previous.taken_at).total_seconds()) / 60
+    return [Reason("impossible_travel", FLAG, {
+        "km": round(distance / 1000, 1), "minutes": round(minutes),
+        "speed_kmh": None if speed == float("inf") else round(speed), "limit_kmh": round(limits.max_speed_kmh),
+    })]
+
+
+def check_repeated(repeated_on_another_day: bool) -> list[Reason]:
+    return [Reason("repeated_coordinates", FLAG)] if repeated_on_another_day else []
+
+
+def check_live_still(trail: list[tuple[float, float]]) -> list[Reason]:
+    """A live location whose updates never move at all is a replay, not a phone in a pocket."""
+    if len(trail) < LIVE_STILL_MIN_UPDATES or len(set(trail)) > 1:
+        return []
+    return [Reason("live_not_moving", FLAG, {"updates": len(trail)})]
+
+
+def check_sent_late(fix: Fix) -> list[Reason]:
+    delay = fix.arrived_at - fix.taken_at
+    if delay <= SENT_LATE_AFTER:
+        return []
+    return [Reason("sent_late", NOTE, {"minutes": round(delay.total_seconds() / 60)})]
+
+
+def check_attached_late(started_at: datetime, fix: Fix) -> list[Reason]:
+    """A no-signal visit got its location later: kept with the time the position was taken."""
+    hours = (fix.taken_at - started_at).total_seconds() / 3600
+    return [Reason("attached_late", NOTE, {"hours": round(hours, 1)})] if hours > 0.25 else []
+
+
+def check_work_hours(kind: str, local_minute: int, limits: Thresholds) -> list[Reason]:
+    """Late check-in or early check-out against the unit's working hours."""
+    if kind == "checkin" and local_minute > limits.work_start_min + limits.late_threshold_min:
+        return [Reason("late_checkin", NOTE, {"minutes": local_minute - limits.work_start_min})]
+    if kind == "checkout" and local_minute < limits.work_end_min - limits.late_threshold_min:
+        return [Reason("early_checkout", NOTE, {"minutes": limits.work_end_min - local_minute})]
+    return []
+
+
+def rejections(fix: Fix) -> list[Reason]:
+    return check_forwarded(fix) + check_future(fix)
+
+
+def verdict_of(reasons: list[Reason] | list[dict], has_location: bool = True) -> str:
+    severities = {r.severity if isinstance(r, Reason) else r.get("severity") for r in reasons}
+    if REJECT in severities:
+        return "rejected"
+    if not has_location:
+        return "unverified"
+    return "flagged" if FLAG in severities else "verified"

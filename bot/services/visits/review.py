@@ -1,0 +1,102 @@
+"""A manager's review queue: flagged and unverified visits in his subtree, approved or rejected once.
+
+counts stays True exactly when the verdict is verified or a manager approved the visit.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from bot.errors import UserError
+from bot.services.manager import scope
+from bot.services.visits import visits
+from db.models import User, Visit
+from db.session import UnitOfWork
+
+REVIEWABLE = ("flagged", "unverified")
+QUEUE_PAGE = 10
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    visit_id: int
+    kind: str
+    rep_name: str
+    target_name: str | None
+    taken_local: datetime
+    verdict: str
+    reasons: list[dict]
+    distance_m: float | None
+    accuracy_m: float | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Queue:
+    items: list[QueueItem]
+    total: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    visit_id: int
+    approved: bool
+    rep_id: int
+    rep_name: str
+    rep_locale: str
+    target_name: str | None
+    counts: bool
+
+
+def _reviewable(visible: scope.Scope, manager_id: int):
+    return (
+        Visit.verdict.in_(REVIEWABLE), Visit.review_status == "none", Visit.user_id != manager_id,
+        Visit.status != visits.WAITING, scope.users_filter(visible, Visit.user_id),
+    )
+
+
+def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PAGE) -> Queue:
+    manager = visits.active_user(uow, manager_id)
+    visible = scope.of(uow, manager_id, now.date())
+    zone = visits.zone_of(manager)
+    conditions = _reviewable(visible, manager_id)
+    total = uow.session.scalar(select(func.count()).select_from(Visit).where(*conditions)) or 0
+    rows = uow.session.execute(
+        select(Visit, User.name).join(User, Visit.user_id == User.id).where(*conditions)
+        .order_by(Visit.started_at).limit(limit)
+    ).all()
+    items = [
+        QueueItem(
+            v.id, v.kind, name, visits.target_name(visits.target_of(uow, v)),
+            (v.taken_at or v.started_at).astimezone(zone), v.verdict, v.reasons, v.distance_m, v.accuracy_m, v.source,
+        )
+        for v, name in rows
+    ]
+    return Queue(items, total)
+
+
+def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note: str | None, now: datetime) -> Decision:
+    visible = scope.of(uow, manager_id, now.date())
+    visit = uow.session.get(Visit, visit_id)
+    if visit is None or not scope.covers_user(uow, visible, visit.user_id):
+        raise UserError("review/not_found", visit_id=visit_id)
+    if visit.user_id == manager_id:
+        raise UserError("review/own_visit", visit_id=visit_id)
+    if visit.verdict not in REVIEWABLE:
+        raise UserError("review/not_reviewable", visit_id=visit_id, verdict=visit.verdict)
+    status = "approved" if approve else "rejected"
+    # Conditional update: of two managers pressing at once, one decides and the other is told.
+    done = uow.session.execute(
+        update(Visit).where(Visit.id == visit_id, Visit.review_status == "none").values(
+            review_status=status, reviewed_by_id=manager_id, reviewed_at=now, review_note=note, counts=approve,
+        ).execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        uow.session.refresh(visit)
+        reviewer = uow.session.get(User, visit.reviewed_by_id) if visit.reviewed_by_id else None
+        raise UserError("review/already_decided", visit_id=visit_id, status=visit.review_status,
+                        by=reviewer.name if reviewer else "?")
+    uow.session.refresh(visit)
+    rep = uow.session.get(User, visit.user_id)
+    assert rep is not None
+    return Decision(visit_id, approve, rep.id, rep.name, rep.locale, visits.target_name(visits.target_of(uow, visit)), visit.counts)

@@ -1,0 +1,161 @@
+"""The outbox: queued in the cause's transaction, delivered with retries, surviving restarts."""
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bot.delivery import Dispatcher, PermanentFailure, RetryAfter, SlidingWindow
+from bot.i18n import render
+from bot.messages import Reply
+from bot.services.core import outbox
+from db.base import utcnow
+from db.models import OutboxMessage, TeamChannel
+
+
+class RecordingPlatform:
+    """A platform double: records posts, and can fail the next calls in a chosen way."""
+
+    platform = "console"
+
+    def __init__(self, failures: list[Exception] | None = None, per_chat: tuple[int, float] | None = None):
+        self.sent: list[tuple[str, str]] = []
+        self.failures = list(failures or [])
+        self.windows: dict[str, SlidingWindow] = {}
+        self.per_chat = per_chat
+
+    def limits_for(self, chat_id: str) -> list[SlidingWindow]:
+        if not self.per_chat:
+            return []
+        return [self.windows.setdefault(chat_id, SlidingWindow(*self.per_chat))]
+
+    async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((chat_id, reply.text))
+
+
+def queue_welcome(db, name: str = "Li") -> None:
+    with db.uow() as uow:
+        outbox.post_to_unit_channels(uow, _company(uow), "channel/welcome", {"name": name, "unit": "Acme"})
+        uow.commit()
+
+
+def _company(uow) -> int:
+    return uow.session.scalar(select(TeamChannel.unit_id).where(TeamChannel.chat_id == "#sales"))
+
+
+def statuses(db) -> list[str]:
+    with db.uow() as uow:
+        return list(uow.session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
+
+
+async def test_a_rolled_back_cause_queues_nothing(demo_org):
+    with demo_org.uow() as uow:
+        outbox.post_to_unit_channels(uow, _company(uow), "channel/welcome", {"name": "X", "unit": "Acme"})
+        # no commit: the cause failed
+    assert statuses(demo_org) == []
+
+
+async def test_posts_survive_a_restart_and_are_delivered_once(demo_org):
+    queue_welcome(demo_org, "Li")
+    # The first process claims the row and dies before sending: its lease is left behind.
+    crashed = Dispatcher(demo_org, {"console": RecordingPlatform()}, lease_seconds=60)
+    assert len(crashed.claim()) == 1 and statuses(demo_org) == ["sending"]
+    # A new process after the lease: the post is delivered, exactly once.
+    later = utcnow() + timedelta(seconds=61)
+    platform = RecordingPlatform()
+    restarted = Dispatcher(demo_org, {"console": platform}, clock=lambda: later)
+    await restarted.deliver_due()
+    await restarted.deliver_due()
+    assert platform.sent == [("#sales", "Li joined Acme on fieldcrm. Welcome!")]
+    assert statuses(demo_org) == ["sent"]
+
+
+async def test_retry_after_is_honoured_then_delivered(demo_org):
+    queue_welcome(demo_org)
+    platform = RecordingPlatform(failures=[RetryAfter(0.3)])
+    dispatcher = Dispatcher(demo_org, {"console": platform})
+    started = asyncio.get_running_loop().time()
+    await dispatcher.deliver_due()
+    assert asyncio.get_running_loop().time() - started >= 0.3
+    assert len(platform.sent) == 1 and statuses(demo_org) == ["sent"]
+
+
+async def test_server_errors_back_off_and_retry_later(demo_org):
+    queue_welcome(demo_org)
+    platform = RecordingPlatform(failures=[ConnectionError("503")])
+    dispatcher = Dispatcher(demo_org, {"console": platform})
+    await dispatcher.deliver_due()
+    assert statuses(demo_org) == ["pending"] and platform.sent == []
+    with demo_org.uow() as uow:
+        row = uow.session.scalar(select(OutboxMessage))
+        assert row.next_attempt_at > utcnow() and row.attempts == 1 and "503" in row.last_error
+        uow.session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
+        uow.commit()
+    await dispatcher.deliver_due()
+    assert statuses(demo_org) == ["sent"] and len(platform.sent) == 1
+
+
+async def test_permanent_failures_are_kept_not_deleted(demo_org):
+    queue_welcome(demo_org)
+    dispatcher = Dispatcher(demo_org, {"console": RecordingPlatform(failures=[PermanentFailure("channel_not_found")])})
+    await dispatcher.deliver_due()
+    assert statuses(demo_org) == ["dead"]
+
+
+async def test_per_chat_rate_limit_spaces_posts(demo_org):
+    for name in ("A", "B", "C"):
+        queue_welcome(demo_org, name)
+    platform = RecordingPlatform(per_chat=(1, 0.2))
+    dispatcher = Dispatcher(demo_org, {"console": platform})
+    started = asyncio.get_running_loop().time()
+    await dispatcher.deliver_due()
+    assert asyncio.get_running_loop().time() - started >= 0.4
+    assert [text.split()[0] for _, text in platform.sent] == ["A", "B", "C"]  # in order
+
+
+class LaggingPlatform(RecordingPlatform):
+    """Counts a post when it gets to it, after a delay that varies (a busy server, a slow network)."""
+
+    def __init__(self, delays: list[float], per_chat: tuple[int, float]):
+        super().__init__(per_chat=per_chat)
+        self.delays = delays
+        self.counted_at: list[float] = []
+
+    async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
+        await asyncio.sleep(self.delays.pop(0))
+        self.counted_at.append(asyncio.get_running_loop().time())
+
+
+async def test_a_late_answer_cannot_squeeze_posts_past_the_platforms_limit(demo_org):
+    for name in ("A", "B", "C"):
+        queue_welcome(demo_org, name)
+    platform = LaggingPlatform(delays=[0.3, 0.0, 0.0], per_chat=(2, 0.5))
+    await Dispatcher(demo_org, {"console": platform}).deliver_due()
+    first, _, third = platform.counted_at
+    assert third - first >= 0.5  # never three in any half second, as the platform counts them
+
+
+def test_dedupe_key_queues_once(demo_org):
+    with demo_org.uow() as uow:
+        channel = uow.session.scalar(select(TeamChannel))
+        reply = render("channel/welcome", "en", name="Li", unit="Acme")
+        assert outbox.post_to_channel(uow, channel, reply, dedupe_key="win:7") is not None
+        uow.commit()
+    with demo_org.uow() as uow:
+        channel = uow.session.scalar(select(TeamChannel))
+        assert outbox.post_to_channel(uow, channel, reply, dedupe_key="win:7") is None
+        uow.commit()
+    assert statuses(demo_org) == ["pending"]
+
+
+def test_direct_message_goes_to_the_users_linked_chat_in_his_language(demo_org):
+    from bot.services.core import identity
+
+    with demo_org.uow() as uow:
+        li = identity.find_user(uow, "li")
+        assert outbox.render_direct(uow, li.id, "errors/try_again", {})
+        uow.commit()
+    with demo_org.uow() as uow:
+        row = uow.session.scalar(select(OutboxMessage))
+    assert row.kind == "direct" and row.chat_id == "@li" and "数据库" in row.payload["text"]

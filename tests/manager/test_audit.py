@@ -1,0 +1,93 @@
+"""The audit log: every change by anyone (or the system) is recorded with before and after, read by
+a manager for his subtree with /audit, and bad org files are refused as a whole."""
+from sqlalchemy import func, select
+
+from bot.actor import CURRENT_ACTOR
+from bot.cli import main as fieldcrm
+from bot.services.core import identity
+from db.models import Lead, OrgUnit, User
+from db.models.management import AuditEntry
+from tests.conftest import say
+
+
+def entries(db, record_type, record_id=None):
+    with db.uow() as uow:
+        query = select(AuditEntry).where(AuditEntry.record_type == record_type)
+        if record_id is not None:
+            query = query.where(AuditEntry.record_id == record_id)
+        return uow.session.scalars(query.order_by(AuditEntry.id)).all()
+
+
+def test_a_command_change_is_audited_with_actor_platform_before_and_after(console, db):
+    say(console, "/as li")
+    say(console, "/lang en")
+    with db.uow() as uow:
+        li = identity.find_user(uow, "li")
+    change = entries(db, "user", li.id)[-1]
+    assert change.actor_id == li.id and change.platform == "console" and change.action == "update"
+    assert change.before == {"locale": "zh"} and change.after == {"locale": "en"}
+
+
+def test_changes_without_a_command_are_the_systems(db, demo_org):
+    CURRENT_ACTOR.set(None)
+    with db.uow() as uow:
+        lead = Lead(company="Pool lead", name_key="poollead", status="unassigned")
+        uow.session.add(lead)
+        uow.commit()
+        lead.status = "voided"
+        uow.commit()
+    created, voided = entries(db, "lead", lead.id)
+    assert created.action == "create" and created.after["company"] == "Pool lead" and created.actor_id is None
+    assert voided.platform == "system" and voided.before == {"status": "unassigned"}
+    assert voided.after == {"status": "voided"}
+
+
+def test_a_refused_command_leaves_no_audit_trace(console, db):
+    before = len(entries(db, "user"))
+    say(console, "/lang klingon")
+    assert len(entries(db, "user")) == before
+
+
+def test_audit_command_shows_history_inside_scope_only(console, db):
+    with db.uow() as uow:
+        li = identity.find_user(uow, "li")
+        lead = Lead(company="Audited Co", name_key="auditedco", status="pending", owner_id=li.id)
+        uow.session.add(lead)
+        uow.commit()
+    say(console, "/handover li zhang leads")
+    out = say(console, f"/audit lead {lead.id}")
+    assert "History of lead" in out and "handover" in out and "Ada Admin (console)" in out
+    assert f"owner_id: {li.id} →" in out
+    say(console, "/as mei")
+    assert "修改历史" in say(console, f"/audit 线索 {lead.id}")
+    assert "没有编号为 #999" in say(console, "/audit lead 999")
+    assert "不是记录类型" in say(console, "/audit planet 1")
+    say(console, "/as li")
+    assert "不能使用 /audit" in say(console, f"/audit lead {lead.id}")
+    with db.uow() as uow:
+        # A manager of West Team only cannot read East's records.
+        west = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == "West Team"))
+        uow.session.add(User(handle="westboss", name="West Boss", unit_id=west, role="manager",
+                             data_scope="subtree", locale="en"))
+        uow.commit()
+        from bot.services.core import org
+        from db.base import utcnow
+
+        org.link_console_identity(uow, identity.find_user(uow, "westboss").id, "westboss", utcnow())
+        uow.commit()
+    say(console, "/as westboss")
+    out = say(console, f"/audit lead {lead.id}")
+    assert "don't have access" in out and "Audited Co" not in out
+
+
+def test_org_file_with_a_cycle_is_refused_by_the_cli_and_writes_nothing(db, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    (tmp_path / "org.yaml").write_text(
+        "units:\n  - name: A\n    parent: B\n  - name: B\n    parent: A\n"
+        "users:\n  - handle: x\n    unit: A\n", encoding="utf-8")
+    assert fieldcrm(["org", "load", str(tmp_path / "org.yaml")]) == 2
+    assert "cycle" in capsys.readouterr().err
+    with db.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(OrgUnit)) == 0
+        assert uow.session.scalar(select(func.count()).select_from(AuditEntry)) == 0

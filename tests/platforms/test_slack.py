@@ -1,0 +1,443 @@
+"""The Slack adapter end to end: signed HTTP requests through the real slack-bolt app, answers
+checked on a fake Slack Web API, on SQLite and PostgreSQL."""
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from itertools import count
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.adapters.slack import (
+    MAX_ACTIONS,
+    MAX_BLOCKS,
+    MAX_FIELDS,
+    MAX_TEXT,
+    SlackFrontEnd,
+    to_blocks,
+    unescape,
+)
+from bot.config import Settings, load_settings
+from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
+from bot.messages import Button, Reply
+from bot.router import Router
+from bot.services.core import identity
+from bot.web import build_web_app, start_server
+from db.base import utcnow
+from db.models import InboundEvent, OutboxMessage, PlatformIdentity
+from db.session import Database
+from tests.conftest import say
+from tests.fakes.slack_api import TEAM_ID, Call, FakeSlackApi, block_texts
+
+SECRET = "test-signing-secret"
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlackApi]:
+    api = await FakeSlackApi().start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+def slack_settings(db: Database, fake_slack: FakeSlackApi) -> Settings:
+    return load_settings(
+        env_file=None, DATABASE_URL=db.url, SECRET_KEY="test-secret", SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake_slack.api_url,
+    )
+
+
+@dataclass
+class Slack:
+    """A running bot with Slack routes, and a way to send it signed requests."""
+
+    front: SlackFrontEnd
+    fake: FakeSlackApi
+    url: str
+    http: aiohttp.ClientSession
+    ids = count(1)
+
+    async def post(self, body: str, content_type: str, ts: int | None = None, secret: str = SECRET,
+                   headers: dict | None = None) -> aiohttp.ClientResponse:
+        ts = int(time.time()) if ts is None else ts
+        digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+        signed = {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}",
+                  "Content-Type": content_type, **(headers or {})}
+        async with self.http.post(self.url, data=body.encode(), headers=signed) as response:
+            await response.read()
+            return response
+
+    async def command(self, text: str, user: str, channel: str, **kw) -> aiohttp.ClientResponse:
+        n = next(self.ids)
+        body = urlencode({
+            "token": "legacy", "team_id": TEAM_ID, "team_domain": "acme", "channel_id": channel,
+            "channel_name": "directmessage" if channel.startswith("D") else "sales", "user_id": user,
+            "user_name": user.lower(), "command": "/crm", "text": text, "api_app_id": "A0001",
+            "response_url": self.fake.response_url(str(n)), "trigger_id": f"{n}.1.abc",
+        })
+        return await self.post(body, "application/x-www-form-urlencoded", **kw)
+
+    async def event(self, event: dict, event_id: str, **kw) -> aiohttp.ClientResponse:
+        body = json.dumps({
+            "token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0001", "type": "event_callback",
+            "event_id": event_id, "event_time": int(time.time()), "event": event,
+        })
+        return await self.post(body, "application/json", **kw)
+
+    async def click(self, value: str, user: str, channel: str) -> aiohttp.ClientResponse:
+        n = next(self.ids)
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM_ID, "domain": "acme"}, "api_app_id": "A0001",
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID}, "token": "legacy",
+            "trigger_id": f"{n}.2.xyz", "channel": {"id": channel, "name": "directmessage"},
+            "container": {"type": "message", "channel_id": channel, "message_ts": "1.1"},
+            "response_url": self.fake.response_url(f"a{n}"),
+            "actions": [{"type": "button", "action_id": "crm:0", "block_id": "b1", "value": value,
+                         "text": {"type": "plain_text", "text": "x"}, "action_ts": f"{time.time():.6f}"}],
+        }
+        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    async def answers(self, count_: int = 1) -> list[Call]:
+        await self.front.drain()
+        return await self.fake.wait_for_posts(count_, timeout=2.0)
+
+
+@asynccontextmanager
+async def running_slack(db: Database, settings: Settings, fake: FakeSlackApi) -> AsyncIterator[Slack]:
+    """The bot's Slack routes on a live HTTP server, with a client that sends them signed requests."""
+    router = Router(db, settings)
+    front = SlackFrontEnd(settings, router)
+    app = build_web_app(db)
+    front.add_routes(app)
+    runner, port = await start_server(app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Slack(front, fake, f"http://127.0.0.1:{port}/slack/events", http)
+    finally:
+        await front.stop()
+        await router.aclose()
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def slack(db: Database, demo_org: Database, slack_settings: Settings, fake_slack: FakeSlackApi
+                ) -> AsyncIterator[Slack]:
+    async with running_slack(db, slack_settings, fake_slack) as running:
+        yield running
+
+
+def link(db: Database, handle: str, slack_user: str) -> None:
+    with db.uow() as uow:
+        user = identity.find_user(uow, handle)
+        assert user is not None
+        uow.session.add(PlatformIdentity(platform="slack", workspace=TEAM_ID, platform_user_id=slack_user,
+                                         dm_chat_id=f"D{slack_user}", user_id=user.id, linked_at=utcnow()))
+        uow.commit()
+
+
+def as_console(call: Call) -> str:
+    """What the console would print for the same reply: header, fields, text, with "/crm " as "/"."""
+    blocks = call.payload["blocks"]
+    lines = []
+    for block in blocks:
+        if block["type"] == "header":
+            lines.append(f"== {block['text']['text']} ==")
+        for item in block.get("fields", []):
+            name, value = item["text"].split("\n", 1)
+            lines.append(f"{name.strip('*')}: {value}")
+        if block["type"] == "section" and "text" in block:
+            lines.append(block["text"]["text"])
+    return unescape("\n".join(lines)).replace("/crm ", "/")
+
+
+def inbound_count(db: Database) -> int:
+    with db.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(InboundEvent)) or 0
+
+
+# ---------------------------------------------------------------- slash commands
+
+
+async def test_help_and_whoami_read_as_on_the_console(slack, db, console):
+    link(db, "admin", "UADMIN")
+    assert (await slack.command("help", "UADMIN", "DUADMIN")).status == 200
+    assert (await slack.command("whoami", "UADMIN", "DUADMIN")).status == 200
+    help_post, whoami_post = await slack.answers(2)
+    assert help_post.method == whoami_post.method == "response_url"
+    assert "/crm whoami" in help_post.text
+    assert as_console(help_post) == say(console, "/help")
+    assert as_console(whoami_post) == say(console, "/whoami")
+    assert "Ada Admin" in whoami_post.text and "slack" in whoami_post.text
+
+
+async def test_slash_replies_in_a_channel_are_only_for_the_caller(slack, db):
+    link(db, "sam", "USAM")
+    await slack.command("whoami", "USAM", "C0SALES")
+    (post,) = await slack.answers()
+    assert post.payload["response_type"] == "ephemeral" and "Sam Carter" in post.text
+
+
+@pytest.fixture
+async def slack_workers(db: Database, demo_org: Database, slack_settings: Settings, fake_slack: FakeSlackApi
+                        ) -> AsyncIterator[Slack]:
+    """The bot with COMMAND_WORKERS=1 (as README advises for production): a real worker process."""
+    async with running_slack(db, slack_settings.model_copy(update={"COMMAND_WORKERS": 1}), fake_slack) as running:
+        yield running
+
+
+async def test_with_a_command_worker_the_worker_posts_the_same_answers(slack_workers, db, console):
+    link(db, "admin", "UADMIN")
+    link(db, "sam", "USAM")
+    await slack_workers.command("whoami", "USAM", "C0SALES")
+    await slack_workers.command("help", "UADMIN", "DUADMIN")
+    in_channel, in_dm = sorted(await slack_workers.answers(2), key=lambda call: "Sam Carter" not in call.text)
+    assert in_channel.method == in_dm.method == "response_url"
+    assert in_channel.payload["response_type"] == "ephemeral" and "Sam Carter" in in_channel.text
+    assert as_console(in_dm) == say(console, "/help")
+    # The bot process (which acks) never opened its own response_url session: the worker posted.
+    assert slack_workers.front.answerer._http_session is None
+
+
+async def test_answers_a_worker_still_holds_at_shutdown_are_posted(slack_workers, db):
+    link(db, "sam", "USAM")
+    slack_workers.fake.hook_delay = 1.0  # still posting when the bot is told to stop
+    for _ in range(5):
+        assert (await slack_workers.command("whoami", "USAM", "C0SALES")).status == 200
+    await slack_workers.front.stop()
+    await slack_workers.front.router.aclose()
+    assert len(slack_workers.fake.posts("response_url")) == 5
+
+
+async def test_unlinked_person_gets_one_line_on_how_to_join(slack):
+    await slack.command("whoami", "USTRANGER", "DUSTRANGER")
+    (post,) = await slack.answers()
+    assert len(post.payload["blocks"]) == 1
+    assert "invitation code" in post.text and "/crm join CODE" in post.text
+    assert "whoami" not in post.text
+
+
+async def test_join_in_a_dm_links_the_slack_user(slack, db):
+    with db.uow() as uow:
+        li = identity.find_user(uow, "li")
+        code = identity.create_invitation(uow, li.id, utcnow(), 14)
+        uow.commit()
+    await slack.command(f"join {code}", "UNEWLI", "D0SHARED")
+    (welcome,) = await slack.answers()
+    assert "欢迎" in welcome.text and "East Team" in welcome.text
+    with db.uow() as uow:
+        linked = uow.session.scalar(select(PlatformIdentity).where(PlatformIdentity.platform_user_id == "UNEWLI"))
+        assert linked is not None and linked.workspace == TEAM_ID
+        # Later direct messages go to the bot's own DM with him, opened through conversations.open.
+        assert linked.dm_chat_id == "DUNEWLI"
+    await slack.command("whoami", "UNEWLI", "D0SHARED")
+    posts = await slack.answers(2)
+    assert "李雷 Li Lei" in posts[1].text
+
+
+async def test_join_in_a_public_channel_is_refused(slack, db):
+    await slack.command("join ABCD2345", "UNEW", "C0SALES")
+    (post,) = await slack.answers()
+    assert "direct message" in post.text and post.payload["response_type"] == "ephemeral"
+    with db.uow() as uow:
+        assert uow.session.scalar(select(PlatformIdentity).where(PlatformIdentity.platform == "slack")) is None
+
+
+# ---------------------------------------------------------------- request verification
+
+
+async def test_forged_signature_is_refused_and_nothing_happens(slack, db):
+    response = await slack.command("help", "UADMIN", "DUADMIN", secret="not-the-secret")
+    assert response.status == 401
+    await slack.front.drain()
+    assert inbound_count(db) == 0 and slack.fake.posts() == []
+
+
+async def test_stale_timestamp_is_refused(slack, db):
+    response = await slack.command("help", "UADMIN", "DUADMIN", ts=int(time.time()) - 6 * 60)
+    assert response.status == 401
+    await slack.front.drain()
+    assert inbound_count(db) == 0 and slack.fake.posts() == []
+
+
+async def test_url_verification_challenge(slack):
+    body = json.dumps({"token": "legacy", "challenge": "c-123", "type": "url_verification"})
+    response = await slack.post(body, "application/json")
+    assert response.status == 200
+    async with slack.http.post(slack.url, data=body, headers={"Content-Type": "application/json"}) as unsigned:
+        assert unsigned.status == 401
+
+
+# ---------------------------------------------------------------- events and buttons
+
+
+def dm(text: str, user: str = "UADMIN", **extra) -> dict:
+    return {"type": "message", "channel": f"D{user}", "channel_type": "im", "user": user, "text": text,
+            "ts": f"{time.time():.6f}", **extra}
+
+
+async def test_retried_dm_event_acts_once(slack, db):
+    link(db, "admin", "UADMIN")
+    first = await slack.event(dm("whoami"), "Ev0001")
+    retry = await slack.event(dm("whoami"), "Ev0001", headers={"X-Slack-Retry-Num": "1",
+                                                                 "X-Slack-Retry-Reason": "http_timeout"})
+    assert first.status == retry.status == 200
+    posts = await slack.answers()
+    assert len(posts) == 1 and posts[0].method == "chat.postMessage"
+    assert posts[0].payload["channel"] == "DUADMIN" and "Ada Admin" in posts[0].text
+    assert inbound_count(db) == 1
+
+
+async def test_dm_with_slash_and_bot_messages_and_edits(slack, db):
+    link(db, "admin", "UADMIN")
+    await slack.event(dm("/whoami"), "Ev0002")
+    await slack.event(dm("/crm whoami"), "Ev0008")
+    await slack.event(dm("whoami", bot_id="BBOT"), "Ev0003")
+    await slack.event(dm("whoami", subtype="message_changed"), "Ev0004")
+    posts = await slack.answers(2)
+    assert len(posts) == 2 and all("Ada Admin" in p.text for p in posts)
+
+
+async def test_app_mention_in_a_thread_answers_in_the_thread(slack, db):
+    link(db, "admin", "UADMIN")
+    event = {"type": "app_mention", "channel": "C0SALES", "user": "UADMIN", "text": "<@UBOT> help",
+             "ts": "1700000100.000200", "thread_ts": "1700000000.000100"}
+    await slack.event(event, "Ev0005")
+    (post,) = await slack.answers()
+    assert post.method == "chat.postMessage" and post.payload["channel"] == "C0SALES"
+    assert post.payload["thread_ts"] == "1700000000.000100"
+    assert "Commands you can use" in post.text
+
+
+async def test_button_click_runs_its_command(slack, db):
+    link(db, "admin", "UADMIN")
+    assert (await slack.click("whoami", "UADMIN", "DUADMIN")).status == 200
+    (post,) = await slack.answers()
+    assert post.payload["channel"] == "DUADMIN" and "Ada Admin" in post.text
+
+
+async def test_user_text_cannot_ping_the_channel_or_plant_links(slack, db):
+    link(db, "admin", "UADMIN")
+    await slack.event(dm("<!channel> please"), "Ev0006")
+    await slack.event(dm("&lt;https://evil.example|x&gt; now"), "Ev0007")
+    posts = await slack.answers(2)
+    raw = json.dumps([p.payload for p in posts])
+    assert "<!channel>" not in raw and "<https://evil" not in raw
+    assert "&lt;!channel&gt;" in posts[0].text and "&lt;https://evil.example|x&gt;" in posts[1].text
+
+
+# ---------------------------------------------------------------- Block Kit
+
+
+def test_blocks_escape_everything_a_user_could_have_typed():
+    reply = Reply(text="hi <!here> & <https://evil|x>", title="<@U1> title",
+                  fields=[("a<b", "<!channel>")], buttons=[Button("Claim", "claim 42", style="primary")])
+    blocks = to_blocks(reply, "en")
+    texts = " ".join(block_texts(blocks))
+    assert "&lt;!here&gt; &amp; &lt;https://evil|x&gt;" in texts
+    assert "*a&lt;b*\n&lt;!channel&gt;" in texts
+    assert [b["type"] for b in blocks] == ["header", "section", "section", "actions"]
+
+
+def test_blocks_stay_within_slack_limits():
+    reply = Reply(text="\n".join(f"line <{i}> " * 30 for i in range(400)), title="T" * 300,
+                  fields=[(f"k{i}", "v") for i in range(23)],
+                  buttons=[Button(f"b{i}", f"claim {i}") for i in range(30)])
+    blocks = to_blocks(reply, "en")
+    assert len(blocks) <= MAX_BLOCKS
+    assert all(len(b["text"]["text"]) <= MAX_TEXT for b in blocks if b["type"] == "section" and "text" in b)
+    assert [len(b["fields"]) for b in blocks if "fields" in b] == [MAX_FIELDS, MAX_FIELDS, 3]
+    assert [len(b["elements"]) for b in blocks if b["type"] == "actions"] == [MAX_ACTIONS, 5]
+    assert len(blocks[0]["text"]["text"]) <= 150
+
+
+def test_long_escaped_values_are_cut_between_entities():
+    (section,) = to_blocks(Reply(text="", fields=[("Note", "a&" * 1000)]), "en")
+    value = section["fields"][0]["text"]
+    assert len(value) <= 2000 and value.endswith(("a", "&amp;"))
+
+
+def test_check_in_request_becomes_a_link_button():
+    reply = Reply(text="Where are you?", request_location=True, checkin_url="https://bot.example/c/abc")
+    (element,) = to_blocks(reply, "en")[-1]["elements"]
+    assert element["url"] == "https://bot.example/c/abc" and element["text"]["text"] == "Open check-in page"
+
+
+# ---------------------------------------------------------------- outbox delivery
+
+
+async def test_sender_posts_blocks_with_fallback_text(slack):
+    reply = Reply(text="Big win <3", title="Deal won", fields=[("Amount", "1,000.00")],
+                  buttons=[Button("Cheer", "cheer 7", style="primary"), Button("Open", "", url="https://x.example")])
+    await slack.front.sender.send(TEAM_ID, "C0SALES", reply)
+    (post,) = slack.fake.posts("chat.postMessage")
+    assert post.payload["channel"] == "C0SALES"
+    assert post.payload["text"] == "Deal won\nAmount: 1,000.00\nBig win &lt;3"
+    header, fields, text, actions = post.payload["blocks"]
+    assert header["text"]["text"] == "Deal won" and text["text"]["text"] == "Big win &lt;3"
+    cheer, link_button = actions["elements"]
+    assert (cheer["value"], cheer["style"]) == ("cheer 7", "primary") and link_button["url"] == "https://x.example"
+
+
+async def test_sender_turns_slack_refusals_into_dispatcher_signals(slack):
+    sender = slack.front.sender
+    assert [w.limit for w in sender.limits_for("C1")] == [1] and sender.limits_for("C1") == sender.limits_for("C1")
+    slack.fake.fail_next(1, status=429, retry_after=3)
+    with pytest.raises(RetryAfter) as caught:
+        await sender.send(TEAM_ID, "C1", Reply(text="hi"))
+    assert caught.value.seconds == 3
+    slack.fake.error_next("channel_not_found")
+    with pytest.raises(PermanentFailure):
+        await sender.send(TEAM_ID, "CGONE", Reply(text="hi"))
+
+
+async def test_dispatcher_delivers_after_a_rate_limit(slack, db):
+    with db.uow() as uow:
+        uow.session.add(OutboxMessage(platform="slack", workspace=TEAM_ID, chat_id="C0SALES",
+                                      payload=Reply(text="Team win!", title="Win").to_json()))
+        uow.commit()
+    slack.fake.fail_next(1, status=429, retry_after=1)
+    dispatcher = Dispatcher(db, {"slack": slack.front.sender})
+    assert await dispatcher.deliver_due() == 1
+    with db.uow() as uow:
+        row = uow.session.scalar(select(OutboxMessage))
+        assert row.status == "sent"
+    posts = slack.fake.posts("chat.postMessage")
+    assert len(posts) == 2 and "Team win!" in posts[-1].text
+
+
+# ---------------------------------------------------------------- Socket Mode
+
+
+async def test_socket_mode_acks_envelopes_and_dedupes_on_event_id(db, demo_org, fake_slack):
+    settings = load_settings(
+        env_file=None, DATABASE_URL=db.url, SECRET_KEY="test-secret", SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test", SLACK_API_URL=fake_slack.api_url,
+    )
+    link(db, "admin", "UADMIN")
+    front = SlackFrontEnd(settings, Router(db, settings))
+    app = build_web_app(db)
+    front.add_routes(app)
+    assert not any(r.resource and r.resource.canonical == "/slack/events" for r in app.router.routes())
+    await front.start()
+    try:
+        body = {"team_id": TEAM_ID, "api_app_id": "A0001", "type": "event_callback", "event_id": "EvSock1",
+                "event": dm("whoami")}
+        for attempt, envelope_id in enumerate(("env-1", "env-2")):  # Slack redelivers: same event id
+            await fake_slack.push_envelope({"envelope_id": envelope_id, "type": "events_api", "payload": body,
+                                            "accepts_response_payload": False, "retry_attempt": attempt})
+        posts = await fake_slack.wait_for_posts(1)
+        for _ in range(100):
+            if len(fake_slack.socket_acks) >= 2:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await front.stop()
+    assert [a["envelope_id"] for a in fake_slack.socket_acks] == ["env-1", "env-2"]
+    assert len(fake_slack.posts()) == 1 and "Ada Admin" in posts[0].text

@@ -1,0 +1,118 @@
+"""Visits through the Telegram adapter with real Update JSON (Bot API shape): static, venue,
+forwarded, future-dated and live locations (edited_message sequence), and a group chat."""
+import time
+
+import pytest
+from telegram import Update
+
+from bot.adapters.telegram import plan_messages, to_incoming
+from bot.router import Router
+from db.models import PlatformIdentity
+from tests.fakes.telegram_api import location_update, message, next_update_id, text_update
+from tests.visits.test_visits import add_records, user_id, visits_of
+
+WORKSPACE = "123"
+LI_TG = 555
+
+
+@pytest.fixture
+def tg(db, settings, demo_org):
+    add_records(db)
+    with db.uow() as uow:
+        uow.session.add(PlatformIdentity(platform="telegram", workspace=WORKSPACE, platform_user_id=str(LI_TG),
+                                         dm_chat_id=str(LI_TG), user_id=user_id(db, "li")))
+        uow.commit()
+    router = Router(db, settings)
+
+    def send(update: dict):
+        incoming = to_incoming(Update.de_json(update, None), WORKSPACE, "fieldcrm_bot")
+        assert incoming is not None
+        return router.handle(incoming)
+
+    return send
+
+
+def texts(replies) -> str:
+    return "\n".join(" ".join([r.title or "", r.text, *(f"{k}: {v}" for k, v in r.fields)]) for r in replies)
+
+
+def live_edit(lat: float, lon: float, *, message_id: int, date: int, edit_date: int, accuracy: float = 8) -> dict:
+    point = {"latitude": lat, "longitude": lon, "live_period": 900, "horizontal_accuracy": accuracy}
+    body = message(location=point, message_id=message_id, date=date, edit_date=edit_date)
+    return {"update_id": next_update_id(), "edited_message": body}
+
+
+def test_visit_asks_for_the_share_location_keyboard_and_a_location_pins_it(tg, db):
+    [reply] = tg(text_update("/visit c1"))
+    assert reply.request_location and "发送我的位置" in reply.text
+    assert any(m.markup is not None and "request_location" in str(m.markup.to_dict())
+               for m in plan_messages(reply, private=True, locale="zh"))
+    assert "已核验" in texts(tg(location_update(30.2432, 120.1508, accuracy=15)))
+    [visit] = visits_of(db, "li")
+    assert (visit.source, visit.verdict, visit.accuracy_m) == ("static", "verified", 15)
+
+
+def test_forwarded_location_is_refused_and_the_visit_keeps_waiting(tg, db):
+    tg(text_update("/visit c1"))
+    forwarded = location_update(30.2432, 120.1508, accuracy=10)
+    forwarded["message"]["forward_origin"] = {"type": "user", "date": int(time.time()) - 600,
+                                              "sender_user": {"id": 777, "is_bot": False, "first_name": "Zhang"}}
+    assert "转发的位置是别人的位置" in texts(tg(forwarded))
+    [visit] = visits_of(db, "li")
+    assert visit.latitude is None and visit.status == "waiting"
+    assert "已核验" in texts(tg(location_update(30.2432, 120.1508, accuracy=10)))
+
+
+def test_future_dated_location_is_refused(tg, db):
+    tg(text_update("/visit c1"))
+    assert "比现在晚" in texts(tg(location_update(30.2432, 120.1508, accuracy=10, date=int(time.time()) + 3600)))
+    assert visits_of(db, "li")[0].latitude is None
+
+
+def test_venue_counts_as_manual_and_is_flagged(tg, db):
+    tg(text_update("/visit c1"))
+    venue = {"update_id": next_update_id(), "message": message(
+        venue={"location": {"latitude": 30.2432, "longitude": 120.1508}, "title": "West Lake Tea",
+               "address": "1 Beishan Rd"},
+        location={"latitude": 30.2432, "longitude": 120.1508})}
+    assert "地图选点" in texts(tg(venue))
+    [visit] = visits_of(db, "li")
+    assert (visit.source, visit.verdict) == ("venue", "flagged")
+
+
+def test_live_location_that_moves_stays_verified(tg, db):
+    tg(text_update("/visit c1"))
+    start = int(time.time()) - 120
+    first = location_update(30.2431, 120.1507, accuracy=8, live_period=900, message_id=40, date=start)
+    assert "已核验" in texts(tg(first))
+    for step in range(1, 4):
+        assert tg(live_edit(30.2431 + step * 0.00002, 120.1507, message_id=40, date=start, edit_date=start + step * 30)) == []
+    [visit] = visits_of(db, "li")
+    assert (visit.source, visit.verdict, visit.counts) == ("live", "verified", True)
+
+
+def test_live_location_that_never_moves_is_flagged_once_it_shows(tg, db):
+    tg(text_update("/visit c1"))
+    start = int(time.time()) - 120
+    tg(location_update(30.2431, 120.1507, accuracy=8, live_period=900, message_id=41, date=start))
+    assert tg(live_edit(30.2431, 120.1507, message_id=41, date=start, edit_date=start + 30)) == []
+    changed = tg(live_edit(30.2431, 120.1507, message_id=41, date=start, edit_date=start + 60))
+    assert "已标记" in texts(changed)  # told once, when the verdict changes
+    assert tg(live_edit(30.2431, 120.1507, message_id=41, date=start, edit_date=start + 90)) == []
+    [visit] = visits_of(db, "li")
+    assert visit.verdict == "flagged" and not visit.counts and "live_not_moving" in [r["code"] for r in visit.reasons]
+
+
+def test_location_in_a_group_is_refused(tg, db):
+    tg(text_update("/visit c1"))
+    group = location_update(30.2432, 120.1508, accuracy=10, chat_id=-100, chat_type="group")
+    assert "私聊" in texts(tg(group))
+    assert visits_of(db, "li")[0].latitude is None
+
+
+def test_live_updates_nothing_follows_stay_quiet_but_a_first_share_is_answered(tg, db):
+    start = int(time.time()) - 60
+    first = location_update(30.2431, 120.1507, accuracy=8, live_period=900, message_id=50, date=start)
+    assert "没有需要定位的操作" in texts(tg(first))
+    assert tg(live_edit(30.2431, 120.1507, message_id=50, date=start, edit_date=start + 30)) == []
+    assert visits_of(db, "li") == []
