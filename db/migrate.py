@@ -15,8 +15,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
-    # Each capability is its own branch off the foundation: upgrade every head.
-    command.upgrade(alembic_config(url), "heads")
+    command.upgrade(alembic_config(url), "head")
 
 
 def downgrade_all(url: str) -> None:

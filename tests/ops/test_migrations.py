@@ -17,3 +17,18 @@ def test_migrated_schema_matches_models(db: Database):
 def test_every_model_table_exists(db: Database):
     existing = set(inspect(db.engine).get_table_names())
     assert set(Base.metadata.tables) <= existing
+
+
+def test_the_history_is_one_line():
+    """One head, and every revision after the merge has exactly one parent."""
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(scripts.get_heads()) == 1, f"several heads: {scripts.get_heads()}"
+    merge_seen = False
+    for revision in reversed(list(scripts.walk_revisions())):
+        if merge_seen:
+            assert not isinstance(revision.down_revision, tuple), f"{revision.revision} merges again"
+        merge_seen = merge_seen or revision.revision == "0006_merge"
