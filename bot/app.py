@@ -1,50 +1,19 @@
-"""Assemble one bot process: database, router, front ends, outbox dispatcher, scheduler, HTTP server."""
+"""Run one bot process, assembled by bot.bootstrap: HTTP server, front ends, outbox dispatcher, scheduler."""
 import asyncio
 import contextlib
 import logging
 import signal
 import sys
-from typing import Protocol, TextIO
+from typing import TextIO
 
 from aiohttp import web
 
-from bot import checkin_page
-from bot.adapters.console import ConsoleAdapter, ConsoleSender
+from bot.adapters.console import ConsoleAdapter
+from bot.bootstrap import BotProcess, bot_process
 from bot.config import Settings
-from bot.delivery import Dispatcher, Sender
-from bot.metrics import watch_dispatcher
-from bot.router import Router
-from bot.scheduler import Scheduler
-from bot.web import build_web_app, start_server
-from db.session import Database
+from bot.web.server import start_server
 
 log = logging.getLogger(__name__)
-
-
-class FrontEnd(Protocol):
-    """A platform adapter as the process sees it (Slack, Telegram)."""
-
-    platform: str
-    sender: Sender
-
-    def add_routes(self, app: web.Application) -> None: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
-    front_ends: list[FrontEnd] = []
-    if settings.slack_enabled:
-        from bot.adapters.slack import SlackFrontEnd
-
-        front_ends.append(SlackFrontEnd(settings, router))
-    if settings.telegram_enabled:
-        from bot.adapters.telegram import TelegramFrontEnd
-
-        front_ends.append(TelegramFrontEnd(settings, router))
-    return front_ends
 
 
 async def serve(
@@ -54,46 +23,39 @@ async def serve(
     stdout: TextIO = sys.stdout,
 ) -> None:
     """Run until a signal (platforms) or end of input (console only)."""
-    db = Database(settings.DATABASE_URL)
-    router = Router(db, settings)
-    front_ends = platform_front_ends(settings, router)
-    senders: dict[str, Sender] = {fe.platform: fe.sender for fe in front_ends}
-    senders["console"] = ConsoleSender(stdout)
-    dispatcher = Dispatcher(db, senders)
-    watch_dispatcher(dispatcher)
-    scheduler = Scheduler(db, settings)
+    process = bot_process(settings, console_out=stdout)
     runner: web.AppRunner | None = None
     tasks: list[asyncio.Task] = []
     try:
-        if front_ends:
-            web_app = build_web_app(db)
-            web_app[checkin_page.SETTINGS_KEY] = settings
-            for front_end in front_ends:
-                front_end.add_routes(web_app)
-            runner, port = await start_server(web_app, settings.HTTP_HOST, settings.HTTP_PORT)
+        if process.front_ends:
+            runner, port = await start_server(process.web_app(), settings.HTTP_HOST, settings.HTTP_PORT)
             log.info("HTTP endpoints on %s:%s", settings.HTTP_HOST, port)
-            for front_end in front_ends:
+            for front_end in process.front_ends:
                 await front_end.start()
-        scheduler.start()
-        tasks.append(asyncio.create_task(dispatcher.run_forever()))
-        if front_ends and console_user is None:
+        process.scheduler.start()
+        tasks.append(asyncio.create_task(process.dispatcher.run_forever()))
+        if process.front_ends and console_user is None:
             await _until_signal()
         else:
-            console = ConsoleAdapter(router, console_user or "admin", out=stdout)
-            await console.run(stdin, after_each=dispatcher.deliver_due)
-            await dispatcher.deliver_due()
+            console = ConsoleAdapter(process.router, console_user or "admin", out=stdout)
+            await console.run(stdin, after_each=process.dispatcher.deliver_due)
+            await process.dispatcher.deliver_due()
     finally:
-        scheduler.shutdown()
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for front_end in front_ends:
-            await front_end.stop()
-        if runner:
-            await runner.cleanup()
-        await router.aclose()  # the worker processes (COMMAND_WORKERS > 0)
-        db.dispose()
+        await _stop(process, runner, tasks)
+
+
+async def _stop(process: BotProcess, runner: web.AppRunner | None, tasks: list[asyncio.Task]) -> None:
+    process.scheduler.shutdown()
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for front_end in process.front_ends:
+        await front_end.stop()
+    if runner:
+        await runner.cleanup()
+    await process.router.aclose()  # commands in flight finish
+    process.dispose()
 
 
 async def _until_signal() -> None:

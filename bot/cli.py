@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.bootstrap import open_database
 from bot.cli_tools import register_all as register_tools
 from bot.config import Settings, SettingsError, load_settings
 from bot.errors import UserError
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("run", "console") and console_only:
         logging.getLogger().setLevel(logging.ERROR)  # logs would interleave with the chat
     upgrade(settings.DATABASE_URL)
-    db = Database(settings.DATABASE_URL)
+    db = open_database(settings.DATABASE_URL)
     try:
         if getattr(args, "tool", None):
             return args.tool(settings, db, args)

@@ -36,10 +36,6 @@ class Settings(BaseSettings):
     RATE_LIMIT_BURST: int = 20
     RATE_LIMIT_PER_SECOND: float = 1.0
     LOG_LEVEL: str = "INFO"
-    # Run commands in this many lower-priority worker processes instead of threads of this one: the
-    # command work (~1 ms of CPU each) then no longer shares one GIL with the HTTP acks, and Slack
-    # answers are posted from the worker. 0 = threads in-process; 1 on hosts serving Slack/Telegram.
-    COMMAND_WORKERS: int = 0
 
     @field_validator("DEFAULT_TIMEZONE")
     @classmethod

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Settings
+from bot.handlers.registry import CommandTable
 from bot.i18n import render
 from bot.messages import Incoming, Reply
 from db.models import User
@@ -17,6 +18,7 @@ class Context:
     locale: str
     now: datetime
     settings: Settings
+    commands: CommandTable
 
     def reply(self, template: str, /, **context: object) -> Reply:
         return render(template, self.locale, **context)

@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlalchemy import or_, select, update
 
 from bot.messages import Reply
+from bot.metrics import Metrics
 from db.base import utcnow
 from db.models import OutboxMessage
 from db.session import Database
@@ -108,8 +109,10 @@ class Dispatcher:
         max_attempts: int = 25,
         batch: int = 200,
         poll_seconds: float = 1.0,
+        metrics: Metrics | None = None,
     ):
         self.db = db
+        self.metrics = metrics
         self.senders = senders
         self.clock = clock
         self.lease = timedelta(seconds=lease_seconds)
@@ -117,10 +120,16 @@ class Dispatcher:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.wakeup = asyncio.Event()
-        self.delivered = 0
-        self.failures = 0
         # A 429 pauses its chat here, whatever windows the sender declares.
         self._pauses: dict[tuple[str, str], SlidingWindow] = {}
+
+    def _count_delivered(self) -> None:
+        if self.metrics is not None:
+            self.metrics.outbox_delivered.inc()
+
+    def _count_failure(self) -> None:
+        if self.metrics is not None:
+            self.metrics.outbox_failures.inc()
 
     def _windows(self, message: OutboxMessage) -> list[SlidingWindow]:
         pause = self._pauses.setdefault((message.platform, message.chat_id), SlidingWindow(1_000_000, 1.0))
@@ -178,18 +187,18 @@ class Dispatcher:
                 await self._post(sender, message, windows)
             except RetryAfter as exc:
                 # Honour it for this chat and try again once the platform allows.
-                self.failures += 1
+                self._count_failure()
                 for window in windows:
                     window.block_for(exc.seconds)
                 log.info("outbox %s: 429, retry after %ss", message.id, exc.seconds)
                 continue
             except PermanentFailure as exc:
-                self.failures += 1
+                self._count_failure()
                 log.warning("outbox %s undeliverable: %s", message.id, exc)
                 await asyncio.to_thread(self._finish, message.id, status="dead", last_error=str(exc)[:2000])
                 return
             except Exception as exc:  # network, 5xx, timeouts: back off and retry later
-                self.failures += 1
+                self._count_failure()
                 dead = message.attempts >= self.max_attempts
                 log.warning("outbox %s failed (attempt %s): %r", message.id, message.attempts, exc)
                 await asyncio.to_thread(
@@ -201,7 +210,7 @@ class Dispatcher:
                     next_attempt_at=self.clock() + timedelta(seconds=backoff_seconds(message.attempts)),
                 )
                 return
-            self.delivered += 1
+            self._count_delivered()
             await asyncio.to_thread(self._finish, message.id, status="sent", sent_at=self.clock(), locked_until=None)
             return
 

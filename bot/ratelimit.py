@@ -96,11 +96,6 @@ class RateLimiter:
         return len(self._buckets)
 
 
-def disabled() -> RateLimiter:
-    """A limiter that allows everything (worker processes: the main process limits)."""
-    return RateLimiter(0, 0)
-
-
 def from_settings(settings: Settings) -> RateLimiter:
     """RATE_LIMIT_BURST, then RATE_LIMIT_PER_SECOND; 0 turns the limit off."""
     return RateLimiter(settings.RATE_LIMIT_BURST, settings.RATE_LIMIT_PER_SECOND)

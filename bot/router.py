@@ -1,8 +1,7 @@
 """From a neutral Incoming to replies: dedupe, identify, check access, parse, run, render.
 
-Every front end calls Router.handle (in a worker thread: services are synchronous), or, with
-COMMAND_WORKERS > 0, in worker processes (handle_async); the rate limit, metrics and the
-locale memory stay in the main process either way.
+Front ends call Router.handle_async: the command runs in one of the router's few threads
+(services are synchronous), so the event loop goes on acking requests meanwhile.
 The command's writes, its dedupe row and its outbox rows commit in one transaction.
 """
 import asyncio
@@ -11,25 +10,25 @@ import difflib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from bot import metrics
 from bot.actor import CURRENT_ACTOR, Actor
 from bot.config import Settings
 from bot.context import Context
 from bot.errors import UsageError, UserError
-from bot.handlers import load_all
 from bot.handlers.args import parse
-from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, lookup, visible_to
+from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, CommandTable
 from bot.i18n import COMMAND_PREFIX, command_info, pick_locale, render
 from bot.messages import Incoming, Reply
-from bot.ratelimit import RateLimiter, from_settings
+from bot.metrics import Metrics
+from bot.ratelimit import RateLimiter
 from bot.services.core import identity, outbox
-from bot.workers import Answer, WorkerPool
 from db.base import utcnow
 from db.session import Database
 
@@ -55,107 +54,44 @@ class Trace:
     locale: str | None = None
 
 
-@dataclass
-class Outcome:
-    """One command's replies and what the main process records about it (crosses process bounds)."""
-
-    replies: list[Reply]
-    outcome: str
-    command: str  # metric name: a registered command, "(none)" or "(unknown)"
-    seconds: float
-    locale: str | None = None  # the CRM user's language, when known
-
-
 class Router:
-    def __init__(self, db: Database, settings: Settings, clock=utcnow, limiter: RateLimiter | None = None):
-        load_all()
+    """Built by bot.bootstrap.build_router with the process's command table, metrics and rate limiter."""
+
+    def __init__(self, db: Database, settings: Settings, commands: CommandTable, *, metrics: Metrics,
+                 limiter: RateLimiter, clock: Callable[[], datetime] = utcnow):
         self.db = db
+        self.commands = commands
         self.settings = settings
+        self.metrics = metrics
         self.clock = clock
-        self.limiter = limiter if limiter is not None else from_settings(settings)
+        self.limiter = limiter
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
-        workers = max(0, settings.COMMAND_WORKERS)
-        self._worker_pool = WorkerPool(settings, workers) if workers else None
 
-    async def handle_async(self, incoming: Incoming, answer_in_worker: Answer | None = None) -> list[Reply]:
-        """handle() in one of the router's few worker threads (or processes), for the event loop.
-
-        answer_in_worker: how a worker process may post the replies itself (a picklable callable
-        taking them); those replies are then not returned. Threads always return them."""
-        if self._worker_pool is not None:
-            return await self._handle_in_workers(incoming, answer_in_worker)
+    async def handle_async(self, incoming: Incoming) -> list[Reply]:
+        """handle() in one of the router's few threads, for the event loop."""
         context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(self._workers(), context.run, self.handle, incoming)
+        return await asyncio.get_running_loop().run_in_executor(self._threads(), context.run, self.handle, incoming)
 
-    def _workers(self) -> ThreadPoolExecutor:
+    def _threads(self) -> ThreadPoolExecutor:
         if self._executor is None:
             with self._executor_lock:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(COMMAND_THREADS, thread_name_prefix="router")
         return self._executor
 
-    # ------------------------------------------------------------ worker processes
-
-    async def _handle_in_workers(self, incoming: Incoming, answer: Answer | None) -> list[Reply]:
-        """Rate limit here (one bucket per user whichever worker runs him), run in a worker, record here."""
-        started = time.perf_counter()
-        normalised = self._normalise(incoming)
-        COMMAND_PREFIX.set("/crm " if normalised.platform == "slack" else "/")
-        trace = Trace()
-        refused = self._rate_limited(normalised, trace)
-        if refused is not None:
-            self._record(normalised, Outcome(refused, trace.outcome, self._metric_name(normalised),
-                                             time.perf_counter() - started))
-            return refused
-        try:
-            result = await self._worker_pool.run(incoming, answer)
-        except Exception:  # logged by the pool; the user gets the polite line in his own language
-            locale = await asyncio.to_thread(self._user_locale, normalised)
-            result = Outcome([render("errors/internal", locale)], "internal", self._metric_name(normalised),
-                             time.perf_counter() - started)
-        self._record(normalised, result)
-        return result.replies
-
-    def _user_locale(self, incoming: Incoming) -> str:
-        """The user's own language for a reply written in the main process (a worker crashed)."""
-        try:
-            with self.db.uow() as uow:
-                user = identity.resolve_user(uow, incoming.platform, incoming.workspace, incoming.user_id)
-                if user is not None:
-                    return user.locale
-        except Exception:
-            log.warning("could not read the locale of %s user %s", incoming.platform, incoming.user_id)
-        return self._fallback_locale(incoming)
-
-    def worker_pids(self) -> list[int]:
-        """The command worker processes running now (COMMAND_WORKERS > 0)."""
-        return self._worker_pool.pids() if self._worker_pool is not None else []
-
     async def aclose(self) -> None:
-        """Stop the worker processes, if any (app shutdown); commands in flight finish first."""
-        if self._worker_pool is not None:
-            await self._worker_pool.close()
-
-    def _record(self, incoming: Incoming, result: Outcome) -> None:
-        LAST_OUTCOME.set(result.outcome)
-        metrics.observe_command(result.command, result.outcome, result.seconds)
-        if result.locale and incoming.platform not in UNLIMITED_PLATFORMS:
-            self.limiter.remember_locale(self._limit_key(incoming), result.locale)
+        """Let the commands in flight finish (app shutdown)."""
+        if self._executor is not None:
+            await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     def handle(self, incoming: Incoming) -> list[Reply]:
-        result = self.measured(incoming)
-        self._record(self._normalise(incoming), result)
-        return result.replies
-
-    def measured(self, incoming: Incoming, check_limit: bool = True) -> Outcome:
-        """handle() without recording: the replies and what to record (a worker process returns it)."""
         incoming = self._normalise(incoming)
         COMMAND_PREFIX.set("/crm " if incoming.platform == "slack" else "/")
         started = time.perf_counter()
         trace = Trace()
         try:
-            refused = self._rate_limited(incoming, trace) if check_limit else None
+            refused = self._rate_limited(incoming, trace)
             replies = refused if refused is not None else self._handle(incoming, trace)
         except (OperationalError, InterfaceError) as exc:
             trace.outcome = "try_again"
@@ -167,7 +103,14 @@ class Router:
             trace.outcome = "internal"
             log.exception("unhandled error in command %r", incoming.command)
             replies = [render("errors/internal", self._fallback_locale(incoming))]
-        return Outcome(replies, trace.outcome, self._metric_name(incoming), time.perf_counter() - started, trace.locale)
+        self._record(incoming, trace, time.perf_counter() - started)
+        return replies
+
+    def _record(self, incoming: Incoming, trace: Trace, seconds: float) -> None:
+        LAST_OUTCOME.set(trace.outcome)
+        self.metrics.command_done(self._metric_name(incoming), trace.outcome, seconds)
+        if trace.locale and incoming.platform not in UNLIMITED_PLATFORMS:
+            self.limiter.remember_locale(self._limit_key(incoming), trace.locale)
 
     @staticmethod
     def _limit_key(incoming: Incoming) -> tuple[str, str, str]:
@@ -181,17 +124,16 @@ class Router:
         if verdict.allowed:
             return None
         trace.outcome = "rate_limited"
-        metrics.RATE_LIMITED.inc(incoming.platform)
+        self.metrics.rate_limited.labels(incoming.platform).inc()
         if not verdict.tell:
             return []
         log.warning("rate limit: %s user %s refused for %ss", incoming.platform, incoming.user_id, verdict.wait_seconds)
         locale = pick_locale(verdict.locale, incoming.language_hint, self.settings.DEFAULT_LOCALE)
         return [render("errors/rate_limited", locale, seconds=verdict.wait_seconds)]
 
-    @staticmethod
-    def _metric_name(incoming: Incoming) -> str:
-        """Registered names only: arbitrary typed words must not become metric series."""
-        cmd = lookup(incoming.command) if incoming.command else None
+    def _metric_name(self, incoming: Incoming) -> str:
+        """Declared names only: arbitrary typed words must not become metric series."""
+        cmd = self.commands.lookup(incoming.command) if incoming.command else None
         return cmd.name if cmd is not None else ("(none)" if not incoming.command else "(unknown)")
 
     def _normalise(self, incoming: Incoming) -> Incoming:
@@ -216,7 +158,7 @@ class Router:
             CURRENT_ACTOR.set(Actor(user.id if user else None, incoming.platform))
             locale = user.locale if user else self._fallback_locale(incoming)
             trace.locale = user.locale if user else None
-            ctx = Context(uow, incoming, user, locale, self.clock(), self.settings)
+            ctx = Context(uow, incoming, user, locale, self.clock(), self.settings, self.commands)
             try:
                 replies = self._run(ctx, trace)
                 direct = outbox.queue_direct_replies(uow, replies)
@@ -242,7 +184,7 @@ class Router:
 
     def _run(self, ctx: Context, trace: Trace) -> list[Reply]:
         incoming, user = ctx.incoming, ctx.user
-        cmd = lookup(incoming.command)
+        cmd = self.commands.lookup(incoming.command)
         linked = user is not None and user.active
         if not linked and (cmd is None or cmd.access is not Access.PUBLIC):
             trace.outcome = "not_linked"
@@ -258,7 +200,7 @@ class Router:
         return result if isinstance(result, list) else [result]
 
     def _unknown(self, ctx: Context, access: Access) -> Reply:
-        names = [c.name for c in visible_to(access)]
+        names = [c.name for c in self.commands.visible_to(access)]
         guess = difflib.get_close_matches(ctx.incoming.command, names, n=1, cutoff=0.5)
         return ctx.reply(
             "errors/unknown_command", command=ctx.incoming.command[:40], suggestion=guess[0] if guess else None

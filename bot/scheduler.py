@@ -1,16 +1,17 @@
 """APScheduler wiring. Each run of a job is claimed in the database (unique job + slot) before it acts,
 so several bot processes sharing one PostgreSQL database run every slot exactly once.
 
-Capabilities register jobs with @scheduled in a module under bot/jobs/; a job is a plain function
-(db, slot_time, settings) that runs in a worker thread.
+Capabilities declare jobs with @scheduled in a module under bot/jobs/; a job is a plain function
+(db, slot_time, settings) that runs in a thread. bot.bootstrap collects the jobs of the modules it names.
 """
 import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -40,17 +41,24 @@ class ScheduledJob:
     func: JobFunc
 
 
-JOBS: dict[str, ScheduledJob] = {}
-
-
 def scheduled(name: str, trigger: Callable[[Settings], BaseTrigger]) -> Callable[[JobFunc], JobFunc]:
-    def register(func: JobFunc) -> JobFunc:
-        if name in JOBS:
-            raise RuntimeError(f"job {name!r} registered twice")
-        JOBS[name] = ScheduledJob(name, trigger, func)
+    """Declare a job; nothing is registered (see collect_jobs)."""
+
+    def declare(func: JobFunc) -> JobFunc:
+        func.__job__ = ScheduledJob(name, trigger, func)  # type: ignore[attr-defined]
         return func
 
-    return register
+    return declare
+
+
+def collect_jobs(modules: Iterable[ModuleType]) -> list[ScheduledJob]:
+    """Every @scheduled job declared in these modules; a name declared twice is a mistake."""
+    jobs = [value.__job__ for module in modules for value in vars(module).values()
+            if isinstance(getattr(value, "__job__", None), ScheduledJob) and value.__module__ == module.__name__]
+    names = [job.name for job in jobs]
+    if len(names) != len(set(names)):
+        raise RuntimeError(f"a job name is declared twice: {sorted(names)}")
+    return jobs
 
 
 def every(seconds: int) -> Callable[[Settings], BaseTrigger]:
@@ -103,11 +111,10 @@ def last_run(db: Database, job: str) -> datetime | None:
 
 
 class Scheduler:
-    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime] = utcnow):
-        from bot.jobs import load_all
-
-        load_all()
+    def __init__(self, db: Database, settings: Settings, jobs: Iterable[ScheduledJob],
+                 clock: Callable[[], datetime] = utcnow):
         self.db = db
+        self.jobs = {job.name: job for job in jobs}
         self.settings = settings
         self.clock = clock
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -128,7 +135,7 @@ class Scheduler:
                                max_instances=1)
 
     def start(self, only: list[str] | None = None) -> None:
-        for job in JOBS.values():
+        for job in self.jobs.values():
             if only is None or job.name in only:
                 self.add(job)
         self.scheduler.start()

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.adapters.console import ConsoleAdapter
+from bot.bootstrap import build_router, open_database
 from bot.config import Settings, load_settings
 from bot.router import Router
 from bot.services.core import demo
@@ -75,7 +76,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
+    database = open_database(db_url)
     empty_tables(database)
     yield database
     database.dispose()
@@ -84,7 +85,7 @@ def db(db_url: str) -> Iterator[Database]:
 @pytest.fixture
 def pg_db(pg_url: str) -> Iterator[Database]:
     """PostgreSQL only: for concurrency tests with real parallel connections."""
-    database = Database(pg_url)
+    database = open_database(pg_url)
     empty_tables(database)
     yield database
     database.dispose()
@@ -97,7 +98,7 @@ def settings(db: Database) -> Settings:
 
 @pytest.fixture
 def router(db: Database, settings: Settings) -> Router:
-    return Router(db, settings)
+    return build_router(db, settings)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The Slack front end (slack-bolt, async): Slack events in, neutral `Incoming` out; `Reply` in, Block Kit out.
 
 One slash command (`/crm <command> args`), direct messages, app mentions and button clicks reach the
-router; every request is acked at once and the router runs afterwards in a worker thread. HTTP mode
+router; every request is acked at once and the router runs afterwards in one of its threads. HTTP mode
 serves POST /slack/events on the shared aiohttp app (bolt checks the signature and answers Slack's
 url_verification); Socket Mode is used instead when SLACK_APP_TOKEN is set. `SlackSender` delivers
 outbox posts with chat.postMessage and turns Slack's answers into RetryAfter / PermanentFailure.
@@ -9,14 +9,10 @@ No business rule and no SQL lives here.
 """
 import asyncio
 import logging
-import multiprocessing.util
 import re
-import threading
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import aiohttp
@@ -32,7 +28,6 @@ from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
 from bot.i18n import label
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router, command_line
-from bot.workers import worker_settings
 from db.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -296,7 +291,7 @@ class SlackSender:
 class SlackAnswerer:
     """Posts one interaction's replies where Slack expects them: through the slash command's
     response_url while Slack takes posts there, else chat.postEphemeral / chat.postMessage; then
-    any file. The front end has one; each command worker process has its own (answer_from_worker)."""
+    any file."""
 
     def __init__(self, client: AsyncWebClient, locale: str):
         self.client = client
@@ -360,45 +355,6 @@ class SlackAnswerer:
         if self._http_session is not None:
             await self._http_session.close()
             self._http_session = None
-
-
-class _WorkerAnswers:
-    """In a command worker process (COMMAND_WORKERS > 0): a thread with its own event loop and
-    SlackAnswerer. The worker hands a command's replies over and goes on to its next command;
-    the posts happen here, at the worker's lower CPU priority, not in the process that acks."""
-
-    def __init__(self, settings: Settings):
-        self.answerer = SlackAnswerer(web_client(settings), settings.DEFAULT_LOCALE)
-        self.loop = asyncio.new_event_loop()
-        self.pending: set[Future] = set()
-        threading.Thread(target=self.loop.run_forever, name="slack-answers", daemon=True).start()
-        # A worker told to stop finishes its posts first (multiprocessing.util runs this at interpreter exit).
-        multiprocessing.util.Finalize(self, self.finish, exitpriority=10)
-
-    def submit(self, target: Target, replies: list[Reply]) -> None:
-        posting = asyncio.run_coroutine_threadsafe(self._answer(target, replies), self.loop)
-        self.pending.add(posting)
-        posting.add_done_callback(self.pending.discard)
-
-    async def _answer(self, target: Target, replies: list[Reply]) -> None:
-        try:
-            await self.answerer.answer(target, replies)
-        except Exception:  # logged, never shown: the user just gets no (further) answer
-            log.exception("could not post a Slack answer to %s", target.channel)
-
-    def finish(self) -> None:
-        wait(list(self.pending), timeout=RESPONSE_URL_TIMEOUT_S)
-
-
-_worker_answers: _WorkerAnswers | None = None
-
-
-def answer_from_worker(target: Target, replies: list[Reply]) -> None:
-    """Called in a command worker with the replies of a command it ran for this Slack target."""
-    global _worker_answers
-    if _worker_answers is None:
-        _worker_answers = _WorkerAnswers(worker_settings())
-    _worker_answers.submit(target, replies)
 
 
 # ---------------------------------------------------------------- the front end
@@ -522,9 +478,7 @@ class SlackFrontEnd:
 
     async def _answer(self, incoming: Incoming, target: Target) -> None:
         try:
-            # With command workers the worker posts the answer itself (answer_from_worker) and
-            # this gets nothing back, unless the worker died: then the polite line is ours to post.
-            replies = await self.router.handle_async(incoming, answer_in_worker=partial(answer_from_worker, target))
+            replies = await self.router.handle_async(incoming)
             await self.answerer.answer(target, replies)
         except Exception:  # logged, never shown: the user just gets no (further) answer
             log.exception("could not answer Slack %s from %s", incoming.command, incoming.user_id)

@@ -38,7 +38,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.config import LOCALES, Settings
 from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
-from bot.handlers.registry import Access, lookup, visible_to
+from bot.handlers.registry import Access, CommandTable
 from bot.i18n import command_info, label, pick_locale, render_text
 from bot.messages import Button, Incoming, Location, Reply
 from bot.router import Router, command_line
@@ -391,10 +391,10 @@ class TelegramSender:
 # ---------------------------------------------------------------- commands menu
 
 
-def bot_commands(locale: str) -> list[BotCommand]:
+def bot_commands(table: CommandTable, locale: str) -> list[BotCommand]:
     """The command menu: what every member may use, plus /join, with summaries in `locale`."""
-    names = [c.name for c in visible_to(Access.MEMBER)]
-    if lookup("join") is not None and "join" not in names:
+    names = [c.name for c in table.visible_to(Access.MEMBER)]
+    if table.lookup("join") is not None and "join" not in names:
         names.append("join")
     commands = []
     for name in names:
@@ -484,9 +484,9 @@ class TelegramFrontEnd:
 
     async def _set_commands(self) -> None:
         try:
-            await self.bot.set_my_commands(bot_commands(self.settings.DEFAULT_LOCALE))
+            await self.bot.set_my_commands(bot_commands(self.router.commands, self.settings.DEFAULT_LOCALE))
             for locale in LOCALES:
-                await self.bot.set_my_commands(bot_commands(locale), language_code=locale)
+                await self.bot.set_my_commands(bot_commands(self.router.commands, locale), language_code=locale)
         except TelegramError as exc:  # a missing menu is no reason to stay offline
             log.warning("telegram: setMyCommands failed: %s", exc)
 

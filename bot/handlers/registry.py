@@ -1,10 +1,12 @@
-"""The one platform-neutral command table. Handlers register with @command; the router reads it.
+"""The one platform-neutral command table. Handlers declare themselves with @command; bootstrap builds
+the table from the handler modules it names, and the router reads it.
 
 Permission is declared here, per command, and checked by the router: handlers never check roles.
 """
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from types import ModuleType
 
 from bot.handlers.args import Flag, Param
 
@@ -35,10 +37,6 @@ class Command:
     extra: dict = field(default_factory=dict)
 
 
-COMMANDS: dict[str, Command] = {}
-ALIASES: dict[str, str] = {}
-
-
 def command(
     name: str,
     *,
@@ -49,25 +47,47 @@ def command(
     hidden: bool = False,
     group: str = "general",
 ) -> Callable[[Callable], Callable]:
-    def register(handler: Callable) -> Callable:
-        if name in COMMANDS:
-            raise RuntimeError(f"command {name!r} registered twice")
-        COMMANDS[name] = Command(
+    """Declare a handler's command. Nothing is registered: CommandTable.collect reads the declarations
+    of the handler modules bootstrap names."""
+
+    def declare(handler: Callable) -> Callable:
+        handler.__command__ = Command(  # type: ignore[attr-defined]
             name, handler, access, tuple(params), tuple(flags), aliases, hidden, group
         )
-        for alias in aliases:
-            ALIASES[alias] = name
         return handler
 
-    return register
+    return declare
 
 
-def lookup(name: str) -> Command | None:
-    return COMMANDS.get(ALIASES.get(name, name))
+class CommandTable:
+    """The commands one process answers, by name and alias."""
 
+    def __init__(self, commands: Iterable[Command]):
+        self._commands: dict[str, Command] = {}
+        self._aliases: dict[str, str] = {}
+        for cmd in commands:
+            if cmd.name in self._commands:
+                raise RuntimeError(f"command {cmd.name!r} declared twice")
+            self._commands[cmd.name] = cmd
+            for alias in cmd.aliases:
+                self._aliases[alias] = cmd.name
 
-def visible_to(access: Access) -> list[Command]:
-    return sorted(
-        (c for c in COMMANDS.values() if not c.hidden and c.access <= access),
-        key=lambda c: (c.group, c.name),
-    )
+    @classmethod
+    def collect(cls, modules: Iterable[ModuleType]) -> "CommandTable":
+        """Every @command declared in these modules."""
+        return cls(
+            value.__command__ for module in modules for value in vars(module).values()
+            if isinstance(getattr(value, "__command__", None), Command) and value.__module__ == module.__name__
+        )
+
+    def lookup(self, name: str) -> Command | None:
+        return self._commands.get(self._aliases.get(name, name))
+
+    def all(self) -> list[Command]:
+        return list(self._commands.values())
+
+    def visible_to(self, access: Access) -> list[Command]:
+        return sorted(
+            (c for c in self._commands.values() if not c.hidden and c.access <= access),
+            key=lambda c: (c.group, c.name),
+        )

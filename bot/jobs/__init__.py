@@ -1,8 +1,2 @@
-"""Scheduled jobs. Every module in this package registers its jobs with @scheduled on import."""
-import importlib
-import pkgutil
-
-
-def load_all() -> None:
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+"""Scheduled jobs, one module per capability; each declares its jobs with @scheduled and bot.bootstrap
+collects them."""

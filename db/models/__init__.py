@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 
 from db.base import Base
+from db.models.app_secret import AppSecret
 from db.models.crm import (
     Contact,
     Customer,
@@ -26,6 +27,7 @@ for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
+    "AppSecret",
     "Base",
     "Contact",
     "Customer",

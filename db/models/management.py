@@ -1,8 +1,4 @@
-"""Management tables: the audit log of every change, and handover batches (kept for undo).
-
-Importing this module also registers the audit listener (bot.services.manager.audit), so every process
-that loads the models (bot, CLI, scheduler, tests) audits every flush.
-"""
+"""Management tables: the audit log of every change, and handover batches (kept for undo)."""
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
@@ -62,6 +58,3 @@ class HandoverItem(Base):
     record_type: Mapped[str] = mapped_column(String(16))  # lead | customer | contact | opportunity | member
     record_id: Mapped[int] = mapped_column(Integer)
     from_owner_id: Mapped[int | None] = mapped_column(Integer)
-
-
-import bot.services.manager.audit  # noqa: E402,F401  (registers the audit listener wherever models load)

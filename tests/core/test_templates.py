@@ -1,8 +1,7 @@
 """English and Chinese are both complete: same templates, same labels, help for every command."""
 import pytest
 
-from bot.handlers import load_all
-from bot.handlers.registry import COMMANDS
+from bot.bootstrap import command_table
 from bot.i18n import TEMPLATE_DIR, _commands, _labels, environment
 
 LOCALES = ("en", "zh")
@@ -24,10 +23,10 @@ def test_labels_have_the_same_keys_in_both_languages():
 
 
 def test_every_visible_command_has_help_in_both_languages():
-    load_all()
+    commands = command_table().all()
     for locale in LOCALES:
         table = _commands(locale)
-        missing = [name for name, c in COMMANDS.items() if not c.hidden and name not in table]
+        missing = [c.name for c in commands if not c.hidden and c.name not in table]
         assert missing == [], f"{locale}: no summary/usage for {missing}"
         assert all(entry["summary"] and entry["usage"] for entry in table.values())
 

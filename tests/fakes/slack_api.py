@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.web import start_server
+from bot.web.server import start_server
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"

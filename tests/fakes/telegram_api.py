@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.web import start_server
+from bot.web.server import start_server
 
 BOT_USER = {
     "id": 123,

@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from bot.adapters.console import ConsoleAdapter
-from bot.router import Router
+from bot.bootstrap import build_router
 from bot.services.core import identity
 from bot.services.manager import handover
 from db.base import utcnow
@@ -179,7 +179,7 @@ def test_undo_within_a_day_by_the_same_manager(console, db, router, settings):
     assert "已经撤销过了" in say(console, "/undo_handover 1")
     # A day later it is too late.
     say(console, "/handover li zhang")
-    later = Router(db, settings, clock=lambda: utcnow() + timedelta(days=1, minutes=1))
+    later = build_router(db, settings, clock=lambda: utcnow() + timedelta(days=1, minutes=1))
     tomorrow = ConsoleAdapter(later, "mei")
     assert "超过一天" in "\n".join(tomorrow.handle_line("/undo_handover"))
     assert owners(db)["leads"] == ["zhang"] * 3

@@ -16,11 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from bot.adapters.console import ConsoleAdapter
-from bot.handlers import load_all
-from bot.handlers.registry import COMMANDS, ROLE_ACCESS
+from bot.bootstrap import command_table
+from bot.handlers.registry import ROLE_ACCESS
+from bot.metrics import Metrics
+from bot.ratelimit import from_settings
 from bot.router import Router
 from bot.services.core import org
-from bot.services.manager import scope
+from bot.services.manager import audit, scope
 from db.base import utcnow
 from db.models import (
     Contact,
@@ -323,6 +325,9 @@ def _targets(command) -> list[str]:
     return sorted({RECORD_PARAMS[n] for n in names if n in RECORD_PARAMS})
 
 
+COMMAND_TABLE = command_table()
+
+
 class RecordingRouter(Router):
     """Remembers the error template of the last refusal, so a refusal's kind is asserted, not guessed."""
 
@@ -349,7 +354,8 @@ def run_isolated(db, settings, viewer: str, line: str, probe) -> tuple[str, str 
         outer = connection.begin()
         try:
             pinned = Pinned(connection)
-            router = RecordingRouter(pinned, settings)
+            audit.install(pinned)
+            router = RecordingRouter(pinned, settings, COMMAND_TABLE, metrics=Metrics(), limiter=from_settings(settings))
             text = "\n".join(ConsoleAdapter(router, viewer).handle_line("/" + line))
             with pinned.uow() as uow:
                 observed = probe(uow)
@@ -381,8 +387,7 @@ def _cases(world: World) -> list[tuple[str, str, str, bool]]:
 
 
 def test_every_command_respects_scope_for_every_role(db, settings, world):
-    load_all()
-    commands = [c for c in COMMANDS.values() if _targets(c)]
+    commands = [c for c in command_table().all() if _targets(c)]
     assert {"handover", "audit", "team", "export"} <= {c.name for c in commands}
     with db.uow() as uow:
         baseline = uow.session.scalar(select(func.count()).select_from(AuditEntry))
@@ -432,10 +437,10 @@ LIST_COMMANDS = {
 
 
 def test_list_outputs_never_show_records_outside_scope(db, settings, world):
-    load_all()
+    table = command_table()
     leaks = []
     for name, lines in LIST_COMMANDS.items():
-        command = COMMANDS.get(name)
+        command = table.lookup(name)
         if command is None:
             continue
         for viewer in VIEWERS:

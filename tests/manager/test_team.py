@@ -4,9 +4,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from bot.bootstrap import build_router
 from bot.jobs.reports import push_weekly
 from bot.messages import Incoming
-from bot.router import Router
 from bot.services.core import identity
 from bot.services.manager import charts
 from db.models import Customer, Lead, OutboxMessage, Visit
@@ -54,7 +54,7 @@ def ask(router, who, line):
 
 def test_team_view_per_sub_team_and_per_rep_with_a_chart(db, demo_org, settings):
     seed(db)
-    router = Router(db, settings, clock=lambda: NOW)
+    router = build_router(db, settings, clock=lambda: NOW)
     reply = ask(router, "mei", "team")
     text = reply.text + "\n".join(f"{k}: {v}" for k, v in reply.fields)
     assert "East Team(2 人)" in text and "West Team(1 人)" in text
@@ -71,7 +71,7 @@ def test_team_view_per_sub_team_and_per_rep_with_a_chart(db, demo_org, settings)
 
 def test_report_for_a_period_in_both_languages(db, demo_org, settings):
     seed(db)
-    router = Router(db, settings, clock=lambda: NOW)
+    router = build_router(db, settings, clock=lambda: NOW)
     week = ask(router, "admin", "report week East Team")
     assert week.title == "Weekly report East Team: 2026-11-23 – 2026-11-29"
     fields = dict(week.fields)

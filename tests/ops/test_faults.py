@@ -27,14 +27,14 @@ from sqlalchemy import func, select
 
 from bot.adapters.slack import SlackSender
 from bot.adapters.telegram import TelegramFrontEnd
+from bot.bootstrap import build_router
 from bot.config import load_settings
 from bot.delivery import Dispatcher
 from bot.i18n import render
 from bot.messages import Incoming, Reply
 from bot.ratelimit import RateLimiter
-from bot.router import Router
 from bot.services.core import demo, identity
-from bot.web import start_server
+from bot.web.server import start_server
 from db.base import utcnow
 from db.migrate import upgrade
 from db.models import InboundEvent, Invitation, OrgUnit, OutboxMessage, PlatformIdentity, User
@@ -130,7 +130,7 @@ def make_invited_users(db: Database, n: int) -> list[tuple[str, str]]:
 def test_postgresql_restarted_under_load(cluster: Cluster):
     db = Database(cluster.url, pool_size=8, max_overflow=0, connect_args={"connect_timeout": 3})
     settings = load_settings(env_file=None, DATABASE_URL=cluster.url, SECRET_KEY="k")
-    router = Router(db, settings, limiter=RateLimiter(burst=0))
+    router = build_router(db, settings, limiter=RateLimiter(burst=0))
     codes = make_invited_users(db, 500)
     work = list(enumerate(codes))
     answers: dict[int, tuple[float, str]] = {}
@@ -357,7 +357,7 @@ async def test_telegram_api_500s_and_429s_are_retried_then_delivered(pg_db: Data
     api = await FakeTelegramAPI(token=TG_TOKEN).start()
     settings = load_settings(env_file=None, DATABASE_URL=pg_db.url, TELEGRAM_BOT_TOKEN=TG_TOKEN,
                              TELEGRAM_API_BASE_URL=api.base_url)
-    front = TelegramFrontEnd(settings, Router(pg_db, settings))
+    front = TelegramFrontEnd(settings, build_router(pg_db, settings))
     clock = Clock()
     try:
         dispatcher = Dispatcher(pg_db, {"telegram": front.sender}, clock=clock)
@@ -388,7 +388,7 @@ def tick(db, slot, settings):
 
 async def main():
     settings = load_settings(env_file=None, DATABASE_URL=sys.argv[1])
-    scheduler = Scheduler(Database(sys.argv[1]), settings)
+    scheduler = Scheduler(Database(sys.argv[1]), settings, [tick.__job__])
     scheduler.start(only=["faults.tick"])
     await asyncio.sleep(float(sys.argv[3]))
     scheduler.shutdown()

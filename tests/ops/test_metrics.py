@@ -1,39 +1,40 @@
 """/metrics in Prometheus text format and /healthz: what an operator's dashboard reads."""
-import re
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from bot import metrics
+from bot.bootstrap import web_app
+from bot.config import Settings, load_settings
 from bot.delivery import Dispatcher
+from bot.metrics import Metrics
+from bot.router import Router
 from bot.scheduler import run_claimed
 from bot.services.core import outbox
-from bot.web import build_web_app, start_server
+from bot.web.server import start_server
 from db.models import TeamChannel
 from db.session import Database
 from tests.conftest import say
 
-SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? [-+0-9.eInf]+$')
-
 
 def parse(text: str) -> dict[str, float]:
-    """Every sample line as 'name{labels}' -> value; fails on a line Prometheus would refuse."""
+    """Every sample as 'name{labels}' -> value, read by prometheus-client's own parser (which fails on
+    anything Prometheus would refuse). A histogram's `le` is written last, whatever the exposition order."""
     samples = {}
-    for line in text.splitlines():
-        if line.startswith("#"):
-            assert re.match(r"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$", line), line
-            continue
-        assert SAMPLE.match(line), f"not a Prometheus sample: {line!r}"
-        key, _, value = line.rpartition(" ")
-        samples[key] = float(value)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            pairs = sorted(sample.labels.items(), key=lambda pair: pair[0] == "le")
+            labels = ",".join(f'{k}="{v}"' for k, v in pairs)
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return samples
 
 
 @pytest.fixture
-async def http(db: Database) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
-    runner, port = await start_server(build_web_app(db))
+async def http(db: Database, settings: Settings, router: Router) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    """The process's own HTTP endpoints, showing the metrics of the router the console uses."""
+    runner, port = await start_server(web_app(db, settings, router.metrics, []))
     async with aiohttp.ClientSession() as session:
         yield session, f"http://127.0.0.1:{port}"
     await runner.cleanup()
@@ -48,8 +49,6 @@ def queue_posts(db: Database, n: int) -> None:
 
 
 async def test_commands_show_as_latency_histograms_by_command_and_outcome(console, http):
-    metrics.COMMAND_LATENCY.reset()
-    metrics.COMMANDS.reset()
     say(console, "/whoami")
     say(console, "/whoami")
     say(console, "/lang xx")  # refused: not a language
@@ -70,31 +69,46 @@ async def test_commands_show_as_latency_histograms_by_command_and_outcome(consol
     assert not any("frobnicate" in k for k in samples)
 
 
-async def test_outbox_backlog_failures_and_scheduled_runs(demo_org, http):
+class Refusing:
+    """A platform that takes two posts, then refuses every post."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def limits_for(self, chat_id: str) -> list:
+        return []
+
+    async def send(self, workspace: str, chat_id: str, reply) -> None:
+        self.taken += 1
+        if self.taken > 2:
+            raise RuntimeError("platform down")
+
+
+async def test_outbox_backlog_failures_and_scheduled_runs(demo_org, router, http):
+    queue_posts(demo_org, 5)
+    await Dispatcher(demo_org, {"console": Refusing()}, metrics=router.metrics).deliver_due()
     queue_posts(demo_org, 3)
     run_claimed(demo_org, "metrics.test", "slot-1", lambda: None)
     run_claimed(demo_org, "metrics.test", "slot-2", lambda: 1 / 0)
-    dispatcher = Dispatcher(demo_org, {})
-    dispatcher.delivered, dispatcher.failures = 5, 2
-    metrics.watch_dispatcher(dispatcher)
     session, base = http
     async with session.get(f"{base}/metrics") as response:
         samples = parse(await response.text())
-    assert samples["fieldcrm_outbox_backlog"] == 3
-    assert samples['fieldcrm_outbox_messages{status="pending"}'] == 3
+    assert samples["fieldcrm_outbox_backlog"] == 3 + 3  # three new, three refused and waiting for a retry
+    assert samples['fieldcrm_outbox_messages{status="pending"}'] == 6
     assert samples['fieldcrm_scheduled_runs_total{job="metrics.test"}'] == 2
     assert samples['fieldcrm_scheduled_failures_total{job="metrics.test"}'] == 1
-    assert samples["fieldcrm_outbox_delivered_total"] >= 5 and samples["fieldcrm_outbox_failures_total"] >= 2
+    assert samples["fieldcrm_outbox_delivered_total"] == 2 and samples["fieldcrm_outbox_failures_total"] == 3
     assert samples["fieldcrm_database_up"] == 1
     async with session.get(f"{base}/healthz") as response:
         report = await response.json()
     assert response.status == 200
-    assert report["database"] == "ok" and report["outbox_backlog"] == 3 and report["outbox_dead"] == 0
+    assert report["database"] == "ok" and report["outbox_backlog"] == 6 and report["outbox_dead"] == 0
 
 
 async def test_a_dead_database_is_reported_not_raised(tmp_path):
     broken = Database(f"sqlite:///{tmp_path / 'missing' / 'crm.sqlite3'}")
-    runner, port = await start_server(build_web_app(broken))
+    settings = load_settings(env_file=None, DATABASE_URL=broken.url, SECRET_KEY="k")
+    runner, port = await start_server(web_app(broken, settings, Metrics(broken), []))
     try:
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
@@ -109,8 +123,8 @@ async def test_a_dead_database_is_reported_not_raised(tmp_path):
 
 
 def test_label_values_are_escaped():
-    histogram = metrics.Histogram("x_seconds", "h", ("command",), buckets=(1.0,))
-    histogram.observe(0.5, 'we"ird\\name\n')
-    text = "\n".join(histogram.lines())
+    metrics = Metrics()
+    metrics.command_done('we"ird\\name\n', "ok", 0.5)
+    text = metrics.exposition().decode()
     assert 'command="we\\"ird\\\\name\\n"' in text
-    parse(text)
+    assert parse(text)['fieldcrm_commands_total{command="we"ird\\name\n",outcome="ok"}'] == 1

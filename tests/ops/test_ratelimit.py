@@ -2,9 +2,10 @@
 in his language, and lets him through again once he slows down."""
 from sqlalchemy import func, select
 
+from bot.bootstrap import build_router
 from bot.messages import Incoming
 from bot.ratelimit import RateLimiter
-from bot.router import LAST_OUTCOME, Router
+from bot.router import LAST_OUTCOME
 from bot.services.core import identity
 from db.base import utcnow
 from db.models import InboundEvent, PlatformIdentity
@@ -66,7 +67,7 @@ def test_idle_buckets_are_forgotten(monkeypatch):
 def test_a_flood_is_refused_once_in_the_users_language_and_writes_nothing(db, demo_org, settings):
     link_li_on_telegram(db)
     clock = Clock()
-    router = Router(db, settings, limiter=RateLimiter(burst=3, per_second=0.2, clock=clock))
+    router = build_router(db, settings, limiter=RateLimiter(burst=3, per_second=0.2, clock=clock))
     answers = [router.handle(tg("whoami", n)) for n in range(3)]
     assert all(a and "Traceback" not in a[0].text for a in answers)
     assert events(db) == 3
@@ -83,7 +84,7 @@ def test_a_flood_is_refused_once_in_the_users_language_and_writes_nothing(db, de
 
 def test_the_limit_holds_without_a_database_and_speaks_the_platform_language(tmp_path, settings):
     broken = Database(f"sqlite:///{tmp_path / 'missing' / 'crm.sqlite3'}")
-    router = Router(broken, settings, limiter=RateLimiter(burst=2, per_second=0.1, clock=Clock()))
+    router = build_router(broken, settings, limiter=RateLimiter(burst=2, per_second=0.1, clock=Clock()))
     first = router.handle(tg("whoami", 1, user="9", hint="zh"))
     assert "请过一分钟再试" in first[0].text  # the database is down: the polite try-again
     router.handle(tg("whoami", 2, user="9", hint="zh"))
@@ -95,7 +96,7 @@ def test_the_limit_holds_without_a_database_and_speaks_the_platform_language(tmp
 
 
 def test_the_console_operator_is_not_limited(db, demo_org, settings):
-    router = Router(db, settings, limiter=RateLimiter(burst=1, per_second=0.01, clock=Clock()))
+    router = build_router(db, settings, limiter=RateLimiter(burst=1, per_second=0.01, clock=Clock()))
     for n in range(5):
         router.handle(Incoming(platform="console", workspace="local", chat_id="@li", user_id="li", command="whoami",
                                event_id=f"c{n}"))

@@ -7,7 +7,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
 from bot.config import load_settings
-from bot.scheduler import JOBS, ScheduledJob, Scheduler, run_claimed, slot_for
+from bot.scheduler import ScheduledJob, Scheduler, run_claimed, slot_for
 from db.models import JobRun
 from db.session import Database
 
@@ -42,13 +42,13 @@ def test_two_processes_racing_for_one_slot_run_it_once(pg_db):
 
 async def test_two_apschedulers_on_one_database_run_each_slot_once(pg_db):
     calls: list[datetime] = []
-    JOBS["test.every_second"] = ScheduledJob(
+    job = ScheduledJob(
         "test.every_second",
         lambda _s: CronTrigger(second="*", timezone=UTC),
         lambda db, slot, settings: calls.append(slot),
     )
     settings = load_settings(env_file=None, DATABASE_URL=pg_db.url)
-    schedulers = [Scheduler(Database(pg_db.url), settings) for _ in range(2)]
+    schedulers = [Scheduler(Database(pg_db.url), settings, [job]) for _ in range(2)]
     try:
         for scheduler in schedulers:
             scheduler.start(only=["test.every_second"])
@@ -56,7 +56,6 @@ async def test_two_apschedulers_on_one_database_run_each_slot_once(pg_db):
     finally:
         for scheduler in schedulers:
             scheduler.shutdown()
-        del JOBS["test.every_second"]
     for _ in range(40):  # a run in flight at shutdown finishes counting
         if sum(s.runs for s in schedulers) == len(calls):
             break

@@ -11,9 +11,8 @@ from telegram import Bot, Update
 
 from bot.adapters import slack
 from bot.adapters.telegram import to_incoming
+from bot.bootstrap import build_router, command_table
 from bot.config import load_settings
-from bot.handlers import load_all
-from bot.handlers.registry import COMMANDS
 from bot.messages import Incoming, Reply
 from bot.router import LAST_OUTCOME, Router
 from bot.services.core import demo
@@ -22,8 +21,7 @@ from db.models import Base
 from db.session import Database
 from tests.conftest import empty_tables
 
-load_all()
-COMMAND_NAMES = sorted(COMMANDS)
+COMMAND_NAMES = sorted(c.name for c in command_table().all())
 PEOPLE = ["admin", "mei", "li", "sam", "stranger"]
 FUZZ = settings(max_examples=120, deadline=3000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
@@ -69,7 +67,7 @@ def fuzz_db(sqlite_url: str) -> Iterator[Database]:
 
 @pytest.fixture(scope="module")
 def fuzz_router(fuzz_db: Database) -> Router:
-    return Router(fuzz_db, load_settings(env_file=None, DATABASE_URL=fuzz_db.url, SECRET_KEY="k"))
+    return build_router(fuzz_db, load_settings(env_file=None, DATABASE_URL=fuzz_db.url, SECRET_KEY="k"))
 
 
 def check(router: Router, db: Database, incoming: Incoming) -> list[Reply]:

@@ -24,12 +24,12 @@ from bot.adapters.slack import (
     to_blocks,
     unescape,
 )
+from bot.bootstrap import build_router, web_app
 from bot.config import Settings, load_settings
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
-from bot.router import Router
 from bot.services.core import identity
-from bot.web import build_web_app, start_server
+from bot.web.server import start_server
 from db.base import utcnow
 from db.models import InboundEvent, OutboxMessage, PlatformIdentity
 from db.session import Database
@@ -112,10 +112,9 @@ class Slack:
 @asynccontextmanager
 async def running_slack(db: Database, settings: Settings, fake: FakeSlackApi) -> AsyncIterator[Slack]:
     """The bot's Slack routes on a live HTTP server, with a client that sends them signed requests."""
-    router = Router(db, settings)
+    router = build_router(db, settings)
     front = SlackFrontEnd(settings, router)
-    app = build_web_app(db)
-    front.add_routes(app)
+    app = web_app(db, settings, router.metrics, [front])
     runner, port = await start_server(app)
     try:
         async with aiohttp.ClientSession() as http:
@@ -184,35 +183,14 @@ async def test_slash_replies_in_a_channel_are_only_for_the_caller(slack, db):
     assert post.payload["response_type"] == "ephemeral" and "Sam Carter" in post.text
 
 
-@pytest.fixture
-async def slack_workers(db: Database, demo_org: Database, slack_settings: Settings, fake_slack: FakeSlackApi
-                        ) -> AsyncIterator[Slack]:
-    """The bot with COMMAND_WORKERS=1 (as README advises for production): a real worker process."""
-    async with running_slack(db, slack_settings.model_copy(update={"COMMAND_WORKERS": 1}), fake_slack) as running:
-        yield running
-
-
-async def test_with_a_command_worker_the_worker_posts_the_same_answers(slack_workers, db, console):
-    link(db, "admin", "UADMIN")
+async def test_answers_still_posting_at_shutdown_are_posted(slack, db):
     link(db, "sam", "USAM")
-    await slack_workers.command("whoami", "USAM", "C0SALES")
-    await slack_workers.command("help", "UADMIN", "DUADMIN")
-    in_channel, in_dm = sorted(await slack_workers.answers(2), key=lambda call: "Sam Carter" not in call.text)
-    assert in_channel.method == in_dm.method == "response_url"
-    assert in_channel.payload["response_type"] == "ephemeral" and "Sam Carter" in in_channel.text
-    assert as_console(in_dm) == say(console, "/help")
-    # The bot process (which acks) never opened its own response_url session: the worker posted.
-    assert slack_workers.front.answerer._http_session is None
-
-
-async def test_answers_a_worker_still_holds_at_shutdown_are_posted(slack_workers, db):
-    link(db, "sam", "USAM")
-    slack_workers.fake.hook_delay = 1.0  # still posting when the bot is told to stop
+    slack.fake.hook_delay = 1.0  # still posting when the bot is told to stop
     for _ in range(5):
-        assert (await slack_workers.command("whoami", "USAM", "C0SALES")).status == 200
-    await slack_workers.front.stop()
-    await slack_workers.front.router.aclose()
-    assert len(slack_workers.fake.posts("response_url")) == 5
+        assert (await slack.command("whoami", "USAM", "C0SALES")).status == 200
+    await slack.front.stop()
+    await slack.front.router.aclose()
+    assert len(slack.fake.posts("response_url")) == 5
 
 
 async def test_unlinked_person_gets_one_line_on_how_to_join(slack):
@@ -421,9 +399,9 @@ async def test_socket_mode_acks_envelopes_and_dedupes_on_event_id(db, demo_org, 
         SLACK_APP_TOKEN="xapp-test", SLACK_API_URL=fake_slack.api_url,
     )
     link(db, "admin", "UADMIN")
-    front = SlackFrontEnd(settings, Router(db, settings))
-    app = build_web_app(db)
-    front.add_routes(app)
+    router = build_router(db, settings)
+    front = SlackFrontEnd(settings, router)
+    app = web_app(db, settings, router.metrics, [front])
     assert not any(r.resource and r.resource.canonical == "/slack/events" for r in app.router.routes())
     await front.start()
     try:

@@ -19,12 +19,13 @@ from bot.adapters.telegram import (
     to_incoming,
     utf16_len,
 )
+from bot.bootstrap import build_router, web_app
 from bot.config import Settings, load_settings
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
 from bot.router import Router
 from bot.services.core import identity
-from bot.web import build_web_app, start_server
+from bot.web.server import start_server
 from db.base import utcnow
 from db.models import InboundEvent, OutboxMessage
 from db.session import Database
@@ -100,9 +101,9 @@ class WebhookBot:
 @pytest.fixture
 async def webhook_bot(db: Database, demo_org: Database, router: Router, api: FakeTelegramAPI
                       ) -> AsyncIterator[WebhookBot]:
-    front_end = TelegramFrontEnd(telegram_settings(db, api, webhook=True), router)
-    app = build_web_app(db)
-    front_end.add_routes(app)
+    settings = telegram_settings(db, api, webhook=True)
+    front_end = TelegramFrontEnd(settings, router)
+    app = web_app(db, settings, router.metrics, [front_end])
     runner, port = await start_server(app)
     await front_end.start()
     async with aiohttp.ClientSession() as session:
@@ -425,7 +426,7 @@ async def test_a_press_is_answered_and_explained_when_the_database_is_down(api, 
     broken = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'crm.sqlite3'}")
     settings = load_settings(env_file=None, DATABASE_URL=broken.url, TELEGRAM_BOT_TOKEN=TOKEN,
                              TELEGRAM_API_BASE_URL=api.base_url)
-    front_end = TelegramFrontEnd(settings, Router(broken, settings))
+    front_end = TelegramFrontEnd(settings, build_router(broken, settings))
     await front_end.start()
     try:
         update = Update.de_json(callback_update("whoami", chat_id=SAM, user_id=SAM, language_code="en"),

@@ -9,11 +9,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot import checkin_page
+from bot.bootstrap import build_router, web_app
 from bot.messages import Incoming
-from bot.router import Router
+from bot.metrics import Metrics
 from bot.services.visits import checkin_links
-from bot.web import build_web_app, start_server
+from bot.web.server import start_server
 from db.base import utcnow
 from db.models import Visit
 from db.models.visits import UsedCheckinLink
@@ -27,8 +27,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture
 async def server(db, settings, demo_org):
     add_records(db)
-    app = build_web_app(db)
-    app[checkin_page.SETTINGS_KEY] = settings
+    app = web_app(db, settings, Metrics(db), [])
     runner, port = await start_server(app)
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()
@@ -36,7 +35,7 @@ async def server(db, settings, demo_org):
 
 def start(db, settings, command: str, args: str = "", user: str = "li"):
     """Run a command as on Slack and return the check-in link path of its reply."""
-    [reply] = Router(db, settings).handle(Incoming(
+    [reply] = build_router(db, settings).handle(Incoming(
         platform="slack", workspace="T1", chat_id="D1", user_id=user, command=command, args=args))
     assert reply.request_location and reply.checkin_url, reply
     return reply.checkin_url.removeprefix(settings.PUBLIC_BASE_URL)

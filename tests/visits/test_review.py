@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from bot.bootstrap import build_router
 from bot.jobs.visits import manager_digests
 from bot.messages import Incoming
-from bot.router import Router
 from db.models import OutboxMessage, Visit
 from tests.conftest import say
 from tests.visits.test_visits import Clock, add_records, clocked_console, user_id, visits_of
@@ -95,7 +95,7 @@ def test_two_managers_deciding_at_once_decide_once(pg_db, clock):
     with pg_db.uow() as uow:
         uow.session.get(User, user_id(pg_db, "admin")).locale = "zh"
         uow.commit()
-    router = Router(pg_db, settings, clock=clock)
+    router = build_router(pg_db, settings, clock=clock)
     barrier = threading.Barrier(2)
     answers = []
 

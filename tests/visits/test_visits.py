@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.adapters.console import ConsoleAdapter
+from bot.bootstrap import build_router
 from bot.messages import Incoming, Location
-from bot.router import Router
 from db.models import Customer, Lead, User, Visit
 from db.models.visits import VisitSettings
 from tests.conftest import say
@@ -52,7 +52,7 @@ def add_records(db) -> dict[str, int]:
 
 
 def clocked_console(db, settings, clock: Clock, user: str = "li") -> ConsoleAdapter:
-    return ConsoleAdapter(Router(db, settings, clock=clock), user, clock=clock)
+    return ConsoleAdapter(build_router(db, settings, clock=clock), user, clock=clock)
 
 
 def visits_of(db, handle: str) -> list[Visit]:
@@ -198,7 +198,7 @@ def test_window_and_thresholds_come_from_the_unit_settings(li, db, clock):
 
 
 def test_a_location_sent_late_keeps_the_time_it_was_taken(db, settings, records, clock):
-    router = Router(db, settings, clock=clock)
+    router = build_router(db, settings, clock=clock)
     li = clocked_console(db, settings, clock)
     say(li, "/lang en")
     say(li, "/visit c1")
@@ -251,7 +251,7 @@ def test_two_open_visits_and_bad_coordinates_are_refused(li, db):
 
 def test_location_in_a_group_chat_is_refused(li, db, settings, clock):
     say(li, "/visit c1")
-    router = Router(db, settings, clock=clock)
+    router = build_router(db, settings, clock=clock)
     [reply] = router.handle(Incoming(
         platform="console", workspace="local", chat_id="#sales", user_id="li", is_private=False,
         location=Location(30.2432, 120.1508, 10, "static", taken_at=clock.now),
@@ -292,7 +292,7 @@ def test_two_visit_commands_at_the_same_moment_open_one_visit(pg_db, clock):
         uow.commit()
     add_records(pg_db)
     settings = load_settings(env_file=None, DATABASE_URL=pg_db.url, SECRET_KEY="k")
-    router = Router(pg_db, settings, clock=clock)
+    router = build_router(pg_db, settings, clock=clock)
     barrier = threading.Barrier(4)
     answers = []
 

@@ -6,7 +6,7 @@ import pytest
 from telegram import Update
 
 from bot.adapters.telegram import plan_messages, to_incoming
-from bot.router import Router
+from bot.bootstrap import build_router
 from db.models import PlatformIdentity
 from tests.fakes.telegram_api import location_update, message, next_update_id, text_update
 from tests.visits.test_visits import add_records, user_id, visits_of
@@ -22,7 +22,7 @@ def tg(db, settings, demo_org):
         uow.session.add(PlatformIdentity(platform="telegram", workspace=WORKSPACE, platform_user_id=str(LI_TG),
                                          dm_chat_id=str(LI_TG), user_id=user_id(db, "li")))
         uow.commit()
-    router = Router(db, settings)
+    router = build_router(db, settings)
 
     def send(update: dict):
         incoming = to_incoming(Update.de_json(update, None), WORKSPACE, "fieldcrm_bot")

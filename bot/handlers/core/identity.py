@@ -1,7 +1,7 @@
 """Joining, who am I, help and language: the commands every user has from day one."""
 from bot.context import Context
 from bot.handlers.args import Param
-from bot.handlers.registry import ROLE_ACCESS, Access, command, visible_to
+from bot.handlers.registry import ROLE_ACCESS, Access, command
 from bot.i18n import command_info, label
 from bot.messages import Reply
 from bot.services.core import identity
@@ -41,7 +41,7 @@ def whoami(ctx: Context) -> Reply:
 def help_(ctx: Context) -> Reply:
     assert ctx.user is not None
     commands = [
-        command_info(ctx.locale, c.name) for c in visible_to(ROLE_ACCESS.get(ctx.user.role, Access.MEMBER))
+        command_info(ctx.locale, c.name) for c in ctx.commands.visible_to(ROLE_ACCESS.get(ctx.user.role, Access.MEMBER))
     ]
     return ctx.reply("help", commands=commands, platform=ctx.incoming.platform)
 

@@ -1,7 +1,6 @@
 """Customers: /customers and /customer <id> [setloc]."""
 from bot.context import Context
 from bot.errors import UsageError
-from bot.handlers import registry
 from bot.handlers.args import Param
 from bot.handlers.registry import command
 from bot.messages import Reply
@@ -19,7 +18,7 @@ def list_(ctx: Context) -> Reply:
          group=GROUP)
 def show(ctx: Context, customer: str, action: str | None) -> Reply:
     if action == "setloc":
-        setloc = registry.lookup("setloc")
+        setloc = ctx.commands.lookup("setloc")
         if setloc is None:
             raise UsageError("customer")
         return setloc.handler(ctx, customer=str(conversion.customer_id(customer)))

@@ -1,5 +1,5 @@
-"""The audit log: every change to every record, written by a session listener, so no capability has to
-remember to call it. Actor and platform come from bot.actor.CURRENT_ACTOR (None: the system).
+"""The audit log: every change to every record, written by a session listener (installed on the
+database by bot.bootstrap), so no capability has to remember to call it. Actor and platform come from bot.actor.CURRENT_ACTOR (None: the system).
 
 Set-based UPDATEs bypass the listener; their authors write audit rows themselves with `bulk_rows`
 (handover does). A manager reads a record's history with `history`, inside his data scope.
@@ -15,7 +15,7 @@ from bot.actor import CURRENT_ACTOR
 from bot.errors import UserError
 from db.base import utcnow
 from db.models.management import AuditEntry
-from db.session import UnitOfWork
+from db.session import Database, UnitOfWork
 
 # The records people change: core CRM tables, org and settings. Other capabilities' tables are audited
 # when they hold someone's data (an owner_id column) or are listed here; trails, snapshots, dedupe and
@@ -107,7 +107,12 @@ def _entry(obj: object, action: str, before: dict | None, after: dict | None, no
     }
 
 
-@event.listens_for(Session, "after_flush")
+def install(db: Database) -> None:
+    """Audit every flush of this database's sessions (bot.bootstrap calls this once per Database)."""
+    if not event.contains(db.session_factory, "after_flush", _audit_flush):
+        event.listen(db.session_factory, "after_flush", _audit_flush)
+
+
 def _audit_flush(session: Session, _flush_context) -> None:
     """Runs inside every flush, in the same transaction: the log and the change commit together."""
     now = utcnow()

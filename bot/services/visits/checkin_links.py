@@ -4,8 +4,8 @@ A token carries the user, the visit, an expiry and a random nonce, signed with H
 It is single-use: using it inserts the nonce into used_checkin_links (unique) in the same
 transaction that pins the position, so two tabs racing with one link pin it once.
 
-Secret: settings.SECRET_KEY. When unset, one is generated per process (and links issued by one
-process are refused by another): set SECRET_KEY when running several bot processes.
+Secret: settings.SECRET_KEY; when the settings leave it unset, bot.bootstrap fills it from the
+database (made once), so every process signs and checks links with the same key.
 """
 import base64
 import hashlib
@@ -14,7 +14,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -45,14 +44,10 @@ class LinkError(UserError):
         self.problem = problem
 
 
-@cache
-def _process_secret() -> bytes:
-    log.warning("SECRET_KEY is not set: check-in links are signed with a per-process secret")
-    return secrets.token_bytes(32)
-
-
 def secret_bytes(secret_key: str | None) -> bytes:
-    return secret_key.encode() if secret_key else _process_secret()
+    if not secret_key:
+        raise ValueError("SECRET_KEY is empty: bot.bootstrap fills it before anything signs a link")
+    return secret_key.encode()
 
 
 def _b64(data: bytes) -> str:

@@ -1,18 +1,16 @@
-"""The one HTTP server: health check, plus whatever routes the front ends add (Slack events,
-Telegram webhook, check-in pages)."""
+"""What an operator's load balancer and dashboard read: /healthz and /metrics."""
+import asyncio
 from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy import func, select, text
 
 from bot.jobs.heartbeat import HEARTBEAT_JOB
-from bot.metrics import metrics_view
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.scheduler import last_run
 from db.base import utcnow
 from db.models import OutboxMessage
 from db.session import Database
-
-DB_KEY = web.AppKey("db", Database)
 
 
 def health(db: Database) -> tuple[bool, dict]:
@@ -39,26 +37,13 @@ def health(db: Database) -> tuple[bool, dict]:
     return True, report
 
 
-async def healthz(request: web.Request) -> web.Response:
-    import asyncio
+def routes(db: Database, metrics: Metrics) -> list[web.RouteDef]:
+    async def healthz(_request: web.Request) -> web.Response:
+        ok, report = await asyncio.to_thread(health, db)
+        return web.json_response(report, status=200 if ok else 503)
 
-    ok, report = await asyncio.to_thread(health, request.app[DB_KEY])
-    return web.json_response(report, status=200 if ok else 503)
+    async def metrics_page(_request: web.Request) -> web.Response:
+        body = await asyncio.to_thread(metrics.exposition)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-
-def build_web_app(db: Database) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
-    app[DB_KEY] = db
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_view)
-    __import__("bot.checkin_page", fromlist=["add_routes"]).add_routes(app)  # one-time check-in pages (visits)
-    return app
-
-
-async def start_server(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, int]:
-    """Serve the app; returns its runner (cleanup() stops it) and the port it got (0 picks a free one)."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return [web.get("/healthz", healthz), web.get("/metrics", metrics_page)]

@@ -16,7 +16,7 @@ from functools import cache
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.errors import UserError
 from bot.i18n import TEMPLATE_DIR, pick_locale, render
 from bot.services.visits import checkin_links, visits
@@ -28,7 +28,6 @@ from db.session import Database
 
 log = logging.getLogger(__name__)
 
-SETTINGS_KEY = web.AppKey("checkin_settings", Settings)
 MAX_FORM_BYTES = 4096
 
 
@@ -38,21 +37,14 @@ def _html() -> Environment:
                        trim_blocks=True, lstrip_blocks=True)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/checkin/{token}", get_page)
-    app.router.add_post("/checkin/{token}", post_position)
+def routes(db: Database, settings: Settings) -> list[web.RouteDef]:
+    async def get_page(request: web.Request) -> web.Response:
+        return await show_page(db, settings, request)
 
+    async def post_page(request: web.Request) -> web.Response:
+        return await post_position(db, settings, request)
 
-def _settings(app: web.Application) -> Settings:
-    if SETTINGS_KEY not in app:
-        app[SETTINGS_KEY] = load_settings()
-    return app[SETTINGS_KEY]
-
-
-def _db(app: web.Application) -> Database:
-    from bot.web import DB_KEY
-
-    return app[DB_KEY]
+    return [web.get("/checkin/{token}", get_page), web.post("/checkin/{token}", post_page)]
 
 
 def _page(template: str, locale: str, status: int = 200, **context: object) -> web.Response:
@@ -95,8 +87,7 @@ def _look_up(db: Database, settings: Settings, token: str, hint: str | None) -> 
         return locale, None, visit.kind
 
 
-async def get_page(request: web.Request) -> web.Response:
-    settings, db = _settings(request.app), _db(request.app)
+async def show_page(db: Database, settings: Settings, request: web.Request) -> web.Response:
     token = request.match_info["token"]
     locale, problem, kind = await asyncio.to_thread(
         _look_up, db, settings, token, request.headers.get("Accept-Language")
@@ -145,8 +136,7 @@ def _pin(db: Database, settings: Settings, token: str, form: dict, hint: str | N
         return locale, reply, True
 
 
-async def post_position(request: web.Request) -> web.Response:
-    settings, db = _settings(request.app), _db(request.app)
+async def post_position(db: Database, settings: Settings, request: web.Request) -> web.Response:
     if (request.content_length or 0) > MAX_FORM_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length or 0)
     form = dict(await request.post())

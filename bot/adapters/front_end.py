@@ -1,0 +1,17 @@
+"""A platform adapter as the process sees it (Slack, Telegram): its routes, its sender, start and stop."""
+from typing import Protocol
+
+from aiohttp import web
+
+from bot.delivery import Sender
+
+
+class FrontEnd(Protocol):
+    platform: str
+    sender: Sender
+
+    def add_routes(self, app: web.Application) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...

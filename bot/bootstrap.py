@@ -1,0 +1,148 @@
+"""The one start-up assembly: every dependency of a bot process is built here, once, and handed to
+whoever needs it. Nothing registers itself on import and no module keeps state a test must reset.
+
+    settings -> database (audit listener, shared SECRET_KEY) -> command table -> router
+             -> front ends (Slack, Telegram) -> outbox dispatcher -> scheduler (jobs) -> web routes
+
+The CLI, the tests and the benches build their parts through the same functions.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TextIO
+
+from aiohttp import web
+
+from bot.adapters.console import ConsoleSender
+from bot.adapters.front_end import FrontEnd
+from bot.config import Settings
+from bot.delivery import Dispatcher, Sender
+from bot.handlers.core import identity as identity_handlers
+from bot.handlers.deals import deals, nudges, rank, targets
+from bot.handlers.leads import customers, leads, pool
+from bot.handlers.manager import manager
+from bot.handlers.registry import CommandTable
+from bot.handlers.visits import attendance, location, review, visits
+from bot.jobs import heartbeat, leaderboards, reports
+from bot.jobs import nudges as nudge_jobs
+from bot.jobs import pool as pool_jobs
+from bot.jobs import visits as visit_jobs
+from bot.metrics import Metrics
+from bot.ratelimit import RateLimiter, from_settings
+from bot.router import Router
+from bot.scheduler import ScheduledJob, Scheduler, collect_jobs
+from bot.services.core.secrets import shared_secret
+from bot.services.manager import audit
+from bot.web import checkin, ops
+from bot.web.server import build_web_app
+from db.base import utcnow
+from db.session import Database
+
+HANDLER_MODULES = (
+    identity_handlers,
+    visits, location, attendance, review,
+    leads, pool, customers,
+    deals, rank, targets, nudges,
+    manager,
+)
+JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports)
+
+
+def command_table() -> CommandTable:
+    return CommandTable.collect(HANDLER_MODULES)
+
+
+def jobs() -> list[ScheduledJob]:
+    return collect_jobs(JOB_MODULES)
+
+
+def open_database(url: str, **engine_kwargs: object) -> Database:
+    """A database whose every flush is audited."""
+    db = Database(url, **engine_kwargs)
+    audit.install(db)
+    return db
+
+
+def with_secret_key(settings: Settings, db: Database) -> Settings:
+    """SECRET_KEY as set, or the one made once and kept in the database, shared by every process."""
+    if settings.SECRET_KEY:
+        return settings
+    with db.uow() as uow:
+        secret = shared_secret(uow, "SECRET_KEY")
+        uow.commit()
+    return settings.model_copy(update={"SECRET_KEY": secret})
+
+
+def build_router(
+    db: Database,
+    settings: Settings,
+    *,
+    commands: CommandTable | None = None,
+    metrics: Metrics | None = None,
+    limiter: RateLimiter | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Router:
+    return Router(
+        db, settings, commands if commands is not None else command_table(),
+        metrics=metrics if metrics is not None else Metrics(db),
+        limiter=limiter if limiter is not None else from_settings(settings),
+        clock=clock,
+    )
+
+
+def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
+    front_ends: list[FrontEnd] = []
+    if settings.slack_enabled:
+        from bot.adapters.slack import (
+            SlackFrontEnd,  # slack-bolt loads only where Slack is configured
+        )
+
+        front_ends.append(SlackFrontEnd(settings, router))
+    if settings.telegram_enabled:
+        from bot.adapters.telegram import TelegramFrontEnd
+
+        front_ends.append(TelegramFrontEnd(settings, router))
+    return front_ends
+
+
+def web_app(db: Database, settings: Settings, metrics: Metrics, front_ends: list[FrontEnd]) -> web.Application:
+    """Health and metrics, the check-in pages, and each front end's own routes."""
+    app = build_web_app([*ops.routes(db, metrics), *checkin.routes(db, settings)])
+    for front_end in front_ends:
+        front_end.add_routes(app)
+    return app
+
+
+@dataclass
+class BotProcess:
+    """Everything one `fieldcrm run` holds."""
+
+    settings: Settings
+    db: Database
+    metrics: Metrics
+    router: Router
+    front_ends: list[FrontEnd]
+    dispatcher: Dispatcher
+    scheduler: Scheduler
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+    def web_app(self) -> web.Application:
+        return web_app(self.db, self.settings, self.metrics, self.front_ends)
+
+    def dispose(self) -> None:
+        self.db.dispose()
+
+
+def bot_process(settings: Settings, console_out: TextIO) -> BotProcess:
+    db = open_database(settings.DATABASE_URL)
+    settings = with_secret_key(settings, db)
+    metrics = Metrics(db)
+    router = build_router(db, settings, metrics=metrics)
+    front_ends = platform_front_ends(settings, router)
+    senders: dict[str, Sender] = {fe.platform: fe.sender for fe in front_ends}
+    senders["console"] = ConsoleSender(console_out)
+    return BotProcess(
+        settings=settings, db=db, metrics=metrics, router=router, front_ends=front_ends,
+        dispatcher=Dispatcher(db, senders, metrics=metrics), scheduler=Scheduler(db, settings, jobs()),
+        senders=senders,
+    )
