@@ -8,7 +8,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
 DEV_STAMP := $(VENV)/.dev-$(HASH)
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint install dev system-deps bench clean
+.PHONY: run test lint install dev system-deps bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,5 +45,9 @@ test: dev system-deps lint
 bench: dev
 	$(BIN)/python -m bench
 
+# The documentation site (docs/, mkdocs.yml) into site/; any broken link or warning fails it.
+docs: dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) fieldcrm.sqlite3* .pytest_cache
+	rm -rf $(VENV) fieldcrm.sqlite3* .pytest_cache site

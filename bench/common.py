@@ -1,8 +1,10 @@
 """What every benchmark shares: a scratch PostgreSQL database, timing, and the result table.
 
 Every figure is measured beside its floor in the same run and reported as a ratio; medians over
-several runs, because the machine is shared and noisy.
+several runs, because the machine is shared and noisy. A full run also writes its rows to
+docs/benchmarks/last-run.json, from which the documentation's benchmarks page is built.
 """
+import json
 import os
 import statistics
 import time
@@ -74,6 +76,21 @@ def interleaved(actions: dict[str, Callable[[], object]], runs: int) -> dict[str
         for name, action in actions.items():
             results[name].extend(sample(action, 1))
     return results
+
+
+def row_data(row: Row) -> dict:
+    """One row as the results file stores it (and the docs' benchmarks page reads it)."""
+    return {"bench": row.bench, "figure": row.figure, "value": round(row.value, 4), "unit": row.unit,
+            "floor": None if row.floor is None else round(row.floor, 4),
+            "ratio": None if row.ratio is None else round(row.ratio, 4), "target": row.target}
+
+
+def write_results(path: str | os.PathLike, rows: list[Row], run: dict) -> None:
+    """The results file: the run's description (date, machine, python, commit...) and its rows."""
+    data = {**run, "rows": [row_data(row) for row in rows]}
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(data, out, ensure_ascii=False, indent=2)
+        out.write("\n")
 
 
 def print_table(rows: list[Row]) -> str:

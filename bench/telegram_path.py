@@ -5,7 +5,6 @@ Each server runs as a subprocess with its own fake Bot API; this process posts u
 webhook from 32 concurrent clients; a webhook call returns once the update is answered.
 """
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -19,9 +18,6 @@ from bot.web import start_server
 TOKEN = "123:ABC"
 SECRET = "bench-webhook-secret"
 CLIENTS = 32
-# The app runs as production should (README, "Command workers"): commands in one worker process.
-# BENCH_COMMAND_WORKERS=N compares another setting (0: threads of the app process).
-COMMAND_WORKERS = int(os.environ.get("BENCH_COMMAND_WORKERS", "1"))
 
 
 async def serve(mode: str, db_url: str) -> None:
@@ -59,8 +55,7 @@ async def serve(mode: str, db_url: str) -> None:
         settings = load_settings(env_file=None, DATABASE_URL=db_url, TELEGRAM_BOT_TOKEN=TOKEN,
                                  TELEGRAM_API_BASE_URL=fake.base_url, SECRET_KEY="k",
                                  TELEGRAM_WEBHOOK_URL="https://bench.example/telegram/webhook",
-                                 TELEGRAM_WEBHOOK_SECRET=SECRET, COMMAND_WORKERS=COMMAND_WORKERS,
-                                 LOG_LEVEL="ERROR")
+                                 TELEGRAM_WEBHOOK_SECRET=SECRET, LOG_LEVEL="ERROR")
         db = Database(db_url)
         router = Router(db, settings)
         front = TelegramFrontEnd(settings, router)
@@ -73,7 +68,7 @@ async def serve(mode: str, db_url: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     if mode != "bare":
-        await router.aclose()  # the worker processes (COMMAND_WORKERS) go with the server
+        await router.aclose()
 
 
 def update(n: int) -> dict:
@@ -122,7 +117,7 @@ async def main(quick: bool) -> list[Row]:
             for proc in procs:
                 proc.terminate()
                 await proc.wait()
-    return [Row("telegram_path", f"webhook updates/s, {CLIENTS} concurrent, COMMAND_WORKERS={COMMAND_WORKERS} (higher is better)",
+    return [Row("telegram_path", f"webhook updates/s, {CLIENTS} concurrent (higher is better)",
                 median(rates["app"]), median(rates["bare"]), "/s", ">= 0.6x bare")]
 
 

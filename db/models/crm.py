@@ -68,7 +68,7 @@ class Contact(Base):
 
 
 class Pool(Base):
-    """A public pool (公海) with its rules; defaults are DESIGN.md's."""
+    """A public pool (公海) with its rules; the defaults are those of docs/design/rules.md."""
 
     __tablename__ = "pools"
 

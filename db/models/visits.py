@@ -2,7 +2,7 @@
 used check-in links, and customers waiting for their location to be set by the owner.
 
 Per-unit settings are inherited down the org tree: a unit without its own row uses the nearest
-ancestor's, and the company root falls back to DESIGN.md's defaults.
+ancestor's, and the company root falls back to the defaults of docs/design/rules.md.
 """
 from datetime import datetime
 

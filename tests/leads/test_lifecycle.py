@@ -1,4 +1,4 @@
-"""The lead lifecycle through the console: the DESIGN.md table, its history, and bad input."""
+"""The lead lifecycle through the console: the table of docs/design/rules.md, its history, and bad input."""
 import pytest
 from sqlalchemy import func, select
 

@@ -77,7 +77,7 @@ def _ancestors(unit: str) -> list[str]:
 
 
 def sees_user(viewer: str, owner: str) -> bool:
-    """The oracle: DESIGN.md's data scopes, written from the tree above."""
+    """The oracle: the data scopes of docs/design/rules.md, written from the tree above."""
     me, them = USERS[viewer], USERS[owner]
     kind = me.get("scope", "self")
     if kind == "all":
@@ -260,11 +260,12 @@ FILLERS = {
 # way (out_of_scope, not_yours, target_outside, unknown...): "not found" is as good as "not yours", since it
 # does not even reveal that the record exists.
 # "taken": a lead of the caller's own pool that someone else holds: a refusal by state inside the scope,
-# and outside it the answer DESIGN.md gives two racing reps (who has it), with nothing of the lead itself.
+# and outside it the answer docs/design/rules.md gives two racing reps (who has it), with nothing of the lead itself.
 REFUSALS = ("out_of_scope", "not_yours", "outside", "unknown", "not_found", "forbidden", "admin_only",
             "manager_only", "leads/taken")
-# Found by this matrix in other capabilities, fixed since (README, "What the permission matrix found"); each is
-# (command, error template) -> what is wrong. Remove an entry when its command is fixed.
+# Leaks this matrix found that are not fixed yet, as (command, error template) -> what is wrong; remove an
+# entry when its command is fixed. (Fixed so far: /claim named the company of a lead outside the caller's
+# scope, /assign revealed its status before checking the scope.)
 KNOWN_GAPS: dict[tuple[str, str], str] = {}  # (command, refusal) pairs allowed to leak, with why
 # Commands whose refusal for a record outside the scope is a "not found" (existence is not revealed)
 # are as good as out_of_scope; commands that refuse by role never reach the record.

@@ -1,4 +1,4 @@
-"""The lead lifecycle: the DESIGN.md state table, creation with the duplicate check, follow-ups,
+"""The lead lifecycle: the state table of docs/design/rules.md, creation with the duplicate check, follow-ups,
 invalid, void, detail and lists. Every transition writes a LeadEvent (actor, time, reason).
 
 Claims, releases and assignments live in pool.py; conversion in conversion.py; the return sweep
@@ -23,7 +23,7 @@ from db.models.org import Role
 from db.session import UnitOfWork
 
 S = LeadStatus
-# The DESIGN.md table, and nothing else: action -> {from status: to status}.
+# The table in docs/design/rules.md ("Lead states"), and nothing else: action -> {from status: to status}.
 TRANSITIONS: dict[str, dict[str, str]] = {
     "claim": {S.UNASSIGNED: S.PENDING},
     "assign": {S.UNASSIGNED: S.PENDING},

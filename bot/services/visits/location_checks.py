@@ -3,8 +3,8 @@
 A reason has a severity: "reject" (the position is refused and nothing is pinned), "flag" (pinned,
 but a manager must look: the visit does not count until approved) or "note" (kept for the record,
 e.g. a location sent late or a late check-in; it does not change the verdict).
-The thresholds come from the unit's settings (db.models.visits.VisitSettings) with DESIGN.md's
-defaults.
+The thresholds come from the unit's settings (db.models.visits.VisitSettings) with the defaults of
+docs/design/rules.md ("Visit checks").
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta

@@ -157,7 +157,7 @@ def _as_thresholds(row: VisitSettings | None) -> Thresholds:
 
 
 def thresholds_for(uow: UnitOfWork, unit_id: int) -> Thresholds:
-    """The nearest unit up the tree with its own settings; DESIGN.md defaults when none has."""
+    """The nearest unit up the tree with its own settings; the defaults (docs/design/rules.md) when none has."""
     return _as_thresholds(uow.session.scalar(_unit_settings(unit_id)))
 
 
