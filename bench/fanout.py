@@ -14,11 +14,11 @@ from aiohttp import web
 from sqlalchemy import func, insert, select
 
 from bench.common import Row, scratch_database
+from bot.bootstrap import open_database
 from bot.delivery import Dispatcher, RetryAfter, SlidingWindow
 from bot.messages import Reply
-from bot.web import start_server
+from bot.web.server import start_server
 from db.models import OutboxMessage
-from db.session import Database
 
 GLOBAL_PER_SECOND = 30
 GROUP_PER_MINUTE = 20
@@ -89,7 +89,7 @@ class HttpSender:
 async def deliver_all(url: str, posts: int, groups: int) -> dict[str, float]:
     fake = FakeTelegram()
     runner, port = await start_server(fake.app())
-    db = Database(url)
+    db = open_database(url)
     rows = [{"platform": "telegram", "workspace": "bench", "chat_id": f"-100{i % groups}", "kind": "win",
              "payload": Reply(text=f"Gong #{i}").to_json(), "status": "pending"} for i in range(posts)]
     with db.uow() as uow:

@@ -24,21 +24,20 @@ if mode == "bare":
 import gc
 from sqlalchemy import text
 from bot.config import load_settings
-from bot.router import Router
+from bot.bootstrap import build_router, jobs, open_database
 from bot.adapters.slack import SlackFrontEnd
 from bot.adapters.telegram import TelegramFrontEnd
 from bot.delivery import Dispatcher
 from bot.scheduler import Scheduler
 from bot.messages import Incoming
 from bot.ratelimit import RateLimiter
-from db.session import Database
 settings = load_settings(env_file=None, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET="s",
                          TELEGRAM_BOT_TOKEN="123:ABC", SECRET_KEY="k")
-db = Database(url)
-router = Router(db, settings, limiter=RateLimiter())
+db = open_database(url)
+router = build_router(db, settings, limiter=RateLimiter())
 fronts = [SlackFrontEnd(settings, router), TelegramFrontEnd(settings, router)]
-dispatcher = Dispatcher(db, {f.platform: f.sender for f in fronts})
-scheduler = Scheduler(db, settings)
+dispatcher = Dispatcher(db, {f.platform: f.sender for f in fronts}, metrics=router.metrics)
+scheduler = Scheduler(db, settings, jobs())
 with db.uow() as uow:
     uow.session.execute(text("SELECT 1"))
 gc.collect()

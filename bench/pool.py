@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from bench.common import Row, interleaved, median, p99, scratch_database
+from bot.bootstrap import open_database
 from bot.services.leads import pool, returns
 from db.base import utcnow
 from db.session import Database
@@ -156,7 +157,7 @@ def sweep_benchmark(db: Database, rounds: int) -> list[Row]:
 def run(quick: bool) -> list[Row]:
     leads, reps = (20_000, 200) if quick else (1_000_000, 10_000)
     with scratch_database("pool") as url:
-        db = Database(url)
+        db = open_database(url)
         try:
             start = time.perf_counter()
             load(db, leads, reps)

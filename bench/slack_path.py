@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bench.common import Row, median, p99, scratch_database
-from bot.web import start_server
+from bot.web.server import start_server
 
 SECRET = "bench-signing-secret"
 TEAM = "T0001"
@@ -76,19 +76,16 @@ async def serve(mode: str, db_url: str, api_url: str) -> None:
         app.router.add_post("/slack/events", events)
     else:
         from bot.adapters.slack import SlackFrontEnd
+        from bot.bootstrap import build_router, open_database, web_app
         from bot.config import load_settings
-        from bot.router import Router
-        from bot.web import build_web_app
-        from db.session import Database
 
         settings = load_settings(env_file=None, DATABASE_URL=db_url, SLACK_BOT_TOKEN="xoxb-bench",
                                  SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api_url, SECRET_KEY="k",
                                  LOG_LEVEL="ERROR")
-        db = Database(db_url)
-        router = Router(db, settings)
+        db = open_database(db_url)
+        router = build_router(db, settings)
         front = SlackFrontEnd(settings, router)
-        app = build_web_app(db)
-        front.add_routes(app)
+        app = web_app(db, settings, router.metrics, [front])
     port = fake.port if app is None else (await start_server(app))[1]
     print(port, api_url, flush=True)
     stop = asyncio.Event()

@@ -13,7 +13,7 @@ import aiohttp
 
 from bench.common import Row, median, scratch_database
 from bench.slack_path import USERS, seed_users
-from bot.web import start_server
+from bot.web.server import start_server
 
 TOKEN = "123:ABC"
 SECRET = "bench-webhook-secret"
@@ -47,20 +47,17 @@ async def serve(mode: str, db_url: str) -> None:
         app.router.add_post("/telegram/webhook", webhook)
     else:
         from bot.adapters.telegram import TelegramFrontEnd
+        from bot.bootstrap import build_router, open_database, web_app
         from bot.config import load_settings
-        from bot.router import Router
-        from bot.web import build_web_app
-        from db.session import Database
 
         settings = load_settings(env_file=None, DATABASE_URL=db_url, TELEGRAM_BOT_TOKEN=TOKEN,
                                  TELEGRAM_API_BASE_URL=fake.base_url, SECRET_KEY="k",
                                  TELEGRAM_WEBHOOK_URL="https://bench.example/telegram/webhook",
                                  TELEGRAM_WEBHOOK_SECRET=SECRET, LOG_LEVEL="ERROR")
-        db = Database(db_url)
-        router = Router(db, settings)
+        db = open_database(db_url)
+        router = build_router(db, settings)
         front = TelegramFrontEnd(settings, router)
-        app = build_web_app(db)
-        front.add_routes(app)
+        app = web_app(db, settings, router.metrics, [front])
         await front.start()
     runner, port = await start_server(app)
     print(port, flush=True)

@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import event, text
 
 from bench.common import Row, interleaved, median, p99, scratch_database
+from bot.bootstrap import build_router, command_table, open_database
 from bot.config import load_settings
 from bot.context import Context
-from bot.handlers.registry import COMMANDS, LOCATION_COMMAND, Access, Command
+from bot.handlers.registry import LOCATION_COMMAND, Access, Command, CommandTable
 from bot.messages import Incoming, Location, Reply
 from bot.router import Router
 from bot.services.visits import visits
@@ -100,9 +101,10 @@ def explain_location_lookup(db: Database, router: Router, user_id: int) -> str:
     return plan
 
 
-def timed_handler(name: str, times: list[float]) -> None:
+def timed_handler(table: CommandTable, name: str, times: list[float]) -> Command:
     """Time the handler inside the router (the rest of Router.handle is the router's own share)."""
-    command = COMMANDS[name]
+    command = table.lookup(name)
+    assert command is not None
     handler = command.handler
 
     def timed(*args: object, **kwargs: object) -> object:
@@ -112,13 +114,13 @@ def timed_handler(name: str, times: list[float]) -> None:
         finally:
             times.append((time.perf_counter() - started) * 1000)
 
-    COMMANDS[name] = dataclasses.replace(command, handler=timed)
+    return dataclasses.replace(command, handler=timed)
 
 
 BARE_COMMAND = "benchvisit"
 
 
-def register_bare_command() -> None:
+def bare_visit_command() -> Command:
     """The command table's own floor: the same visit row logged with no lookup and no verdict."""
     def bare_visit(ctx: Context) -> list[Reply]:
         visit = Visit(
@@ -132,25 +134,27 @@ def register_bare_command() -> None:
         pinned = visits.Pinned(visit.id, "visit", "Customer", "verified", [], 20.0, 12.0, ctx.now)
         return [ctx.reply("visits/pinned", pinned=pinned)]
 
-    COMMANDS[BARE_COMMAND] = Command(BARE_COMMAND, bare_visit, Access.MEMBER, hidden=True)
+    return Command(BARE_COMMAND, bare_visit, Access.MEMBER, hidden=True)
 
 
 def run(quick: bool) -> list[Row]:
     reps, days = (50, 30) if quick else (1000, 365)
     with scratch_database("visits") as url:
-        db = Database(url)
+        db = open_database(url)
         rows = load(db, reps, days)
         print(f"visits: loaded {rows:,} visits for {reps} reps", file=sys.stderr, flush=True)
         clock = itertools.count()
         settings = load_settings(env_file=None, DATABASE_URL=url, SECRET_KEY="bench")
-        router = Router(db, settings, clock=lambda: NOW + timedelta(seconds=next(clock)))
-        plan = explain_location_lookup(db, router, 1)
-        order = list(range(1, reps + 1))
-        random.shuffle(order)
         step_times: list[float] = []
         handler_times: list[float] = []
-        timed_handler(LOCATION_COMMAND, handler_times)
-        register_bare_command()
+        table = command_table()
+        timed = timed_handler(table, LOCATION_COMMAND, handler_times)
+        table = CommandTable([*(c for c in table.all() if c.name != LOCATION_COMMAND), timed, bare_visit_command()])
+        router = build_router(db, settings, commands=table, clock=lambda: NOW + timedelta(seconds=next(clock)))
+        plan = explain_location_lookup(db, router, 1)
+        handler_times.clear()  # the explained run is not a sample
+        order = list(range(1, reps + 1))
+        random.shuffle(order)
 
         def log_visit() -> None:
             rep = order[len(step_times) % reps]

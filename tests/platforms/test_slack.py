@@ -167,6 +167,7 @@ def inbound_count(db: Database) -> int:
 async def test_help_and_whoami_read_as_on_the_console(slack, db, console):
     link(db, "admin", "UADMIN")
     assert (await slack.command("help", "UADMIN", "DUADMIN")).status == 200
+    await slack.answers(1)  # two commands in flight may answer in either order: one at a time
     assert (await slack.command("whoami", "UADMIN", "DUADMIN")).status == 200
     help_post, whoami_post = await slack.answers(2)
     assert help_post.method == whoami_post.method == "response_url"
@@ -303,6 +304,7 @@ async def test_button_click_runs_its_command(slack, db):
 async def test_user_text_cannot_ping_the_channel_or_plant_links(slack, db):
     link(db, "admin", "UADMIN")
     await slack.event(dm("<!channel> please"), "Ev0006")
+    await slack.answers(1)  # answered in order: one message at a time
     await slack.event(dm("&lt;https://evil.example|x&gt; now"), "Ev0007")
     posts = await slack.answers(2)
     raw = json.dumps([p.payload for p in posts])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "docs" / "benchmarks" / "last-run.json"
 ROW_KEYS = {"bench", "figure", "value", "unit", "floor", "ratio", "target"}
 
