@@ -8,7 +8,7 @@ from bench.common import Row, interleaved, median, p99, scratch_database
 from bot.services.leads import lifecycle
 from bot.services.manager import scope, team
 from db.models import Lead, OrgUnit, User
-from db.models.crm import OPEN_LEAD_STATUSES
+from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import Database
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from bot.messages import Incoming
 from db.models import Customer, Opportunity, OutboxMessage, User
-from db.models.deals import Payment
+from db.models.deal import Payment
 from tests.conftest import say
 
 

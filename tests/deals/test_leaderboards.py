@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.services.deals import leaderboards
 from db.models import Customer, OrgUnit, User, Visit
 from db.models import Opportunity as Deal
-from db.models.deals import Holiday
+from db.models.holiday import Holiday
 from tests.conftest import say
 
 SH = ZoneInfo("Asia/Shanghai")

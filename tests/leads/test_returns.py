@@ -10,7 +10,7 @@ from bot.jobs.pool import run_sweep
 from bot.services.leads import pool, returns
 from db.base import utcnow
 from db.models import Customer, Lead, LeadEvent, Opportunity, OutboxMessage, Pool, User
-from db.models.leads import LeadReturnWarning
+from db.models.lead import LeadReturnWarning
 
 
 def rep_id(db, handle):

@@ -13,7 +13,7 @@ from bot.messages import Incoming
 from bot.services.core import identity
 from db.base import utcnow
 from db.models import Customer, OrgUnit, User, Visit
-from db.models.crm import Opportunity
+from db.models.deal import Opportunity
 from tests.conftest import say
 
 

@@ -22,7 +22,8 @@ from db.models import (
     RecordMember,
     User,
 )
-from db.models.management import AuditEntry, HandoverBatch
+from db.models.audit import AuditEntry
+from db.models.handover import HandoverBatch
 from tests.conftest import say
 
 

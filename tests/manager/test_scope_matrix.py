@@ -34,7 +34,7 @@ from db.models import (
     User,
     Visit,
 )
-from db.models.management import AuditEntry
+from db.models.audit import AuditEntry
 from db.session import UnitOfWork
 
 TREE = {

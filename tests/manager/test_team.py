@@ -10,8 +10,8 @@ from bot.router import Router
 from bot.services.core import identity
 from bot.services.manager import charts
 from db.models import Customer, Lead, OutboxMessage, Visit
-from db.models.crm import Opportunity
-from db.models.deals import Target
+from db.models.deal import Opportunity
+from db.models.target import Target
 
 # A Thursday 10:00 in Shanghai: the week started on Monday.
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

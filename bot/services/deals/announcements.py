@@ -17,12 +17,8 @@ from bot.messages import Reply
 from bot.services.core import org, outbox
 from bot.services.deals import leaderboards, targets
 from db.models import Customer, Opportunity, OrgUnit, OutboxMessage, Stage, TeamChannel, User
-from db.models.deals import (
-    ChannelBoardSettings,
-    HeldAnnouncement,
-    Payment,
-    UnitAnnouncementSettings,
-)
+from db.models.board import ChannelBoardSettings, HeldAnnouncement, UnitAnnouncementSettings
+from db.models.deal import Payment
 from db.session import UnitOfWork
 
 DEFAULT_MERGE_SECONDS = 20

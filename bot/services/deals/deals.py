@@ -16,7 +16,7 @@ from bot.i18n import label
 from bot.services.deals import announcements
 from bot.services.manager import scope
 from db.models import Customer, Opportunity, Stage, User
-from db.models.deals import LoseReason, Payment
+from db.models.deal import LoseReason, Payment
 from db.session import UnitOfWork
 
 OPEN_STAGES = (Stage.INITIAL, Stage.INTENT, Stage.NEGOTIATION)

@@ -18,7 +18,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from bot.errors import UserError
 from bot.services.manager import scope as scopes
 from db.models import Customer, LeadEvent, Opportunity, OrgUnit, Stage, User, Visit
-from db.models.deals import BoardSnapshot, Holiday, Payment
+from db.models.board import BoardSnapshot
+from db.models.deal import Payment
+from db.models.holiday import Holiday
 from db.session import UnitOfWork
 
 METRICS = ("won_amount", "won_deals", "collected", "visits", "new_customers", "followups")
@@ -496,7 +498,7 @@ class PushPlan:
 
 
 def push_plan(uow: UnitOfWork, channel_id: int) -> PushPlan:
-    from db.models.deals import ChannelBoardSettings
+    from db.models.board import ChannelBoardSettings
 
     row = uow.session.scalar(select(ChannelBoardSettings).where(ChannelBoardSettings.channel_id == channel_id))
     if row is None:

@@ -33,8 +33,7 @@ from bot.services.core import outbox
 from bot.services.leads.lifecycle import S
 from db.base import UTCDateTime
 from db.models import Lead, LeadEvent, Opportunity, Pool, Stage
-from db.models.crm import OPEN_LEAD_STATUSES
-from db.models.leads import LeadReturnWarning
+from db.models.lead import OPEN_LEAD_STATUSES, LeadReturnWarning
 from db.session import UnitOfWork
 
 RULES = {

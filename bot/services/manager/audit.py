@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.actor import CURRENT_ACTOR
 from bot.errors import UserError
 from db.base import utcnow
-from db.models.management import AuditEntry
+from db.models.audit import AuditEntry
 from db.session import UnitOfWork
 
 # The records people change: core CRM tables, org and settings. Other capabilities' tables are audited

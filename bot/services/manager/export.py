@@ -17,8 +17,8 @@ from bot.errors import UserError
 from bot.services.core import org
 from bot.services.manager import scope
 from db.models import Customer, Lead, OrgUnit, User, Visit
-from db.models.crm import Opportunity
-from db.models.management import AuditEntry
+from db.models.audit import AuditEntry
+from db.models.deal import Opportunity
 from db.session import UnitOfWork
 
 KINDS = ("visits", "leads", "customers", "deals", "audit")

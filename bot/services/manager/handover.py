@@ -17,8 +17,10 @@ from bot.services.leads import ownership
 from bot.services.manager import audit, scope
 from db.base import UTCDateTime
 from db.models import Contact, Customer, Lead, LeadEvent, Opportunity, RecordMember, User
-from db.models.crm import OPEN_LEAD_STATUSES, Stage
-from db.models.management import AuditEntry, HandoverBatch, HandoverItem
+from db.models.audit import AuditEntry
+from db.models.deal import Stage
+from db.models.handover import HandoverBatch, HandoverItem
+from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import UnitOfWork
 
 WHAT = ("all", "leads", "customers", "deals")

@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, func, select
 from bot.i18n import label
 from bot.services.manager import charts, scope, team
 from db.models import LeadEvent, OrgUnit, User, Visit
-from db.models.crm import Opportunity, Stage
+from db.models.deal import Opportunity, Stage
 from db.session import UnitOfWork
 
 PERIODS = ("day", "week", "month")

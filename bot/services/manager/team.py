@@ -15,7 +15,8 @@ from sqlalchemy import and_, case, func, select
 from bot.errors import UserError
 from bot.services.manager import scope
 from db.models import Lead, OrgUnit, Pool, User, Visit
-from db.models.crm import OPEN_LEAD_STATUSES, Opportunity, Stage
+from db.models.deal import Opportunity, Stage
+from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import UnitOfWork
 
 OPEN_STAGES = (Stage.INITIAL, Stage.INTENT, Stage.NEGOTIATION)
@@ -271,7 +272,7 @@ def _wins(uow, visible, unit, month: Period, row_of) -> None:
 def _targets(uow, who: dict[int, tuple[str, str, str]], rows: dict[str, Row], month_start: date) -> None:
     """Monthly won-amount targets of the reps (the deals capability owns the table; absent: no targets)."""
     try:
-        from db.models.deals import Target
+        from db.models.target import Target
     except ImportError:  # pragma: no cover - the deals capability is not installed
         return
     query = select(Target.subject_id, Target.value).where(
