@@ -11,7 +11,7 @@ from db.models.board import (
     UnitAnnouncementSettings,
 )
 from db.models.customer import Contact, Customer
-from db.models.deal import LoseReason, Opportunity, Payment, Stage
+from db.models.deal import Deal, LoseReason, Payment, Stage
 from db.models.handover import HandoverBatch, HandoverItem
 from db.models.holiday import Holiday
 from db.models.identity import Invitation, PlatformIdentity
@@ -41,6 +41,7 @@ __all__ = [
     "Customer",
     "CustomerLocationRequest",
     "DataScope",
+    "Deal",
     "HandoverBatch",
     "HandoverItem",
     "HeldAnnouncement",
@@ -57,7 +58,6 @@ __all__ = [
     "LoseReason",
     "NudgeLog",
     "NudgeSettings",
-    "Opportunity",
     "OrgUnit",
     "OutboxMessage",
     "Payment",

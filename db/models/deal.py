@@ -17,7 +17,7 @@ class Stage(StrEnum):
     LOST = "lost"
 
 
-class Opportunity(Base):
+class Deal(Base):
     """A deal (商机)."""
 
     __tablename__ = "opportunities"
@@ -45,7 +45,7 @@ class Opportunity(Base):
 
 
 class Payment(Base):
-    """One payment received on a deal (回款); partial payments add up to Opportunity.collected_amount."""
+    """One payment received on a deal (回款); partial payments add up to Deal.collected_amount."""
 
     __tablename__ = "deal_payments"
     __table_args__ = (

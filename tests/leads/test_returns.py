@@ -9,7 +9,7 @@ from bot.errors import UserError
 from bot.jobs.pool import run_sweep
 from bot.services.leads import pool, returns
 from db.base import utcnow
-from db.models import Customer, Lead, LeadEvent, Opportunity, OutboxMessage, Pool, User
+from db.models import Customer, Deal, Lead, LeadEvent, OutboxMessage, Pool, User
 from db.models.lead import LeadReturnWarning
 
 
@@ -73,8 +73,8 @@ def test_rules_differ_per_customer_level_and_no_deal_counts_from_the_claim(demo_
         customer = Customer(name="X", name_key="x")
         uow.session.add(customer)
         uow.session.flush()
-        uow.session.add(Opportunity(name="won", customer_id=customer.id, lead_id=4, owner_id=sam,
-                                    stage="won", amount=Decimal("10")))
+        uow.session.add(Deal(name="won", customer_id=customer.id, lead_id=4, owner_id=sam,
+                             stage="won", amount=Decimal("10")))
         uow.commit()
     with demo_pool.uow() as uow:
         result = returns.sweep(uow, utcnow())

@@ -25,8 +25,8 @@ from db.base import utcnow
 from db.models import (
     Contact,
     Customer,
+    Deal,
     Lead,
-    Opportunity,
     OrgUnit,
     Pool,
     PoolMember,
@@ -139,8 +139,8 @@ def build_world(db) -> World:
             uow.session.add_all([lead, customer])
             uow.session.flush()
             uow.session.add(Contact(customer_id=customer.id, name=f"CTX{handle}", owner_id=owner))
-            deal = Opportunity(name=f"DLX{handle} deal", customer_id=customer.id, owner_id=owner, stage="intent",
-                               amount=Decimal("1000"))
+            deal = Deal(name=f"DLX{handle} deal", customer_id=customer.id, owner_id=owner, stage="intent",
+                        amount=Decimal("1000"))
             visit = Visit(user_id=owner, customer_id=customer.id, note=f"VNX{handle}", status="closed",
                           started_at=now - timedelta(hours=1), ended_at=now, verdict="flagged", reasons=[],
                           latitude=31.2, longitude=121.4, source="static", taken_at=now - timedelta(hours=1))
@@ -170,7 +170,7 @@ def test_scope_service_matches_the_oracle_for_every_role_and_record(db, world):
         for viewer in VIEWERS:
             visible = scope.of(uow, world.users[viewer], today)
             for kind, records in kinds.items():
-                model = {"lead": Lead, "customer": Customer, "opportunity": Opportunity}[kind]
+                model = {"lead": Lead, "customer": Customer, "opportunity": Deal}[kind]
                 listed = set(uow.session.scalars(
                     select(model.id).where(scope.owned_filter(visible, model.owner_id, kind, model.id))
                 ))

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from bot.errors import UserError
 from bot.services.manager import scope as scopes
-from db.models import Customer, LeadEvent, Opportunity, OrgUnit, Stage, User, Visit
+from db.models import Customer, Deal, LeadEvent, OrgUnit, Stage, User, Visit
 from db.models.board import BoardSnapshot
 from db.models.deal import Payment
 from db.models.holiday import Holiday
@@ -107,10 +107,10 @@ def _metric_parts(metric: str, window: Window | None):
     window the period's bounds are the bound parameters "start" and "end" (see _period_bounds)."""
     start, end = (bindparam("start"), bindparam("end")) if window is None else _period_bounds(metric, window)
     if metric in ("won_amount", "won_deals"):
-        who, at = Opportunity.owner_id, Opportunity.won_at
-        value = func.sum(Opportunity.amount) if metric == "won_amount" else func.count()
-        where = [Opportunity.stage == Stage.WON, at >= start, at < end]
-        source = Opportunity
+        who, at = Deal.owner_id, Deal.won_at
+        value = func.sum(Deal.amount) if metric == "won_amount" else func.count()
+        where = [Deal.stage == Stage.WON, at >= start, at < end]
+        source = Deal
     elif metric == "collected":
         who, at = Payment.owner_id, Payment.created_at
         value = func.sum(Payment.amount)

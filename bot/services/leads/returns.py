@@ -32,7 +32,7 @@ from sqlalchemy import (
 from bot.services.core import outbox
 from bot.services.leads.lifecycle import S
 from db.base import UTCDateTime
-from db.models import Lead, LeadEvent, Opportunity, Pool, Stage
+from db.models import Deal, Lead, LeadEvent, Pool, Stage
 from db.models.lead import OPEN_LEAD_STATUSES, LeadReturnWarning
 from db.session import UnitOfWork
 
@@ -84,10 +84,10 @@ def conditions(rules: dict[str, int | None], at: datetime) -> list[tuple[str, Co
         if reason == "no_followup":
             clause = and_(claimed_long_ago, or_(Lead.last_followup_at.is_(None), Lead.last_followup_at < cutoff))
         elif reason == "no_opportunity":
-            clause = and_(claimed_long_ago, ~exists().where(Opportunity.lead_id == Lead.id))
+            clause = and_(claimed_long_ago, ~exists().where(Deal.lead_id == Lead.id))
         else:
-            clause = and_(claimed_long_ago, ~exists().where(Opportunity.lead_id == Lead.id,
-                                                             Opportunity.stage == Stage.WON))
+            clause = and_(claimed_long_ago, ~exists().where(Deal.lead_id == Lead.id,
+                                                             Deal.stage == Stage.WON))
         found.append((reason, clause))
     return found
 
@@ -134,9 +134,9 @@ def _all_candidates(rules):
         "no_followup": and_(followup.is_not(None), Lead.claimed_at < followup,
                             or_(Lead.last_followup_at.is_(None), Lead.last_followup_at < followup)),
         "no_opportunity": and_(opportunity.is_not(None), Lead.claimed_at < opportunity,
-                               ~exists().where(Opportunity.lead_id == Lead.id)),
+                               ~exists().where(Deal.lead_id == Lead.id)),
         "no_deal": and_(deal.is_not(None), Lead.claimed_at < deal,
-                        ~exists().where(Opportunity.lead_id == Lead.id, Opportunity.stage == Stage.WON)),
+                        ~exists().where(Deal.lead_id == Lead.id, Deal.stage == Stage.WON)),
     }
     reason = case(*[(clause, literal(name)) for name, clause in due.items()], else_=literal("rule"))
     joined = (

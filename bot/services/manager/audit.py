@@ -151,9 +151,9 @@ class History:
 
 
 def _record_owner(uow: UnitOfWork, record_type: str, record_id: int) -> tuple[bool, int | None]:
-    from db.models import Contact, Customer, Lead, Opportunity, User, Visit
+    from db.models import Contact, Customer, Deal, Lead, User, Visit
 
-    model = {"lead": Lead, "customer": Customer, "contact": Contact, "opportunity": Opportunity,
+    model = {"lead": Lead, "customer": Customer, "contact": Contact, "opportunity": Deal,
              "visit": Visit, "user": User}[record_type]
     row = uow.session.get(model, record_id)
     if row is None:

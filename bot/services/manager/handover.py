@@ -16,7 +16,7 @@ from bot.services.core import identity, outbox
 from bot.services.leads import ownership
 from bot.services.manager import audit, scope
 from db.base import UTCDateTime
-from db.models import Contact, Customer, Lead, LeadEvent, Opportunity, RecordMember, User
+from db.models import Contact, Customer, Deal, Lead, LeadEvent, RecordMember, User
 from db.models.audit import AuditEntry
 from db.models.deal import Stage
 from db.models.handover import HandoverBatch, HandoverItem
@@ -74,8 +74,8 @@ def _selections(what: str, giver_id: int) -> list[tuple[str, type, object]]:
         chosen.append(("customer", Customer, and_(Customer.owner_id == giver_id, Customer.status != "voided")))
         chosen.append(("contact", Contact, and_(Contact.owner_id == giver_id, Contact.status != "voided")))
     if what in ("all", "deals"):
-        chosen.append(("opportunity", Opportunity,
-                       and_(Opportunity.owner_id == giver_id, Opportunity.stage.in_(OPEN_STAGES))))
+        chosen.append(("opportunity", Deal,
+                       and_(Deal.owner_id == giver_id, Deal.stage.in_(OPEN_STAGES))))
     return chosen
 
 
