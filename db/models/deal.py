@@ -20,10 +20,10 @@ class Stage(StrEnum):
 class Deal(Base):
     """A deal (商机)."""
 
-    __tablename__ = "opportunities"
+    __tablename__ = "deals"
     __table_args__ = (
-        Index("ix_opportunities_owner_stage", "owner_id", "stage"),
-        Index("ix_opportunities_won", "stage", "won_at"),
+        Index("ix_deals_owner_stage", "owner_id", "stage"),
+        Index("ix_deals_won", "stage", "won_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,12 +49,12 @@ class Payment(Base):
 
     __tablename__ = "deal_payments"
     __table_args__ = (
-        Index("ix_deal_payments_paid_on", "paid_on", "opportunity_id"),
+        Index("ix_deal_payments_paid_on", "paid_on", "deal_id"),
         Index("ix_deal_payments_owner", "owner_id", "paid_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))
     paid_on: Mapped[date] = mapped_column(Date)

@@ -33,6 +33,6 @@ class HandoverItem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("handover_batches.id"))
-    record_type: Mapped[str] = mapped_column(String(16))  # lead | customer | contact | opportunity | member
+    record_type: Mapped[str] = mapped_column(String(16))  # lead | customer | contact | deal | member
     record_id: Mapped[int] = mapped_column(Integer)
     from_owner_id: Mapped[int | None] = mapped_column(Integer)

@@ -18,7 +18,9 @@ class Pool(Base):
     max_open_leads: Mapped[int] = mapped_column(Integer, default=50)
     daily_claim_limit: Mapped[int] = mapped_column(Integer, default=20)
     return_no_followup_days: Mapped[int | None] = mapped_column(Integer, default=7)
-    return_no_opportunity_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Days after the claim before a lead goes back: with no deal created from it (..._deal_created_days),
+    # or with none of its deals won (return_no_deal_days); None turns the rule off.
+    return_no_deal_created_days: Mapped[int | None] = mapped_column(Integer, default=None)
     return_no_deal_days: Mapped[int | None] = mapped_column(Integer, default=30)
     warn_days_before: Mapped[int] = mapped_column(Integer, default=1)
     reclaim_cooldown_days: Mapped[int] = mapped_column(Integer, default=3)

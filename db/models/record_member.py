@@ -17,7 +17,7 @@ class RecordMember(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    record_type: Mapped[str] = mapped_column(String(16))  # lead | customer | opportunity
+    record_type: Mapped[str] = mapped_column(String(16))  # lead | customer | deal
     record_id: Mapped[int] = mapped_column(Integer)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     access: Mapped[str] = mapped_column(String(8), default="read")  # read | write

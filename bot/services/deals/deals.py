@@ -88,7 +88,7 @@ def load(uow: UnitOfWork, user_id: int, ref: str, now: datetime, write: bool = F
     if deal is None:
         raise UserError("deals/unknown", deal_id=deal_id)
     visible = scope.of(uow, user_id, _today(uow, user_id, now))
-    scope.require(uow, visible, "opportunity", deal.id, deal.owner_id, write=write)
+    scope.require(uow, visible, "deal", deal.id, deal.owner_id, write=write)
     return deal
 
 
@@ -122,7 +122,7 @@ def view(uow: UnitOfWork, deal: Deal, with_payments: bool = False) -> DealView:
     if with_payments:
         payments = tuple(
             (p.paid_on, Decimal(p.amount)) for p in uow.session.scalars(
-                select(Payment).where(Payment.opportunity_id == deal.id).order_by(Payment.paid_on, Payment.id)
+                select(Payment).where(Payment.deal_id == deal.id).order_by(Payment.paid_on, Payment.id)
             )
         )
     return DealView(
@@ -159,7 +159,7 @@ def list_deals(uow: UnitOfWork, user_id: int, stage: str | None, now: datetime) 
     if stage not in LIST_STAGES:
         raise UserError("deals/bad_stage", value=stage[:30], stages=", ".join(LIST_STAGES))
     visible = scope.of(uow, user_id, _today(uow, user_id, now))
-    query = select(Deal).where(scope.owned_filter(visible, Deal.owner_id, "opportunity", Deal.id))
+    query = select(Deal).where(scope.owned_filter(visible, Deal.owner_id, "deal", Deal.id))
     if stage == "open":
         query = query.where(Deal.stage.in_(OPEN_STAGES))
     elif stage != "all":
@@ -281,7 +281,7 @@ def pay(uow: UnitOfWork, user_id: int, ref: str, amount: Decimal, paid_on: date 
     assert rep is not None
     rules = announcements.unit_rules(uow, rep.unit_id)
     before = announcements.rules_and_progress(uow, rep, "collected", now)
-    payment = Payment(opportunity_id=deal.id, amount=amount, currency=deal.currency, paid_on=paid_on,
+    payment = Payment(deal_id=deal.id, amount=amount, currency=deal.currency, paid_on=paid_on,
                       owner_id=deal.owner_id, recorded_by_id=user_id, created_at=now)
     uow.session.add(payment)
     deal.collected_amount = collected + amount
