@@ -35,8 +35,8 @@ def load(db: Database, leads: int, customers: int, deals: int) -> None:
         f"""INSERT INTO contacts (customer_id, name, owner_id, status, created_at)
             SELECT g, 'Contact ' || g, CASE WHEN g <= {customers} THEN 2 ELSE 4 END, 'active', now()
             FROM generate_series(1, {customers * 3}) g""",
-        f"""INSERT INTO opportunities (name, customer_id, owner_id, stage, amount, currency, collected_amount,
-                                       created_at, updated_at)
+        f"""INSERT INTO deals (name, customer_id, owner_id, stage, amount, currency, collected_amount,
+                               created_at, updated_at)
             SELECT 'Deal ' || g, 1 + g % {customers}, CASE WHEN g <= {deals} THEN 2 ELSE 4 END, 'intent', 1000, 'CNY', 0,
                    now(), now()
             FROM generate_series(1, {deals * 3}) g""",
@@ -67,7 +67,7 @@ def run(quick: bool) -> list[Row]:
             undo_ms = (time.perf_counter() - start) * 1000
         with db.engine.begin() as conn:
             start = time.perf_counter()
-            for table in ("leads", "customers", "contacts", "opportunities"):
+            for table in ("leads", "customers", "contacts", "deals"):
                 conn.execute(text(f"UPDATE {table} SET owner_id = 3 WHERE owner_id = 2"))
             floor_ms = (time.perf_counter() - start) * 1000
         db.dispose()

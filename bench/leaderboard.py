@@ -34,7 +34,7 @@ def load(db: Database, teams: int, reps: int, visits: int, deals: int) -> None:
         f" created_at) SELECT 1 + (g::bigint * 7919) % {reps}, 'visit', 'closed',"
         f" timestamptz '{YEAR_START.isoformat()}' + (g::float / {visits}) * interval '365 days',"
         f" 'static', 'verified', '[]', 'none', (g % 7) <> 0, now() FROM generate_series(1, {visits}) g",
-        f"INSERT INTO opportunities (name, customer_id, owner_id, stage, amount, currency, won_at, collected_amount,"
+        f"INSERT INTO deals (name, customer_id, owner_id, stage, amount, currency, won_at, collected_amount,"
         f" created_at, updated_at) SELECT 'Deal ' || g, 1 + (g * 31) % {reps}, 1 + (g * 31) % {reps},"
         f" CASE WHEN g % 3 = 0 THEN 'lost' WHEN g % 3 = 1 THEN 'won' ELSE 'negotiation' END,"
         f" 1000 + (g * 37) % 500000, 'CNY',"
@@ -62,10 +62,10 @@ VISITS_SQL = ("SELECT u.unit_id, v.user_id, u.name, count(*), max(v.started_at) 
               " JOIN users u ON u.id = v.user_id JOIN org_units o ON o.id = u.unit_id"
               " WHERE v.counts AND v.kind = 'visit' AND v.started_at >= :s AND v.started_at < :e"
               " AND o.path LIKE '/1/%' AND u.active GROUP BY u.unit_id, v.user_id, u.name")
-WON_SQL = ("SELECT o.owner_id, u.name, sum(o.amount), max(o.won_at) FROM opportunities o"
-           " JOIN users u ON u.id = o.owner_id JOIN org_units ou ON ou.id = u.unit_id"
-           " WHERE o.stage = 'won' AND o.won_at >= :s AND o.won_at < :e"
-           " AND ou.path LIKE '/1/%' AND u.active GROUP BY o.owner_id, u.name")
+WON_SQL = ("SELECT d.owner_id, u.name, sum(d.amount), max(d.won_at) FROM deals d"
+           " JOIN users u ON u.id = d.owner_id JOIN org_units ou ON ou.id = u.unit_id"
+           " WHERE d.stage = 'won' AND d.won_at >= :s AND d.won_at < :e"
+           " AND ou.path LIKE '/1/%' AND u.active GROUP BY d.owner_id, u.name")
 
 
 def run(quick: bool) -> list[Row]:

@@ -31,7 +31,7 @@ def load(db: Database, leads: int, reps: int) -> None:
            SELECT r, 'rep' || r, 'Rep ' || r, 2 + (r % :teams), 'rep', 'self', 'en', 'UTC', true, :now
            FROM generate_series(1, :reps) r""",
         """INSERT INTO pools (id, name, max_open_leads, daily_claim_limit, return_no_followup_days,
-               return_no_opportunity_days, return_no_deal_days, warn_days_before, reclaim_cooldown_days,
+               return_no_deal_created_days, return_no_deal_days, warn_days_before, reclaim_cooldown_days,
                level_rules, auto_distribute, active, created_at)
            SELECT p, 'pool ' || p, 100000, 100000, 7, NULL, 30, 1, 3,
                   '{"A": {"return_no_followup_days": 14}}', false, true, :now

@@ -9,7 +9,7 @@ from bot.bootstrap import open_database
 from bot.services.leads import lifecycle
 from bot.services.manager import scope, team
 from db.models import Lead, OrgUnit, User
-from db.models.crm import OPEN_LEAD_STATUSES
+from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import Database
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -41,8 +41,8 @@ def load(db: Database, regions: int, teams: int, reps_per_team: int, leads_per_r
         f"""INSERT INTO customers (name, name_key, level, status, owner_id, created_at)
             SELECT 'Customer ' || g, 'customer' || g, 'C', 'active', 2 + g % {reps}, now()
             FROM generate_series(1, {reps}) g""",
-        f"""INSERT INTO opportunities (name, customer_id, owner_id, stage, amount, currency, collected_amount,
-                                       won_at, created_at, updated_at)
+        f"""INSERT INTO deals (name, customer_id, owner_id, stage, amount, currency, collected_amount,
+                               won_at, created_at, updated_at)
             SELECT 'Deal ' || g, 1 + g % {reps}, 2 + g % {reps}, (ARRAY['initial','intent','negotiation','won'])[1 + g % 4],
                    1000 + g % 5000, 'CNY', 0, CASE WHEN g % 4 = 3 THEN now() - (g % 20) * interval '1 day' END, now(), now()
             FROM generate_series(1, {reps * 3}) g""",

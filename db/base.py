@@ -1,7 +1,7 @@
 """Declarative base with a naming convention so SQLite and PostgreSQL migrations agree."""
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -11,6 +11,8 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# Amounts of money (deals, payments, targets).
+MONEY = Numeric(16, 2)
 
 
 class Base(DeclarativeBase):

@@ -1,53 +1,80 @@
-"""All models. Every module in this package is imported here so metadata and alembic see each table.
+"""All models, one module per model family, named after it (Deal in deal.py, Visit in visit.py...).
 
-A capability keeps its tables in its own module; nothing needs adding to this file.
+Every module is imported here so metadata and alembic see each table: a new module adds its line.
 """
-import importlib
-import pkgutil
-
 from db.base import Base
 from db.models.app_secret import AppSecret
-from db.models.crm import (
-    Contact,
-    Customer,
-    Lead,
-    LeadEvent,
-    LeadStatus,
-    Opportunity,
-    Pool,
-    PoolMember,
-    RecordMember,
-    Stage,
-    Visit,
+from db.models.audit import AuditEntry
+from db.models.board import (
+    BoardSnapshot,
+    ChannelBoardSettings,
+    HeldAnnouncement,
+    UnitAnnouncementSettings,
 )
-from db.models.infra import InboundEvent, JobRun, OutboxMessage
-from db.models.org import DataScope, Invitation, OrgUnit, PlatformIdentity, Role, TeamChannel, User
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+from db.models.customer import Contact, Customer
+from db.models.deal import Deal, LoseReason, Payment, Stage
+from db.models.handover import HandoverBatch, HandoverItem
+from db.models.holiday import Holiday
+from db.models.identity import Invitation, PlatformIdentity
+from db.models.inbound import InboundEvent
+from db.models.job_run import JobRun
+from db.models.lead import Lead, LeadClaim, LeadEvent, LeadFollowup, LeadReturnWarning, LeadStatus
+from db.models.nudge import NudgeLog, NudgeSettings
+from db.models.org import DataScope, OrgUnit, Role, TeamChannel, User
+from db.models.outbox import OutboxMessage
+from db.models.pool import Pool, PoolMember
+from db.models.record_member import RecordMember
+from db.models.target import Target
+from db.models.visit import (
+    CustomerLocationRequest,
+    UsedCheckinLink,
+    Visit,
+    VisitSettings,
+    VisitTrailPoint,
+)
 
 __all__ = [
     "AppSecret",
+    "AuditEntry",
     "Base",
+    "BoardSnapshot",
+    "ChannelBoardSettings",
     "Contact",
     "Customer",
+    "CustomerLocationRequest",
     "DataScope",
+    "Deal",
+    "HandoverBatch",
+    "HandoverItem",
+    "HeldAnnouncement",
+    "Holiday",
     "InboundEvent",
     "Invitation",
     "JobRun",
     "Lead",
+    "LeadClaim",
     "LeadEvent",
+    "LeadFollowup",
+    "LeadReturnWarning",
     "LeadStatus",
-    "Opportunity",
+    "LoseReason",
+    "NudgeLog",
+    "NudgeSettings",
     "OrgUnit",
     "OutboxMessage",
+    "Payment",
     "PlatformIdentity",
     "Pool",
     "PoolMember",
     "RecordMember",
     "Role",
     "Stage",
+    "Target",
     "TeamChannel",
+    "UnitAnnouncementSettings",
+    "UsedCheckinLink",
     "User",
     "Visit",
+    "VisitSettings",
+    "VisitTrailPoint",
 ]

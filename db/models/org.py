@@ -1,11 +1,15 @@
-"""Org tree, users, their platform identities, invitations and team channels."""
+"""The org tree, users and team channels; the roles and data scopes users hold."""
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from db.models.identity import PlatformIdentity
 
 
 class Role(StrEnum):
@@ -57,36 +61,6 @@ class User(Base):
 
     unit: Mapped[OrgUnit] = relationship()
     identities: Mapped[list["PlatformIdentity"]] = relationship(back_populates="user")
-
-
-class PlatformIdentity(Base):
-    __tablename__ = "platform_identities"
-    __table_args__ = (UniqueConstraint("platform", "workspace", "platform_user_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform: Mapped[str] = mapped_column(String(16))
-    workspace: Mapped[str] = mapped_column(String(64))
-    platform_user_id: Mapped[str] = mapped_column(String(64))
-    # Where a direct message reaches this person (Slack DM channel or Telegram private chat).
-    dm_chat_id: Mapped[str | None] = mapped_column(String(64))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    user: Mapped[User] = relationship(back_populates="identities")
-
-
-class Invitation(Base):
-    __tablename__ = "invitations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    used_by_identity_id: Mapped[int | None] = mapped_column(ForeignKey("platform_identities.id"))
-
-    user: Mapped[User] = relationship()
 
 
 class TeamChannel(Base):

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from db.models import OrgUnit, OutboxMessage, TeamChannel
-from db.models.deals import ChannelBoardSettings, UnitAnnouncementSettings
+from db.models.board import ChannelBoardSettings, UnitAnnouncementSettings
 from tests.conftest import say
 from tests.deals.test_deals import add_customer
 

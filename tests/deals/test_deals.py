@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.messages import Incoming
-from db.models import Customer, Opportunity, OutboxMessage, User
-from db.models.deals import Payment
+from db.models import Customer, Deal, OutboxMessage, User
+from db.models.deal import Payment
 from tests.conftest import say
 
 
@@ -46,7 +46,7 @@ def test_retried_event_announces_once(router, demo_org, db):
     for _ in range(2):
         router.handle(Incoming(**base, command="win", args="1", event_id="evt-1"))
     assert len(_posts(db, "win")) == 1
-    assert count(db, Opportunity, Opportunity.stage == "won") == 1
+    assert count(db, Deal, Deal.stage == "won") == 1
 
 
 def test_payments_add_up_and_overpayment_needs_confirm(console, db):
@@ -60,7 +60,7 @@ def test_payments_add_up_and_overpayment_needs_confirm(console, db):
     assert count(db, Payment) == 1
     assert "11,000.00 / 10,000.00" in say(console, "/paid 1 5000 --confirm")
     with db.uow() as uow:
-        assert uow.session.get(Opportunity, 1).collected_amount == Decimal("11000.00")
+        assert uow.session.get(Deal, 1).collected_amount == Decimal("11000.00")
 
 
 def test_bad_amounts_and_currency_write_nothing(console, db):
@@ -74,7 +74,7 @@ def test_bad_amounts_and_currency_write_nothing(console, db):
     assert "not a number" in say(console, "/paid 1 lots").lower() or "number" in say(console, "/paid 1 lots")
     assert "future" in say(console, "/paid 1 100 2999-01-01")
     assert count(db, Payment) == 0
-    assert count(db, Opportunity, Opportunity.stage == "won") == 0
+    assert count(db, Deal, Deal.stage == "won") == 0
     assert _posts(db, "win") == []
 
 
@@ -88,7 +88,7 @@ def test_someone_elses_deal_and_unknown_deal(console, db):
     assert "There is no deal #42" in say(console, "/deal 42")
     assert "not a deal number" in say(console, "/deal abc")
     assert "No customer you can see" in say(console, "/newdeal steel 100")
-    assert count(db, Opportunity, Opportunity.stage == "won") == 0
+    assert count(db, Deal, Deal.stage == "won") == 0
     say(console, "/as mei")  # the manager over both reps may act on it
     assert "赢单" in say(console, "/win 1")
 
@@ -99,7 +99,7 @@ def test_lose_needs_a_listed_reason(console, db):
     say(console, "/newdeal motors 100")
     out = say(console, "/lose 1 bored")
     assert "competitor" in out and "price" in out
-    assert count(db, Opportunity, Opportunity.stage == "lost") == 0
+    assert count(db, Deal, Deal.stage == "lost") == 0
     assert "marked lost (competitor: cheaper offer)" in say(console, "/lose 1 competitor cheaper offer")
     assert "already lost" in say(console, "/win 1")
     assert "no payment" in say(console, "/paid 1 10")

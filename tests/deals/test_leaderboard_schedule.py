@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.jobs.leaderboards import push_due
 from db.models import OrgUnit, OutboxMessage, TeamChannel
-from db.models.deals import ChannelBoardSettings
+from db.models.board import ChannelBoardSettings
 from db.session import Database
 
 

@@ -7,9 +7,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.services.deals import leaderboards
-from db.models import Customer, OrgUnit, User, Visit
-from db.models import Opportunity as Deal
-from db.models.deals import Holiday
+from db.models import Customer, Deal, OrgUnit, User, Visit
+from db.models.holiday import Holiday
 from tests.conftest import say
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.services.deals import nudges
 from db.models import OutboxMessage, User, Visit
-from db.models.deals import Target
+from db.models.target import Target
 from tests.conftest import say
 
 # Thursday 2026-11-26 in Asia/Shanghai (UTC+8)

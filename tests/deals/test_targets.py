@@ -2,7 +2,7 @@
 from sqlalchemy import func, select
 
 from db.models import OrgUnit, User
-from db.models.deals import Target
+from db.models.target import Target
 from tests.conftest import say
 from tests.deals.test_deals import add_customer
 

@@ -5,16 +5,16 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from bot.services.leads import dedupe
-from db.models import Contact, Customer, Lead, LeadEvent, Opportunity
+from db.models import Contact, Customer, Deal, Lead, LeadEvent
 from tests.conftest import say
 
 
 def counts(db):
     with db.uow() as uow:
-        return tuple(uow.session.scalar(select(func.count()).select_from(m)) for m in (Customer, Contact, Opportunity))
+        return tuple(uow.session.scalar(select(func.count()).select_from(m)) for m in (Customer, Contact, Deal))
 
 
-def test_convert_makes_customer_contact_and_initial_opportunity(console, demo_pool):
+def test_convert_makes_customer_contact_and_initial_deal(console, demo_pool):
     say(console, "/as sam")
     say(console, "/claim 5")
     out = say(console, "/convert #5 --contact Tom Baker --deal 12,500.50")
@@ -24,7 +24,7 @@ def test_convert_makes_customer_contact_and_initial_opportunity(console, demo_po
         assert customer.name_key == dedupe.normalise_company("Northwind Foods") and customer.owner_id is not None
         contact = uow.session.scalars(select(Contact)).one()
         assert contact.name == "Tom Baker" and contact.customer_id == 1
-        deal = uow.session.scalars(select(Opportunity)).one()
+        deal = uow.session.scalars(select(Deal)).one()
         assert (deal.stage, deal.amount, deal.lead_id, deal.owner_id) == ("initial", Decimal("12500.50"), 5,
                                                                           customer.owner_id)
         lead = uow.session.get(Lead, 5)

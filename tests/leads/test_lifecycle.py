@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import Lead, LeadEvent
-from db.models.leads import LeadFollowup
+from db.models.lead import LeadFollowup
 from tests.conftest import say
 
 

@@ -9,7 +9,7 @@ from bot.errors import UserError
 from bot.services.leads import distribution, ownership, pool
 from db.base import utcnow
 from db.models import Lead, LeadEvent, OrgUnit, OutboxMessage, Pool, PoolMember, User
-from db.models.leads import LeadClaim
+from db.models.lead import LeadClaim
 from tests.conftest import say
 
 

@@ -8,7 +8,7 @@ from bot.errors import UserError
 from bot.services.leads import lifecycle, pool, returns
 from db.base import utcnow
 from db.models import Lead, LeadEvent, OrgUnit, Pool, PoolMember, User
-from db.models.leads import LeadClaim, LeadFollowup
+from db.models.lead import LeadClaim, LeadFollowup
 
 ROUNDS = 20
 

@@ -9,8 +9,9 @@ from bot.errors import UserError
 from bot.jobs.pool import run_sweep
 from bot.services.leads import pool, returns
 from db.base import utcnow
-from db.models import Customer, Lead, LeadEvent, Opportunity, OutboxMessage, Pool, User
-from db.models.leads import LeadReturnWarning
+from db.models import Customer, Deal, Lead, LeadEvent, OutboxMessage, Pool, User
+from db.models.lead import LeadReturnWarning
+from tests.conftest import say
 
 
 def rep_id(db, handle):
@@ -73,8 +74,8 @@ def test_rules_differ_per_customer_level_and_no_deal_counts_from_the_claim(demo_
         customer = Customer(name="X", name_key="x")
         uow.session.add(customer)
         uow.session.flush()
-        uow.session.add(Opportunity(name="won", customer_id=customer.id, lead_id=4, owner_id=sam,
-                                    stage="won", amount=Decimal("10")))
+        uow.session.add(Deal(name="won", customer_id=customer.id, lead_id=4, owner_id=sam,
+                             stage="won", amount=Decimal("10")))
         uow.commit()
     with demo_pool.uow() as uow:
         result = returns.sweep(uow, utcnow())
@@ -82,6 +83,31 @@ def test_rules_differ_per_customer_level_and_no_deal_counts_from_the_claim(demo_
     assert result.by_reason == {"no_followup": 1, "no_deal": 1}
     found = statuses(demo_pool)
     assert found[1] == "pending" and found[2] == "unassigned" and found[3] == "unassigned" and found[4] == "following"
+
+
+def test_no_deal_created_rule_returns_leads_without_any_deal_and_the_history_says_why(demo_pool, console):
+    """return_no_deal_created_days: no deal at all within N days (return_no_deal_days wants a won one)."""
+    with demo_pool.uow() as uow:
+        uow.session.execute(update(Pool).values(return_no_followup_days=None, return_no_deal_created_days=5,
+                                                return_no_deal_days=None))
+        uow.commit()
+    own(demo_pool, 1, "li", claimed_days_ago=6)
+    own(demo_pool, 2, "li", claimed_days_ago=6)
+    own(demo_pool, 3, "li", claimed_days_ago=3)
+    li = rep_id(demo_pool, "li")
+    with demo_pool.uow() as uow:
+        customer = Customer(name="X", name_key="x")
+        uow.session.add(customer)
+        uow.session.flush()
+        uow.session.add(Deal(name="open", customer_id=customer.id, lead_id=2, owner_id=li, stage="intent"))
+        uow.commit()
+    with demo_pool.uow() as uow:
+        result = returns.sweep(uow, utcnow())
+        uow.commit()
+    assert result.by_reason == {"no_deal_created": 1}
+    found = statuses(demo_pool)
+    assert found[1] == "unassigned" and found[2] == "pending" and found[3] == "pending"
+    assert "no opportunity in time" in say(console, "/lead 1")
 
 
 def test_owner_is_warned_once_by_direct_message_before_the_return(demo_pool):

@@ -6,7 +6,7 @@ from bot.actor import CURRENT_ACTOR
 from bot.cli import main as fieldcrm
 from bot.services.core import identity
 from db.models import Lead, OrgUnit, User
-from db.models.management import AuditEntry
+from db.models.audit import AuditEntry
 from tests.conftest import say
 
 

@@ -13,7 +13,7 @@ from bot.messages import Incoming
 from bot.services.core import identity
 from db.base import utcnow
 from db.models import Customer, OrgUnit, User, Visit
-from db.models.crm import Opportunity
+from db.models.deal import Deal
 from tests.conftest import say
 
 
@@ -25,8 +25,8 @@ def seed(db):
             customer = Customer(name=f"{handle.upper()} 客户 Co", name_key=f"{handle}co", owner_id=user.id)
             uow.session.add(customer)
             uow.session.flush()
-            uow.session.add(Opportunity(name=f"{handle} deal", customer_id=customer.id, owner_id=user.id,
-                                        stage="won", amount=Decimal("1234.50"), won_at=now))
+            uow.session.add(Deal(name=f"{handle} deal", customer_id=customer.id, owner_id=user.id,
+                                 stage="won", amount=Decimal("1234.50"), won_at=now))
             uow.session.add(Visit(user_id=user.id, customer_id=customer.id, started_at=now - timedelta(days=3),
                                   verdict="verified", counts=True, note=f"{handle} visit"))
         uow.commit()

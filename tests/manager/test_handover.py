@@ -13,16 +13,17 @@ from db.base import utcnow
 from db.models import (
     Contact,
     Customer,
+    Deal,
     Lead,
     LeadEvent,
-    Opportunity,
     OutboxMessage,
     Pool,
     PoolMember,
     RecordMember,
     User,
 )
-from db.models.management import AuditEntry, HandoverBatch
+from db.models.audit import AuditEntry
+from db.models.handover import HandoverBatch
 from tests.conftest import say
 
 
@@ -38,10 +39,10 @@ def give_li_records(db, leads=3):
         uow.session.add(customer)
         uow.session.flush()
         uow.session.add(Contact(customer_id=customer.id, name="Mr Wu", owner_id=li))
-        uow.session.add(Opportunity(name="Open deal", customer_id=customer.id, owner_id=li, stage="intent",
-                                    amount=Decimal("5000")))
-        uow.session.add(Opportunity(name="Won deal", customer_id=customer.id, owner_id=li, stage="won",
-                                    amount=Decimal("9000"), won_at=now))
+        uow.session.add(Deal(name="Open deal", customer_id=customer.id, owner_id=li, stage="intent",
+                             amount=Decimal("5000")))
+        uow.session.add(Deal(name="Won deal", customer_id=customer.id, owner_id=li, stage="won",
+                             amount=Decimal("9000"), won_at=now))
         uow.commit()
     return li
 
@@ -55,7 +56,7 @@ def owners(db):
                 select(Lead.owner_id).where(Lead.status != "converted", Lead.owner_id.is_not(None)))),
             "customers": [users[o] for o in uow.session.scalars(select(Customer.owner_id))],
             "contacts": [users[o] for o in uow.session.scalars(select(Contact.owner_id))],
-            "deals": {n: users[o] for n, o in uow.session.execute(select(Opportunity.name, Opportunity.owner_id))},
+            "deals": {n: users[o] for n, o in uow.session.execute(select(Deal.name, Deal.owner_id))},
         }
 
 

@@ -27,8 +27,8 @@ from db.base import utcnow
 from db.models import (
     Contact,
     Customer,
+    Deal,
     Lead,
-    Opportunity,
     OrgUnit,
     Pool,
     PoolMember,
@@ -36,7 +36,7 @@ from db.models import (
     User,
     Visit,
 )
-from db.models.management import AuditEntry
+from db.models.audit import AuditEntry
 from db.session import UnitOfWork
 
 TREE = {
@@ -141,8 +141,8 @@ def build_world(db) -> World:
             uow.session.add_all([lead, customer])
             uow.session.flush()
             uow.session.add(Contact(customer_id=customer.id, name=f"CTX{handle}", owner_id=owner))
-            deal = Opportunity(name=f"DLX{handle} deal", customer_id=customer.id, owner_id=owner, stage="intent",
-                               amount=Decimal("1000"))
+            deal = Deal(name=f"DLX{handle} deal", customer_id=customer.id, owner_id=owner, stage="intent",
+                        amount=Decimal("1000"))
             visit = Visit(user_id=owner, customer_id=customer.id, note=f"VNX{handle}", status="closed",
                           started_at=now - timedelta(hours=1), ended_at=now, verdict="flagged", reasons=[],
                           latitude=31.2, longitude=121.4, source="static", taken_at=now - timedelta(hours=1))
@@ -165,14 +165,14 @@ def world(db) -> World:
 # ---- 1. the scope service against the oracle, every role x every record x read/write -------------------
 
 def test_scope_service_matches_the_oracle_for_every_role_and_record(db, world):
-    kinds = {"lead": world.leads, "customer": world.customers, "opportunity": world.deals}
+    kinds = {"lead": world.leads, "customer": world.customers, "deal": world.deals}
     mismatches = []
     with db.uow() as uow:
         today = utcnow().date()
         for viewer in VIEWERS:
             visible = scope.of(uow, world.users[viewer], today)
             for kind, records in kinds.items():
-                model = {"lead": Lead, "customer": Customer, "opportunity": Opportunity}[kind]
+                model = {"lead": Lead, "customer": Customer, "deal": Deal}[kind]
                 listed = set(uow.session.scalars(
                     select(model.id).where(scope.owned_filter(visible, model.owner_id, kind, model.id))
                 ))
@@ -249,7 +249,7 @@ def test_moving_a_unit_carries_its_deeper_subtree(db, world):
 # ---- 2. every registered command x every role, inside and outside scope -----------------------------
 
 RECORD_PARAMS = {
-    "lead": "lead", "deal": "opportunity", "customer": "customer", "target": "customer", "visit_id": "visit",
+    "lead": "lead", "deal": "deal", "customer": "customer", "target": "customer", "visit_id": "visit",
     "record_id": "lead", "from_user": "user", "rep": "user", "who": "user", "unit": "unit",
 }
 FILLERS = {
@@ -275,7 +275,7 @@ def _ref(world: World, kind: str, owner: str) -> tuple[str, int | None, str]:
     """(argument text, record id, the unique name that must never leak) for a record of that owner."""
     if kind == "lead":
         return str(world.leads[owner]), world.leads[owner], f"LDX{owner}"
-    if kind == "opportunity":
+    if kind == "deal":
         return str(world.deals[owner]), world.deals[owner], f"DLX{owner}"
     if kind == "customer":
         return str(world.customers[owner]), world.customers[owner], f"CUX{owner}"
@@ -302,7 +302,7 @@ def _line(command, world: World, kind: str, owner: str, viewer: str) -> str | No
             words.append(next(h for h in REPS if h not in (owner, viewer) and sees_user(viewer, h)) if any(
                 h not in (owner, viewer) and sees_user(viewer, h) for h in REPS) else viewer)
         elif param.name == "record_type":
-            words.append({"lead": "lead", "opportunity": "deal", "customer": "customer"}.get(kind, "lead"))
+            words.append(kind if kind in ("lead", "deal", "customer") else "lead")
         elif param.optional:
             break
         elif param.kind == "choice" and param.choices:
@@ -366,11 +366,9 @@ def run_isolated(db, settings, viewer: str, line: str, probe) -> tuple[str, str 
 
 
 def _written(kind: str, record_id: int):
-    audit_type = {"opportunity": "opportunity"}.get(kind, kind)
-
     def probe(uow):
         return uow.session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.record_type == audit_type, AuditEntry.record_id == record_id))
+            AuditEntry.record_type == kind, AuditEntry.record_id == record_id))
     return probe
 
 
@@ -422,7 +420,7 @@ def test_every_command_respects_scope_for_every_role(db, settings, world):
                         problems.append(f"/{line} as {viewer}: NOT refused outside scope (error={error})")
                     if secret in text:
                         problems.append(f"/{line} as {viewer}: leaks {secret!r}")
-                    if writes and kind in ("lead", "customer", "opportunity", "visit") and writes > 1:
+                    if writes and kind in ("lead", "customer", "deal", "visit") and writes > 1:
                         problems.append(f"/{line} as {viewer}: wrote to an out-of-scope {kind}")
     with db.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(AuditEntry)) == baseline  # all rolled back

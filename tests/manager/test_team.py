@@ -10,8 +10,8 @@ from bot.messages import Incoming
 from bot.services.core import identity
 from bot.services.manager import charts
 from db.models import Customer, Lead, OutboxMessage, Visit
-from db.models.crm import Opportunity
-from db.models.deals import Target
+from db.models.deal import Deal
+from db.models.target import Target
 
 # A Thursday 10:00 in Shanghai: the week started on Monday.
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -24,11 +24,11 @@ def seed(db):
         uow.session.add(customer)
         uow.session.flush()
         uow.session.add_all([
-            Opportunity(name="a", customer_id=customer.id, owner_id=li.id, stage="intent", amount=Decimal("300")),
-            Opportunity(name="b", customer_id=customer.id, owner_id=zhang.id, stage="negotiation",
-                        amount=Decimal("700")),
-            Opportunity(name="w", customer_id=customer.id, owner_id=li.id, stage="won", amount=Decimal("5000"),
-                        won_at=NOW - timedelta(days=2)),
+            Deal(name="a", customer_id=customer.id, owner_id=li.id, stage="intent", amount=Decimal("300")),
+            Deal(name="b", customer_id=customer.id, owner_id=zhang.id, stage="negotiation",
+                 amount=Decimal("700")),
+            Deal(name="w", customer_id=customer.id, owner_id=li.id, stage="won", amount=Decimal("5000"),
+                 won_at=NOW - timedelta(days=2)),
             Visit(user_id=li.id, customer_id=customer.id, started_at=NOW - timedelta(hours=1), verdict="verified",
                   counts=True),
             Visit(user_id=li.id, customer_id=customer.id, started_at=NOW - timedelta(days=2), verdict="verified",

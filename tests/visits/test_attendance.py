@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import OrgUnit
-from db.models.visits import VisitSettings
+from db.models.visit import VisitSettings
 from tests.conftest import say
 from tests.visits.test_visits import Clock, add_records, clocked_console, visits_of
 

@@ -16,7 +16,7 @@ from bot.services.visits import checkin_links
 from bot.web.server import start_server
 from db.base import utcnow
 from db.models import Visit
-from db.models.visits import UsedCheckinLink
+from db.models.visit import UsedCheckinLink
 from tests.visits.test_visits import add_records, user_id
 
 CHROMIUM = "/usr/bin/chromium"

@@ -10,7 +10,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.bootstrap import build_router
 from bot.messages import Incoming, Location
 from db.models import Customer, Lead, User, Visit
-from db.models.visits import VisitSettings
+from db.models.visit import VisitSettings
 from tests.conftest import say
 
 # Shared with the other visit test modules: a clock the test moves, customers and a lead.

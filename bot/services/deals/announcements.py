@@ -16,13 +16,9 @@ from bot.i18n import render
 from bot.messages import Reply
 from bot.services.core import org, outbox
 from bot.services.deals import leaderboards, targets
-from db.models import Customer, Opportunity, OrgUnit, OutboxMessage, Stage, TeamChannel, User
-from db.models.deals import (
-    ChannelBoardSettings,
-    HeldAnnouncement,
-    Payment,
-    UnitAnnouncementSettings,
-)
+from db.models import Customer, Deal, OrgUnit, OutboxMessage, Stage, TeamChannel, User
+from db.models.board import ChannelBoardSettings, HeldAnnouncement, UnitAnnouncementSettings
+from db.models.deal import Payment
 from db.session import UnitOfWork
 
 DEFAULT_MERGE_SECONDS = 20
@@ -68,20 +64,20 @@ def fanfare_level(amount: Decimal, thresholds: tuple[Decimal, ...]) -> int:
 # ---- milestones ---------------------------------------------------------------------------
 
 def _won(uow: UnitOfWork, *where) -> list[tuple[int, Decimal]]:
-    rows = uow.session.execute(select(Opportunity.id, Opportunity.amount).where(Opportunity.stage == Stage.WON, *where))
+    rows = uow.session.execute(select(Deal.id, Deal.amount).where(Deal.stage == Stage.WON, *where))
     return [(r.id, Decimal(r.amount)) for r in rows]
 
 
-def win_milestones(uow: UnitOfWork, deal: Opportunity, rep: User, zone: ZoneInfo, today: date,
+def win_milestones(uow: UnitOfWork, deal: Deal, rep: User, zone: ZoneInfo, today: date,
                    target_before: Decimal | None, progress: targets.Progress | None) -> list[str]:
     amount = Decimal(deal.amount)
-    others_all = [a for i, a in _won(uow, Opportunity.owner_id == rep.id) if i != deal.id]
+    others_all = [a for i, a in _won(uow, Deal.owner_id == rep.id) if i != deal.id]
     found = []
     if not others_all:
         found.append("first_deal")
     day = leaderboards.Window.of("day", today, zone)
-    today_count = len(_won(uow, Opportunity.owner_id == rep.id, Opportunity.won_at >= day.start_utc,
-                           Opportunity.won_at < day.end_utc))
+    today_count = len(_won(uow, Deal.owner_id == rep.id, Deal.won_at >= day.start_utc,
+                           Deal.won_at < day.end_utc))
     if today_count == 5:
         found.append("fifth_today")
     unit = uow.session.get(OrgUnit, rep.unit_id)
@@ -89,8 +85,8 @@ def win_milestones(uow: UnitOfWork, deal: Opportunity, rep: User, zone: ZoneInfo
     team = org.subtree_user_ids(unit.path)
     for period in ("month", "week"):
         window = leaderboards.Window.of(period, today, zone)
-        team_others = [a for i, a in _won(uow, Opportunity.owner_id.in_(team), Opportunity.won_at >= window.start_utc,
-                                          Opportunity.won_at < window.end_utc) if i != deal.id]
+        team_others = [a for i, a in _won(uow, Deal.owner_id.in_(team), Deal.won_at >= window.start_utc,
+                                          Deal.won_at < window.end_utc) if i != deal.id]
         if team_others and amount > max(team_others):
             found.append(f"biggest_{period}")
             break
@@ -152,7 +148,7 @@ class Event:
 
     kind: str  # win | payment
     key: str  # unique per event, e.g. "win:12" or "payment:7"
-    deal: Opportunity
+    deal: Deal
     amount: Decimal
     milestones: list[str]
     progress: targets.Progress | None

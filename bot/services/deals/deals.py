@@ -1,6 +1,6 @@
 """Deals (商机): create, move through stages, win, lose, record payments (回款).
 
-Works on any Opportunity row (the leads capability creates them on conversion too). Every read and
+Works on any Deal row (the leads capability creates them on conversion too). Every read and
 write goes through the caller's data scope. A won or lost deal is closed: it cannot be won again.
 """
 import re
@@ -15,8 +15,8 @@ from bot.errors import UserError
 from bot.i18n import label
 from bot.services.deals import announcements
 from bot.services.manager import scope
-from db.models import Customer, Opportunity, Stage, User
-from db.models.deals import LoseReason, Payment
+from db.models import Customer, Deal, Stage, User
+from db.models.deal import LoseReason, Payment
 from db.session import UnitOfWork
 
 OPEN_STAGES = (Stage.INITIAL, Stage.INTENT, Stage.NEGOTIATION)
@@ -78,17 +78,17 @@ def _today(uow: UnitOfWork, user_id: int, now: datetime) -> date:
     return now.astimezone(ZoneInfo(user.timezone)).date()
 
 
-def load(uow: UnitOfWork, user_id: int, ref: str, now: datetime, write: bool = False) -> Opportunity:
+def load(uow: UnitOfWork, user_id: int, ref: str, now: datetime, write: bool = False) -> Deal:
     """The deal if the caller may see it (or change it, with write); locked for update when writing."""
     deal_id = parse_deal_id(ref)
-    query = select(Opportunity).where(Opportunity.id == deal_id)
+    query = select(Deal).where(Deal.id == deal_id)
     if write:
         query = query.with_for_update()
     deal = uow.session.scalar(query)
     if deal is None:
         raise UserError("deals/unknown", deal_id=deal_id)
     visible = scope.of(uow, user_id, _today(uow, user_id, now))
-    scope.require(uow, visible, "opportunity", deal.id, deal.owner_id, write=write)
+    scope.require(uow, visible, "deal", deal.id, deal.owner_id, write=write)
     return deal
 
 
@@ -115,14 +115,14 @@ def find_customer(uow: UnitOfWork, user_id: int, ref: str, now: datetime) -> Cus
     return found[0]
 
 
-def view(uow: UnitOfWork, deal: Opportunity, with_payments: bool = False) -> DealView:
+def view(uow: UnitOfWork, deal: Deal, with_payments: bool = False) -> DealView:
     customer = uow.session.get(Customer, deal.customer_id)
     owner = uow.session.get(User, deal.owner_id)
     payments: tuple[tuple[date, Decimal], ...] = ()
     if with_payments:
         payments = tuple(
             (p.paid_on, Decimal(p.amount)) for p in uow.session.scalars(
-                select(Payment).where(Payment.opportunity_id == deal.id).order_by(Payment.paid_on, Payment.id)
+                select(Payment).where(Payment.deal_id == deal.id).order_by(Payment.paid_on, Payment.id)
             )
         )
     return DealView(
@@ -140,12 +140,12 @@ def _check_amount(value: Decimal, allow_zero: bool = False) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def _check_currency(deal: Opportunity, currency: str | None) -> None:
+def _check_currency(deal: Deal, currency: str | None) -> None:
     if currency and currency.upper() != deal.currency.upper():
         raise UserError("deals/currency_mismatch", given=currency.upper()[:3], expected=deal.currency)
 
 
-def _require_open(deal: Opportunity) -> None:
+def _require_open(deal: Deal) -> None:
     if deal.stage == Stage.WON:
         raise UserError("deals/already_won", deal_id=deal.id)
     if deal.stage == Stage.LOST:
@@ -159,13 +159,13 @@ def list_deals(uow: UnitOfWork, user_id: int, stage: str | None, now: datetime) 
     if stage not in LIST_STAGES:
         raise UserError("deals/bad_stage", value=stage[:30], stages=", ".join(LIST_STAGES))
     visible = scope.of(uow, user_id, _today(uow, user_id, now))
-    query = select(Opportunity).where(scope.owned_filter(visible, Opportunity.owner_id, "opportunity", Opportunity.id))
+    query = select(Deal).where(scope.owned_filter(visible, Deal.owner_id, "deal", Deal.id))
     if stage == "open":
-        query = query.where(Opportunity.stage.in_(OPEN_STAGES))
+        query = query.where(Deal.stage.in_(OPEN_STAGES))
     elif stage != "all":
-        query = query.where(Opportunity.stage == stage)
-    open_first = case((Opportunity.stage.in_(OPEN_STAGES), 0), else_=1)
-    deals = uow.session.scalars(query.order_by(open_first, Opportunity.updated_at.desc()).limit(LIST_LIMIT))
+        query = query.where(Deal.stage == stage)
+    open_first = case((Deal.stage.in_(OPEN_STAGES), 0), else_=1)
+    deals = uow.session.scalars(query.order_by(open_first, Deal.updated_at.desc()).limit(LIST_LIMIT))
     return [view(uow, d) for d in deals]
 
 
@@ -180,7 +180,7 @@ def create(uow: UnitOfWork, user_id: int, customer_ref: str, amount: Decimal, na
     code = (currency or "CNY").upper()
     if not re.fullmatch(r"[A-Z]{3}", code):
         raise UserError("deals/bad_currency", value=code[:10])
-    deal = Opportunity(
+    deal = Deal(
         name=(name or customer.name)[:300], customer_id=customer.id, owner_id=user_id, stage=Stage.INITIAL,
         amount=amount, currency=code, created_by_id=user_id, created_at=now, updated_at=now,
         collected_amount=Decimal(0),
@@ -281,7 +281,7 @@ def pay(uow: UnitOfWork, user_id: int, ref: str, amount: Decimal, paid_on: date 
     assert rep is not None
     rules = announcements.unit_rules(uow, rep.unit_id)
     before = announcements.rules_and_progress(uow, rep, "collected", now)
-    payment = Payment(opportunity_id=deal.id, amount=amount, currency=deal.currency, paid_on=paid_on,
+    payment = Payment(deal_id=deal.id, amount=amount, currency=deal.currency, paid_on=paid_on,
                       owner_id=deal.owner_id, recorded_by_id=user_id, created_at=now)
     uow.session.add(payment)
     deal.collected_amount = collected + amount

@@ -17,8 +17,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from bot.errors import UserError
 from bot.services.manager import scope as scopes
-from db.models import Customer, LeadEvent, Opportunity, OrgUnit, Stage, User, Visit
-from db.models.deals import BoardSnapshot, Holiday, Payment
+from db.models import Customer, Deal, LeadEvent, OrgUnit, Stage, User, Visit
+from db.models.board import BoardSnapshot
+from db.models.deal import Payment
+from db.models.holiday import Holiday
 from db.session import UnitOfWork
 
 METRICS = ("won_amount", "won_deals", "collected", "visits", "new_customers", "followups")
@@ -105,10 +107,10 @@ def _metric_parts(metric: str, window: Window | None):
     window the period's bounds are the bound parameters "start" and "end" (see _period_bounds)."""
     start, end = (bindparam("start"), bindparam("end")) if window is None else _period_bounds(metric, window)
     if metric in ("won_amount", "won_deals"):
-        who, at = Opportunity.owner_id, Opportunity.won_at
-        value = func.sum(Opportunity.amount) if metric == "won_amount" else func.count()
-        where = [Opportunity.stage == Stage.WON, at >= start, at < end]
-        source = Opportunity
+        who, at = Deal.owner_id, Deal.won_at
+        value = func.sum(Deal.amount) if metric == "won_amount" else func.count()
+        where = [Deal.stage == Stage.WON, at >= start, at < end]
+        source = Deal
     elif metric == "collected":
         who, at = Payment.owner_id, Payment.created_at
         value = func.sum(Payment.amount)
@@ -496,7 +498,7 @@ class PushPlan:
 
 
 def push_plan(uow: UnitOfWork, channel_id: int) -> PushPlan:
-    from db.models.deals import ChannelBoardSettings
+    from db.models.board import ChannelBoardSettings
 
     row = uow.session.scalar(select(ChannelBoardSettings).where(ChannelBoardSettings.channel_id == channel_id))
     if row is None:

@@ -14,7 +14,8 @@ from bot.i18n import label
 from bot.services.core import outbox
 from bot.services.deals import leaderboards, targets
 from db.models import Role, User, Visit
-from db.models.deals import NudgeLog, NudgeSettings, Target
+from db.models.nudge import NudgeLog, NudgeSettings
+from db.models.target import Target
 from db.session import UnitOfWork
 
 DEFAULT_VISIT_BY_MINUTE = 11 * 60

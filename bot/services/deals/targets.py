@@ -12,7 +12,7 @@ from bot.services.core import identity
 from bot.services.deals import leaderboards
 from bot.services.manager import scope
 from db.models import OrgUnit, Role, User
-from db.models.deals import Target
+from db.models.target import Target
 from db.session import UnitOfWork
 
 TARGET_METRICS = ("won_amount", "collected", "won_deals", "visits", "new_customers")

@@ -1,5 +1,5 @@
 """Lead conversion (线索转换): a customer always (an existing one when the duplicate check
-matches), a contact and an opportunity when asked, all in the caller's one transaction."""
+matches), a contact and a deal when asked, all in the caller's one transaction."""
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +20,7 @@ from bot.services.leads.lifecycle import (
     user_name,
 )
 from bot.services.manager import scope
-from db.models import Contact, Customer, Lead, Opportunity, Stage, User
+from db.models import Contact, Customer, Deal, Lead, Stage, User
 from db.session import UnitOfWork
 
 
@@ -32,7 +32,7 @@ class Converted:
     linked_existing: bool  # True: the duplicate check found the customer, none was created
     customer_owner: str | None
     contact_id: int | None
-    opportunity_id: int | None
+    deal_id: int | None
     amount: Decimal | None
 
 
@@ -57,7 +57,7 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
         )
         uow.session.add(customer)
         uow.session.flush()
-    contact_id = opportunity_id = None
+    contact_id = deal_id = None
     if contact_name:
         contact = Contact(customer_id=customer.id, name=contact_name, phone=lead.phone, phone_key=lead.phone_key,
                           owner_id=owner_id, created_at=now)
@@ -66,17 +66,17 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
         contact_id = contact.id
     if deal_amount is not None:
         assert owner_id is not None
-        opportunity = Opportunity(name=lead.company, customer_id=customer.id, lead_id=lead.id, owner_id=owner_id,
-                                  stage=Stage.INITIAL, amount=deal_amount, created_by_id=actor_id,
-                                  created_at=now, updated_at=now)
-        uow.session.add(opportunity)
+        deal = Deal(name=lead.company, customer_id=customer.id, lead_id=lead.id, owner_id=owner_id,
+                    stage=Stage.INITIAL, amount=deal_amount, created_by_id=actor_id,
+                    created_at=now, updated_at=now)
+        uow.session.add(deal)
         uow.session.flush()
-        opportunity_id = opportunity.id
+        deal_id = deal.id
     lead.customer_id = customer.id
     lead.updated_at = now
     record_event(uow, lead, "convert", actor_id, before, owner_id, now, f"customer #{customer.id}")
     return Converted(lead.id, customer.id, customer.name, linked, user_name(uow, customer.owner_id),
-                     contact_id, opportunity_id, deal_amount)
+                     contact_id, deal_id, deal_amount)
 
 
 # --- customers --------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ class CustomerDetail:
     address: str | None
     located: bool
     contacts: list[tuple[str, str | None]]
-    opportunities: list[tuple[int, str, str, Decimal]]
+    deals: list[tuple[int, str, str, Decimal]]
     lead_ids: list[int]
 
 
@@ -141,9 +141,9 @@ def customer_detail(uow: UnitOfWork, user_id: int, raw_id: str | int, today) -> 
     scope.require(uow, scope.of(uow, user_id, today), "customer", customer.id, customer.owner_id)
     contacts = [(c.name, c.phone) for c in uow.session.scalars(
         select(Contact).where(Contact.customer_id == cid, Contact.status == "active").order_by(Contact.id).limit(10))]
-    opportunities = [(o.id, o.name, o.stage, o.amount) for o in uow.session.scalars(
-        select(Opportunity).where(Opportunity.customer_id == cid).order_by(Opportunity.id.desc()).limit(10))]
+    deals = [(d.id, d.name, d.stage, d.amount) for d in uow.session.scalars(
+        select(Deal).where(Deal.customer_id == cid).order_by(Deal.id.desc()).limit(10))]
     lead_ids = list(uow.session.scalars(select(Lead.id).where(Lead.customer_id == cid).order_by(Lead.id).limit(10)))
     return CustomerDetail(customer.id, customer.name, user_name(uow, customer.owner_id), customer.level,
                           customer.phone, customer.industry, customer.region, customer.address,
-                          customer.latitude is not None, contacts, opportunities, lead_ids)
+                          customer.latitude is not None, contacts, deals, lead_ids)

@@ -17,8 +17,7 @@ from bot.services.core import org
 from bot.services.leads import dedupe, ownership
 from bot.services.manager import scope
 from db.models import Lead, LeadEvent, LeadStatus, OrgUnit, Pool, PoolMember, User
-from db.models.crm import OPEN_LEAD_STATUSES
-from db.models.leads import LeadFollowup
+from db.models.lead import OPEN_LEAD_STATUSES, LeadFollowup
 from db.models.org import Role
 from db.session import UnitOfWork
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from db.models import Lead, OrgUnit, Pool, PoolMember, User
-from db.models.crm import OPEN_LEAD_STATUSES
+from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import UnitOfWork
 
 DEFAULT_CAP = 50

@@ -52,7 +52,7 @@ from bot.services.leads.lifecycle import (
 from bot.services.manager import scope
 from db.base import UTCDateTime
 from db.models import Lead, LeadEvent, OrgUnit, Pool, PoolMember, User
-from db.models.leads import LeadClaim
+from db.models.lead import LeadClaim
 from db.models.org import Role
 from db.session import UnitOfWork
 

@@ -32,14 +32,13 @@ from sqlalchemy import (
 from bot.services.core import outbox
 from bot.services.leads.lifecycle import S
 from db.base import UTCDateTime
-from db.models import Lead, LeadEvent, Opportunity, Pool, Stage
-from db.models.crm import OPEN_LEAD_STATUSES
-from db.models.leads import LeadReturnWarning
+from db.models import Deal, Lead, LeadEvent, Pool, Stage
+from db.models.lead import OPEN_LEAD_STATUSES, LeadReturnWarning
 from db.session import UnitOfWork
 
 RULES = {
     "return_no_followup_days": "no_followup",
-    "return_no_opportunity_days": "no_opportunity",
+    "return_no_deal_created_days": "no_deal_created",
     "return_no_deal_days": "no_deal",
 }
 WARNING_LIST_LIMIT = 20
@@ -84,11 +83,11 @@ def conditions(rules: dict[str, int | None], at: datetime) -> list[tuple[str, Co
         claimed_long_ago = Lead.claimed_at < cutoff
         if reason == "no_followup":
             clause = and_(claimed_long_ago, or_(Lead.last_followup_at.is_(None), Lead.last_followup_at < cutoff))
-        elif reason == "no_opportunity":
-            clause = and_(claimed_long_ago, ~exists().where(Opportunity.lead_id == Lead.id))
+        elif reason == "no_deal_created":
+            clause = and_(claimed_long_ago, ~exists().where(Deal.lead_id == Lead.id))
         else:
-            clause = and_(claimed_long_ago, ~exists().where(Opportunity.lead_id == Lead.id,
-                                                             Opportunity.stage == Stage.WON))
+            clause = and_(claimed_long_ago, ~exists().where(Deal.lead_id == Lead.id,
+                                                             Deal.stage == Stage.WON))
         found.append((reason, clause))
     return found
 
@@ -130,14 +129,14 @@ def _all_candidates(rules):
     def cutoff(reason: str):
         return case((level_rule.c.pool_id.is_not(None), level_rule.c[reason]), else_=default_rule.c[reason])
 
-    followup, opportunity, deal = cutoff("no_followup"), cutoff("no_opportunity"), cutoff("no_deal")
+    followup, deal_created, deal = cutoff("no_followup"), cutoff("no_deal_created"), cutoff("no_deal")
     due = {
         "no_followup": and_(followup.is_not(None), Lead.claimed_at < followup,
                             or_(Lead.last_followup_at.is_(None), Lead.last_followup_at < followup)),
-        "no_opportunity": and_(opportunity.is_not(None), Lead.claimed_at < opportunity,
-                               ~exists().where(Opportunity.lead_id == Lead.id)),
+        "no_deal_created": and_(deal_created.is_not(None), Lead.claimed_at < deal_created,
+                                ~exists().where(Deal.lead_id == Lead.id)),
         "no_deal": and_(deal.is_not(None), Lead.claimed_at < deal,
-                        ~exists().where(Opportunity.lead_id == Lead.id, Opportunity.stage == Stage.WON)),
+                        ~exists().where(Deal.lead_id == Lead.id, Deal.stage == Stage.WON)),
     }
     reason = case(*[(clause, literal(name)) for name, clause in due.items()], else_=literal("rule"))
     joined = (

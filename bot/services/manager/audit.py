@@ -14,16 +14,16 @@ from sqlalchemy.orm import Session
 from bot.actor import CURRENT_ACTOR
 from bot.errors import UserError
 from db.base import utcnow
-from db.models.management import AuditEntry
+from db.models.audit import AuditEntry
 from db.session import Database, UnitOfWork
 
 # The records people change: core CRM tables, org and settings. Other capabilities' tables are audited
 # when they hold someone's data (an owner_id column) or are listed here; trails, snapshots, dedupe and
 # delivery rows are not records and would only bury the changes that matter.
 AUDITED = {
-    "customers", "contacts", "leads", "opportunities", "record_members", "visits", "pools", "pool_members",
+    "customers", "contacts", "leads", "deals", "record_members", "visits", "pools", "pool_members",
     "users", "org_units", "team_channels", "handover_batches", "deal_payments", "deal_targets", "visit_settings",
-    "channel_board_settings", "unit_announcement_settings", "nudge_settings", "holidays", "lose_reasons",
+    "channel_board_settings", "unit_announce_settings", "nudge_settings", "holidays", "lose_reasons",
 }
 NOT_AUDITED = {"audit_log", "handover_items", "lead_events", "inbound_events", "outbox", "job_runs"}
 
@@ -37,14 +37,14 @@ def is_audited(obj: object) -> bool:
 
 # Table name -> the record type users and scope speak of.
 RECORD_TYPES = {
-    "leads": "lead", "customers": "customer", "contacts": "contact", "opportunities": "opportunity",
+    "leads": "lead", "customers": "customer", "contacts": "contact", "deals": "deal",
     "visits": "visit", "users": "user", "org_units": "unit", "record_members": "record_member",
     "pools": "pool", "pool_members": "pool_member", "team_channels": "channel", "handover_batches": "handover",
 }
 # What a user may type in /audit, per record type (aliases included).
 TYPE_ALIASES = {
     "lead": "lead", "线索": "lead", "customer": "customer", "客户": "customer", "contact": "contact",
-    "联系人": "contact", "deal": "opportunity", "opportunity": "opportunity", "商机": "opportunity",
+    "联系人": "contact", "deal": "deal", "opportunity": "deal", "商机": "deal",
     "visit": "visit", "拜访": "visit", "user": "user", "用户": "user",
 }
 MAX_ENTRIES = 30
@@ -156,9 +156,9 @@ class History:
 
 
 def _record_owner(uow: UnitOfWork, record_type: str, record_id: int) -> tuple[bool, int | None]:
-    from db.models import Contact, Customer, Lead, Opportunity, User, Visit
+    from db.models import Contact, Customer, Deal, Lead, User, Visit
 
-    model = {"lead": Lead, "customer": Customer, "contact": Contact, "opportunity": Opportunity,
+    model = {"lead": Lead, "customer": Customer, "contact": Contact, "deal": Deal,
              "visit": Visit, "user": User}[record_type]
     row = uow.session.get(model, record_id)
     if row is None:
@@ -185,8 +185,7 @@ def history(uow: UnitOfWork, user_id: int, record_type: str, record_id: int, tod
     if not exists:
         raise UserError("manager/record_not_found", record_type=kind, record_id=record_id)
     visible = scope.of(uow, user_id, today)
-    scope_type = "opportunity" if kind == "opportunity" else kind
-    scope.require(uow, visible, scope_type, record_id, owner_id)
+    scope.require(uow, visible, kind, record_id, owner_id)
     query = select(AuditEntry).where(AuditEntry.record_type == kind, AuditEntry.record_id == record_id)
     entries = uow.session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())).all()
     names = dict(uow.session.execute(

@@ -17,8 +17,8 @@ from bot.errors import UserError
 from bot.services.core import org
 from bot.services.manager import scope
 from db.models import Customer, Lead, OrgUnit, User, Visit
-from db.models.crm import Opportunity
-from db.models.management import AuditEntry
+from db.models.audit import AuditEntry
+from db.models.deal import Deal
 from db.session import UnitOfWork
 
 KINDS = ("visits", "leads", "customers", "deals", "audit")
@@ -87,11 +87,11 @@ def _query(kind: str) -> tuple[list[str], Select, object, object]:
     if kind == "deals":
         columns = ["id", "name", "customer_id", "owner", "stage", "amount", "currency", "collected_amount",
                    "expected_close", "won_at", "lost_at", "lost_reason", "created_at"]
-        query = select(Opportunity.id, Opportunity.name, Opportunity.customer_id, owner, Opportunity.stage,
-                       Opportunity.amount, Opportunity.currency, Opportunity.collected_amount,
-                       Opportunity.expected_close, Opportunity.won_at, Opportunity.lost_at, Opportunity.lost_reason,
-                       Opportunity.created_at).join(User, Opportunity.owner_id == User.id).order_by(Opportunity.id)
-        return columns, query, Opportunity.owner_id, Opportunity.created_at
+        query = select(Deal.id, Deal.name, Deal.customer_id, owner, Deal.stage,
+                       Deal.amount, Deal.currency, Deal.collected_amount,
+                       Deal.expected_close, Deal.won_at, Deal.lost_at, Deal.lost_reason,
+                       Deal.created_at).join(User, Deal.owner_id == User.id).order_by(Deal.id)
+        return columns, query, Deal.owner_id, Deal.created_at
     if kind == "audit":
         actor = User.handle.label("actor")
         columns = ["id", "at", "actor", "platform", "record_type", "record_id", "action", "before", "after"]

@@ -16,9 +16,11 @@ from bot.services.core import identity, outbox
 from bot.services.leads import ownership
 from bot.services.manager import audit, scope
 from db.base import UTCDateTime
-from db.models import Contact, Customer, Lead, LeadEvent, Opportunity, RecordMember, User
-from db.models.crm import OPEN_LEAD_STATUSES, Stage
-from db.models.management import AuditEntry, HandoverBatch, HandoverItem
+from db.models import Contact, Customer, Deal, Lead, LeadEvent, RecordMember, User
+from db.models.audit import AuditEntry
+from db.models.deal import Stage
+from db.models.handover import HandoverBatch, HandoverItem
+from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import UnitOfWork
 
 WHAT = ("all", "leads", "customers", "deals")
@@ -72,8 +74,8 @@ def _selections(what: str, giver_id: int) -> list[tuple[str, type, object]]:
         chosen.append(("customer", Customer, and_(Customer.owner_id == giver_id, Customer.status != "voided")))
         chosen.append(("contact", Contact, and_(Contact.owner_id == giver_id, Contact.status != "voided")))
     if what in ("all", "deals"):
-        chosen.append(("opportunity", Opportunity,
-                       and_(Opportunity.owner_id == giver_id, Opportunity.stage.in_(OPEN_STAGES))))
+        chosen.append(("deal", Deal,
+                       and_(Deal.owner_id == giver_id, Deal.stage.in_(OPEN_STAGES))))
     return chosen
 
 
@@ -173,7 +175,7 @@ def _move(uow, batch_id, record_type, model, from_id, to_id, now) -> int:
 
 
 def _add_stay_members(uow, batch_id, giver_id, manager_id, access, until, now) -> None:
-    types = {"lead": "lead", "customer": "customer", "opportunity": "opportunity"}
+    types = {"lead": "lead", "customer": "customer", "deal": "deal"}
     for item_type, member_type in types.items():
         source = select(
             literal(member_type, String), HandoverItem.record_id, literal(giver_id, Integer), literal(access, String),
@@ -216,7 +218,7 @@ def hand_over(
     batch.records = sum(counts.values())
     result = HandoverResult(
         batch.id, giver.name, receiver.name, counts.get("lead", 0), counts.get("customer", 0),
-        counts.get("contact", 0), counts.get("opportunity", 0), access, until, deactivate,
+        counts.get("contact", 0), counts.get("deal", 0), access, until, deactivate,
     )
     manager = uow.session.get(User, manager_id)
     context = {"result": result, "manager": manager.name if manager else ""}

@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, func, select
 from bot.i18n import label
 from bot.services.manager import charts, scope, team
 from db.models import LeadEvent, OrgUnit, User, Visit
-from db.models.crm import Opportunity, Stage
+from db.models.deal import Deal, Stage
 from db.session import UnitOfWork
 
 PERIODS = ("day", "week", "month")
@@ -80,9 +80,9 @@ def compute(uow, visible: scope.Scope, unit: OrgUnit, period_name: str, now: dat
     for user_id, count in uow.session.execute(follows):
         if (row := row_of(user_id)) is not None:
             row.followups += count
-    wins = select(Opportunity.owner_id, func.count(), func.coalesce(func.sum(Opportunity.amount), 0)).where(
-        Opportunity.stage == Stage.WON, people(Opportunity.owner_id), in_period(Opportunity.won_at)
-    ).group_by(Opportunity.owner_id)
+    wins = select(Deal.owner_id, func.count(), func.coalesce(func.sum(Deal.amount), 0)).where(
+        Deal.stage == Stage.WON, people(Deal.owner_id), in_period(Deal.won_at)
+    ).group_by(Deal.owner_id)
     for user_id, count, amount in uow.session.execute(wins):
         if (row := row_of(user_id)) is not None:
             row.won_deals += count

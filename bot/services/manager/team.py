@@ -15,7 +15,8 @@ from sqlalchemy import and_, case, func, select
 from bot.errors import UserError
 from bot.services.manager import scope
 from db.models import Lead, OrgUnit, Pool, User, Visit
-from db.models.crm import OPEN_LEAD_STATUSES, Opportunity, Stage
+from db.models.deal import Deal, Stage
+from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import UnitOfWork
 
 OPEN_STAGES = (Stage.INITIAL, Stage.INTENT, Stage.NEGOTIATION)
@@ -187,9 +188,9 @@ def total_of(rows: list[Row]) -> Row:
 
 def _pipeline(uow, visible, unit, row_of) -> None:
     query = (
-        select(Opportunity.owner_id, Opportunity.stage, func.count(), func.coalesce(func.sum(Opportunity.amount), 0))
-        .where(Opportunity.stage.in_(OPEN_STAGES), _people_filter(visible, unit, Opportunity.owner_id))
-        .group_by(Opportunity.owner_id, Opportunity.stage)
+        select(Deal.owner_id, Deal.stage, func.count(), func.coalesce(func.sum(Deal.amount), 0))
+        .where(Deal.stage.in_(OPEN_STAGES), _people_filter(visible, unit, Deal.owner_id))
+        .group_by(Deal.owner_id, Deal.stage)
     )
     for owner_id, stage, count, amount in uow.session.execute(query):
         row = row_of(owner_id)
@@ -256,10 +257,10 @@ def _leads(uow, visible, unit, now: datetime, row_of) -> None:
 
 def _wins(uow, visible, unit, month: Period, row_of) -> None:
     query = (
-        select(Opportunity.owner_id, func.count(), func.coalesce(func.sum(Opportunity.amount), 0))
-        .where(Opportunity.stage == Stage.WON, Opportunity.won_at >= month.start, Opportunity.won_at < month.end,
-               _people_filter(visible, unit, Opportunity.owner_id))
-        .group_by(Opportunity.owner_id)
+        select(Deal.owner_id, func.count(), func.coalesce(func.sum(Deal.amount), 0))
+        .where(Deal.stage == Stage.WON, Deal.won_at >= month.start, Deal.won_at < month.end,
+               _people_filter(visible, unit, Deal.owner_id))
+        .group_by(Deal.owner_id)
     )
     for owner_id, count, amount in uow.session.execute(query):
         row = row_of(owner_id)
@@ -271,7 +272,7 @@ def _wins(uow, visible, unit, month: Period, row_of) -> None:
 def _targets(uow, who: dict[int, tuple[str, str, str]], rows: dict[str, Row], month_start: date) -> None:
     """Monthly won-amount targets of the reps (the deals capability owns the table; absent: no targets)."""
     try:
-        from db.models.deals import Target
+        from db.models.target import Target
     except ImportError:  # pragma: no cover - the deals capability is not installed
         return
     query = select(Target.subject_id, Target.value).where(

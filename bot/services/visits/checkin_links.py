@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import UserError
-from db.models.visits import UsedCheckinLink
+from db.models.visit import UsedCheckinLink
 from db.session import UnitOfWork
 
 log = logging.getLogger(__name__)

@@ -3,14 +3,14 @@
 A reason has a severity: "reject" (the position is refused and nothing is pinned), "flag" (pinned,
 but a manager must look: the visit does not count until approved) or "note" (kept for the record,
 e.g. a location sent late or a late check-in; it does not change the verdict).
-The thresholds come from the unit's settings (db.models.visits.VisitSettings) with the defaults of
+The thresholds come from the unit's settings (db.models.visit.VisitSettings) with the defaults of
 docs/design/rules.md ("Visit checks").
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.services.core import geo
-from db.models.visits import (
+from db.models.visit import (
     DEFAULT_ACCURACY_M,
     DEFAULT_GEOFENCE_M,
     DEFAULT_LATE_MINUTES,

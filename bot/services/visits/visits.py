@@ -20,13 +20,13 @@ from bot.services.manager import scope
 from bot.services.visits import location_checks as checks
 from bot.services.visits.location_checks import Fix, PreviousFix, Reason, Thresholds
 from db.models import Customer, Lead, LeadStatus, OrgUnit, User, Visit
-from db.models.visits import CustomerLocationRequest, VisitSettings, VisitTrailPoint
+from db.models.visit import CustomerLocationRequest, VisitSettings, VisitTrailPoint
 from db.session import UnitOfWork
 
 WAITING = "waiting"  # the core column is String(12): "awaiting_location" does not fit
 OPEN_STATUSES = (WAITING, "open")
 # Written as SQL literals, not bound parameters, so that PostgreSQL matches the partial indexes
-# (db.models.visits) even in a prepared statement's generic plan.
+# (db.models.visit) even in a prepared statement's generic plan.
 _IS_WAITING = Visit.status == literal_column(f"'{WAITING}'")
 _IS_OPEN = Visit.status.in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
 MAX_MATCHES = 8
@@ -448,7 +448,7 @@ def lookup_statement(user: User, fix: Fix, now: datetime, visit_id: int | None =
 
     Each fact is a one-row derived table LEFT JOINed `ON true` to the user's row, so a missing fact
     is NULLs, not a missing row; the candidate visits (waiting, in-window and followed, or the one a
-    link names) give at most three rows. Every part is an index lookup (see db.models.visits)."""
+    link names) give at most three rows. Every part is an index lookup (see db.models.visit)."""
     zone = zone_of(user)
     day_start, day_end = local_day_bounds(zone, fix.taken_at.astimezone(zone).date())
     params = {

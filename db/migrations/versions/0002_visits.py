@@ -14,7 +14,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-# Partial-index predicates, as in db.models.visits (a migration does not import models).
+# Partial-index predicates, as in db.models.visit (a migration does not import models).
 PENDING = "status IN ('waiting', 'open')"
 UNLOCATED = "no_location_reason IS NOT NULL AND latitude IS NULL"
 

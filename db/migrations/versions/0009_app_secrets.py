@@ -9,7 +9,7 @@ from alembic import op
 import db.base
 
 revision = "0009_app_secrets"
-down_revision = "0006_merge"
+down_revision = "0007_deal_names"
 branch_labels = None
 depends_on = None
 

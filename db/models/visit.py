@@ -1,16 +1,15 @@
-"""Visit and attendance tables beside the core `visits` table: per-unit rules, live-location trails,
-used check-in links, and customers waiting for their location to be set by the owner.
+"""Visits and attendance: the `visits` table, per-unit rules, live-location trails, used check-in links,
+and customers waiting for their location to be set by the owner.
 
 Per-unit settings are inherited down the org tree: a unit without its own row uses the nearest
 ancestor's, and the company root falls back to the defaults of docs/design/rules.md.
 """
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime, utcnow
-from db.models.crm import Visit
 
 DEFAULT_ACCURACY_M = 200.0
 DEFAULT_GEOFENCE_M = 500.0
@@ -19,6 +18,49 @@ DEFAULT_NO_LOCATION_HOURS = 24
 DEFAULT_WORK_START = 9 * 60  # minutes after local midnight
 DEFAULT_WORK_END = 18 * 60
 DEFAULT_LATE_MINUTES = 15
+
+
+class Visit(Base):
+    """A visit (拜访) or a check-in/check-out (考勤): a rep somewhere, with the location he shared
+    and the verdict on whether it can be trusted. Only rows with counts=True (verified, or
+    approved by a manager) count on boards, targets and reports."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        # Previous visit/check-in of a rep (impossible travel) and a rep's day.
+        Index("ix_visits_user_taken", "user_id", "taken_at"),
+        # Boards: counted visits per rep per period.
+        Index("ix_visits_counted", "counts", "started_at", "user_id"),
+        Index("ix_visits_review", "verdict", "review_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(12), default="visit")  # visit | checkin | checkout
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # waiting | open | closed
+    note: Mapped[str | None] = mapped_column(Text)
+    end_note: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(12), default="none")  # live|static|web|manual|venue|none
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the position was taken
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when it reached us
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(12), default="unverified")  # verified|flagged|unverified|rejected
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    no_location_reason: Mapped[str | None] = mapped_column(Text)
+    location_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_status: Mapped[str] = mapped_column(String(12), default="none")  # none|approved|rejected
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_note: Mapped[str | None] = mapped_column(Text)
+    counts: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class VisitSettings(Base):

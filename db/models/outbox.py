@@ -1,22 +1,10 @@
-"""Plumbing tables: inbound dedupe, the outbox, scheduled-run claims."""
+"""The outbox: posts waiting for delivery."""
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime, utcnow
-
-
-class InboundEvent(Base):
-    """One row per platform event acted on; the unique key makes a retry act zero times."""
-
-    __tablename__ = "inbound_events"
-    __table_args__ = (UniqueConstraint("platform", "event_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform: Mapped[str] = mapped_column(String(16))
-    event_id: Mapped[str] = mapped_column(String(128))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class OutboxMessage(Base):
@@ -43,18 +31,3 @@ class OutboxMessage(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
-
-
-class JobRun(Base):
-    """A scheduled run claimed by one process: unique (job, slot) makes it run once."""
-
-    __tablename__ = "job_runs"
-    __table_args__ = (UniqueConstraint("job", "slot"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job: Mapped[str] = mapped_column(String(100))
-    slot: Mapped[str] = mapped_column(String(64))
-    claimed_by: Mapped[str] = mapped_column(String(100))
-    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    error: Mapped[str | None] = mapped_column(Text)
