@@ -23,6 +23,7 @@ from bot.handlers.leads import customers, leads, pool
 from bot.handlers.manager import manager
 from bot.handlers.registry import CommandTable
 from bot.handlers.visits import attendance, location, review, visits
+from bot.i18n import DEFAULT_PREFIX
 from bot.jobs import heartbeat, leaderboards, reports
 from bot.jobs import nudges as nudge_jobs
 from bot.jobs import pool as pool_jobs
@@ -107,7 +108,9 @@ def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
 
 def web_app(db: Database, settings: Settings, metrics: Metrics, front_ends: list[FrontEnd]) -> web.Application:
     """Health and metrics, the check-in pages, and each front end's own routes."""
-    app = build_web_app([*ops.routes(db, metrics), *checkin.routes(db, settings)])
+    page_prefixes = [fe.command_prefix for fe in front_ends if fe.asks_location_by_page]
+    check_in = checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX)
+    app = build_web_app([*ops.routes(db, metrics), *check_in])
     for front_end in front_ends:
         front_end.add_routes(app)
     return app

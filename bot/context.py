@@ -21,10 +21,10 @@ class Context:
     commands: CommandTable
 
     def reply(self, template: str, /, **context: object) -> Reply:
-        return render(template, self.locale, **context)
+        return render(template, self.locale, command_prefix=self.incoming.command_prefix, **context)
 
     def reply_in(self, locale: str, template: str, /, **context: object) -> Reply:
-        return render(template, locale, **context)
+        return render(template, locale, command_prefix=self.incoming.command_prefix, **context)
 
     @property
     def user_id(self) -> int:

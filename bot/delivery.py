@@ -39,6 +39,7 @@ class PermanentFailure(Exception):
 
 class Sender(Protocol):
     platform: str
+    command_prefix: str  # how this platform spells a command in a post
 
     def limits_for(self, chat_id: str) -> list["SlidingWindow"]: ...
 

@@ -3,8 +3,7 @@
 A rendered template becomes a Reply by two plain-text conventions, so templates stay readable:
 a first line starting with "# " is the title, and a line "label :: value" is a field.
 """
-from contextvars import ContextVar
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -14,8 +13,8 @@ from bot.messages import Button, Reply
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 FIELD_SEPARATOR = " :: "
-# How the current platform spells a command: "/crm join" on Slack, "/join" elsewhere.
-COMMAND_PREFIX: ContextVar[str] = ContextVar("COMMAND_PREFIX", default="/")
+# How a platform spells a command ("/crm join" on Slack, "/join" elsewhere) comes from its adapter.
+DEFAULT_PREFIX = "/"
 
 
 @cache
@@ -29,17 +28,16 @@ def environment() -> Environment:
         keep_trailing_newline=False,
     )
     env.filters["money"] = lambda value: f"{value:,.2f}"
-    env.globals["cmd"] = command_text
     return env
 
 
 USAGE_ALTERNATIVES = "  ·  "
 
 
-def command_text(line: str) -> str:
+def command_text(prefix: str, line: str) -> str:
     """A command as the platform spells it ("/crm visit" on Slack); a usage line may hold several
-    forms joined by "  ·  ", and each gets the prefix."""
-    return USAGE_ALTERNATIVES.join(COMMAND_PREFIX.get() + part for part in line.split(USAGE_ALTERNATIVES))
+    forms joined by "  ·  ", and each gets the prefix. Templates call it as cmd("visit end")."""
+    return USAGE_ALTERNATIVES.join(prefix + part for part in line.split(USAGE_ALTERNATIVES))
 
 
 def pick_locale(*candidates: str | None) -> str:
@@ -52,13 +50,14 @@ def pick_locale(*candidates: str | None) -> str:
     return LOCALES[0]
 
 
-def render_text(name: str, locale: str, /, **context: object) -> str:
-    return environment().get_template(f"{locale}/{name}.j2").render(**context).strip()
+def render_text(name: str, locale: str, /, *, command_prefix: str = DEFAULT_PREFIX, **context: object) -> str:
+    template = environment().get_template(f"{locale}/{name}.j2")
+    return template.render(cmd=partial(command_text, command_prefix), **context).strip()
 
 
-def render(name: str, locale: str, /, **context: object) -> Reply:
+def render(name: str, locale: str, /, *, command_prefix: str = DEFAULT_PREFIX, **context: object) -> Reply:
     title, fields, lines = None, [], []
-    for line in render_text(name, locale, **context).splitlines():
+    for line in render_text(name, locale, command_prefix=command_prefix, **context).splitlines():
         if title is None and not lines and not fields and line.startswith("# "):
             title = line[2:].strip()
         elif FIELD_SEPARATOR in line:

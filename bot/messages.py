@@ -33,6 +33,7 @@ class Incoming:
     is_private: bool = True  # a direct chat with the bot, not a group
     display_name: str = ""
     language_hint: str | None = None  # platform's idea of the user's language
+    command_prefix: str = "/"  # how this platform spells a command in answers: "/crm " on Slack
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from bot.context import Context
 from bot.errors import UsageError, UserError
 from bot.handlers.args import parse
 from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, CommandTable
-from bot.i18n import COMMAND_PREFIX, command_info, pick_locale, render
+from bot.i18n import command_info, pick_locale, render
 from bot.messages import Incoming, Reply
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
@@ -87,7 +87,6 @@ class Router:
 
     def handle(self, incoming: Incoming) -> list[Reply]:
         incoming = self._normalise(incoming)
-        COMMAND_PREFIX.set("/crm " if incoming.platform == "slack" else "/")
         started = time.perf_counter()
         trace = Trace()
         try:
@@ -98,11 +97,11 @@ class Router:
             # One line, not a traceback per command: an outage would bury everything else.
             log.warning("database unavailable while handling %s: %s", incoming.command,
                         str(exc.orig or exc).splitlines()[0][:300])
-            replies = [render("errors/try_again", self._fallback_locale(incoming))]
+            replies = [render("errors/try_again", self._fallback_locale(incoming), command_prefix=incoming.command_prefix)]
         except Exception:
             trace.outcome = "internal"
             log.exception("unhandled error in command %r", incoming.command)
-            replies = [render("errors/internal", self._fallback_locale(incoming))]
+            replies = [render("errors/internal", self._fallback_locale(incoming), command_prefix=incoming.command_prefix)]
         self._record(incoming, trace, time.perf_counter() - started)
         return replies
 
@@ -129,7 +128,8 @@ class Router:
             return []
         log.warning("rate limit: %s user %s refused for %ss", incoming.platform, incoming.user_id, verdict.wait_seconds)
         locale = pick_locale(verdict.locale, incoming.language_hint, self.settings.DEFAULT_LOCALE)
-        return [render("errors/rate_limited", locale, seconds=verdict.wait_seconds)]
+        return [render("errors/rate_limited", locale, command_prefix=incoming.command_prefix,
+                       seconds=verdict.wait_seconds)]
 
     def _metric_name(self, incoming: Incoming) -> str:
         """Declared names only: arbitrary typed words must not become metric series."""
@@ -169,7 +169,7 @@ class Router:
                 trace.outcome = "usage_error" if isinstance(error, UsageError) else "refused"
                 uow.rollback()
                 self._remember_event(incoming)
-                return [self._render_error(error, locale)]
+                return [self._render_error(error, locale, incoming.command_prefix)]
 
     def _remember_event(self, incoming: Incoming) -> None:
         """A refused command still consumed its event: a retry must not answer twice."""
@@ -206,12 +206,11 @@ class Router:
             "errors/unknown_command", command=ctx.incoming.command[:40], suggestion=guess[0] if guess else None
         )
 
-    def _render_error(self, error: UserError, locale: str) -> Reply:
+    def _render_error(self, error: UserError, locale: str, command_prefix: str) -> Reply:
         if isinstance(error, UsageError):
-            return render(
-                f"errors/{error.template}", locale, usage=command_info(locale, error.command)["usage"], **error.params
-            )
-        return render(f"errors/{error.template}", locale, **error.params)
+            return render(f"errors/{error.template}", locale, command_prefix=command_prefix,
+                          usage=command_info(locale, error.command)["usage"], **error.params)
+        return render(f"errors/{error.template}", locale, command_prefix=command_prefix, **error.params)
 
 
 def command_line(text: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from bot.router import Router, command_line
 from db.base import utcnow
 
 PLATFORM = "console"
+COMMAND_PREFIX = "/"
 WORKSPACE = "local"
 
 
@@ -47,6 +48,7 @@ class ConsoleSender:
     """Delivers outbox posts for console channels by printing them."""
 
     platform = PLATFORM
+    command_prefix = COMMAND_PREFIX
 
     def __init__(self, out: TextIO):
         self.out = out
@@ -73,7 +75,7 @@ class ConsoleAdapter:
         if not name:
             return None
         base = dict(
-            platform=PLATFORM, workspace=WORKSPACE, chat_id=f"@{self.user}", user_id=self.user,
+            platform=PLATFORM, command_prefix=COMMAND_PREFIX, workspace=WORKSPACE, chat_id=f"@{self.user}", user_id=self.user,
             sent_at=self.clock(), event_id=None, is_private=True,
         )
         if name == "location":

@@ -9,6 +9,8 @@ from bot.delivery import Sender
 class FrontEnd(Protocol):
     platform: str
     sender: Sender
+    command_prefix: str
+    asks_location_by_page: bool  # True: a rep shares his position on the signed check-in page
 
     def add_routes(self, app: web.Application) -> None: ...
 

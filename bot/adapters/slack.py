@@ -33,6 +33,8 @@ from db.base import utcnow
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
+# Every command is a word after the one slash command the app installs.
+COMMAND_PREFIX = "/crm "
 EVENTS_PATH = "/slack/events"
 MAX_BLOCKS = 50
 MAX_TEXT = 3000  # characters per section text
@@ -188,7 +190,7 @@ def command_incoming(body: dict, chat_id: str | None = None) -> Incoming:
     channel = _text(body, "channel_id")
     trigger = _text(body, "trigger_id")
     return Incoming(
-        platform=PLATFORM, workspace=_text(body, "team_id"), chat_id=chat_id or channel,
+        platform=PLATFORM, command_prefix=COMMAND_PREFIX, workspace=_text(body, "team_id"), chat_id=chat_id or channel,
         user_id=_text(body, "user_id"), command=name or "help", args=args,
         event_id=f"command:{trigger}" if trigger else None,
         sent_at=utcnow(), is_private=is_im(channel),
@@ -208,7 +210,7 @@ def message_incoming(body: dict, event: dict) -> Incoming | None:
     if not name:
         return None
     return Incoming(
-        platform=PLATFORM, workspace=_text(body, "team_id") or _text(event, "team"), chat_id=channel,
+        platform=PLATFORM, command_prefix=COMMAND_PREFIX, workspace=_text(body, "team_id") or _text(event, "team"), chat_id=channel,
         user_id=user, command=name, args=args, event_id=_text(body, "event_id") or None,
         sent_at=_timestamp(event.get("ts")), is_private=is_im(channel, _text(event, "channel_type")),
     )
@@ -220,7 +222,7 @@ def action_incoming(body: dict, action: dict) -> Incoming:
     user = _object(body, "user")
     stable = _text(body, "trigger_id") or f"{_text(action, 'action_ts')}:{_text(user, 'id')}"
     return Incoming(
-        platform=PLATFORM, workspace=_text(_object(body, "team"), "id") or _text(user, "team_id"),
+        platform=PLATFORM, command_prefix=COMMAND_PREFIX, workspace=_text(_object(body, "team"), "id") or _text(user, "team_id"),
         chat_id=channel, user_id=_text(user, "id"), button=_text(action, "value"),
         event_id=f"action:{stable}", sent_at=_timestamp(action.get("action_ts")) or utcnow(),
         is_private=is_im(channel), display_name=_text(user, "username") or _text(user, "name"),
@@ -266,6 +268,7 @@ class SlackSender:
     """Outbox delivery: about one message per second per channel, 429s honoured."""
 
     platform = PLATFORM
+    command_prefix = COMMAND_PREFIX
 
     def __init__(self, client: AsyncWebClient, locale: str):
         self.client = client
@@ -362,6 +365,9 @@ class SlackAnswerer:
 
 class SlackFrontEnd:
     platform = PLATFORM
+    command_prefix = COMMAND_PREFIX
+    # Slack cannot share a location: a signed one-time web page asks the browser instead.
+    asks_location_by_page = True
 
     def __init__(self, settings: Settings, router: Router):
         self.settings = settings

@@ -46,6 +46,7 @@ from bot.router import Router, command_line
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
+COMMAND_PREFIX = "/"
 MESSAGE_LIMIT = 4096  # characters (UTF-16 code units) of one message
 CALLBACK_DATA_LIMIT = 64  # bytes of an inline button's callback_data
 MAX_COMMANDS = 100
@@ -95,6 +96,7 @@ def to_incoming(update: Update, workspace: str, bot_username: str | None = None)
 def _base(update: Update, message: MaybeInaccessibleMessage, workspace: str, user: Any) -> dict[str, Any]:
     return dict(
         platform=PLATFORM,
+        command_prefix=COMMAND_PREFIX,
         workspace=workspace,
         chat_id=str(message.chat.id),
         user_id=str(user.id),
@@ -355,6 +357,7 @@ class TelegramSender:
     """Delivers outbox posts (team groups, direct messages) within Telegram's rate limits."""
 
     platform = PLATFORM
+    command_prefix = COMMAND_PREFIX
 
     def __init__(self, bot: Any, ready: Callable[[], Awaitable[None]], default_locale: str):
         self.bot = bot
@@ -432,6 +435,8 @@ def _file_url(base_url: str) -> str:
 
 
 class TelegramFrontEnd:
+    command_prefix = COMMAND_PREFIX
+    asks_location_by_page = False  # a private chat shares a location natively
     platform = PLATFORM
 
     def __init__(self, settings: Settings, router: Router):

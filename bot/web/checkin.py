@@ -37,12 +37,14 @@ def _html() -> Environment:
                        trim_blocks=True, lstrip_blocks=True)
 
 
-def routes(db: Database, settings: Settings) -> list[web.RouteDef]:
+def routes(db: Database, settings: Settings, command_prefix: str) -> list[web.RouteDef]:
+    """The pages, answering in the words of the platform whose reps open them (command_prefix)."""
+
     async def get_page(request: web.Request) -> web.Response:
         return await show_page(db, settings, request)
 
     async def post_page(request: web.Request) -> web.Response:
-        return await post_position(db, settings, request)
+        return await post_position(db, settings, command_prefix, request)
 
     return [web.get("/checkin/{token}", get_page), web.post("/checkin/{token}", post_page)]
 
@@ -107,7 +109,7 @@ def _number(form: dict, name: str) -> float | None:
         return math.nan
 
 
-def _pin(db: Database, settings: Settings, token: str, form: dict, hint: str | None):
+def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form: dict, hint: str | None):
     """Use the link and pin the position in one transaction; returns (locale, reply, ok)."""
     now = utcnow()
     locale = pick_locale(hint, settings.DEFAULT_LOCALE)
@@ -131,18 +133,21 @@ def _pin(db: Database, settings: Settings, token: str, form: dict, hint: str | N
         except UserError as error:
             uow.rollback()
             return locale, error, False
-        reply = render("visits/pinned" if pinned.kind == "visit" else "attendance/pinned", locale, pinned=pinned)
+        reply = render("visits/pinned" if pinned.kind == "visit" else "attendance/pinned", locale,
+                       command_prefix=command_prefix, pinned=pinned)
         uow.commit()
         return locale, reply, True
 
 
-async def post_position(db: Database, settings: Settings, request: web.Request) -> web.Response:
+async def post_position(db: Database, settings: Settings, command_prefix: str, request: web.Request
+                        ) -> web.Response:
     if (request.content_length or 0) > MAX_FORM_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length or 0)
     form = dict(await request.post())
     try:
         locale, outcome, ok = await asyncio.to_thread(
-            _pin, db, settings, request.match_info["token"], form, request.headers.get("Accept-Language")
+            _pin, db, settings, command_prefix, request.match_info["token"], form,
+            request.headers.get("Accept-Language")
         )
     except Exception:
         log.exception("check-in page failed")

@@ -334,9 +334,9 @@ class RecordingRouter(Router):
 
     last_error: str | None = None
 
-    def _render_error(self, error, locale):
+    def _render_error(self, error, locale, command_prefix):
         self.last_error = error.template
-        return super()._render_error(error, locale)
+        return super()._render_error(error, locale, command_prefix)
 
 
 class Pinned:
