@@ -63,6 +63,7 @@ class HttpSender:
     """Posts to the Bot API over HTTP with the adapter's windows: 30/s overall, 20/min per group."""
 
     platform = "telegram"
+    command_prefix = "/"
 
     def __init__(self, base_url: str, session: aiohttp.ClientSession):
         self.base_url = base_url

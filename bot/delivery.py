@@ -16,7 +16,8 @@ from typing import Protocol
 
 from sqlalchemy import or_, select, update
 
-from bot.messages import Reply
+from bot.i18n import render
+from bot.messages import Reply, Templated
 from bot.metrics import Metrics
 from db.base import utcnow
 from db.models import OutboxMessage
@@ -100,6 +101,19 @@ def backoff_seconds(attempts: int) -> float:
     return min(600.0, 2.0 ** min(attempts, 10)) * random.uniform(0.8, 1.2)
 
 
+def rendered(payload: dict, command_prefix: str) -> Reply:
+    """The post in the words of the platform it goes to. Rows queued before posts were kept as
+    templates hold a rendered reply; a template that cannot render will never deliver."""
+    if "template" not in payload:
+        return Reply.from_json(payload)
+    post = Templated.from_json(payload)
+    try:
+        return render(post.template, post.locale, command_prefix=command_prefix, **post.context)
+    except Exception as exc:
+        log.exception("outbox post %s does not render", post.template)
+        raise PermanentFailure(f"template {post.template} does not render: {exc!r}"[:500]) from exc
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -173,9 +187,10 @@ class Dispatcher:
     @staticmethod
     async def _post(sender: Sender, message: OutboxMessage, windows: list[SlidingWindow]) -> None:
         """One attempt, within the windows; its slots count from the platform's answer."""
+        reply = rendered(message.payload, sender.command_prefix)
         stamps = await acquire_all(windows)
         try:
-            await sender.send(message.workspace, message.chat_id, Reply.from_json(message.payload))
+            await sender.send(message.workspace, message.chat_id, reply)
         finally:
             for window, stamp in zip(windows, stamps, strict=True):
                 window.settle(stamp)

@@ -1,6 +1,12 @@
-"""Platform-neutral messages: what adapters turn events into, and what handlers answer."""
+"""Platform-neutral messages: what adapters turn events into, what handlers answer, and what the
+outbox keeps until delivery (a template, its language and its data, rendered by the dispatcher)."""
+import base64
+import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,6 @@ class Reply:
     # Slack shows a button opening checkin_url (a signed one-time page), the console a hint.
     request_location: bool = False
     checkin_url: str | None = None
-    # None: reply where the message came from. Otherwise a direct message to that CRM user id.
-    to_user_id: int | None = None
     file_name: str | None = None
     file_bytes: bytes | None = None
     locale: str | None = None  # language it was rendered in; adapters use it for their own labels
@@ -82,3 +86,67 @@ class Reply:
             buttons=[Button(**b) for b in data.get("buttons", [])],
             locale=data.get("locale"),
         )
+
+
+@dataclass(frozen=True)
+class Templated:
+    """A message not rendered yet: the dispatcher renders it in the words of the platform it goes to."""
+
+    template: str
+    locale: str
+    context: dict[str, Any]
+
+    def to_json(self) -> dict:
+        return {"template": self.template, "locale": self.locale, "context": _to_json(self.context)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Templated":
+        return cls(data["template"], data["locale"], _from_json(data["context"]))
+
+
+# Values JSON has no type for travel tagged, and come back as the same type; a dataclass comes back as
+# a dict of its fields and properties (templates read both alike: `report.totals`, `r.top_reasons`).
+_TAG = "$"
+
+
+def _to_json(value: object) -> object:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Enum):
+        return _to_json(value.value)
+    if isinstance(value, datetime):
+        return {_TAG: "datetime", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {_TAG: "date", "v": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {_TAG: "decimal", "v": str(value)}
+    if isinstance(value, bytes):
+        return {_TAG: "bytes", "v": base64.b64encode(value).decode()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        properties = {name: getattr(value, name) for name, attribute in vars(type(value)).items()
+                      if isinstance(attribute, property)}
+        return {key: _to_json(item) for key, item in {**fields, **properties}.items()}
+    if isinstance(value, dict):
+        return {str(key): _to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_to_json(item) for item in value]
+    raise TypeError(f"cannot keep a {type(value).__name__} in the outbox")
+
+
+_FROM_TAG = {
+    "datetime": datetime.fromisoformat,
+    "date": date.fromisoformat,
+    "decimal": Decimal,
+    "bytes": base64.b64decode,
+}
+
+
+def _from_json(value: object) -> object:
+    if isinstance(value, list):
+        return [_from_json(item) for item in value]
+    if isinstance(value, dict):
+        if value.keys() == {_TAG, "v"}:
+            return _FROM_TAG[value[_TAG]](value["v"])
+        return {key: _from_json(item) for key, item in value.items()}
+    return value

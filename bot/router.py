@@ -28,7 +28,7 @@ from bot.i18n import command_info, pick_locale, render
 from bot.messages import Incoming, Reply
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
-from bot.services.core import identity, outbox
+from bot.services.core import identity
 from db.base import utcnow
 from db.session import Database
 
@@ -161,10 +161,9 @@ class Router:
             ctx = Context(uow, incoming, user, locale, self.clock(), self.settings, self.commands)
             try:
                 replies = self._run(ctx, trace)
-                direct = outbox.queue_direct_replies(uow, replies)
                 uow.commit()
                 trace.locale = user.locale if user else None  # /lang may just have changed it
-                return direct
+                return replies
             except UserError as error:
                 trace.outcome = "usage_error" if isinstance(error, UsageError) else "refused"
                 uow.rollback()

@@ -16,11 +16,13 @@ from sqlalchemy import text
 from bot.adapters.console import ConsoleAdapter
 from bot.bootstrap import build_router, open_database
 from bot.config import Settings, load_settings
+from bot.delivery import rendered
+from bot.messages import Reply
 from bot.router import Router
 from bot.services.core import demo
 from db.base import utcnow
 from db.migrate import upgrade
-from db.models import Base
+from db.models import Base, OutboxMessage
 from db.session import Database
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -119,6 +121,11 @@ def demo_pool(demo_org: Database) -> Database:
 def console(router: Router, demo_org: Database) -> ConsoleAdapter:
     """A console chat on the demo org, speaking as the admin; `/as li` switches."""
     return ConsoleAdapter(router, "admin")
+
+
+def posted(message: OutboxMessage, command_prefix: str = "/") -> Reply:
+    """A queued post as its reader will see it: rendered the way the dispatcher renders it."""
+    return rendered(message.payload, command_prefix)
 
 
 def say(console: ConsoleAdapter, line: str) -> str:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.i18n import label, render
+from bot.i18n import label
 from bot.scheduler import claim_slot, every, scheduled
 from bot.services.core import outbox
 from bot.services.deals import leaderboards
@@ -51,11 +51,12 @@ def _push_one(db: Database, channel_id: int, unit_id: int, zone: ZoneInfo, local
         if not claim_slot(uow, f"leaderboard:channel:{channel_id}", f"{day}:{period}"):
             return False
         board = leaderboards.scheduled_board(uow, channel_id, unit_id, zone, period, plan, now)
-        reply = render("rank/scheduled", locale, b=board, metric=label(f"metric_{board.metric}", locale),
-                       period=label(f"period_{period}", locale))
         channel = uow.session.get(TeamChannel, channel_id)
         assert channel is not None
-        outbox.post_to_channel(uow, channel, reply, "board", dedupe_key=f"board:{channel_id}:{day}:{period}")
+        context = {"b": board, "metric": label(f"metric_{board.metric}", locale),
+                   "period": label(f"period_{period}", locale)}
+        outbox.post_to_channel(uow, channel, "rank/scheduled", context, "board",
+                               dedupe_key=f"board:{channel_id}:{day}:{period}")
         uow.commit()
     return True
 

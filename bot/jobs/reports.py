@@ -61,7 +61,7 @@ def _push_one(db: Database, manager_id: int, week: str, now: datetime) -> int:
         assert unit is not None
         report = reports.compute(uow, visible, unit, "week", reports.previous_week(now), manager.timezone,
                                  manager.locale, with_chart=False)
-        outbox.render_direct(uow, manager_id, "manager/weekly_report", {"report": report},
+        outbox.queue_direct(uow, manager_id, "manager/weekly_report", {"report": report},
                              dedupe_key=f"{JOB}:{manager_id}:{week}")
         uow.commit()
     return 1

@@ -1,7 +1,7 @@
 """The foundation commands through the console adapter, in both languages."""
 from bot.services.core import identity
 from db.base import utcnow
-from tests.conftest import say
+from tests.conftest import posted, say
 
 
 def test_help_lists_only_what_the_role_may_use_in_his_language(console):
@@ -53,7 +53,7 @@ def test_join_links_once_and_posts_welcome_to_team_channel(console, db):
     with db.uow() as uow:
         posts = uow.session.scalars(select(OutboxMessage)).all()
     assert [p.chat_id for p in posts] == ["#sales"]
-    assert "joined" in posts[0].payload["text"]
+    assert "joined" in posted(posts[0]).text
 
 
 def invitation_for(db, handle):

@@ -5,7 +5,6 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter, SlidingWindow
-from bot.i18n import render
 from bot.messages import Reply
 from bot.services.core import outbox
 from db.base import utcnow
@@ -16,6 +15,7 @@ class RecordingPlatform:
     """A platform double: records posts, and can fail the next calls in a chosen way."""
 
     platform = "console"
+    command_prefix = "/"
 
     def __init__(self, failures: list[Exception] | None = None, per_chat: tuple[int, float] | None = None):
         self.sent: list[tuple[str, str]] = []
@@ -139,23 +139,26 @@ async def test_a_late_answer_cannot_squeeze_posts_past_the_platforms_limit(demo_
 def test_dedupe_key_queues_once(demo_org):
     with demo_org.uow() as uow:
         channel = uow.session.scalar(select(TeamChannel))
-        reply = render("channel/welcome", "en", name="Li", unit="Acme")
-        assert outbox.post_to_channel(uow, channel, reply, dedupe_key="win:7") is not None
+        welcome = {"name": "Li", "unit": "Acme"}
+        assert outbox.post_to_channel(uow, channel, "channel/welcome", welcome, dedupe_key="win:7") is not None
         uow.commit()
     with demo_org.uow() as uow:
         channel = uow.session.scalar(select(TeamChannel))
-        assert outbox.post_to_channel(uow, channel, reply, dedupe_key="win:7") is None
+        assert outbox.post_to_channel(uow, channel, "channel/welcome", welcome, dedupe_key="win:7") is None
         uow.commit()
     assert statuses(demo_org) == ["pending"]
 
 
-def test_direct_message_goes_to_the_users_linked_chat_in_his_language(demo_org):
+async def test_direct_message_goes_to_the_users_linked_chat_in_his_language(demo_org):
     from bot.services.core import identity
 
     with demo_org.uow() as uow:
         li = identity.find_user(uow, "li")
-        assert outbox.render_direct(uow, li.id, "errors/try_again", {})
+        assert outbox.queue_direct(uow, li.id, "errors/try_again", {})
         uow.commit()
     with demo_org.uow() as uow:
         row = uow.session.scalar(select(OutboxMessage))
-    assert row.kind == "direct" and row.chat_id == "@li" and "数据库" in row.payload["text"]
+    platform = RecordingPlatform()
+    await Dispatcher(demo_org, {"console": platform}).deliver_due()
+    [(chat_id, text)] = platform.sent
+    assert row.kind == "direct" and chat_id == "@li" and "数据库" in text

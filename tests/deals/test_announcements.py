@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from db.models import OrgUnit, OutboxMessage, TeamChannel
 from db.models.board import ChannelBoardSettings, UnitAnnouncementSettings
-from tests.conftest import say
+from tests.conftest import posted, say
 from tests.deals.test_deals import add_customer
 
 
@@ -47,7 +47,7 @@ def test_announcement_in_each_channels_language_with_total_rank_and_target(conso
     say(console, "/as li")
     say(console, "/newdeal steel 40000")
     say(console, "/win 1")
-    by_chat = {p.chat_id: p.payload["text"] for p in posts(db)}
+    by_chat = {p.chat_id: posted(p).text for p in posts(db)}
     assert "won 40,000.00 CNY from Shanghai Steel" in by_chat["#sales"]
     assert "Month total 40,000.00 CNY, rank 1 of 1, target 40.0% of 100,000.00" in by_chat["#sales"]
     assert "拿下 Shanghai Steel 40,000.00 CNY" in by_chat["-100east"]
@@ -69,7 +69,7 @@ def test_milestones_personal_best_biggest_and_target_reached(console, db):
     deliver(db)
     out = say(console, "/win 3")
     assert "个人最佳" in out and "团队本月最大单" in out and "本月目标达成" in out
-    texts = [p.payload["text"] for p in posts(db)]
+    texts = [posted(p).text for p in posts(db)]
     assert "Personal best" in texts[-1] and "Month target reached" in texts[-1] and "First deal" not in texts[-1]
 
 
@@ -85,7 +85,7 @@ def test_fanfare_scales_with_unit_thresholds(console, db):
     say(console, "/win 1")
     deliver(db)
     say(console, "/win 2")
-    small, big = [p.payload["text"] for p in posts(db)]
+    small, big = [posted(p).text for p in posts(db)]
     assert small.startswith("🎉 Sam") and big.startswith("🎉🎉🎉 Sam")
 
 
@@ -101,8 +101,8 @@ def test_three_wins_in_the_window_become_one_post(console, db):
         say(console, f"/newdeal c{n} {n}000")
         say(console, f"/win {n}")
     [post] = posts(db)
-    text = post.payload["text"]
-    assert "3 wins" in post.payload["title"]
+    text = posted(post).text
+    assert "3 wins" in posted(post).title
     assert "Shanghai Steel" in text and "Hangzhou Tea" in text and "Berlin Motors" in text
     assert post.next_attempt_at > datetime.now(UTC) + timedelta(seconds=30)
 
@@ -118,7 +118,7 @@ def test_a_post_already_sent_is_not_merged_into(console, db):
     say(console, "/newdeal c2 2000")
     say(console, "/win 2")
     first, second = posts(db)
-    assert "Berlin Motors" not in first.payload["text"] and "Berlin Motors" in second.payload["text"]
+    assert "Berlin Motors" not in posted(first).text and "Berlin Motors" in posted(second).text
 
 
 def test_quiet_hours_hold_the_post_until_they_end(console, db):
@@ -146,9 +146,9 @@ def test_unit_that_announces_on_collected_waits_for_the_money(console, db):
     assert posts(db) == []
     say(console, "/paid 1 4000")
     [post] = posts(db)
-    assert "Sam Carter collected 4,000.00 CNY from Berlin Motors" in post.payload["text"]
-    assert "Month total 4,000.00" in post.payload["text"]
+    assert "Sam Carter collected 4,000.00 CNY from Berlin Motors" in posted(post).text
+    assert "Month total 4,000.00" in posted(post).text
     deliver(db)
     say(console, "/paid 1 1000")
-    assert "Month total 5,000.00" in posts(db)[-1].payload["text"]
+    assert "Month total 5,000.00" in posted(posts(db)[-1]).text
     assert "collected" in say(console, "/rank").lower() or "回款" in say(console, "/rank")

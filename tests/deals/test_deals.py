@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from bot.messages import Incoming
 from db.models import Customer, Deal, OutboxMessage, User
 from db.models.deal import Payment
-from tests.conftest import say
+from tests.conftest import posted, say
 
 
 def add_customer(db, owner: str, name: str) -> int:
@@ -34,7 +34,7 @@ def test_deal_lifecycle_announces_once(console, db):
     assert "已经赢单" in say(console, "/win 1")
     assert "已经赢单" in say(console, "/lose 1 price")
     posts = _posts(db, "win")
-    assert len(posts) == 1 and "Li Lei won 50,000.00 CNY from Shanghai Steel" in posts[0].payload["text"]
+    assert len(posts) == 1 and "Li Lei won 50,000.00 CNY from Shanghai Steel" in posted(posts[0]).text
     say(console, "/lang en")
     assert "already won" in say(console, "/win #1")
 

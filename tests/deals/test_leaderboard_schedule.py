@@ -10,6 +10,7 @@ from bot.jobs.leaderboards import push_due
 from db.models import OrgUnit, OutboxMessage, TeamChannel
 from db.models.board import ChannelBoardSettings
 from db.session import Database
+from tests.conftest import posted
 
 
 def add_berlin(db: Database, weekends: bool) -> None:
@@ -51,7 +52,7 @@ def test_each_channel_at_its_own_1800_on_a_working_day(demo_org, db):
     with db.uow() as uow:
         boards = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "board")).all()
     assert sorted(b.chat_id for b in boards) == ["#sales", "-100berlin"]
-    assert all("leaderboard" in b.payload["title"] for b in boards)
+    assert all("leaderboard" in posted(b).title for b in boards)
 
 
 def test_friday_adds_the_week_board_and_sunday_pushes_nothing_by_default(demo_org, db):

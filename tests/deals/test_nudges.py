@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.services.deals import nudges
 from db.models import OutboxMessage, User, Visit
 from db.models.target import Target
-from tests.conftest import say
+from tests.conftest import posted, say
 
 # Thursday 2026-11-26 in Asia/Shanghai (UTC+8)
 AT_1030 = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)
@@ -24,7 +24,7 @@ def run(db, now):
 
 def dms(db):
     with db.uow() as uow:
-        return {(m.chat_id, m.payload["text"] + str(m.payload["fields"])) for m in uow.session.scalars(
+        return {(m.chat_id, posted(m).text + str(posted(m).fields)) for m in uow.session.scalars(
             select(OutboxMessage).where(OutboxMessage.kind == "direct"))}
 
 

@@ -10,7 +10,7 @@ from bot.services.leads import distribution, ownership, pool
 from db.base import utcnow
 from db.models import Lead, LeadEvent, OrgUnit, OutboxMessage, Pool, PoolMember, User
 from db.models.lead import LeadClaim
-from tests.conftest import say
+from tests.conftest import posted, say
 
 
 def set_rules(db, **values):
@@ -126,7 +126,7 @@ def test_managers_and_pool_admins_assign_reps_do_not(console, demo_pool):
     assert "没有名为「nobody」" in say(console, "/assign 5 nobody")
     with demo_pool.uow() as uow:
         dm = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct")).one()
-        assert "分配给了你" in dm.payload["text"]
+        assert "分配给了你" in posted(dm).text
 
 
 def test_assign_respects_the_receivers_cap(console, demo_pool):

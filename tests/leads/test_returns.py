@@ -11,7 +11,7 @@ from bot.services.leads import pool, returns
 from db.base import utcnow
 from db.models import Customer, Deal, Lead, LeadEvent, OutboxMessage, Pool, User
 from db.models.lead import LeadReturnWarning
-from tests.conftest import say
+from tests.conftest import posted, say
 
 
 def rep_id(db, handle):
@@ -120,7 +120,7 @@ def test_owner_is_warned_once_by_direct_message_before_the_return(demo_pool):
     with demo_pool.uow() as uow:
         messages = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct")).all()
         assert len(messages) == 1
-        text = messages[0].payload["text"]
+        text = posted(messages[0]).text
         assert "#5 Northwind Foods Inc." in text and "#6" in text and "In 1 day" in text
         assert uow.session.scalar(select(func.count()).select_from(LeadReturnWarning)) == 2
     # A day later, unworked: returned, and the history says why.
@@ -133,4 +133,4 @@ def test_warning_is_in_the_owners_language(demo_pool):
     run_sweep(demo_pool, utcnow())
     with demo_pool.uow() as uow:
         message = uow.session.scalars(select(OutboxMessage)).one()
-        assert "即将被回收到公海" in message.payload["title"] and "超期未跟进" in message.payload["text"]
+        assert "即将被回收到公海" in posted(message).title and "超期未跟进" in posted(message).text

@@ -24,7 +24,7 @@ from db.models import (
 )
 from db.models.audit import AuditEntry
 from db.models.handover import HandoverBatch
-from tests.conftest import say
+from tests.conftest import posted, say
 
 
 def give_li_records(db, leads=3):
@@ -78,7 +78,7 @@ def test_handover_moves_everything_with_history_and_tells_both(console, db):
     assert count(db, AuditEntry, AuditEntry.action == "handover") == 6  # one per record moved
     assert count(db, RecordMember, RecordMember.user_id == li, RecordMember.access == "read") == 5
     with db.uow() as uow:
-        dms = {m.chat_id: m.payload["text"] for m in uow.session.scalars(select(OutboxMessage))}
+        dms = {m.chat_id: posted(m).text for m in uow.session.scalars(select(OutboxMessage))}
     assert set(dms) == {"@li", "@zhang"} and "张伟 Zhang Wei" in dms["@li"] and "李雷 Li Lei" in dms["@zhang"]
     # The old owner keeps read access, but cannot change what he handed over.
     say(console, "/as li")

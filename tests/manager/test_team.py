@@ -12,6 +12,7 @@ from bot.services.manager import charts
 from db.models import Customer, Lead, OutboxMessage, Visit
 from db.models.deal import Deal
 from db.models.target import Target
+from tests.conftest import posted
 
 # A Thursday 10:00 in Shanghai: the week started on Monday.
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -91,8 +92,8 @@ def test_weekly_report_reaches_each_manager_once_on_monday_morning(db, demo_org,
     assert push_weekly(db, monday_0830_shanghai + timedelta(minutes=15), settings) == 0
     with db.uow() as uow:
         (message,) = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct")).all()
-    assert message.chat_id == "@mei" and "周报" in message.payload["title"]
-    assert "2026-11-23" in message.payload["title"]
+    assert message.chat_id == "@mei" and "周报" in posted(message).title
+    assert "2026-11-23" in posted(message).title
 
 
 def test_charts_never_fail_on_fonts_or_names(monkeypatch):

@@ -205,6 +205,7 @@ from db.session import Database
 
 class Loopback:
     platform = "fake"
+    command_prefix = "/"
     def __init__(self, url, http):
         self.url, self.http = url, http
     def limits_for(self, chat_id):

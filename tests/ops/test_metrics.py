@@ -72,6 +72,8 @@ async def test_commands_show_as_latency_histograms_by_command_and_outcome(consol
 class Refusing:
     """A platform that takes two posts, then refuses every post."""
 
+    command_prefix = "/"
+
     def __init__(self) -> None:
         self.taken = 0
 

@@ -10,7 +10,7 @@ from bot.bootstrap import build_router
 from bot.jobs.visits import manager_digests
 from bot.messages import Incoming
 from db.models import OutboxMessage, Visit
-from tests.conftest import say
+from tests.conftest import posted, say
 from tests.visits.test_visits import Clock, add_records, clocked_console, user_id, visits_of
 
 
@@ -55,7 +55,7 @@ def test_approve_counts_reject_does_not_and_both_are_recorded(flagged, db, setti
     assert "only flagged or unverified" in say(mei, "/review approve 1")
     with db.uow() as uow:
         visits = {v.id: v for v in uow.session.scalars(select(Visit))}
-        dms = [m.payload["text"] for m in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct"))]
+        dms = [posted(m).text for m in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct"))]
     assert (visits[2].review_status, visits[2].counts, visits[2].reviewed_by_id) == ("approved", True, user_id(db, "mei"))
     assert (visits[3].review_status, visits[3].counts, visits[3].review_note) == ("rejected", False, "not at the customer")
     assert visits[2].reviewed_at == clock.now and visits[1].counts
@@ -122,7 +122,7 @@ def test_daily_digest_at_the_managers_local_time_once(flagged, db, settings):
         manager_digests(db, datetime(2026, 5, 6, 10, minute, tzinfo=UTC), settings)
     with db.uow() as uow:
         [digest] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct")).all()
-    text = digest.payload["text"]
-    assert digest.chat_id == "@mei" and "2026-05-06 拜访日报:共 3 次" in (digest.payload["title"] or "")
+    text = posted(digest).text
+    assert digest.chat_id == "@mei" and "2026-05-06 拜访日报:共 3 次" in (posted(digest).title or "")
     assert "李雷 Li Lei:拜访 2 次,计入 1 次,标记 1 次,未签到(无精度 ×1)" in text
     assert "Sam Carter:拜访 1 次,计入 0 次,标记 1 次" in text and "有 2 次拜访等待你审核" in text

@@ -20,7 +20,7 @@ from bot.services.visits import review as reviews
     ],
     group="2-visits",
 )
-def review(ctx: Context, action: str | None, visit_id: int | None, note: str | None) -> list[Reply]:
+def review(ctx: Context, action: str | None, visit_id: int | None, note: str | None) -> Reply | list[Reply]:
     if action is None:
         queue = reviews.queue(ctx.uow, ctx.user_id, ctx.now)
         head = ctx.reply("review/queue", queue=queue)
@@ -37,6 +37,4 @@ def review(ctx: Context, action: str | None, visit_id: int | None, note: str | N
     if visit_id is None:
         raise UsageError("review")
     decision = reviews.decide(ctx.uow, ctx.user_id, visit_id, action == "approve", note, ctx.now)
-    told = replace(ctx.reply_in(decision.rep_locale, "review/rep_told", decision=decision, note=note),
-                   to_user_id=decision.rep_id)
-    return [ctx.reply("review/decided", decision=decision), told]
+    return ctx.reply("review/decided", decision=decision)

@@ -1,8 +1,11 @@
-"""Writing posts into the outbox, in the caller's transaction; the dispatcher delivers them."""
+"""Writing posts into the outbox, in the caller's transaction; the dispatcher delivers them.
+
+A post is kept as a template, the recipient's language and its data (bot.messages.Templated); the
+dispatcher renders it in the words of the platform it goes to (command spelling, format).
+"""
 from sqlalchemy import select
 
-from bot.i18n import render
-from bot.messages import Reply
+from bot.messages import Templated
 from bot.services.core import org
 from db.models import OutboxMessage, PlatformIdentity, TeamChannel, User
 from db.session import UnitOfWork
@@ -26,9 +29,11 @@ def already_queued(uow: UnitOfWork, dedupe_key: str | None) -> bool:
 
 
 def post_to_channel(
-    uow: UnitOfWork, channel: TeamChannel, reply: Reply, kind: str = "post", dedupe_key: str | None = None
+    uow: UnitOfWork, channel: TeamChannel, template: str, context: dict, kind: str = "post",
+    dedupe_key: str | None = None,
 ) -> OutboxMessage | None:
-    """Queue a post; a dedupe_key seen before queues nothing (a double tap announces once)."""
+    """Queue a post in the channel's language; a dedupe_key seen before queues nothing (a double tap
+    announces once)."""
     if already_queued(uow, dedupe_key):
         return None
     message = OutboxMessage(
@@ -37,7 +42,7 @@ def post_to_channel(
         chat_id=channel.chat_id,
         channel_id=channel.id,
         kind=kind,
-        payload=reply.to_json(),
+        payload=Templated(template, channel.locale, context).to_json(),
         dedupe_key=dedupe_key,
     )
     uow.session.add(message)
@@ -47,11 +52,11 @@ def post_to_channel(
 def post_to_unit_channels(
     uow: UnitOfWork, unit_id: int, template: str, context: dict, kind: str = "post", dedupe_key: str | None = None
 ) -> int:
-    """Render a template per channel (each in its own language) and queue it; returns posts queued."""
+    """Queue a post for each of the unit's channels (each in its own language); returns posts queued."""
     queued = 0
     for channel in channels_for_unit(uow, unit_id):
         key = f"{dedupe_key}:{channel.id}" if dedupe_key else None
-        if post_to_channel(uow, channel, render(template, channel.locale, **context), kind, key):
+        if post_to_channel(uow, channel, template, context, kind, key):
             queued += 1
     return queued
 
@@ -66,10 +71,13 @@ def direct_route(uow: UnitOfWork, user_id: int) -> PlatformIdentity | None:
     )
 
 
-def send_direct(uow: UnitOfWork, user_id: int, reply: Reply, dedupe_key: str | None = None) -> bool:
-    """Queue a direct message to a CRM user; False when he has no chat the bot can reach."""
+def queue_direct(uow: UnitOfWork, user_id: int, template: str, context: dict, dedupe_key: str | None = None
+                 ) -> bool:
+    """Queue a direct message to a CRM user, in his own language; False when he has no chat the bot
+    can reach."""
+    user = uow.session.get(User, user_id)
     route = direct_route(uow, user_id)
-    if route is None or route.dm_chat_id is None:
+    if user is None or route is None or route.dm_chat_id is None:
         return False
     if already_queued(uow, dedupe_key):
         return True
@@ -79,27 +87,8 @@ def send_direct(uow: UnitOfWork, user_id: int, reply: Reply, dedupe_key: str | N
             workspace=route.workspace,
             chat_id=route.dm_chat_id,
             kind="direct",
-            payload=reply.to_json(),
+            payload=Templated(template, user.locale, context).to_json(),
             dedupe_key=dedupe_key,
         )
     )
     return True
-
-
-def render_direct(uow: UnitOfWork, user_id: int, template: str, context: dict, dedupe_key: str | None = None) -> bool:
-    """Render a template in the recipient's own language and queue it as a direct message."""
-    user = uow.session.get(User, user_id)
-    if user is None:
-        return False
-    return send_direct(uow, user_id, render(template, user.locale, **context), dedupe_key)
-
-
-def queue_direct_replies(uow: UnitOfWork, replies: list[Reply]) -> list[Reply]:
-    """Replies addressed to another user go through the outbox; the rest answer the caller now."""
-    answer_now = []
-    for reply in replies:
-        if reply.to_user_id is None:
-            answer_now.append(reply)
-        else:
-            send_direct(uow, reply.to_user_id, reply)
-    return answer_now

@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot.i18n import render
-from bot.messages import Reply
+from bot.messages import Templated
 from bot.services.core import org, outbox
 from bot.services.deals import leaderboards, targets
 from db.models import Customer, Deal, OrgUnit, OutboxMessage, Stage, TeamChannel, User
@@ -211,8 +210,8 @@ def _queue(uow: UnitOfWork, channel: TeamChannel, key: str, entry: dict, now: da
         quiet_end = quiet_until(channel, now)
         if quiet_end is not None:
             due = max(due, quiet_end)
-        waiting = outbox.post_to_channel(uow, channel, render_entries([entry], channel.locale), "win",
-                                         dedupe_key=f"announce:{key}")
+        template, context = announcement([entry])
+        waiting = outbox.post_to_channel(uow, channel, template, context, "win", dedupe_key=f"announce:{key}")
         if waiting is None:
             return False
         waiting.next_attempt_at = due
@@ -226,14 +225,16 @@ def _queue(uow: UnitOfWork, channel: TeamChannel, key: str, entry: dict, now: da
     entries = list(uow.session.scalars(
         select(HeldAnnouncement.context).where(HeldAnnouncement.outbox_id == waiting.id).order_by(HeldAnnouncement.id)
     ))
-    waiting.payload = render_entries(entries, channel.locale).to_json()
+    template, context = announcement(entries)
+    waiting.payload = Templated(template, channel.locale, context).to_json()
     return True
 
 
-def render_entries(entries: list[dict], locale: str) -> Reply:
+def announcement(entries: list[dict]) -> tuple[str, dict]:
+    """The template and data of one win, or of several merged into one post."""
     if len(entries) == 1:
-        return render("announcements/win", locale, e=entries[0])
-    return render("announcements/merged", locale, entries=entries)
+        return "announcements/win", {"e": entries[0]}
+    return "announcements/merged", {"entries": entries}
 
 
 def rules_and_progress(uow: UnitOfWork, rep: User, metric: str, now: datetime) -> targets.Progress | None:

@@ -93,13 +93,13 @@ def _nudge_rep(uow: UnitOfWork, rep: User, local: datetime, now: datetime) -> in
                                Visit.started_at >= start, Visit.started_at < end).limit(1)
     )
     if visited is None and _log(uow, rep.id, today, "no_visit", {}, now):
-        outbox.render_direct(uow, rep.id, "nudges/no_visit", {"name": rep.name}, dedupe_key=f"nudge:{rep.id}:{today}:v")
+        outbox.queue_direct(uow, rep.id, "nudges/no_visit", {"name": rep.name}, dedupe_key=f"nudge:{rep.id}:{today}:v")
         sent += 1
     behind = _behind(uow, rep, today, zone)
     week = today - timedelta(days=today.weekday())  # at most one pace nudge a week
     if behind and _log(uow, rep.id, week, "behind_pace", behind, now):
         metric = label(f"metric_{behind['metric']}", rep.locale)
-        outbox.render_direct(uow, rep.id, "nudges/behind_pace", {"name": rep.name, **behind, "metric": metric},
+        outbox.queue_direct(uow, rep.id, "nudges/behind_pace", {"name": rep.name, **behind, "metric": metric},
                              dedupe_key=f"nudge:{rep.id}:{week}:p")
         sent += 1
     return sent
@@ -152,7 +152,7 @@ def _send_digests(uow: UnitOfWork, now: datetime, holidays: set[date]) -> int:
             continue
         lines = digest_lines(uow, manager.id, local.date())
         if lines:
-            outbox.render_direct(uow, manager.id, "nudges/digest",
+            outbox.queue_direct(uow, manager.id, "nudges/digest",
                                  {"lines": [line.__dict__ for line in lines], "day": local.date().isoformat()},
                                  dedupe_key=f"nudge-digest:{manager.id}:{local.date()}")
             sent += 1

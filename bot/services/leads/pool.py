@@ -433,7 +433,7 @@ def assign(uow: UnitOfWork, actor_id: int, lead_id: int | str, rep: str, now: da
     record_event(uow, lead, "assign", actor_id, before, None, now)
     from bot.services.core import outbox
 
-    outbox.render_direct(uow, receiver.id, "pool/assigned_dm",
+    outbox.queue_direct(uow, receiver.id, "pool/assigned_dm",
                          {"lead_id": lead.id, "company": lead.company, "by": actor.name},
                          dedupe_key=f"lead-assigned:{lead.id}:{receiver.id}:{now.isoformat()}")
     return Assigned(lead.id, lead.company, receiver.name, receiver.id)

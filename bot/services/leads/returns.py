@@ -238,7 +238,7 @@ def warn(uow: UnitOfWork, now: datetime) -> SweepResult:
     for owner_id, items in per_owner.items():
         ids = ",".join(str(lead.id) for lead, _ in items)
         key = "lead-return-warning:" + hashlib.sha1(f"{owner_id}:{now.date()}:{ids}".encode()).hexdigest()[:24]
-        outbox.render_direct(uow, owner_id, "pool/return_warning", {
+        outbox.queue_direct(uow, owner_id, "pool/return_warning", {
             "leads": [lead for lead, _ in items[:WARNING_LIST_LIMIT]],
             "more": max(0, len(items) - WARNING_LIST_LIMIT),
             "days": min(days for _, days in items),

@@ -28,6 +28,11 @@ class RepLine:
     checked_in: bool = False
     reasons: Counter = field(default_factory=Counter)
 
+    @property
+    def top_reasons(self) -> list[tuple[str, int]]:
+        """Flag reasons, most frequent first."""
+        return self.reasons.most_common()
+
 
 @dataclass(frozen=True)
 class Digest:
@@ -83,6 +88,6 @@ def due_managers(uow: UnitOfWork, now: datetime) -> list[tuple[int, date]]:
 def queue(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
     """Build the digest and queue it as a direct message in the manager's language."""
     digest = build(uow, manager_id, day)
-    outbox.render_direct(uow, manager_id, "digest/daily", {"digest": digest},
+    outbox.queue_direct(uow, manager_id, "digest/daily", {"digest": digest},
                          dedupe_key=f"{DIGEST_JOB}:{manager_id}:{day.isoformat()}")
     return digest

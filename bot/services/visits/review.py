@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from bot.errors import UserError
+from bot.services.core import outbox
 from bot.services.manager import scope
 from bot.services.visits import visits
 from db.models import User, Visit
@@ -99,4 +100,8 @@ def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note:
     uow.session.refresh(visit)
     rep = uow.session.get(User, visit.user_id)
     assert rep is not None
-    return Decision(visit_id, approve, rep.id, rep.name, rep.locale, visits.target_name(visits.target_of(uow, visit)), visit.counts)
+    decision = Decision(visit_id, approve, rep.id, rep.name, rep.locale,
+                        visits.target_name(visits.target_of(uow, visit)), visit.counts)
+    outbox.queue_direct(uow, rep.id, "review/rep_told", {"decision": decision, "note": note},
+                        dedupe_key=f"review:{visit_id}")
+    return decision
