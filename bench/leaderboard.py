@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from bench.common import Row, interleaved, median, scratch_database
-from bot.services.deals import leaderboards
+from bot.services.deals import leaderboards, periods
 from db.session import Database
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -74,8 +74,8 @@ def run(quick: bool) -> list[Row]:
         db = Database(url)
         load(db, teams, reps, visits, deals)
         team_ids = list(range(2, 2 + teams))
-        day = leaderboards.Window.of("day", TODAY, ZONE)
-        month = leaderboards.Window.of("month", TODAY, ZONE)
+        day = periods.Window.of("day", TODAY, ZONE)
+        month = periods.Window.of("month", TODAY, ZONE)
 
         def team_boards() -> None:
             with db.uow() as uow:
