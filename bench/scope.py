@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select, text
 
 from bench.common import Row, interleaved, median, p99, scratch_database
-from bot.services.leads import lifecycle
+from bot.services.leads import reading
 from bot.services.manager import scope, team
 from db.models import Lead, OrgUnit, User
 from db.models.crm import OPEN_LEAD_STATUSES
@@ -68,7 +68,7 @@ def run(quick: bool) -> list[Row]:
 
         def leads_scoped():
             with db.uow() as uow:
-                return lifecycle.list_leads(uow, 1, "open", "Company", today)
+                return reading.list_leads(uow, 1, "open", "Company", today)
 
         def leads_query(filtered: bool):
             def action():

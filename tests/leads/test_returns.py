@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 
 from bot.errors import UserError
 from bot.jobs.pool import run_sweep
-from bot.services.leads import pool, returns
+from bot.services.leads import claims, returns
 from db.base import utcnow
 from db.models import Customer, Lead, LeadEvent, Opportunity, OutboxMessage, Pool, User
 from db.models.leads import LeadReturnWarning
@@ -54,9 +54,9 @@ def test_no_follow_up_returns_only_the_neglected_unlocked_leads(demo_pool):
     # The previous owner is in his cool-down; someone else may claim at once.
     with demo_pool.uow() as uow:
         with pytest.raises(UserError) as refused:
-            pool.claim(uow, li, 1, utcnow())
+            claims.claim(uow, li, 1, utcnow())
         assert refused.value.template == "leads/cooldown"
-        pool.claim(uow, zhang, 1, utcnow())
+        claims.claim(uow, zhang, 1, utcnow())
 
 
 def test_rules_differ_per_customer_level_and_no_deal_counts_from_the_claim(demo_pool):

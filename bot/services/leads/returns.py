@@ -4,7 +4,7 @@ Set-based: one statement for the whole table (every pool and customer level), ne
 Locked leads are never returned. Each returned lead gets an owner-change LeadEvent ("return").
 Racing a follow-up, a lead is either followed or returned, never both: on PostgreSQL the sweep
 locks candidate rows with SELECT ... FOR UPDATE, which re-checks the rule on the row's newest
-version, and a follow-up locks the row too (leads.lock_lead) and refuses a lead that left its owner.
+version, and a follow-up locks the row too (lifecycle.lock_lead) and refuses a lead that left its owner.
 """
 import hashlib
 from collections import defaultdict
