@@ -108,3 +108,30 @@ def test_warning_is_in_the_owners_language(demo_pool):
     with demo_pool.uow() as uow:
         message = uow.session.scalars(select(OutboxMessage)).one()
         assert "即将被回收到公海" in message.payload["title"] and "超期未跟进" in message.payload["text"]
+
+
+def test_close_to_return_is_the_no_follow_up_rule_less_the_warning_days(demo_pool):
+    """What /team counts as "due": per pool (active or not), locked leads never, a lead outside any
+    pool on the pool defaults."""
+    now = utcnow()
+    with demo_pool.uow() as uow:
+        slow = Pool(name="slow", return_no_followup_days=14, warn_days_before=2, active=False, created_at=now)
+        never = Pool(name="never", created_at=now)
+        uow.session.add_all([slow, never])
+        uow.session.flush()
+        never.return_no_followup_days = None
+        uow.session.execute(update(Lead).where(Lead.id.in_([5, 6])).values(pool_id=slow.id))
+        uow.session.add(Lead(company="Own", name_key="own", status="pending", pool_id=never.id,
+                             claimed_at=now - timedelta(days=40), created_at=now, updated_at=now))
+        uow.session.add(Lead(company="Loose", name_key="loose", status="pending",
+                             claimed_at=now - timedelta(days=6.5), created_at=now, updated_at=now))
+        uow.commit()
+    own(demo_pool, 1, "li", claimed_days_ago=10, followed_days_ago=6.5)
+    own(demo_pool, 2, "li", claimed_days_ago=10, followed_days_ago=2)
+    own(demo_pool, 3, "li", claimed_days_ago=10, locked=True)
+    own(demo_pool, 4, "li", claimed_days_ago=6.5)
+    own(demo_pool, 5, "sam", claimed_days_ago=12.5)
+    own(demo_pool, 6, "sam", claimed_days_ago=11)
+    with demo_pool.uow() as uow:
+        due = uow.session.scalars(select(Lead.company).where(returns.close_to_return(uow, now)).order_by(Lead.id))
+        assert list(due) == ["上海星河贸易有限公司", "Bluewater Logistics Co., Ltd.", "Northwind Foods Inc.", "Loose"]

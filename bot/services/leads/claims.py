@@ -8,7 +8,7 @@ his open leads and today's claims afresh and is guarded by them, so he cannot ov
 or his daily limit. On SQLite every writer is already serialised (BEGIN IMMEDIATE).
 """
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -26,7 +26,7 @@ from sqlalchemy import (
 
 from bot.errors import UserError
 from bot.services.core import identity, outbox
-from bot.services.leads import ownership
+from bot.services.leads import ownership, returns
 from bot.services.leads.lifecycle import (
     S,
     lock_lead,
@@ -91,12 +91,10 @@ def claim(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> C
         _refuse_taken(uow, user_id, lead_id, bool(check.in_my_pool), now)
     if not check.in_my_pool:
         raise UserError("leads/not_your_pool", lead_id=lead_id)
-    last_lost = _aware(check.last_lost)
-    if last_lost is not None and check.cooldown_days:
-        until = last_lost + timedelta(days=check.cooldown_days)
-        if until > now:
-            raise UserError("leads/cooldown", lead_id=lead_id, days=check.cooldown_days,
-                            until=until.astimezone(_zone(check.timezone)).strftime("%Y-%m-%d %H:%M"))
+    until = returns.cooldown_until(_aware(check.last_lost), check.cooldown_days)
+    if until is not None and until > now:
+        raise UserError("leads/cooldown", lead_id=lead_id, days=check.cooldown_days,
+                        until=until.astimezone(_zone(check.timezone)).strftime("%Y-%m-%d %H:%M"))
     if check.held >= check.cap:  # early answer; the take re-checks on fresh counts
         raise UserError("leads/over_cap", cap=check.cap)
     held, today, taken = _take(uow, user_id, lead_id, check, _local_midnight(check.timezone, now), now)
@@ -140,7 +138,7 @@ _LIMIT = bindparam("the_limit", type_=Integer)
 def _lock_and_check_query() -> Select:
     """The rep's users row, locked, with everything a claim decides on: the lead, its pool's rules,
     his cap (ownership.cap_query), open leads (ownership.open_leads_query) and when he last lost
-    this lead. The lead's columns are NULL when it does not exist."""
+    this lead (returns.last_lost_query). The lead's columns are NULL when it does not exist."""
     user_id = ownership.USER_ID
     visible = visible_pool_query(user_id).with_only_columns(Pool.id)
     return (
@@ -150,11 +148,7 @@ def _lock_and_check_query() -> Select:
             Lead.pool_id.in_(visible).label("in_my_pool"),
             ownership.cap_query(user_id).label("cap"),
             ownership.open_leads_query(user_id).label("held"),
-            select(func.max(LeadEvent.at)).where(
-                LeadEvent.lead_id == Lead.id,
-                LeadEvent.kind.in_([ownership.constant("release"), ownership.constant("return")]),
-                LeadEvent.from_owner_id == user_id,
-            ).scalar_subquery().label("last_lost"),
+            returns.last_lost_query(Lead.id, user_id).label("last_lost"),
         )
         .select_from(User).outerjoin(Lead, Lead.id == _LEAD_ID).outerjoin(Pool, Pool.id == Lead.pool_id)
         .where(User.id == user_id)
