@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from bench.common import Row, interleaved, median, scratch_database
-from bot.bootstrap import open_database
-from bot.services.deals import leaderboards
+from bot.services.deals import leaderboards, periods
 from db.session import Database
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -72,11 +71,11 @@ def run(quick: bool) -> list[Row]:
     teams, reps, visits, deals, runs = (50, 1_000, 100_000, 10_000, 7) if quick else (
         500, 10_000, 2_000_000, 200_000, 21)
     with scratch_database("leaderboard") as url:
-        db = open_database(url)
+        db = Database(url)
         load(db, teams, reps, visits, deals)
         team_ids = list(range(2, 2 + teams))
-        day = leaderboards.Window.of("day", TODAY, ZONE)
-        month = leaderboards.Window.of("month", TODAY, ZONE)
+        day = periods.Window.of("day", TODAY, ZONE)
+        month = periods.Window.of("month", TODAY, ZONE)
 
         def team_boards() -> None:
             with db.uow() as uow:

@@ -12,8 +12,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from bench.common import Row, interleaved, median, p99, scratch_database
-from bot.bootstrap import open_database
-from bot.services.leads import pool, returns
+from bot.services.leads import claims, pool, returns
 from db.base import utcnow
 from db.session import Database
 
@@ -110,7 +109,7 @@ def claim_benchmark(db: Database, leads: int, reps: int, runs: int) -> list[Row]
     def service() -> None:
         lead_id = next(for_service)
         with db.uow() as uow:
-            pool.claim(uow, rep_in_pool(1 + lead_id % POOLS, reps, rng), lead_id, utcnow())
+            claims.claim(uow, rep_in_pool(1 + lead_id % POOLS, reps, rng), lead_id, utcnow())
             uow.commit()
 
     def floor() -> None:
@@ -157,7 +156,7 @@ def sweep_benchmark(db: Database, rounds: int) -> list[Row]:
 def run(quick: bool) -> list[Row]:
     leads, reps = (20_000, 200) if quick else (1_000_000, 10_000)
     with scratch_database("pool") as url:
-        db = open_database(url)
+        db = Database(url)
         try:
             start = time.perf_counter()
             load(db, leads, reps)

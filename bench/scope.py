@@ -5,8 +5,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select, text
 
 from bench.common import Row, interleaved, median, p99, scratch_database
-from bot.bootstrap import open_database
-from bot.services.leads import lifecycle
+from bot.services.leads import reading
 from bot.services.manager import scope, team
 from db.models import Lead, OrgUnit, User
 from db.models.lead import OPEN_LEAD_STATUSES
@@ -63,13 +62,13 @@ def run(quick: bool) -> list[Row]:
     reps = regions * teams * per_team
     runs = 7 if quick else 15
     with scratch_database("scope") as url:
-        db = open_database(url)
+        db = Database(url)
         load(db, regions, teams, per_team, per_rep)
         today = date(2026, 11, 26)
 
         def leads_scoped():
             with db.uow() as uow:
-                return lifecycle.list_leads(uow, 1, "open", "Company", today)
+                return reading.list_leads(uow, 1, "open", "Company", today)
 
         def leads_query(filtered: bool):
             def action():

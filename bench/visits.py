@@ -33,7 +33,7 @@ from bot.context import Context
 from bot.handlers.registry import LOCATION_COMMAND, Access, Command, CommandTable
 from bot.messages import Incoming, Location, Reply
 from bot.router import Router
-from bot.services.visits import visits
+from bot.services.visits import shared_location
 from bot.services.visits.location_checks import Fix
 from db.models import User, Visit
 from db.session import Database
@@ -89,7 +89,7 @@ def explain_location_lookup(db: Database, router: Router, user_id: int) -> str:
         fix = Fix(30.2, 120.1, 12.0, "static", NOW, NOW)
         event.listen(db.engine, "before_cursor_execute", capture)
         try:
-            around = visits.lookup(uow, user.id, fix, NOW)
+            around = shared_location.lookup(uow, user.id, fix, NOW)
         finally:
             event.remove(db.engine, "before_cursor_execute", capture)
         assert around.waiting is not None and around.previous is not None
@@ -131,7 +131,7 @@ def bare_visit_command() -> Command:
         )
         ctx.uow.session.add(visit)
         ctx.uow.session.flush()
-        pinned = visits.Pinned(visit.id, "visit", "Customer", "verified", [], 20.0, 12.0, ctx.now)
+        pinned = shared_location.Pinned(visit.id, "visit", "Customer", "verified", [], 20.0, 12.0, ctx.now)
         return [ctx.reply("visits/pinned", pinned=pinned)]
 
     return Command(BARE_COMMAND, bare_visit, Access.MEMBER, hidden=True)

@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.i18n import label
 from bot.scheduler import claim_slot, every, scheduled
 from bot.services.core import outbox
-from bot.services.deals import leaderboards
+from bot.services.deals import board_schedule, periods
 from db.models import TeamChannel
 from db.session import Database
 
@@ -31,26 +31,26 @@ def push_due(db: Database, now: datetime) -> list[Pushed]:
     with db.uow() as uow:
         channels = [(c.id, c.unit_id, c.timezone, c.locale) for c in uow.session.scalars(
             select(TeamChannel).where(TeamChannel.active.is_(True)).order_by(TeamChannel.id))]
-        holidays = leaderboards.holidays_between(uow, now.date() - timedelta(days=40), now.date() + timedelta(days=40))
+        holidays = periods.holidays_between(uow, now.date() - timedelta(days=40), now.date() + timedelta(days=40))
     pushed = []
     for channel_id, unit_id, zone_name, locale in channels:
         zone = ZoneInfo(zone_name)
         local = now.astimezone(zone)
         with db.uow() as uow:
-            plan = leaderboards.push_plan(uow, channel_id)
-        for period in leaderboards.due_periods(plan, local, holidays):
+            plan = board_schedule.push_plan(uow, channel_id)
+        for period in board_schedule.due_periods(plan, local, holidays):
             if _push_one(db, channel_id, unit_id, zone, locale, period, plan, now):
                 pushed.append(Pushed(channel_id, period, local.date().isoformat()))
     return pushed
 
 
 def _push_one(db: Database, channel_id: int, unit_id: int, zone: ZoneInfo, locale: str, period: str,
-              plan: leaderboards.PushPlan, now: datetime) -> bool:
+              plan: board_schedule.PushPlan, now: datetime) -> bool:
     day = now.astimezone(zone).date().isoformat()
     with db.uow() as uow:
         if not claim_slot(uow, f"leaderboard:channel:{channel_id}", f"{day}:{period}"):
             return False
-        board = leaderboards.scheduled_board(uow, channel_id, unit_id, zone, period, plan, now)
+        board = board_schedule.scheduled_board(uow, channel_id, unit_id, zone, period, plan, now)
         channel = uow.session.get(TeamChannel, channel_id)
         assert channel is not None
         context = {"b": board, "metric": label(f"metric_{board.metric}", locale),

@@ -3,7 +3,7 @@
 GET /checkin/{token} serves a small page in the user's language that asks the browser for its
 position (Geolocation API, high accuracy) and posts latitude, longitude and accuracy back as a
 plain form. POST /checkin/{token} verifies the signed link, marks it used and pins the position
-through bot.services.visits.visits (the same checks as a chat location, source "web") in one
+through bot.services.visits.shared_location (the same checks as a chat location, source "web") in one
 transaction. A reused, expired or altered link gets a clear page and writes nothing.
 No external script, style or font: everything is inline, guarded by a nonce-based CSP.
 """
@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from bot.config import Settings
 from bot.errors import UserError
 from bot.i18n import TEMPLATE_DIR, pick_locale, render
-from bot.services.visits import checkin_links, visits
+from bot.services.visits import checkin_links, shared_location, visits
 from bot.services.visits.checkin_links import LinkError
 from bot.services.visits.location_checks import Fix
 from db.base import utcnow
@@ -129,7 +129,7 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
         )
         try:
             checkin_links.consume(uow, claims, now)
-            pinned = visits.pin_from_link(uow, claims.user_id, claims.visit_id, fix)
+            pinned = shared_location.pin_from_link(uow, claims.user_id, claims.visit_id, fix)
         except UserError as error:
             uow.rollback()
             return locale, error, False

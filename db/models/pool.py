@@ -8,7 +8,7 @@ from db.base import Base, UTCDateTime, utcnow
 
 
 class Pool(Base):
-    """A public pool (公海) with its rules; defaults are DESIGN.md's."""
+    """A public pool (公海) with its rules; defaults are those of docs/design/rules.md."""
 
     __tablename__ = "pools"
 

@@ -1,7 +1,8 @@
 """Duplicate check: company names and phones normalised, matches found wherever they are."""
 import pytest
 
-from bot.services.leads import dedupe, pool
+from bot.services.core import demo
+from bot.services.leads import dedupe
 from db.base import utcnow
 from db.models import Customer, Lead, LeadStatus
 
@@ -48,7 +49,7 @@ def test_things_that_are_not_phones_are_refused(raw):
 def test_matches_are_found_in_the_pool_in_hands_and_among_customers_but_not_voided(demo_org):
     now = utcnow()
     with demo_org.uow() as uow:
-        pool.load_demo_pool(uow, now)
+        demo.load_demo_pool(uow, now)
         uow.session.add(Customer(name="Globex Corporation", name_key=dedupe.normalise_company("Globex Corporation"),
                                  phone="010 5555 6666", phone_key=dedupe.normalise_phone("010 5555 6666")))
         uow.session.add(Lead(company="Junk Ltd", name_key="junk", status=LeadStatus.VOIDED))

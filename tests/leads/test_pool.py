@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.errors import UserError
-from bot.services.leads import distribution, ownership, pool
+from bot.services.leads import claims, distribution, ownership
 from db.base import utcnow
 from db.models import Lead, LeadEvent, OrgUnit, OutboxMessage, Pool, PoolMember, User
 from db.models.lead import LeadClaim
@@ -166,7 +166,7 @@ def test_claim_service_reports_unknown_lead(demo_pool):
     with demo_pool.uow() as uow:
         li = uow.session.scalar(select(User.id).where(User.handle == "li"))
         with pytest.raises(UserError) as error:
-            pool.claim(uow, li, "#404", utcnow())
+            claims.claim(uow, li, "#404", utcnow())
     assert error.value.template == "leads/unknown"
 
 
@@ -204,15 +204,15 @@ def test_membership_through_an_ancestor_unit_counts_for_claim_and_cap(db):
     now = utcnow()
     for lead_id in company_ids[:2]:
         with db.uow() as uow:
-            claimed = pool.claim(uow, rep_id, lead_id, now)
+            claimed = claims.claim(uow, rep_id, lead_id, now)
             uow.commit()
         assert claimed.cap == 2
     with db.uow() as uow:
         assert ownership.open_leads(uow, rep_id) == 2 and ownership.room(uow, rep_id) == 0
         with pytest.raises(UserError) as over:
-            pool.claim(uow, rep_id, company_ids[2], now)
+            claims.claim(uow, rep_id, company_ids[2], now)
         assert over.value.template == "leads/over_cap" and over.value.params["cap"] == 2
     with db.uow() as uow:
         with pytest.raises(UserError) as outside:
-            pool.claim(uow, rep_id, south_id, now)
+            claims.claim(uow, rep_id, south_id, now)
         assert outside.value.template == "leads/not_your_pool"

@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from bot.errors import UserError
-from bot.services.leads import lifecycle, pool, returns
+from bot.services.leads import claims, lifecycle, returns
 from db.base import utcnow
 from db.models import Lead, LeadEvent, OrgUnit, Pool, PoolMember, User
 from db.models.lead import LeadClaim, LeadFollowup
@@ -54,7 +54,7 @@ def setup(db, reps=6, leads_count=1, **rules):
 def claim_as(db, user_id, lead_id):
     def action():
         with db.uow() as uow:
-            result = pool.claim(uow, user_id, lead_id, utcnow())
+            result = claims.claim(uow, user_id, lead_id, utcnow())
             uow.commit()
             return result
     return action
@@ -74,7 +74,7 @@ def test_many_reps_one_lead_exactly_one_owner_others_told_who(pg_db):
     for _ in range(ROUNDS):
         reset(pg_db)
         results = parallel([claim_as(pg_db, rep, lead_id) for rep in reps])
-        winners = [r for r in results if isinstance(r, pool.Claimed)]
+        winners = [r for r in results if isinstance(r, claims.Claimed)]
         losers = [r for r in results if isinstance(r, UserError)]
         assert len(winners) == 1 and len(losers) == len(reps) - 1
         with pg_db.uow() as uow:
@@ -90,7 +90,7 @@ def test_one_rep_many_leads_cap_and_daily_limit_hold_exactly(pg_db):
     for _ in range(ROUNDS):
         reset(pg_db)
         results = parallel([claim_as(pg_db, rep, lead_id) for lead_id in lead_ids])
-        assert sum(isinstance(r, pool.Claimed) for r in results) == 4
+        assert sum(isinstance(r, claims.Claimed) for r in results) == 4
         assert {r.template for r in results if isinstance(r, UserError)} == {"leads/over_cap"}
         with pg_db.uow() as uow:
             assert uow.session.scalar(select(func.count()).select_from(Lead).where(Lead.owner_id == rep)) == 4
@@ -100,7 +100,7 @@ def test_one_rep_many_leads_cap_and_daily_limit_hold_exactly(pg_db):
         uow.commit()
     reset(pg_db)
     results = parallel([claim_as(pg_db, rep, lead_id) for lead_id in lead_ids])
-    assert sum(isinstance(r, pool.Claimed) for r in results) == 6
+    assert sum(isinstance(r, claims.Claimed) for r in results) == 6
     assert {r.template for r in results if isinstance(r, UserError)} == {"leads/daily_limit"}
 
 

@@ -7,11 +7,10 @@ from sqlalchemy import func, select, update
 
 from bot.errors import UserError
 from bot.jobs.pool import run_sweep
-from bot.services.leads import pool, returns
+from bot.services.leads import claims, returns
 from db.base import utcnow
-from db.models import Customer, Deal, Lead, LeadEvent, OutboxMessage, Pool, User
-from db.models.lead import LeadReturnWarning
-from tests.conftest import posted, say
+from db.models import Customer, Deal, Lead, LeadEvent, LeadReturnWarning, OutboxMessage, Pool, User
+from tests.conftest import posted
 
 
 def rep_id(db, handle):
@@ -55,9 +54,9 @@ def test_no_follow_up_returns_only_the_neglected_unlocked_leads(demo_pool):
     # The previous owner is in his cool-down; someone else may claim at once.
     with demo_pool.uow() as uow:
         with pytest.raises(UserError) as refused:
-            pool.claim(uow, li, 1, utcnow())
+            claims.claim(uow, li, 1, utcnow())
         assert refused.value.template == "leads/cooldown"
-        pool.claim(uow, zhang, 1, utcnow())
+        claims.claim(uow, zhang, 1, utcnow())
 
 
 def test_rules_differ_per_customer_level_and_no_deal_counts_from_the_claim(demo_pool):
@@ -75,7 +74,7 @@ def test_rules_differ_per_customer_level_and_no_deal_counts_from_the_claim(demo_
         uow.session.add(customer)
         uow.session.flush()
         uow.session.add(Deal(name="won", customer_id=customer.id, lead_id=4, owner_id=sam,
-                             stage="won", amount=Decimal("10")))
+                                    stage="won", amount=Decimal("10")))
         uow.commit()
     with demo_pool.uow() as uow:
         result = returns.sweep(uow, utcnow())
@@ -83,31 +82,6 @@ def test_rules_differ_per_customer_level_and_no_deal_counts_from_the_claim(demo_
     assert result.by_reason == {"no_followup": 1, "no_deal": 1}
     found = statuses(demo_pool)
     assert found[1] == "pending" and found[2] == "unassigned" and found[3] == "unassigned" and found[4] == "following"
-
-
-def test_no_deal_created_rule_returns_leads_without_any_deal_and_the_history_says_why(demo_pool, console):
-    """return_no_deal_created_days: no deal at all within N days (return_no_deal_days wants a won one)."""
-    with demo_pool.uow() as uow:
-        uow.session.execute(update(Pool).values(return_no_followup_days=None, return_no_deal_created_days=5,
-                                                return_no_deal_days=None))
-        uow.commit()
-    own(demo_pool, 1, "li", claimed_days_ago=6)
-    own(demo_pool, 2, "li", claimed_days_ago=6)
-    own(demo_pool, 3, "li", claimed_days_ago=3)
-    li = rep_id(demo_pool, "li")
-    with demo_pool.uow() as uow:
-        customer = Customer(name="X", name_key="x")
-        uow.session.add(customer)
-        uow.session.flush()
-        uow.session.add(Deal(name="open", customer_id=customer.id, lead_id=2, owner_id=li, stage="intent"))
-        uow.commit()
-    with demo_pool.uow() as uow:
-        result = returns.sweep(uow, utcnow())
-        uow.commit()
-    assert result.by_reason == {"no_deal_created": 1}
-    found = statuses(demo_pool)
-    assert found[1] == "unassigned" and found[2] == "pending" and found[3] == "pending"
-    assert "no opportunity in time" in say(console, "/lead 1")
 
 
 def test_owner_is_warned_once_by_direct_message_before_the_return(demo_pool):
@@ -134,3 +108,30 @@ def test_warning_is_in_the_owners_language(demo_pool):
     with demo_pool.uow() as uow:
         message = uow.session.scalars(select(OutboxMessage)).one()
         assert "即将被回收到公海" in posted(message).title and "超期未跟进" in posted(message).text
+
+
+def test_close_to_return_is_the_no_follow_up_rule_less_the_warning_days(demo_pool):
+    """What /team counts as "due": per pool (active or not), locked leads never, a lead outside any
+    pool on the pool defaults."""
+    now = utcnow()
+    with demo_pool.uow() as uow:
+        slow = Pool(name="slow", return_no_followup_days=14, warn_days_before=2, active=False, created_at=now)
+        never = Pool(name="never", created_at=now)
+        uow.session.add_all([slow, never])
+        uow.session.flush()
+        never.return_no_followup_days = None
+        uow.session.execute(update(Lead).where(Lead.id.in_([5, 6])).values(pool_id=slow.id))
+        uow.session.add(Lead(company="Own", name_key="own", status="pending", pool_id=never.id,
+                             claimed_at=now - timedelta(days=40), created_at=now, updated_at=now))
+        uow.session.add(Lead(company="Loose", name_key="loose", status="pending",
+                             claimed_at=now - timedelta(days=6.5), created_at=now, updated_at=now))
+        uow.commit()
+    own(demo_pool, 1, "li", claimed_days_ago=10, followed_days_ago=6.5)
+    own(demo_pool, 2, "li", claimed_days_ago=10, followed_days_ago=2)
+    own(demo_pool, 3, "li", claimed_days_ago=10, locked=True)
+    own(demo_pool, 4, "li", claimed_days_ago=6.5)
+    own(demo_pool, 5, "sam", claimed_days_ago=12.5)
+    own(demo_pool, 6, "sam", claimed_days_ago=11)
+    with demo_pool.uow() as uow:
+        due = uow.session.scalars(select(Lead.company).where(returns.close_to_return(uow, now)).order_by(Lead.id))
+        assert list(due) == ["上海星河贸易有限公司", "Bluewater Logistics Co., Ltd.", "Northwind Foods Inc.", "Loose"]

@@ -6,20 +6,20 @@ from bot.handlers.args import Flag, Param
 from bot.handlers.registry import command
 from bot.i18n import button
 from bot.messages import Reply
-from bot.services.leads import conversion, lifecycle
+from bot.services.leads import conversion, lifecycle, reading
 
 GROUP = "3-leads"
 
 
 @command("leads", params=[Param("status", optional=True), Param("who", optional=True)], group=GROUP)
 def list_(ctx: Context, status: str | None, who: str | None) -> Reply:
-    result = lifecycle.list_leads(ctx.uow, ctx.user_id, status, who, ctx.now.date())
+    result = reading.list_leads(ctx.uow, ctx.user_id, status, who, ctx.now.date())
     return ctx.reply("leads/list", result=result)
 
 
 @command("lead", params=[Param("lead")], group=GROUP)
 def show(ctx: Context, lead: str) -> Reply:
-    found = lifecycle.detail(ctx.uow, ctx.user_id, lead, ctx.now)
+    found = reading.detail(ctx.uow, ctx.user_id, lead, ctx.now)
     reply = ctx.reply("leads/detail", lead=found)
     if found.claimable:
         reply.buttons.append(button("claim", ctx.locale, f"claim {found.id}", style="primary"))

@@ -4,6 +4,7 @@ from bot.handlers.args import Flag, Param
 from bot.handlers.registry import command
 from bot.i18n import button
 from bot.messages import Reply
+from bot.services.leads import claims
 from bot.services.leads import pool as pool_service
 
 GROUP = "3-leads"
@@ -28,18 +29,18 @@ def show(ctx: Context, query: str | None, region: str | None, source: str | None
 
 @command("claim", params=[Param("lead")], group=GROUP, aliases=("领取",))
 def claim(ctx: Context, lead: str) -> Reply:
-    claimed = pool_service.claim(ctx.uow, ctx.user_id, lead, ctx.now)
+    claimed = claims.claim(ctx.uow, ctx.user_id, lead, ctx.now)
     return ctx.reply("pool/claimed", claimed=claimed)
 
 
 @command("release", params=[Param("lead"), Param("reason", "text", optional=True)], flags=[Flag("pool", "text")],
          group=GROUP)
 def release(ctx: Context, lead: str, reason: str | None, pool: str | None) -> Reply:
-    released = pool_service.release(ctx.uow, ctx.user_id, lead, reason, pool, ctx.now)
+    released = claims.release(ctx.uow, ctx.user_id, lead, reason, pool, ctx.now)
     return ctx.reply("pool/released", released=released)
 
 
 @command("assign", params=[Param("lead"), Param("rep")], group=GROUP)
 def assign(ctx: Context, lead: str, rep: str) -> Reply:
-    assigned = pool_service.assign(ctx.uow, ctx.user_id, lead, rep, ctx.now)
+    assigned = claims.assign(ctx.uow, ctx.user_id, lead, rep, ctx.now)
     return ctx.reply("pool/assigned", assigned=assigned)

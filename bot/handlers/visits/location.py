@@ -1,10 +1,11 @@
-"""A shared location with no command: whatever waits for a location receives it (bot.services.visits.visits)."""
+"""A shared location with no command: whatever waits for a location receives it (bot.services.visits.shared_location)."""
 from bot.context import Context
 from bot.errors import UsageError
 from bot.handlers.args import Param
 from bot.handlers.registry import LOCATION_COMMAND, command
 from bot.messages import Reply
-from bot.services.visits import visits
+from bot.services.visits import shared_location
+from bot.services.visits.customer_location import CustomerLocated
 from bot.services.visits.location_checks import Fix
 
 
@@ -17,15 +18,15 @@ def location(ctx: Context, coordinates: str | None) -> list[Reply]:
         shared.latitude, shared.longitude, shared.accuracy_m, shared.source,
         taken_at=shared.taken_at or ctx.incoming.sent_at or ctx.now, arrived_at=ctx.now, forwarded=shared.forwarded,
     )
-    result = visits.receive_location(
+    result = shared_location.receive_location(
         ctx.uow, ctx.user_id, fix, ctx.now, ctx.incoming.is_private, shared.message_id, shared.edited
     )
     if result is None:
         return []
-    if isinstance(result, visits.LiveUpdate):
+    if isinstance(result, shared_location.LiveUpdate):
         # Live updates arrive every few seconds: answer only when they change the verdict.
         return [ctx.reply("visits/live_changed", update=result)] if result.changed else []
-    if isinstance(result, visits.CustomerLocated):
+    if isinstance(result, CustomerLocated):
         return [ctx.reply("visits/customer_located", located=result)]
     template = "visits/pinned" if result.kind == "visit" else "attendance/pinned"
     return [ctx.reply(template, pinned=result)]

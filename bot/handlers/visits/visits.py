@@ -7,7 +7,7 @@ from bot.errors import UsageError
 from bot.handlers.args import Flag, Param
 from bot.handlers.registry import command
 from bot.messages import Reply
-from bot.services.visits import checkin_links, visits
+from bot.services.visits import checkin_links, customer_location, visits
 
 END_WORDS = ("end", "结束")
 PERIODS = ("today", "yesterday", "week", "month")
@@ -59,5 +59,5 @@ def list_visits(ctx: Context, period: str | None, rep: str | None, unit: str | N
 @command("setloc", params=[Param("customer", kind="text")], hidden=True)
 def setloc(ctx: Context, customer: str) -> Reply:
     """Also reached from `/customer <id> setloc` through the command table."""
-    requested = visits.request_customer_location(ctx.uow, ctx.user_id, customer, ctx.now)
+    requested = customer_location.request_customer_location(ctx.uow, ctx.user_id, customer, ctx.now)
     return ask_location(ctx, "visits/setloc_waiting", None, requested=requested)

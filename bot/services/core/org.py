@@ -39,6 +39,14 @@ def subtree_unit_ids(uow: UnitOfWork, unit_id: int) -> list[int]:
     return list(uow.session.scalars(select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path))))
 
 
+def units_by_name(uow: UnitOfWork, name: str) -> list[OrgUnit]:
+    """Active units named `name` (any case); when none is, those whose name contains it."""
+    fragment = name.strip().lower()
+    units = uow.session.scalars(select(OrgUnit).where(OrgUnit.active.is_(True))).all()
+    exact = [u for u in units if u.name.lower() == fragment]
+    return exact or [u for u in units if fragment in u.name.lower()]
+
+
 def _set_path(uow: UnitOfWork, unit: OrgUnit) -> None:
     """Give the unit its path under its parent, and carry its whole subtree along when it moved."""
     parent = uow.session.get(OrgUnit, unit.parent_id) if unit.parent_id else None

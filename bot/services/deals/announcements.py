@@ -14,50 +14,30 @@ from sqlalchemy import func, select
 
 from bot.messages import Templated
 from bot.services.core import org, outbox
-from bot.services.deals import leaderboards, targets
-from db.models import Customer, Deal, OrgUnit, OutboxMessage, Stage, TeamChannel, User
-from db.models.board import ChannelBoardSettings, HeldAnnouncement, UnitAnnouncementSettings
-from db.models.deal import Payment
+from bot.services.deals import board_metrics, leaderboards, targets
+from bot.services.deals.announcement_rules import UnitRules, fanfare_level
+from bot.services.deals.periods import Window
+from db.models import (
+    ChannelBoardSettings,
+    Customer,
+    Deal,
+    HeldAnnouncement,
+    OrgUnit,
+    OutboxMessage,
+    Payment,
+    Stage,
+    TeamChannel,
+    User,
+)
 from db.session import UnitOfWork
 
 DEFAULT_MERGE_SECONDS = 20
 # The console prints posts right after each command: nothing to gain from waiting.
 PLATFORM_MERGE_SECONDS = {"console": 0}
-DEFAULT_FANFARE = (Decimal(100_000), Decimal(500_000), Decimal(1_000_000))
-
-
-@dataclass(frozen=True)
-class UnitRules:
-    announce_on: str  # won | collected
-    fanfare: tuple[Decimal, ...]
-
-    @property
-    def metric(self) -> str:
-        return "collected" if self.announce_on == "collected" else "won_amount"
-
-
-def unit_rules(uow: UnitOfWork, unit_id: int) -> UnitRules:
-    """The nearest unit (itself, then ancestors) with settings decides; else the defaults."""
-    chain = org.unit_chain(uow, unit_id)
-    rows = {
-        r.unit_id: r for r in uow.session.scalars(
-            select(UnitAnnouncementSettings).where(UnitAnnouncementSettings.unit_id.in_([u.id for u in chain]))
-        )
-    }
-    for unit in reversed(chain):
-        if unit.id in rows:
-            row = rows[unit.id]
-            fanfare = tuple(sorted(Decimal(str(x)) for x in row.fanfare_thresholds)) or DEFAULT_FANFARE
-            return UnitRules(row.announce_on, fanfare)
-    return UnitRules("won", DEFAULT_FANFARE)
 
 
 def money(value: Decimal) -> str:
     return f"{value:,.2f}"
-
-
-def fanfare_level(amount: Decimal, thresholds: tuple[Decimal, ...]) -> int:
-    return sum(1 for t in thresholds if amount >= t)
 
 
 # ---- milestones ---------------------------------------------------------------------------
@@ -74,7 +54,7 @@ def win_milestones(uow: UnitOfWork, deal: Deal, rep: User, zone: ZoneInfo, today
     found = []
     if not others_all:
         found.append("first_deal")
-    day = leaderboards.Window.of("day", today, zone)
+    day = Window.of("day", today, zone)
     today_count = len(_won(uow, Deal.owner_id == rep.id, Deal.won_at >= day.start_utc,
                            Deal.won_at < day.end_utc))
     if today_count == 5:
@@ -83,7 +63,7 @@ def win_milestones(uow: UnitOfWork, deal: Deal, rep: User, zone: ZoneInfo, today
     assert unit is not None
     team = org.subtree_user_ids(unit.path)
     for period in ("month", "week"):
-        window = leaderboards.Window.of(period, today, zone)
+        window = Window.of(period, today, zone)
         team_others = [a for i, a in _won(uow, Deal.owner_id.in_(team), Deal.won_at >= window.start_utc,
                                           Deal.won_at < window.end_utc) if i != deal.id]
         if team_others and amount > max(team_others):
@@ -170,8 +150,8 @@ def _entry(uow: UnitOfWork, event: Event, rules: UnitRules, rep: User, customer:
            channel: TeamChannel, now: datetime) -> dict:
     zone = ZoneInfo(channel.timezone)
     today = now.astimezone(zone).date()
-    window = leaderboards.Window.of("month", today, zone)
-    total = leaderboards.user_values(uow, rules.metric, window, user_ids=[rep.id]).get(rep.id, (Decimal(0), None))[0]
+    window = Window.of("month", today, zone)
+    total = board_metrics.user_values(uow, rules.metric, window, user_ids=[rep.id]).get(rep.id, (Decimal(0), None))[0]
     rank, size = leaderboards.rank_of(uow, channel.unit_id, rep.id, rules.metric, "month", today, zone)
     progress = event.progress
     return {

@@ -13,7 +13,7 @@ from sqlalchemy import case, func, select
 
 from bot.errors import UserError
 from bot.i18n import label
-from bot.services.deals import announcements
+from bot.services.deals import announcement_rules, announcements
 from bot.services.manager import scope
 from db.models import Customer, Deal, Stage, User
 from db.models.deal import LoseReason, Payment
@@ -212,7 +212,7 @@ def win(uow: UnitOfWork, user_id: int, ref: str, amount: Decimal | None, currenc
         raise UserError("deals/win_needs_amount", deal_id=deal.id)
     rep = uow.session.get(User, deal.owner_id)
     assert rep is not None
-    rules = announcements.unit_rules(uow, rep.unit_id)
+    rules = announcement_rules.unit_rules(uow, rep.unit_id)
     before = announcements.rules_and_progress(uow, rep, "won_amount", now)
     deal.stage = Stage.WON
     deal.won_at = now
@@ -279,7 +279,7 @@ def pay(uow: UnitOfWork, user_id: int, ref: str, amount: Decimal, paid_on: date 
                         currency=deal.currency, raw_amount=str(amount))
     rep = uow.session.get(User, deal.owner_id)
     assert rep is not None
-    rules = announcements.unit_rules(uow, rep.unit_id)
+    rules = announcement_rules.unit_rules(uow, rep.unit_id)
     before = announcements.rules_and_progress(uow, rep, "collected", now)
     payment = Payment(deal_id=deal.id, amount=amount, currency=deal.currency, paid_on=paid_on,
                       owner_id=deal.owner_id, recorded_by_id=user_id, created_at=now)

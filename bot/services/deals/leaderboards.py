@@ -4,10 +4,12 @@ Ranking: higher value first; among equal values whoever reached it first (earlie
 ranks higher; only a true tie (same value, same moment) shares a rank. Movement arrows compare
 with the previous stored board of the same key. Streaks count consecutive working days with a
 counted visit; weekends and holidays neither extend nor break them.
+
+What a metric counts is bot.services.deals.board_metrics; periods and working days are
+bot.services.deals.periods; when boards are pushed to channels is bot.services.deals.board_schedule.
 """
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -16,148 +18,22 @@ from sqlalchemy import DateTime, Integer, Select, any_, bindparam, func, null, s
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from bot.errors import UserError
+from bot.services.core import org
+from bot.services.deals import announcement_rules
+from bot.services.deals.board_metrics import (
+    EPOCH,
+    METRICS,
+    MONEY_METRICS,
+    metric_parts,
+    period_bounds,
+)
+from bot.services.deals.periods import Window, holidays_between, is_working_day, utc_range
 from bot.services.manager import scope as scopes
-from db.models import Customer, Deal, LeadEvent, OrgUnit, Stage, User, Visit
-from db.models.board import BoardSnapshot
-from db.models.deal import Payment
-from db.models.holiday import Holiday
+from db.models import BoardSnapshot, OrgUnit, User, Visit
 from db.session import UnitOfWork
 
-METRICS = ("won_amount", "won_deals", "collected", "visits", "new_customers", "followups")
-MONEY_METRICS = ("won_amount", "collected")
-PERIODS = ("day", "week", "month", "quarter")
 DEFAULT_TOP_N = 10
-PUSH_CATCH_UP_MINUTES = 180
 STREAK_LOOKBACK_DAYS = 120
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-# ---- calendar -------------------------------------------------------------------------------
-
-def period_dates(period: str, day: date) -> tuple[date, date]:
-    """[start, end) of the day/week/month/quarter containing `day` (weeks start on Monday)."""
-    if period == "day":
-        return day, day + timedelta(days=1)
-    if period == "week":
-        start = day - timedelta(days=day.weekday())
-        return start, start + timedelta(days=7)
-    if period == "month":
-        start = day.replace(day=1)
-    elif period == "quarter":
-        start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    else:
-        raise ValueError(period)
-    months = 1 if period == "month" else 3
-    year, month = divmod(start.month - 1 + months, 12)
-    return start, date(start.year + year, month + 1, 1)
-
-
-def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """The UTC instant of local midnight (correct on daylight-saving days)."""
-    return datetime.combine(day, time(0), zone).astimezone(UTC)
-
-
-def utc_range(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    return local_midnight(start, zone), local_midnight(end, zone)
-
-
-def holidays_between(uow: UnitOfWork, start: date, end: date) -> set[date]:
-    return set(uow.session.scalars(select(Holiday.day).where(Holiday.day >= start, Holiday.day < end)))
-
-
-def is_working_day(day: date, holidays: set[date]) -> bool:
-    return day.weekday() < 5 and day not in holidays
-
-
-def working_days(start: date, end: date, holidays: set[date]) -> list[date]:
-    days, day = [], start
-    while day < end:
-        if is_working_day(day, holidays):
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
-# ---- metric values --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Window:
-    """A period as both local dates and UTC instants."""
-
-    period: str
-    start: date
-    end: date
-    start_utc: datetime
-    end_utc: datetime
-
-    @classmethod
-    def of(cls, period: str, today: date, zone: ZoneInfo) -> "Window":
-        start, end = period_dates(period, today)
-        start_utc, end_utc = utc_range(start, end, zone)
-        return cls(period, start, end, start_utc, end_utc)
-
-
-def _period_bounds(metric: str, window: Window) -> tuple[date, date] | tuple[datetime, datetime]:
-    """The period as the metric's filter compares it: local dates for payments, UTC instants otherwise."""
-    return (window.start, window.end) if metric == "collected" else (window.start_utc, window.end_utc)
-
-
-def _metric_parts(metric: str, window: Window | None):
-    """(user column, value aggregate, moment column, source table, filters) of one metric. Without a
-    window the period's bounds are the bound parameters "start" and "end" (see _period_bounds)."""
-    start, end = (bindparam("start"), bindparam("end")) if window is None else _period_bounds(metric, window)
-    if metric in ("won_amount", "won_deals"):
-        who, at = Deal.owner_id, Deal.won_at
-        value = func.sum(Deal.amount) if metric == "won_amount" else func.count()
-        where = [Deal.stage == Stage.WON, at >= start, at < end]
-        source = Deal
-    elif metric == "collected":
-        who, at = Payment.owner_id, Payment.created_at
-        value = func.sum(Payment.amount)
-        where = [Payment.paid_on >= start, Payment.paid_on < end]
-        source = Payment
-    elif metric == "visits":
-        who, at = Visit.user_id, Visit.started_at
-        value = func.count()
-        where = [Visit.counts.is_(True), Visit.kind == "visit", at >= start, at < end]
-        source = Visit
-    elif metric == "new_customers":
-        who, at = func.coalesce(Customer.created_by_id, Customer.owner_id), Customer.created_at
-        value = func.count()
-        where = [Customer.status != "voided", at >= start, at < end]
-        source = Customer
-    elif metric == "followups":
-        who, at = LeadEvent.actor_id, LeadEvent.at
-        value = func.count()
-        where = [LeadEvent.kind == "follow", at >= start, at < end]
-        source = LeadEvent
-    else:
-        raise UserError("deals/rank_bad_metric", metric=metric, metrics=", ".join(METRICS))
-    return who, value, at, source, where
-
-
-def _metric_query(metric: str, window: Window, users: Select | None, user_ids=None):
-    """SELECT user_id, value, reached_at for one metric; `users` filters the user id column."""
-    who, value, at, source, where = _metric_parts(metric, window)
-    if users is not None:
-        where.append(who.in_(users))
-    if user_ids is not None:
-        where.append(who.in_(list(user_ids)))
-    return select(who.label("user_id"), value.label("value"), func.max(at).label("reached")).select_from(
-        source
-    ).where(*where).group_by(who)
-
-
-def user_values(
-    uow: UnitOfWork, metric: str, window: Window, users=None, user_ids: Iterable[int] | None = None
-) -> dict[int, tuple[Decimal, datetime]]:
-    """{user id: (value, moment the value was reached)} for users with a non-zero value."""
-    rows = uow.session.execute(_metric_query(metric, window, users, user_ids)).all()
-    return {
-        row.user_id: (Decimal(row.value or 0), row.reached or EPOCH)
-        for row in rows
-        if row.user_id is not None and row.value
-    }
 
 
 # ---- ranking --------------------------------------------------------------------------------
@@ -210,7 +86,7 @@ def compute_boards(
     window = Window.of(period, today, zone)
     uow.session.flush()  # the queries below run on the connection, past the session's autoflush
     connection = uow.session.connection()
-    start, end = _period_bounds(metric, window)
+    start, end = period_bounds(metric, window)
     params = {"unit_ids": [int(unit_id) for unit_id in unit_ids], "start": start, "end": end}
     result = connection.execute(_board_rows(uow.dialect, metric, by, several=len(params["unit_ids"]) > 1), params)
     # PostgreSQL's columns need no conversion (see _board_rows): the driver's tuples, without Row objects.
@@ -281,7 +157,7 @@ def _board_rows(dialect: str, metric: str, by: str, several: bool) -> Select:
     at execution."""
     tree = _board_units(dialect, by)
     units, users = OrgUnit.__table__, User.__table__
-    who, value, at, source, where = _metric_parts(metric, None)
+    who, value, at, source, where = metric_parts(metric, None)
     # Each user's value once (a rep on nested boards is aggregated once), then spread over his boards.
     per_user = select(who.label("user_id"), value.label("value"), func.max(at).label("reached")
                       ).select_from(source).where(*where).group_by(who)
@@ -393,8 +269,6 @@ def streaks(uow: UnitOfWork, user_ids: list[int], today: date, zone: ZoneInfo) -
 # ---- on demand ------------------------------------------------------------------------------
 
 def _zone_of(uow: UnitOfWork, unit_id: int, fallback: str) -> ZoneInfo:
-    from bot.services.core import org
-
     for unit in reversed(org.unit_chain(uow, unit_id)):
         if unit.timezone:
             return ZoneInfo(unit.timezone)
@@ -402,10 +276,7 @@ def _zone_of(uow: UnitOfWork, unit_id: int, fallback: str) -> ZoneInfo:
 
 
 def find_unit(uow: UnitOfWork, name: str) -> OrgUnit:
-    fragment = name.strip().lower()
-    units = uow.session.scalars(select(OrgUnit).where(OrgUnit.active.is_(True))).all()
-    exact = [u for u in units if u.name.lower() == fragment]
-    matches = exact or [u for u in units if fragment in u.name.lower()]
+    matches = org.units_by_name(uow, name)
     if len(matches) != 1:
         raise UserError("deals/rank_unknown_unit", name=name[:60], count=len(matches))
     return matches[0]
@@ -453,9 +324,8 @@ PERIOD_WORDS = {"day": "day", "today": "day", "今天": "day", "日": "day", "we
 
 
 def default_metric(uow: UnitOfWork, unit_id: int) -> str:
-    from bot.services.deals import announcements
-
-    return announcements.unit_rules(uow, unit_id).metric
+    """The board a unit sees when nobody names a metric: what it celebrates (wins or money collected)."""
+    return announcement_rules.unit_rules(uow, unit_id).metric
 
 
 def board_from_words(uow: UnitOfWork, user_id: int, words: list[str], by_team: bool, now: datetime) -> Board:
@@ -482,60 +352,3 @@ def board_from_words(uow: UnitOfWork, user_id: int, words: list[str], by_team: b
 def _looks_like_unit(uow: UnitOfWork, name: str) -> bool:
     fragment = name.lower()
     return any(fragment in n.lower() for n in uow.session.scalars(select(OrgUnit.name)))
-
-
-# ---- scheduled pushes -----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PushPlan:
-    push_minute: int = 18 * 60
-    daily: bool = True
-    weekly_weekday: int | None = 4  # Friday
-    monthly: bool = True
-    metric: str | None = None  # None: the unit's announcement metric
-    top_n: int = DEFAULT_TOP_N
-    include_weekends: bool = False
-
-
-def push_plan(uow: UnitOfWork, channel_id: int) -> PushPlan:
-    from db.models.board import ChannelBoardSettings
-
-    row = uow.session.scalar(select(ChannelBoardSettings).where(ChannelBoardSettings.channel_id == channel_id))
-    if row is None:
-        return PushPlan()
-    return PushPlan(row.push_minute, row.daily, row.weekly_weekday, row.monthly, row.metric, row.top_n,
-                    row.include_weekends)
-
-
-def last_working_day(day: date, holidays: set[date]) -> date:
-    start, end = period_dates("month", day)
-    candidates = working_days(start, end, holidays)
-    return candidates[-1] if candidates else end - timedelta(days=1)
-
-
-def due_periods(plan: PushPlan, local: datetime, holidays: set[date]) -> list[str]:
-    """Which boards are due at this local moment: from the push time until a few hours later (a
-    process that was down catches up, but nobody gets the 18:00 board at midnight)."""
-    minute = local.hour * 60 + local.minute
-    if not plan.push_minute <= minute < plan.push_minute + PUSH_CATCH_UP_MINUTES:
-        return []
-    today = local.date()
-    due = []
-    weekend_ok = plan.include_weekends and today.weekday() >= 5 and today not in holidays
-    if plan.daily and (is_working_day(today, holidays) or weekend_ok):
-        due.append("day")
-    if plan.weekly_weekday is not None and today.weekday() == plan.weekly_weekday:
-        due.append("week")
-    if plan.monthly and today == last_working_day(today, holidays):
-        due.append("month")
-    return due
-
-
-def scheduled_board(uow: UnitOfWork, channel_id: int, unit_id: int, zone: ZoneInfo, period: str, plan: PushPlan,
-                    now: datetime) -> Board:
-    """Compute a channel's board and store it as the reference for the next board's arrows."""
-    metric = plan.metric or default_metric(uow, unit_id)
-    today = now.astimezone(zone).date()
-    board = compute_boards(uow, [unit_id], metric, period, today, zone, top_n=plan.top_n)[unit_id]
-    save_snapshot(uow, board, now)
-    return board

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.i18n import label
 from bot.services.core import outbox
-from bot.services.deals import leaderboards, targets
+from bot.services.deals import periods, targets
 from db.models import Role, User, Visit
 from db.models.nudge import NudgeLog, NudgeSettings
 from db.models.target import Target
@@ -69,7 +69,7 @@ def run_due(uow: UnitOfWork, now: datetime) -> NudgeRun:
     """Send every nudge and digest that is due at `now`; safe to run often and in several processes."""
     reps = uow.session.scalars(select(User).where(User.active.is_(True), User.role == Role.REP)).all()
     settings = {s.user_id: s for s in uow.session.scalars(select(NudgeSettings))}
-    holidays = leaderboards.holidays_between(uow, now.date() - timedelta(days=2), now.date() + timedelta(days=2))
+    holidays = periods.holidays_between(uow, now.date() - timedelta(days=2), now.date() + timedelta(days=2))
     nudged = 0
     for rep in reps:
         setting = settings.get(rep.id)
@@ -77,7 +77,7 @@ def run_due(uow: UnitOfWork, now: datetime) -> NudgeRun:
             continue
         local = _local(now, rep.timezone)
         by = setting.visit_by_minute if setting and setting.visit_by_minute is not None else DEFAULT_VISIT_BY_MINUTE
-        if not leaderboards.is_working_day(local.date(), holidays) or local.hour * 60 + local.minute < by:
+        if not periods.is_working_day(local.date(), holidays) or local.hour * 60 + local.minute < by:
             continue
         nudged += _nudge_rep(uow, rep, local, now)
     return NudgeRun(nudged, _send_digests(uow, now, holidays))
@@ -87,7 +87,7 @@ def _nudge_rep(uow: UnitOfWork, rep: User, local: datetime, now: datetime) -> in
     zone = ZoneInfo(rep.timezone)
     today = local.date()
     sent = 0
-    start, end = leaderboards.utc_range(today, today + timedelta(days=1), zone)
+    start, end = periods.utc_range(today, today + timedelta(days=1), zone)
     visited = uow.session.scalar(
         select(Visit.id).where(Visit.user_id == rep.id, Visit.counts.is_(True), Visit.kind == "visit",
                                Visit.started_at >= start, Visit.started_at < end).limit(1)
@@ -106,7 +106,7 @@ def _nudge_rep(uow: UnitOfWork, rep: User, local: datetime, now: datetime) -> in
 
 
 def _behind(uow: UnitOfWork, rep: User, today: date, zone: ZoneInfo) -> dict:
-    start = leaderboards.period_dates("month", today)[0]
+    start = periods.period_dates("month", today)[0]
     metrics = uow.session.scalars(
         select(Target.metric).where(Target.subject_type == "user", Target.subject_id == rep.id,
                                     Target.period == "month", Target.period_start == start,
@@ -146,7 +146,7 @@ def _send_digests(uow: UnitOfWork, now: datetime, holidays: set[date]) -> int:
     for manager in uow.session.scalars(select(User).where(User.id.in_(manager_ids), User.active.is_(True))):
         local = _local(now, manager.timezone)
         due = DEFAULT_VISIT_BY_MINUTE + DIGEST_DELAY_MINUTES
-        if not leaderboards.is_working_day(local.date(), holidays) or local.hour * 60 + local.minute < due:
+        if not periods.is_working_day(local.date(), holidays) or local.hour * 60 + local.minute < due:
             continue
         if not _log(uow, manager.id, local.date(), "digest", {}, now):
             continue

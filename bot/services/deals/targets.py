@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.errors import UserError
-from bot.services.core import identity
-from bot.services.deals import leaderboards
+from bot.services.core import identity, org
+from bot.services.deals import board_metrics, periods
 from bot.services.manager import scope
 from db.models import OrgUnit, Role, User
 from db.models.target import Target
@@ -62,7 +62,7 @@ def parse_period(text: str | None, today: date) -> tuple[str, date]:
     """month | quarter (current ones), YYYY-MM, or YYYY-Qn -> (period, first day)."""
     raw = (text or "month").strip().lower()
     if raw in TARGET_PERIODS:
-        return raw, leaderboards.period_dates(raw, today)[0]
+        return raw, periods.period_dates(raw, today)[0]
     if match := re.fullmatch(r"(\d{4})-(\d{1,2})", raw):
         year, month = int(match[1]), int(match[2])
         if 1 <= month <= 12:
@@ -80,11 +80,10 @@ def resolve_subject(uow: UnitOfWork, ref: str) -> Subject:
         unit = uow.session.get(OrgUnit, user.unit_id)
         assert unit is not None
         return Subject("user", user.id, user.name, unit.path)
-    try:
-        unit = leaderboards.find_unit(uow, ref)
-    except UserError:
-        raise UserError("deals/target_unknown_subject", name=ref[:60]) from None
-    return Subject("unit", unit.id, unit.name, unit.path)
+    units = org.units_by_name(uow, ref)
+    if len(units) != 1:
+        raise UserError("deals/target_unknown_subject", name=ref[:60])
+    return Subject("unit", units[0].id, units[0].name, units[0].path)
 
 
 def _user_subject(uow: UnitOfWork, user_id: int) -> Subject:
@@ -151,17 +150,17 @@ def set_target(
 
 
 def progress_of(uow: UnitOfWork, subject: Subject, target: Target, today: date, zone: ZoneInfo) -> Progress:
-    start, end = leaderboards.period_dates(target.period, target.period_start)
-    window = leaderboards.Window(target.period, start, end, *leaderboards.utc_range(start, end, zone))
+    start, end = periods.period_dates(target.period, target.period_start)
+    window = periods.Window(target.period, start, end, *periods.utc_range(start, end, zone))
     members = select(User.id).join(OrgUnit, User.unit_id == OrgUnit.id).where(OrgUnit.path.startswith(subject.unit_path))
     if subject.kind == "user":
-        values = leaderboards.user_values(uow, target.metric, window, user_ids=[subject.id])
+        values = board_metrics.user_values(uow, target.metric, window, user_ids=[subject.id])
     else:
-        values = leaderboards.user_values(uow, target.metric, window, users=members)
+        values = board_metrics.user_values(uow, target.metric, window, users=members)
     actual = sum((v for v, _ in values.values()), Decimal(0))
     goal = Decimal(target.value)
-    holidays = leaderboards.holidays_between(uow, start, end)
-    all_days = leaderboards.working_days(start, end, holidays)
+    holidays = periods.holidays_between(uow, start, end)
+    all_days = periods.working_days(start, end, holidays)
     elapsed = [d for d in all_days if d <= today]
     share = Decimal(len(elapsed)) / Decimal(len(all_days)) if all_days else Decimal(1)
     if today >= end:
@@ -169,7 +168,7 @@ def progress_of(uow: UnitOfWork, subject: Subject, target: Target, today: date, 
     return Progress(
         metric=target.metric, period=target.period, period_start=start, period_end=end, target=goal, actual=actual,
         rate=(actual * 100 / goal).quantize(Decimal("0.1")) if goal else Decimal(0),
-        expected=(goal * share).quantize(Decimal("0.01")), money=target.metric in leaderboards.MONEY_METRICS,
+        expected=(goal * share).quantize(Decimal("0.01")), money=target.metric in board_metrics.MONEY_METRICS,
     )
 
 
@@ -205,7 +204,7 @@ def show(uow: UnitOfWork, user_id: int, ref: str | None, period_text: str | None
 def month_progress(uow: UnitOfWork, user_id: int, metric: str, today: date, zone: ZoneInfo) -> Progress | None:
     """The user's current month target progress on one metric, for announcements and nudges."""
     subject = _user_subject(uow, user_id)
-    start = leaderboards.period_dates("month", today)[0]
+    start = periods.period_dates("month", today)[0]
     target = uow.session.scalar(
         select(Target).where(Target.subject_type == "user", Target.subject_id == user_id, Target.period == "month",
                              Target.period_start == start, Target.metric == metric)

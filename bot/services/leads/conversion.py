@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from bot.errors import UserError
 from bot.services.leads import dedupe
 from bot.services.leads.lifecycle import (
-    LIST_LIMIT,
     MAX_CONTACT_CHARS,
     clean_optional,
     lock_lead,
@@ -19,6 +18,7 @@ from bot.services.leads.lifecycle import (
     require_owner_side,
     user_name,
 )
+from bot.services.leads.reading import LIST_LIMIT
 from bot.services.manager import scope
 from db.models import Contact, Customer, Deal, Lead, Stage, User
 from db.session import UnitOfWork

@@ -43,6 +43,16 @@ def constant(value: str | int) -> ColumnElement:
     return literal_column(str(int(value)))
 
 
+def run(uow: UnitOfWork, statement, params: dict):
+    """Execute a prebuilt Core statement on the unit of work's connection, skipping the ORM's
+    per-statement machinery (a third of a hot path's Python time). Pending ORM changes are flushed
+    first, as the session's own execute would."""
+    session = uow.session
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection().execute(statement, params)
+
+
 def member_pool_ids(user_id: UserId) -> Select:
     """SELECT of the ids of the active pools the user belongs to (directly, his unit or an ancestor unit)."""
     my_path = (select(OrgUnit.path).join(User, User.unit_id == OrgUnit.id).where(User.id == user_id)

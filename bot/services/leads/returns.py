@@ -1,10 +1,19 @@
-"""The return sweep (回收): leads nobody works go back to their pool, and owners are warned first.
+"""Returning leads to the public pool (回收): THE place for the rule; the others call it.
 
-Set-based: one statement for the whole table (every pool and customer level), never one round trip per lead.
-Locked leads are never returned. Each returned lead gets an owner-change LeadEvent ("return").
+An owned lead goes back to its pool when, since it was claimed, its owner has not followed it up for
+the pool's `return_no_followup_days`, or no deal was created from it after `return_no_deal_created_days`,
+or no won deal after `return_no_deal_days` (a customer level may override them in the pool's
+`level_rules`; a rule that is None or 0 is off). Locked leads never go back. The owner is warned
+`warn_days_before` days ahead, once per lead and last activity (`warn`). After losing a lead
+(returned, or released by himself) a rep may not claim it back for the pool's
+`reclaim_cooldown_days` (`cooldown_until`, asked by claims.py). Team views count the leads close to
+return (`close_to_return`, asked by bot.services.manager.team).
+
+The sweep is set-based: one statement for the whole table (every pool and customer level), never one
+round trip per lead. Each returned lead gets an owner-change LeadEvent ("return").
 Racing a follow-up, a lead is either followed or returned, never both: on PostgreSQL the sweep
 locks candidate rows with SELECT ... FOR UPDATE, which re-checks the rule on the row's newest
-version, and a follow-up locks the row too (leads.lock_lead) and refuses a lead that left its owner.
+version, and a follow-up locks the row too (lifecycle.lock_lead) and refuses a lead that left its owner.
 """
 import hashlib
 from collections import defaultdict
@@ -14,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    ScalarSelect,
     String,
     and_,
     case,
@@ -31,6 +41,7 @@ from sqlalchemy import (
 
 from bot.services.core import outbox
 from bot.services.leads.lifecycle import S
+from bot.services.leads.ownership import constant
 from db.base import UTCDateTime
 from db.models import Deal, Lead, LeadEvent, Pool, Stage
 from db.models.lead import OPEN_LEAD_STATUSES, LeadReturnWarning
@@ -41,6 +52,11 @@ RULES = {
     "return_no_deal_created_days": "no_deal_created",
     "return_no_deal_days": "no_deal",
 }
+# A rep lost a lead: he released it, or it was returned from him. His cooldown starts there.
+LOST_KINDS = ("release", "return")
+# Close to return, for a lead outside any pool: the pool's own defaults (db.models.crm.Pool).
+DEFAULT_RETURN_DAYS = 7
+DEFAULT_WARN_DAYS = 1
 WARNING_LIST_LIMIT = 20
 CHUNK = 1000
 _RETURNED_VALUES = dict(status=S.UNASSIGNED, owner_id=None, claimed_at=None, last_followup_at=None)
@@ -246,3 +262,40 @@ def warn(uow: UnitOfWork, now: datetime) -> SweepResult:
         result.warned_leads += len(items)
         result.warned_owners += 1
     return result
+
+
+# --- after a return: the cooldown --------------------------------------------------------------
+
+def last_lost_query(lead_id: ColumnElement[int], user_id) -> ScalarSelect:
+    """When the user last lost the lead (see LOST_KINDS); NULL when he never did."""
+    return select(func.max(LeadEvent.at)).where(
+        LeadEvent.lead_id == lead_id,
+        LeadEvent.kind.in_([constant(kind) for kind in LOST_KINDS]),
+        LeadEvent.from_owner_id == user_id,
+    ).scalar_subquery()
+
+
+def cooldown_until(last_lost: datetime | None, cooldown_days: int | None) -> datetime | None:
+    """Until when a rep may not claim back a lead he lost; None: no cooldown holds."""
+    if last_lost is None or not cooldown_days:
+        return None
+    return last_lost + timedelta(days=cooldown_days)
+
+
+# --- before a return: what team views show -----------------------------------------------------
+
+def close_to_return(uow: UnitOfWork, now: datetime) -> ColumnElement[bool]:
+    """An unlocked lead quiet (no follow-up since it was claimed, or created) for longer than its
+    pool's no-follow-up days minus the warning days: the managers' early view of the sweep's main
+    rule (any pool, active or not; a lead outside any pool on the pool defaults)."""
+    quiet_since = func.coalesce(Lead.last_followup_at, Lead.claimed_at, Lead.created_at)
+    rules = [(p.id, p.return_no_followup_days, p.warn_days_before) for p in uow.session.scalars(select(Pool))]
+    rules.append((None, DEFAULT_RETURN_DAYS, DEFAULT_WARN_DAYS))
+    due = []
+    for pool_id, days, warn in rules:
+        if days is None:
+            continue
+        cutoff = now - timedelta(days=max(0, days - warn))
+        in_pool = Lead.pool_id.is_(None) if pool_id is None else Lead.pool_id == pool_id
+        due.append(and_(in_pool, quiet_since <= cutoff))
+    return and_(Lead.locked.is_(False), or_(*due))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.actor import CURRENT_ACTOR
 from bot.errors import UserError
+from bot.services.manager import scope
 from db.base import utcnow
 from db.models.audit import AuditEntry
 from db.session import Database, UnitOfWork
@@ -175,7 +176,6 @@ def _record_owner(uow: UnitOfWork, record_type: str, record_id: int) -> tuple[bo
 
 def history(uow: UnitOfWork, user_id: int, record_type: str, record_id: int, today: date) -> History:
     """A record's changes, newest first, for someone whose scope covers the record."""
-    from bot.services.manager import scope
     from db.models import User
 
     kind = TYPE_ALIASES.get(record_type.lower())

@@ -13,15 +13,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select
 
 from bot.errors import UserError
+from bot.services.leads import returns
 from bot.services.manager import scope
-from db.models import Lead, OrgUnit, Pool, User, Visit
-from db.models.deal import Deal, Stage
+from db.models import Deal, Lead, OrgUnit, Stage, User, Visit
 from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import UnitOfWork
 
 OPEN_STAGES = (Stage.INITIAL, Stage.INTENT, Stage.NEGOTIATION)
-DEFAULT_RETURN_DAYS = 7
-DEFAULT_WARN_DAYS = 1
 
 
 @dataclass
@@ -235,24 +233,11 @@ def _leads(uow, visible, unit, now: datetime, row_of) -> None:
         row = row_of(owner_id)
         if row is not None:
             row.leads_open += count
-    # Close to return: quiet for longer than the pool's no-follow-up rule minus its warning days.
-    quiet_since = func.coalesce(Lead.last_followup_at, Lead.claimed_at, Lead.created_at)
-    rules = [(p.id, p.return_no_followup_days, p.warn_days_before) for p in uow.session.scalars(select(Pool))]
-    rules.append((None, DEFAULT_RETURN_DAYS, DEFAULT_WARN_DAYS))
-    for pool_id, days, warn in rules:
-        if days is None:
-            continue
-        cutoff = now - timedelta(days=max(0, days - warn))
-        in_pool = Lead.pool_id.is_(None) if pool_id is None else Lead.pool_id == pool_id
-        query = (
-            select(Lead.owner_id, func.count())
-            .where(mine, in_pool, Lead.locked.is_(False), quiet_since <= cutoff)
-            .group_by(Lead.owner_id)
-        )
-        for owner_id, count in uow.session.execute(query):
-            row = row_of(owner_id)
-            if row is not None:
-                row.leads_due += count
+    due = and_(mine, returns.close_to_return(uow, now))
+    for owner_id, count in uow.session.execute(select(Lead.owner_id, func.count()).where(due).group_by(Lead.owner_id)):
+        row = row_of(owner_id)
+        if row is not None:
+            row.leads_due += count
 
 
 def _wins(uow, visible, unit, month: Period, row_of) -> None:
@@ -272,7 +257,7 @@ def _wins(uow, visible, unit, month: Period, row_of) -> None:
 def _targets(uow, who: dict[int, tuple[str, str, str]], rows: dict[str, Row], month_start: date) -> None:
     """Monthly won-amount targets of the reps (the deals capability owns the table; absent: no targets)."""
     try:
-        from db.models.target import Target
+        from db.models import Target
     except ImportError:  # pragma: no cover - the deals capability is not installed
         return
     query = select(Target.subject_id, Target.value).where(

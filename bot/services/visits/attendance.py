@@ -1,6 +1,6 @@
 """Check-in and check-out (考勤): the working day, each with a location judged like a visit.
 
-The row is a Visit of kind checkin/checkout waiting for its location; bot.services.visits.visits pins it
+The row is a Visit of kind checkin/checkout waiting for its location; bot.services.visits.shared_location pins it
 (with the late/early notes against the unit's working hours and the optional office geofence).
 """
 from dataclasses import dataclass
@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.errors import UserError
 from bot.services.visits import visits
+from bot.services.visits.thresholds import thresholds_for
 from db.models import Visit
 from db.session import UnitOfWork
 
@@ -38,7 +39,7 @@ def start(uow: UnitOfWork, user_id: int, kind: str, now: datetime) -> Attendance
     done = next((v for v in today if v.latitude is not None), None)
     if done is not None:
         raise UserError(f"attendance/already_{kind}", at=(done.taken_at or done.started_at).astimezone(zone))
-    limits = visits.thresholds_for(uow, user.unit_id)
+    limits = thresholds_for(uow, user.unit_id)
     waiting = next((v for v in today if v.status == visits.WAITING), None)
     if waiting is None:
         waiting = Visit(

@@ -11,6 +11,7 @@ from bot.errors import UserError
 from bot.services.core import outbox
 from bot.services.manager import scope
 from bot.services.visits import visits
+from bot.services.visits.visit_targets import target_name, target_of
 from db.models import User, Visit
 from db.session import UnitOfWork
 
@@ -68,7 +69,7 @@ def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PA
     ).all()
     items = [
         QueueItem(
-            v.id, v.kind, name, visits.target_name(visits.target_of(uow, v)),
+            v.id, v.kind, name, target_name(target_of(uow, v)),
             (v.taken_at or v.started_at).astimezone(zone), v.verdict, v.reasons, v.distance_m, v.accuracy_m, v.source,
         )
         for v, name in rows
@@ -100,8 +101,8 @@ def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note:
     uow.session.refresh(visit)
     rep = uow.session.get(User, visit.user_id)
     assert rep is not None
-    decision = Decision(visit_id, approve, rep.id, rep.name, rep.locale,
-                        visits.target_name(visits.target_of(uow, visit)), visit.counts)
+    decision = Decision(visit_id, approve, rep.id, rep.name, rep.locale, target_name(target_of(uow, visit)),
+                        visit.counts)
     outbox.queue_direct(uow, rep.id, "review/rep_told", {"decision": decision, "note": note},
                         dedupe_key=f"review:{visit_id}")
     return decision

@@ -1,0 +1,184 @@
+"""Reading leads: one lead with its history and latest follow-ups (/lead), and lists of leads by
+status, for oneself or, for a manager, a rep or a unit in his scope (/leads)."""
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from bot.errors import UserError
+from bot.services.core import identity, org
+from bot.services.leads.lifecycle import S, parse_id, user_name
+from bot.services.leads.pool import can_manage_pool, visible_pools
+from bot.services.manager import scope
+from db.models import Lead, LeadEvent, LeadFollowup, LeadStatus, OrgUnit, Pool, User
+from db.models.lead import OPEN_LEAD_STATUSES
+from db.session import UnitOfWork
+
+LIST_LIMIT = 30
+# What /leads accepts as a status word, in both languages.
+STATUS_WORDS = {
+    **{s.value: s.value for s in LeadStatus},
+    "未分配": S.UNASSIGNED, "待处理": S.PENDING, "跟进中": S.FOLLOWING, "无效": S.INVALID,
+    "已转换": S.CONVERTED, "已作废": S.VOIDED, "open": "open", "all": "all", "全部": "all", "进行中": "open",
+}
+
+
+@dataclass(frozen=True)
+class EventRow:
+    at: datetime
+    kind: str
+    actor: str | None
+    from_status: str | None
+    to_status: str | None
+    from_owner: str | None
+    to_owner: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class FollowupRow:
+    at: datetime
+    author: str
+    note: str
+
+
+@dataclass(frozen=True)
+class LeadDetail:
+    id: int
+    company: str
+    contact: str | None
+    phone: str | None
+    region: str | None
+    source: str | None
+    industry: str | None
+    level: str
+    status: str
+    owner: str | None
+    pool: str | None
+    locked: bool
+    customer_id: int | None
+    created_at: datetime
+    events: list[EventRow]
+    followups: list[FollowupRow]
+    claimable: bool
+
+
+def _zone(uow: UnitOfWork, user_id: int) -> ZoneInfo:
+    user = uow.session.get(User, user_id)
+    try:
+        return ZoneInfo(user.timezone if user else "UTC")
+    except Exception:  # an unknown zone name must not break a read
+        return ZoneInfo("UTC")
+
+
+def readable_lead(uow: UnitOfWork, user_id: int, lead_id: int, today) -> tuple[Lead, bool]:
+    """The lead if the user may read it; the flag tells whether it waits in one of his pools."""
+    lead = uow.session.get(Lead, lead_id)
+    if lead is None:
+        raise UserError("leads/unknown", lead_id=lead_id)
+    in_my_pool = lead.status == S.UNASSIGNED and any(p.id == lead.pool_id for p in visible_pools(uow, user_id))
+    if in_my_pool:
+        return lead, True
+    visible = scope.of(uow, user_id, today)
+    if lead.owner_id is None and (visible.sees_all or can_manage_pool(uow, user_id, lead.pool_id)):
+        return lead, False
+    if not scope.can_access(uow, visible, "lead", lead.id, lead.owner_id):
+        raise UserError("leads/not_yours", lead_id=lead.id, owner=user_name(uow, lead.owner_id) or "")
+    return lead, False
+
+
+def detail(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> LeadDetail:
+    lead_id = parse_id(lead_id)
+    lead, claimable = readable_lead(uow, user_id, lead_id, now.date())
+    zone = _zone(uow, user_id)
+    names: dict[int | None, str | None] = {None: None}
+
+    def name(uid: int | None) -> str | None:
+        if uid not in names:
+            names[uid] = user_name(uow, uid)
+        return names[uid]
+
+    events = [
+        EventRow(e.at.astimezone(zone), e.kind, name(e.actor_id), e.from_status, e.to_status,
+                 name(e.from_owner_id), name(e.to_owner_id), e.reason)
+        for e in uow.session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id)
+                                     .order_by(LeadEvent.at, LeadEvent.id))
+    ]
+    followups = [
+        FollowupRow(f.at.astimezone(zone), name(f.author_id) or "", f.note)
+        for f in uow.session.scalars(select(LeadFollowup).where(LeadFollowup.lead_id == lead.id)
+                                     .order_by(LeadFollowup.at.desc(), LeadFollowup.id.desc()).limit(10))
+    ]
+    pool = uow.session.get(Pool, lead.pool_id) if lead.pool_id else None
+    return LeadDetail(
+        lead.id, lead.company, lead.contact_name, lead.phone, lead.region, lead.source, lead.industry, lead.level,
+        lead.status, name(lead.owner_id), pool.name if pool else None, lead.locked, lead.customer_id,
+        lead.created_at.astimezone(zone), events[-15:], followups, claimable,
+    )
+
+
+@dataclass(frozen=True)
+class LeadRow:
+    id: int
+    company: str
+    status: str
+    owner: str | None
+    contact: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class LeadList:
+    rows: list[LeadRow]
+    total: int
+    status: str  # a status, "open" or "all"
+    whose: str  # a user's or unit's name
+
+
+def _status_filter(word: str | None) -> str | None:
+    if word is None:
+        return "open"
+    return STATUS_WORDS.get(unicodedata.normalize("NFKC", word).strip().casefold())
+
+
+def list_leads(uow: UnitOfWork, user_id: int, status_word: str | None, who: str | None, today) -> LeadList:
+    """/leads [status] [rep|unit]: own leads; a manager may name a rep or a unit in his scope."""
+    status = _status_filter(status_word)
+    if status is None:
+        if who is not None:
+            raise UserError("leads/bad_status", value=status_word[:40] if status_word else "")
+        status, who = "open", status_word
+    visible = scope.of(uow, user_id, today)
+    owners, whose = _owners(uow, visible, user_id, who)
+    query = select(Lead, User.name).join(User, User.id == Lead.owner_id).where(Lead.owner_id.in_(owners))
+    if status == "open":
+        query = query.where(Lead.status.in_(OPEN_LEAD_STATUSES))
+    elif status != "all":
+        query = query.where(Lead.status == status)
+    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = [
+        LeadRow(lead.id, lead.company, lead.status, owner, lead.contact_name, lead.phone)
+        for lead, owner in uow.session.execute(query.order_by(Lead.updated_at.desc(), Lead.id.desc()).limit(LIST_LIMIT))
+    ]
+    return LeadList(rows, total, status, whose)
+
+
+def _owners(uow: UnitOfWork, visible: scope.Scope, user_id: int, who: str | None):
+    if who is None:
+        return select(User.id).where(User.id == user_id), user_name(uow, user_id) or ""
+    user = identity.find_user(uow, who)
+    if user is not None:
+        if not scope.covers_user(uow, visible, user.id):
+            raise UserError("leads/outside_scope", who=who[:60])
+        return select(User.id).where(User.id == user.id), user.name
+    wanted = unicodedata.normalize("NFKC", who).strip().casefold()
+    unit = next((u for u in uow.session.scalars(select(OrgUnit).where(OrgUnit.active.is_(True)))
+                 if u.name.casefold() == wanted), None)
+    if unit is None:
+        raise UserError("leads/unknown_who", who=who[:60])
+    if not scope.covers_unit(uow, visible, unit.id):
+        raise UserError("leads/outside_scope", who=who[:60])
+    members = org.subtree_user_ids(unit.path)
+    return members, unit.name

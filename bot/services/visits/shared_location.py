@@ -1,0 +1,337 @@
+"""Where a shared position goes, and the one place it lands: a live location's trail, a visit or
+check-in waiting for its location (pinned after bot.services.visits.location_checks judged it), a
+customer whose owner asked to set its location (customer_location), or a no-signal visit inside its
+window. One statement (`lookup`) reads everything the position needs and locks the rep.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+
+from sqlalchemy import Select, bindparam, literal_column, null, or_, select, true
+from sqlalchemy.orm import aliased
+
+from bot.errors import UserError
+from bot.services.core import geo
+from bot.services.visits import location_checks as checks
+from bot.services.visits.customer_location import (
+    CustomerLocated,
+    set_customer_location,
+    waiting_request_query,
+)
+from bot.services.visits.location_checks import Fix, PreviousFix, Reason, Thresholds
+from bot.services.visits.thresholds import as_thresholds, unit_settings_query
+from bot.services.visits.visit_targets import Target, target_of
+from bot.services.visits.visits import WAITING, local_day_bounds, zone_of
+from db.models import (
+    Customer,
+    CustomerLocationRequest,
+    Lead,
+    User,
+    Visit,
+    VisitSettings,
+    VisitTrailPoint,
+)
+from db.session import UnitOfWork
+
+# A literal, not a bound parameter, so that PostgreSQL matches the partial index on waiting visits
+# (db.models.visits) even in a prepared statement's generic plan.
+_IS_WAITING = Visit.status == literal_column(f"'{WAITING}'")
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A position was pinned to a visit or a check-in/out."""
+
+    visit_id: int
+    kind: str
+    target_name: str | None
+    verdict: str
+    reasons: list[dict]
+    distance_m: float | None
+    accuracy_m: float | None
+    taken_local: datetime
+    located_target: bool = False  # the customer/lead got its first location from this visit
+
+
+@dataclass(frozen=True)
+class LiveUpdate:
+    visit_id: int
+    verdict: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class Surroundings:
+    """What a position is matched to and judged against, read in one round trip (`lookup`)."""
+
+    user: User  # locked for the rest of the transaction, read fresh
+    waiting: Visit | None  # the latest visit or check-in waiting for its location (or the one a link names)
+    in_window: Visit | None  # the latest no-signal visit still inside its window
+    trail_of: Visit | None  # the visit whose live location this message updates
+    setloc: CustomerLocationRequest | None  # the owner asked to set a customer's location
+    limits: Thresholds
+    previous: PreviousFix | None  # the rep's last position before this one
+    repeated: bool  # exactly these coordinates were seen on another day
+    targets: dict[int, Target | None] = field(default_factory=dict)  # by visit id
+
+
+def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_private: bool = True,
+                     message_id: str | None = None, edited: bool = False
+                     ) -> Pinned | LiveUpdate | CustomerLocated | None:
+    """Route a shared position to whatever waits for it: a live trail, a visit or check-in waiting
+    for its location, a customer whose owner asked to set it, or a no-signal visit inside its window.
+    None: an update of a live location that nothing follows (it arrives every few seconds: stay quiet)."""
+    if not is_private:
+        raise UserError("visits/location_in_group")
+    refuse_unusable(fix)
+    live_message = message_id if fix.source == "live" else None
+    around = lookup(uow, user_id, fix, now, message_id=live_message)
+    if around.trail_of is not None and live_message is not None:
+        return live_update(uow, around.trail_of, fix, live_message)
+    request, waiting = around.setloc, around.waiting
+    if request is not None and (waiting is None or request.created_at > waiting.created_at):
+        return set_customer_location(uow, request, fix, now)
+    if waiting is None:
+        waiting = around.in_window
+    if waiting is None and edited:
+        return None
+    if waiting is None:
+        raise UserError("no_location_expected")
+    return pin_location(uow, waiting, fix, around, live_message)
+
+
+def refuse_unusable(fix: Fix) -> None:
+    """Bad coordinates, a forwarded position or one dated in the future: refused, nothing written."""
+    if not geo.is_valid(fix.latitude, fix.longitude):
+        raise UserError("visits/bad_coordinates", latitude=str(fix.latitude)[:20], longitude=str(fix.longitude)[:20])
+    refused = checks.rejections(fix)
+    if refused:
+        raise UserError(f"visits/refused_{refused[0].code}", **refused[0].params)
+
+
+def pin_from_link(uow: UnitOfWork, user_id: int, visit_id: int, fix: Fix) -> Pinned:
+    """The check-in page's position: the same checks as a chat location, for the visit the link names."""
+    refuse_unusable(fix)
+    around = lookup(uow, user_id, fix, fix.arrived_at, visit_id=visit_id)
+    visit = around.waiting
+    if visit is None or visit.user_id != user_id or visit.status != WAITING:
+        raise UserError("visits/link_done")
+    return pin_location(uow, visit, fix, around)
+
+
+def _waiting_visit_id(user_id) -> Select:
+    return (select(Visit.id).where(Visit.user_id == user_id, _IS_WAITING)
+            .order_by(Visit.created_at.desc(), Visit.id.desc()).limit(1))
+
+
+def _visit_in_window_id(user_id, now) -> Select:
+    return select(Visit.id).where(
+        Visit.user_id == user_id, Visit.no_location_reason.is_not(None), Visit.latitude.is_(None),
+        Visit.location_deadline > now, Visit.verdict == "unverified",
+    ).order_by(Visit.started_at.desc(), Visit.id.desc()).limit(1)
+
+
+def _live_trail_visit_id(user_id, message_id) -> Select:
+    return (select(VisitTrailPoint.visit_id)
+            .where(VisitTrailPoint.user_id == user_id, VisitTrailPoint.message_id == message_id)
+            .order_by(VisitTrailPoint.id.desc()).limit(1))
+
+
+def previous_fix_query(user_id, before) -> Select:
+    """The rep's last position before `before`: an index-only scan of ix_visits_user_taken_cover."""
+    return (select(Visit.latitude, Visit.longitude, Visit.taken_at)
+            .where(Visit.user_id == user_id, Visit.taken_at < before, Visit.latitude.is_not(None))
+            .order_by(Visit.taken_at.desc()).limit(1))
+
+
+def previous_fix(uow: UnitOfWork, user_id: int, before: datetime) -> PreviousFix | None:
+    row = uow.session.execute(previous_fix_query(user_id, before)).first()
+    return PreviousFix(row.latitude, row.longitude, row.taken_at) if row else None
+
+
+def _repeated_query(latitude, longitude, day_start, day_end) -> Select:
+    """Any position at exactly these coordinates outside the local day (index-only on ix_visits_coordinates)."""
+    return select(Visit.taken_at).where(
+        Visit.latitude == latitude, Visit.longitude == longitude,
+        or_(Visit.taken_at < day_start, Visit.taken_at >= day_end),
+    ).limit(1)
+
+
+@cache
+def _lookup_template(by_visit_id: bool, by_message: bool) -> Select:
+    """Built once per process (bound parameters only): building and cache-keying an expression this
+    size costs more than running it, and this is the hot path of every shared location."""
+    user_id = bindparam("user_id")
+    if by_visit_id:
+        candidates = [Visit.id == bindparam("visit_id")]
+    else:
+        candidates = [Visit.id == _waiting_visit_id(user_id).scalar_subquery(),
+                      Visit.id == _visit_in_window_id(user_id, bindparam("now")).scalar_subquery()]
+    trail_of = _live_trail_visit_id(user_id, bindparam("message_id")).scalar_subquery()
+    if by_message:
+        candidates.append(Visit.id == trail_of)
+    setloc = aliased(CustomerLocationRequest, waiting_request_query(user_id, bindparam("now")).subquery(), name="setloc")
+    unit_settings = aliased(VisitSettings, unit_settings_query(bindparam("unit_id")).subquery(), name="unit_settings")
+    previous = previous_fix_query(user_id, bindparam("taken_at")).subquery("previous")
+    repeated = _repeated_query(
+        bindparam("latitude"), bindparam("longitude"), bindparam("day_start"), bindparam("day_end")
+    ).subquery("repeated")
+    return (
+        select(User, Visit, Customer.name, Customer.latitude, Customer.longitude, Lead.company, Lead.latitude,
+               Lead.longitude, trail_of if by_message else null(), setloc, unit_settings, previous.c.latitude,
+               previous.c.longitude, previous.c.taken_at, repeated.c.taken_at)
+        .select_from(User)
+        .outerjoin(Visit, (Visit.user_id == User.id) & or_(*candidates))
+        .outerjoin(Customer, Customer.id == Visit.customer_id)
+        .outerjoin(Lead, Lead.id == Visit.lead_id)
+        .outerjoin(setloc, true()).outerjoin(unit_settings, true())
+        .outerjoin(previous, true()).outerjoin(repeated, true())
+        .where(User.id == user_id)
+        # Serialises one rep's positions (two taps never pin twice); the user row is read fresh.
+        .with_for_update(of=User)
+        .execution_options(populate_existing=True)
+    )
+
+
+def lookup_statement(user: User, fix: Fix, now: datetime, visit_id: int | None = None,
+                     message_id: str | None = None) -> tuple[Select, dict]:
+    """One statement for everything a position needs, locking the rep: the visit it lands on (with
+    its customer's or lead's name and place), the visit a live location's message follows, a pending
+    /setloc, the unit's thresholds, the previous position and a repeated one.
+
+    Each fact is a one-row derived table LEFT JOINed `ON true` to the user's row, so a missing fact
+    is NULLs, not a missing row; the candidate visits (waiting, in-window and followed, or the one a
+    link names) give at most three rows. Every part is an index lookup (see db.models.visits)."""
+    zone = zone_of(user)
+    day_start, day_end = local_day_bounds(zone, fix.taken_at.astimezone(zone).date())
+    params = {
+        "user_id": user.id, "unit_id": user.unit_id, "now": now, "taken_at": fix.taken_at,
+        "latitude": fix.latitude, "longitude": fix.longitude, "day_start": day_start, "day_end": day_end,
+    }
+    if visit_id is not None:
+        params["visit_id"] = visit_id
+    if message_id is not None:
+        params["message_id"] = message_id
+    return _lookup_template(visit_id is not None, message_id is not None), params
+
+
+def lookup(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, visit_id: int | None = None,
+           message_id: str | None = None) -> Surroundings:
+    """Lock the rep and read everything his position needs. The router has already loaded him in
+    this session: his unit and time zone (for the statement's parameters) cost no query."""
+    known = uow.session.get(User, user_id)
+    if known is None:
+        raise UserError("not_linked")
+    statement, params = lookup_statement(known, fix, now, visit_id, message_id)
+    rows = uow.session.execute(statement, params).all()
+    user = rows[0][0] if rows else None
+    if user is None or not user.active:
+        raise UserError("not_linked")
+    waiting = in_window = trail_of = None
+    targets: dict[int, Target | None] = {}
+    for (_user, visit, customer_name, customer_lat, customer_lon, lead_name, lead_lat, lead_lon, trail_id, *_) in rows:
+        if visit is None:
+            continue
+        if visit.customer_id is not None:
+            place = (customer_lat, customer_lon) if customer_lat is not None else None
+            targets[visit.id] = Target("customer", visit.customer_id, customer_name, place)
+        elif visit.lead_id is not None:
+            place = (lead_lat, lead_lon) if lead_lat is not None else None
+            targets[visit.id] = Target("lead", visit.lead_id, lead_name, place)
+        else:
+            targets[visit.id] = None
+        if visit.id == trail_id:
+            trail_of = visit
+        elif visit_id is not None or visit.status == WAITING:
+            waiting = visit
+        else:
+            in_window = visit
+    *_, setloc, unit_settings, previous_lat, previous_lon, previous_at, repeated_at = rows[0]
+    previous = PreviousFix(previous_lat, previous_lon, previous_at) if previous_at is not None else None
+    return Surroundings(
+        user, waiting, in_window, trail_of, setloc, as_thresholds(unit_settings), previous,
+        repeated_at is not None, targets,
+    )
+
+
+def judge(visit: Visit, user: User, fix: Fix, target: Target | None,
+          around: Surroundings) -> tuple[list[Reason], float | None]:
+    """Every check for one position; returns the reasons and the distance to the target."""
+    limits = around.limits
+    if visit.kind == "visit":
+        anchor, fence = (target.location if target is not None else None), limits.geofence_m
+    else:
+        anchor, fence = limits.office, limits.office_radius_m or limits.geofence_m
+    distance = checks.distance_to(fix, anchor)
+    reasons = (
+        checks.check_source(fix)
+        + checks.check_accuracy(fix, limits)
+        + checks.check_geofence(distance, fence)
+        + checks.check_travel(fix, around.previous, limits)
+        + checks.check_repeated(around.repeated)
+        + checks.check_sent_late(fix)
+    )
+    if visit.no_location_reason:
+        reasons += checks.check_attached_late(visit.started_at, fix)
+    if visit.kind in ("checkin", "checkout"):
+        local = fix.taken_at.astimezone(zone_of(user))
+        reasons += checks.check_work_hours(visit.kind, local.hour * 60 + local.minute, limits)
+    return reasons, distance
+
+
+def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
+                 live_message: str | None = None) -> Pinned:
+    """Judge a position and pin it to the visit (the same path for chat, web page and console)."""
+    user = around.user
+    target = around.targets.get(visit.id)
+    reasons, distance = judge(visit, user, fix, target, around)
+    kept = [r for r in visit.reasons if r.get("code") == "no_location"]
+    visit.latitude, visit.longitude, visit.accuracy_m = fix.latitude, fix.longitude, fix.accuracy_m
+    visit.source, visit.taken_at, visit.arrived_at = fix.source, fix.taken_at, fix.arrived_at
+    visit.distance_m = distance
+    visit.reasons = kept + [r.to_json() for r in reasons]
+    visit.verdict = checks.verdict_of(reasons)
+    visit.counts = visit.verdict == "verified" or visit.review_status == "approved"
+    if visit.status == WAITING:
+        visit.status = "open" if visit.kind == "visit" else "closed"
+    if live_message is not None:  # the first point of the trail its updates extend
+        _add_trail_point(uow, visit, fix, live_message)
+    located = visit.verdict == "verified" and target is not None and target.location is None
+    if located:
+        record = target_of(uow, visit)
+        assert record is not None
+        record.latitude, record.longitude = fix.latitude, fix.longitude
+        if isinstance(record, Customer):
+            record.location_source, record.location_set_at = "visit", fix.arrived_at
+    uow.session.flush()
+    return Pinned(visit.id, visit.kind, target.name if target else None, visit.verdict, visit.reasons, distance,
+                  fix.accuracy_m, fix.taken_at.astimezone(zone_of(user)), located)
+
+
+def _add_trail_point(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> None:
+    """One point of a live location's trail; `message_id` is the live message its edits come as."""
+    uow.session.add(VisitTrailPoint(
+        visit_id=visit.id, user_id=visit.user_id, message_id=message_id, latitude=fix.latitude,
+        longitude=fix.longitude, accuracy_m=fix.accuracy_m, source=fix.source, taken_at=fix.taken_at,
+        arrived_at=fix.arrived_at,
+    ))
+
+
+def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> LiveUpdate:
+    """A live-location edit: extend the trail, and flag a trail that never moves."""
+    _add_trail_point(uow, visit, fix, message_id)
+    uow.session.flush()
+    trail = [
+        (p.latitude, p.longitude) for p in uow.session.execute(
+            select(VisitTrailPoint.latitude, VisitTrailPoint.longitude).where(
+                VisitTrailPoint.visit_id == visit.id, VisitTrailPoint.message_id == message_id)
+        )
+    ]
+    others = [r for r in visit.reasons if r.get("code") != "live_not_moving"]
+    reasons = others + [r.to_json() for r in checks.check_live_still(trail)]
+    before = visit.verdict
+    visit.reasons = reasons
+    visit.verdict = checks.verdict_of(reasons, has_location=visit.latitude is not None)
+    visit.counts = visit.verdict == "verified" or visit.review_status == "approved"
+    return LiveUpdate(visit.id, visit.verdict, before != visit.verdict)
+
