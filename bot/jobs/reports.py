@@ -59,8 +59,7 @@ def _push_one(db: Database, manager_id: int, week: str, now: datetime) -> int:
         visible = scope.of(uow, manager_id, team.local_today(now, manager.timezone))
         unit = uow.session.get(OrgUnit, manager.unit_id)
         assert unit is not None
-        report = reports.compute(uow, visible, unit, "week", reports.previous_week(now), manager.timezone,
-                                 manager.locale, with_chart=False)
+        report, _standing = reports.compute(uow, visible, unit, "week", reports.previous_week(now), manager.timezone)
         outbox.queue_direct(uow, manager_id, "manager/weekly_report", {"report": report},
                              dedupe_key=f"{JOB}:{manager_id}:{week}")
         uow.commit()

@@ -5,10 +5,10 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from bot.bootstrap import build_router
+from bot.handlers.manager import charts
 from bot.jobs.reports import push_weekly
 from bot.messages import Incoming
 from bot.services.core import identity
-from bot.services.manager import charts
 from db.models import Customer, Lead, OutboxMessage, Visit
 from db.models.deal import Deal
 from db.models.target import Target

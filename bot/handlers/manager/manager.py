@@ -4,6 +4,7 @@ from datetime import date
 
 from bot.context import Context
 from bot.handlers.args import Flag, Param
+from bot.handlers.manager import charts
 from bot.handlers.registry import Access, command
 from bot.i18n import button
 from bot.messages import Reply
@@ -39,7 +40,7 @@ def undo_handover(ctx: Context, batch: int | None) -> Reply:
 @command("team", access=Access.MANAGER, group=GROUP, params=[Param("unit", kind="text", optional=True)])
 def team_(ctx: Context, unit: str | None) -> Reply:
     view = team.build(ctx.uow, ctx.user_id, unit, ctx.now)
-    chart = reports.chart_for(view, ctx.locale) if view.rows else None
+    chart = charts.team_chart(view, ctx.locale) if view.rows else None
     reply = ctx.reply("manager/team", view=view, stages=team.OPEN_STAGES)
     return replace(reply, file_name="team.png", file_bytes=chart) if chart else reply
 
@@ -50,11 +51,11 @@ def team_(ctx: Context, unit: str | None) -> Reply:
             Param("unit", kind="text", optional=True)],
 )
 def report(ctx: Context, period: str | None, unit: str | None) -> Reply:
-    result = reports.build(ctx.uow, ctx.user_id, period or "week", unit, ctx.now, ctx.locale)
+    result, standing = reports.build(ctx.uow, ctx.user_id, period or "week", unit, ctx.now)
     reply = ctx.reply("manager/report", report=result)
-    if result.chart_png:
-        reply = replace(reply, file_name=f"report-{result.period.first_day.isoformat()}.png",
-                        file_bytes=result.chart_png)
+    chart = charts.team_chart(standing, ctx.locale) if result.rows else None
+    if chart:
+        reply = replace(reply, file_name=f"report-{result.period.first_day.isoformat()}.png", file_bytes=chart)
     return reply
 
 

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.i18n import label
 from bot.services.core import outbox
 from bot.services.deals import periods, targets
 from db.models import Role, User, Visit
@@ -98,8 +97,7 @@ def _nudge_rep(uow: UnitOfWork, rep: User, local: datetime, now: datetime) -> in
     behind = _behind(uow, rep, today, zone)
     week = today - timedelta(days=today.weekday())  # at most one pace nudge a week
     if behind and _log(uow, rep.id, week, "behind_pace", behind, now):
-        metric = label(f"metric_{behind['metric']}", rep.locale)
-        outbox.queue_direct(uow, rep.id, "nudges/behind_pace", {"name": rep.name, **behind, "metric": metric},
+        outbox.queue_direct(uow, rep.id, "nudges/behind_pace", {"name": rep.name, **behind},
                              dedupe_key=f"nudge:{rep.id}:{week}:p")
         sent += 1
     return sent

@@ -9,8 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select
 
-from bot.i18n import label
-from bot.services.manager import charts, scope, team
+from bot.services.manager import scope, team
 from db.models import LeadEvent, OrgUnit, User, Visit
 from db.models.deal import Deal, Stage
 from db.session import UnitOfWork
@@ -40,20 +39,20 @@ class Report:
     rows: list[ReportRow]
     totals: ReportRow
     pace: float
-    chart_png: bytes | None
 
 
-def build(uow: UnitOfWork, viewer_id: int, period_name: str, unit_name: str | None, now: datetime,
-          locale: str, with_chart: bool = True) -> Report:
+def build(uow: UnitOfWork, viewer_id: int, period_name: str, unit_name: str | None, now: datetime
+          ) -> tuple[Report, team.TeamView]:
+    """The report of a period, and the team's standing now (what its chart draws)."""
     viewer = uow.session.get(User, viewer_id)
     assert viewer is not None
     visible = scope.of(uow, viewer_id, team.local_today(now, viewer.timezone))
     unit = team.resolve_unit(uow, visible, unit_name)
-    return compute(uow, visible, unit, period_name, now, viewer.timezone, locale, with_chart)
+    return compute(uow, visible, unit, period_name, now, viewer.timezone)
 
 
-def compute(uow, visible: scope.Scope, unit: OrgUnit, period_name: str, now: datetime, zone: str,
-            locale: str, with_chart: bool = True) -> Report:
+def compute(uow, visible: scope.Scope, unit: OrgUnit, period_name: str, now: datetime, zone: str
+            ) -> tuple[Report, team.TeamView]:
     period = team.period_of(period_name, now, zone)
     view = team.compute(uow, visible, unit, now, zone)
     who = team.population(uow, visible, unit)
@@ -89,8 +88,7 @@ def compute(uow, visible: scope.Scope, unit: OrgUnit, period_name: str, now: dat
             row.won_amount += Decimal(amount)
     ordered = sorted(rows.values(), key=lambda r: (-r.won_amount, -r.visits_verified, r.name))
     totals = _totals(ordered, view.totals)
-    chart = chart_for(view, locale) if with_chart and ordered else None
-    return Report(unit.name, period, ordered, totals, view.month_pace, chart)
+    return Report(unit.name, period, ordered, totals, view.month_pace), view
 
 
 def _totals(rows: list[ReportRow], standing: team.Row) -> ReportRow:
@@ -103,27 +101,6 @@ def _totals(rows: list[ReportRow], standing: team.Row) -> ReportRow:
         total.won_deals += row.won_deals
         total.won_amount += row.won_amount
     return total
-
-
-def chart_for(view: team.TeamView, locale: str) -> bytes | None:
-    """Visits this week per rep, pipeline by stage, target pace; None if drawing fails (never fatal)."""
-    chart_locale = locale if charts.shows_chinese() else "en"
-    words = lambda key: label(key, chart_locale)  # noqa: E731
-    weekdays = [words(f"manager_weekday_{i}") for i in range(7)]
-    panels = [charts.visits_week(words("manager_chart_visits"), weekdays,
-                                 [(r.name, r.visits_by_day) for r in view.rows])]
-    stages = [(words(f"manager_stage_{s}"), *view.totals.stages.get(s, (0, Decimal("0")))) for s in team.OPEN_STAGES]
-    panels.append(charts.pipeline(words("manager_chart_pipeline"), stages))
-    with_targets = [(r.name, r.achievement or 0.0) for r in view.rows if r.target]
-    if with_targets:
-        panels.append(charts.target_pace(words("manager_chart_pace"), view.month_pace, with_targets))
-    try:
-        return charts.render(panels)
-    except Exception:  # a chart is a bonus: the numbers still go out in text
-        import logging
-
-        logging.getLogger(__name__).exception("chart rendering failed")
-        return None
 
 
 def previous_week(now: datetime) -> datetime:

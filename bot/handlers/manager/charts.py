@@ -15,6 +15,9 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.i18n import label
+from bot.services.manager import team
+
 log = logging.getLogger(__name__)
 
 WIDTH = 900
@@ -155,3 +158,22 @@ def pipeline(title: str, stages: list[tuple[str, int, Decimal]]) -> Bars:
 def target_pace(title: str, pace: float, rows: list[tuple[str, float]]) -> Bars:
     """Achievement per rep against the share of the period elapsed (the red line)."""
     return Bars(title, [name for name, _ in rows], [[share] for _, share in rows], marker=pace, as_percent=True)
+
+
+def team_chart(view: team.TeamView, locale: str) -> bytes | None:
+    """Visits this week per rep, pipeline by stage, target pace; None if drawing fails (never fatal)."""
+    chart_locale = locale if shows_chinese() else "en"
+    words = lambda key: label(key, chart_locale)  # noqa: E731
+    weekdays = [words(f"manager_weekday_{i}") for i in range(7)]
+    panels = [visits_week(words("manager_chart_visits"), weekdays,
+                                 [(r.name, r.visits_by_day) for r in view.rows])]
+    stages = [(words(f"manager_stage_{s}"), *view.totals.stages.get(s, (0, Decimal("0")))) for s in team.OPEN_STAGES]
+    panels.append(pipeline(words("manager_chart_pipeline"), stages))
+    with_targets = [(r.name, r.achievement or 0.0) for r in view.rows if r.target]
+    if with_targets:
+        panels.append(target_pace(words("manager_chart_pace"), view.month_pace, with_targets))
+    try:
+        return render(panels)
+    except Exception:  # a chart is a bonus: the numbers still go out in text
+        log.exception("chart rendering failed")
+        return None
