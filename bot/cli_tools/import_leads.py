@@ -47,7 +47,8 @@ def run(settings: Settings, db: Database, args: argparse.Namespace) -> int:
     try:
         with db.uow() as uow:
             report = imports.import_leads(uow, data, args.file.name, args.pool, utcnow(),
-                                              progress=progress_bar if big else None)
+                                          progress=progress_bar if big else None,
+                                          default_phone_region=settings.DEFAULT_PHONE_REGION)
             uow.commit()
     except imports.ImportProblem as problem:
         params = {"file": args.file.name, **problem.params}

@@ -40,8 +40,8 @@ def test_good_rows_go_in_bad_and_duplicate_rows_are_listed(demo_pool, encoding, 
     with demo_pool.uow() as uow:
         new = uow.session.scalars(select(Lead).where(Lead.id > 6).order_by(Lead.id)).all()
         assert [(n.company, n.status, n.region, n.phone_key) for n in new] == [
-            ("广州白云电器有限公司", "unassigned", "华南", "02088880001"),
-            ("Tianjin Harbor Co. Ltd", "unassigned", "华北", "02212345678"),
+            ("广州白云电器有限公司", "unassigned", "华南", "+862088880001"),
+            ("Tianjin Harbor Co. Ltd", "unassigned", "华北", "+862212345678"),
         ]
         assert uow.session.scalar(select(func.count()).select_from(LeadEvent).where(LeadEvent.lead_id > 6)) == 2
 
@@ -91,3 +91,4 @@ def test_large_file_shows_progress_on_stderr(demo_pool, tmp_path, monkeypatch, c
     assert main(["import", "leads", str(path), "--pool", "demo pool"]) == 0
     captured = capsys.readouterr()
     assert "2500/2500" in captured.err and "created 2500" in captured.out
+

@@ -13,6 +13,7 @@ DEMO_ORG: dict = {
         {
             "name": "Acme Trading",
             "timezone": "Asia/Shanghai",
+            "phone_region": "CN",
             "children": [{"name": "East Team"}, {"name": "West Team"}],
         }
     ],

@@ -14,9 +14,11 @@ from datetime import datetime
 from sqlalchemy import insert, select
 
 from bot.errors import UserError
+from bot.services.core import org
 from bot.services.leads import lifecycle
 from bot.services.leads.lifecycle import S
 from db.models import Customer, Lead, LeadEvent, LeadStatus, Pool
+from db.phone_keys import DEFAULT_REGION
 from db.session import UnitOfWork
 
 HEADER_ALIASES = {
@@ -124,7 +126,7 @@ def _existing(uow: UnitOfWork, column, values: set[str], label: str, id_column, 
     return found
 
 
-def _clean_row(row: list[str], mapping: dict[str, int]) -> dict:
+def _clean_row(row: list[str], mapping: dict[str, int], phone_region: str) -> dict:
     def cell(name: str) -> str | None:
         index = mapping.get(name)
         if index is None or index >= len(row):
@@ -136,7 +138,7 @@ def _clean_row(row: list[str], mapping: dict[str, int]) -> dict:
     if not company:
         raise UserError("company_missing")
     company, name_key = lifecycle.clean_company(company)
-    phone, phone_key = lifecycle.clean_phone(cell("phone"))
+    phone, phone_key = lifecycle.clean_phone(cell("phone"), phone_region)
     values = {"company": company, "name_key": name_key, "phone": phone, "phone_key": phone_key}
     for name, limit in FIELD_LIMITS.items():
         value = cell(name)
@@ -148,7 +150,8 @@ def _clean_row(row: list[str], mapping: dict[str, int]) -> dict:
 
 
 def import_leads(uow: UnitOfWork, data: bytes, file_name: str, pool_name: str | None, now: datetime,
-                 progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                 progress: Callable[[int, int], None] | None = None,
+                 default_phone_region: str = DEFAULT_REGION) -> ImportReport:
     text, encoding = decode(data)
     rows = read_rows(text)
     while rows and not any(cell.strip() for cell in rows[0]):
@@ -160,12 +163,13 @@ def import_leads(uow: UnitOfWork, data: bytes, file_name: str, pool_name: str | 
         raise ImportProblem("bad_columns", file=file_name, found=", ".join(c.strip()[:30] for c in rows[0]) or "-")
     pool = resolve_pool(uow, pool_name)
     report = ImportReport(file_name, encoding, pool.name)
+    phone_region = org.phone_region(uow, pool.unit_id, default_phone_region)
     good: list[tuple[int, dict]] = []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         try:
-            good.append((line, _clean_row(row, mapping)))
+            good.append((line, _clean_row(row, mapping, phone_region)))
         except UserError as error:
             company = " ".join(row[mapping["company"]].split())[:60] if mapping["company"] < len(row) else ""
             report.rejected.append(RowIssue(line, company, error.template.rsplit("/", 1)[-1]))

@@ -50,6 +50,7 @@ from bot.services.leads.lifecycle import (
     visible_pools,
 )
 from bot.services.manager import scope
+from db import phone_keys
 from db.base import UTCDateTime
 from db.models import Lead, LeadEvent, OrgUnit, Pool, PoolMember, User
 from db.models.leads import LeadClaim
@@ -472,7 +473,8 @@ def load_demo_pool(uow: UnitOfWork, now: datetime) -> None:
     for offset, (company, contact, phone, region, source, industry) in enumerate(DEMO_LEADS):
         created = now - timedelta(minutes=len(DEMO_LEADS) - offset)
         lead = Lead(company=company, name_key=dedupe.normalise_company(company), contact_name=contact, phone=phone,
-                    phone_key=dedupe.normalise_phone(phone), region=region, source=source, industry=industry,
+                    phone_key=phone_keys.phone_key(phone, root.phone_region or phone_keys.DEFAULT_REGION),
+                    region=region, source=source, industry=industry,
                     status=S.UNASSIGNED, pool_id=pool.id, created_at=created, updated_at=created)
         uow.session.add(lead)
         uow.session.flush()
