@@ -57,10 +57,6 @@ def unit_rules(uow: UnitOfWork, unit_id: int) -> UnitRules:
     return UnitRules("won", DEFAULT_FANFARE)
 
 
-def money(value: Decimal) -> str:
-    return f"{value:,.2f}"
-
-
 def fanfare_level(amount: Decimal, thresholds: tuple[Decimal, ...]) -> int:
     return sum(1 for t in thresholds if amount >= t)
 
@@ -185,12 +181,13 @@ def _entry(uow: UnitOfWork, event: Event, rules: UnitRules, rep: User, customer:
         "deal_name": event.deal.name,
         "rep": rep.name,
         "customer": customer.name,
-        "amount": money(event.amount),
+        # Numbers as text (the entry is stored as JSON); the templates format them.
+        "amount": str(event.amount),
         "currency": event.deal.currency,
-        "month_total": money(total),
+        "month_total": str(total),
         "rank": rank,
         "board_size": size,
-        "target": money(progress.target) if progress else None,
+        "target": str(progress.target) if progress else None,
         "rate": str(progress.rate) if progress else None,
         "milestones": list(event.milestones),
         "fanfare": fanfare_level(event.amount, rules.fanfare),

@@ -15,6 +15,8 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.i18n import format_number, format_ratio
+
 log = logging.getLogger(__name__)
 
 WIDTH = 900
@@ -79,6 +81,7 @@ class Bars:
     marker: float | None = None  # a vertical line at this share of the axis (target pace)
     as_percent: bool = False
     value_labels: list[str] | None = None
+    locale: str = "en"  # of the numbers drawn
 
 
 def _panel_height(panel: Bars) -> int:
@@ -117,7 +120,7 @@ def _draw_panel(draw: ImageDraw.ImageDraw, panel: Bars, top: int) -> None:
             caption = panel.value_labels[index]
         else:
             total = sum(segments)
-            caption = f"{total:.0%}" if panel.as_percent else f"{total:,.0f}"
+            caption = (format_ratio if panel.as_percent else format_number)(total, panel.locale)
         draw.text((x + 6, row_y + 2), caption, fill=INK, font=small)
     if panel.marker is not None:
         mark_x = LABEL_W + int(axis_w * panel.marker / biggest)
@@ -139,19 +142,21 @@ def render(panels: list[Bars]) -> bytes:
     return buffer.getvalue()
 
 
-def visits_week(title: str, weekday_names: list[str], rows: list[tuple[str, list[int]]]) -> Bars:
+def visits_week(title: str, weekday_names: list[str], rows: list[tuple[str, list[int]]], locale: str = "en") -> Bars:
     """A week of counted visits per rep: one bar per rep, one segment per weekday."""
-    return Bars(title, [name for name, _ in rows], [[float(v) for v in days] for _, days in rows], tuple(weekday_names))
+    return Bars(title, [name for name, _ in rows], [[float(v) for v in days] for _, days in rows], tuple(weekday_names),
+                locale=locale)
 
 
-def pipeline(title: str, stages: list[tuple[str, int, Decimal]]) -> Bars:
+def pipeline(title: str, stages: list[tuple[str, int, Decimal]], locale: str = "en") -> Bars:
     """Open pipeline by stage: amount per stage, with the deal count."""
     return Bars(
         title, [name for name, _c, _a in stages], [[float(amount)] for _n, _c, amount in stages],
-        value_labels=[f"{amount:,.0f} ({count})" for _n, count, amount in stages],
+        value_labels=[f"{format_number(amount, locale)} ({count})" for _n, count, amount in stages], locale=locale,
     )
 
 
-def target_pace(title: str, pace: float, rows: list[tuple[str, float]]) -> Bars:
+def target_pace(title: str, pace: float, rows: list[tuple[str, float]], locale: str = "en") -> Bars:
     """Achievement per rep against the share of the period elapsed (the red line)."""
-    return Bars(title, [name for name, _ in rows], [[share] for _, share in rows], marker=pace, as_percent=True)
+    return Bars(title, [name for name, _ in rows], [[share] for _, share in rows], marker=pace, as_percent=True,
+                locale=locale)

@@ -111,12 +111,12 @@ def chart_for(view: team.TeamView, locale: str) -> bytes | None:
     words = lambda key: label(key, chart_locale)  # noqa: E731
     weekdays = [words(f"manager_weekday_{i}") for i in range(7)]
     panels = [charts.visits_week(words("manager_chart_visits"), weekdays,
-                                 [(r.name, r.visits_by_day) for r in view.rows])]
+                                 [(r.name, r.visits_by_day) for r in view.rows], chart_locale)]
     stages = [(words(f"manager_stage_{s}"), *view.totals.stages.get(s, (0, Decimal("0")))) for s in team.OPEN_STAGES]
-    panels.append(charts.pipeline(words("manager_chart_pipeline"), stages))
+    panels.append(charts.pipeline(words("manager_chart_pipeline"), stages, chart_locale))
     with_targets = [(r.name, r.achievement or 0.0) for r in view.rows if r.target]
     if with_targets:
-        panels.append(charts.target_pace(words("manager_chart_pace"), view.month_pace, with_targets))
+        panels.append(charts.target_pace(words("manager_chart_pace"), view.month_pace, with_targets, chart_locale))
     try:
         return charts.render(panels)
     except Exception:  # a chart is a bonus: the numbers still go out in text
