@@ -41,7 +41,7 @@ def load(db: Database, leads: int, reps: int) -> None:
         """INSERT INTO leads (id, company, name_key, contact_name, phone, phone_key, region, source, industry, level,
                status, pool_id, owner_id, claimed_at, last_followup_at, locked, created_at, updated_at)
            SELECT i, 'Company ' || i || ' Ltd', 'company' || i, 'Contact ' || i, '138' || lpad(i::text, 8, '0'),
-                  '138' || lpad(i::text, 8, '0'), (ARRAY['华东','华南','华北','West'])[1 + i % 4],
+                  '+86138' || lpad(i::text, 8, '0'), (ARRAY['华东','华南','华北','West'])[1 + i % 4],
                   (ARRAY['web','展会','referral'])[1 + i % 3], 'industry ' || (i % 20),
                   CASE WHEN i % 10 = 0 THEN 'A' ELSE 'C' END,
                   CASE WHEN i % 10 < 3 THEN 'unassigned' WHEN i % 10 < 6 THEN 'pending' ELSE 'following' END,

@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db.phone_keys import DEFAULT_REGION, is_region
+
 LOCALES = ("en", "zh")
 
 
@@ -29,6 +31,9 @@ class Settings(BaseSettings):
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8080"
     DEFAULT_TIMEZONE: str = "UTC"
     DEFAULT_LOCALE: str = "en"
+    # How phones written without a country code are read, for a company whose org file sets no
+    # phone_region (ISO 3166 alpha-2).
+    DEFAULT_PHONE_REGION: str = DEFAULT_REGION
     # Signs one-time links (check-in pages); generated per process when unset.
     SECRET_KEY: str | None = None
     INVITATION_DAYS: int = 14
@@ -52,6 +57,14 @@ class Settings(BaseSettings):
         if value not in LOCALES:
             raise ValueError(f"must be one of {', '.join(LOCALES)}")
         return value
+
+    @field_validator("DEFAULT_PHONE_REGION")
+    @classmethod
+    def _known_phone_region(cls, value: str) -> str:
+        code = value.strip().upper()
+        if not is_region(code):
+            raise ValueError("must be a two-letter country code such as CN, US or GB")
+        return code
 
     @field_validator("HTTP_PORT")
     @classmethod

@@ -2,11 +2,21 @@
 
 A rendered template becomes a Reply by two plain-text conventions, so templates stay readable:
 a first line starting with "# " is the title, and a line "label :: value" is a field.
+
+Numbers, money, dates and plural words go through babel's filters (money, number, percent, date,
+datetime, time, plural), in the language of the template: one under templates/zh/ speaks Chinese.
 """
+from collections.abc import Callable
+from datetime import date, datetime, time
+from decimal import Decimal
 from functools import cache, partial
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_time
+from babel.numbers import format_currency, format_decimal, format_percent
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from bot.config import LOCALES
 from bot.messages import Button, Reply
@@ -15,6 +25,14 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 FIELD_SEPARATOR = " :: "
 # How a platform spells a command ("/crm join" on Slack, "/join" elsewhere) comes from its adapter.
 DEFAULT_PREFIX = "/"
+BABEL_LOCALES = {"en": "en", "zh": "zh_Hans_CN"}
+# The house style, the same in both languages: amount then ISO currency code ("50,000.00 CNY";
+# babel still drops the decimals of a currency without any, like JPY), ISO dates, 24-hour times.
+MONEY = "#,##0.00 ¤¤"
+AMOUNT = "#,##0.00"
+DATE = "yyyy-MM-dd"
+DATETIME = "yyyy-MM-dd HH:mm"
+TIME = "HH:mm"
 
 
 @cache
@@ -27,8 +45,94 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters["money"] = lambda value: f"{value:,.2f}"
+    env.filters.update(money=_money, number=_number, percent=_percent, date=_date, datetime=_datetime, time=_time,
+                       plural=_plural)
     return env
+
+
+def babel_locale(locale: str) -> str:
+    return BABEL_LOCALES.get(locale, locale)
+
+
+def _decimal(value: object) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def format_money(value: object, locale: str, currency: str | None = None) -> str:
+    """An amount with its currency code, or alone: "50,000.00 CNY", "50,000.00"."""
+    if currency is None:
+        return format_decimal(_decimal(value), format=AMOUNT, locale=babel_locale(locale))
+    return format_currency(_decimal(value), currency, format=MONEY, locale=babel_locale(locale))
+
+
+def _grouped(digits: int) -> str:
+    """The babel pattern of a grouped number with exactly `digits` decimals."""
+    return "#,##0" + ("." + "0" * digits if digits else "")
+
+
+def format_number(value: object, locale: str, digits: int = 0) -> str:
+    """A count or measure with grouping and `digits` decimals: "12,346", "12.5"."""
+    return format_decimal(_decimal(value), format=_grouped(digits), locale=babel_locale(locale))
+
+
+def format_ratio(value: object, locale: str, digits: int = 0, per: int = 1) -> str:
+    """A share as a percentage: 0.4 (or 40 per 100) -> "40%"; `digits` decimals."""
+    return format_percent(_decimal(value) / per, format=_grouped(digits) + "%", locale=babel_locale(locale))
+
+
+@cache
+def _plural_rule(locale: str) -> Callable[[float], str]:
+    return Locale.parse(babel_locale(locale)).plural_form
+
+
+def plural(count: int, locale: str, **forms: str) -> str:
+    """The form for `count` by the language's plural rules: forms are named by CLDR category (one,
+    few, many, other...); Chinese has only `other`."""
+    return forms.get(_plural_rule(locale)(count), forms["other"])
+
+
+def _template_locale(context: Context) -> str:
+    """Templates live under templates/<locale>/: the path says which language they speak."""
+    head = (context.name or "").split("/", 1)[0]
+    return head if head in LOCALES else LOCALES[0]
+
+
+@pass_context
+def _money(context: Context, value: object, currency: str | None = None) -> str:
+    return format_money(value, _template_locale(context), currency)
+
+
+@pass_context
+def _number(context: Context, value: object, digits: int = 0) -> str:
+    return format_number(value, _template_locale(context), digits)
+
+
+@pass_context
+def _percent(context: Context, value: object, digits: int = 0, per: int = 1) -> str:
+    return format_ratio(value, _template_locale(context), digits, per)
+
+
+@pass_context
+def _date(context: Context, value: date, pattern: str = DATE) -> str:
+    return format_date(value, pattern, locale=babel_locale(_template_locale(context)))
+
+
+@pass_context
+def _datetime(context: Context, value: datetime, pattern: str = DATETIME) -> str:
+    return format_datetime(value, pattern, locale=babel_locale(_template_locale(context)))
+
+
+@pass_context
+def _time(context: Context, value: time | datetime | int, pattern: str = TIME) -> str:
+    """A time of day, also given as minutes after midnight (how working hours are stored)."""
+    if isinstance(value, int):
+        value = time(value // 60, value % 60)
+    return format_time(value, pattern, locale=babel_locale(_template_locale(context)))
+
+
+@pass_context
+def _plural(context: Context, count: int, **forms: str) -> str:
+    return plural(count, _template_locale(context), **forms)
 
 
 USAGE_ALTERNATIVES = "  ·  "

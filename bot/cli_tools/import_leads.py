@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         kinds = parent.add_subparsers(dest="import_kind", required=True)
     else:
         kinds = next(a for a in parent._actions if isinstance(a, argparse._SubParsersAction))
-    leads = kinds.add_parser("leads", help="leads from a CSV file (UTF-8 or GB18030) into a pool")
+    leads = kinds.add_parser("leads", help="leads from a CSV file (UTF-8, GB18030, Big5 or Windows-1252) into a pool")
     leads.add_argument("file", type=Path)
     leads.add_argument("--pool", help="the pool's name (may be left out when there is only one pool)")
     leads.set_defaults(tool=run)
@@ -47,7 +47,8 @@ def run(settings: Settings, db: Database, args: argparse.Namespace) -> int:
     try:
         with db.uow() as uow:
             report = imports.import_leads(uow, data, args.file.name, args.pool, utcnow(),
-                                              progress=progress_bar if big else None)
+                                          progress=progress_bar if big else None,
+                                          default_phone_region=settings.DEFAULT_PHONE_REGION)
             uow.commit()
     except imports.ImportProblem as problem:
         params = {"file": args.file.name, **problem.params}

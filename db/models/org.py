@@ -38,6 +38,9 @@ class OrgUnit(Base):
     # Materialised path "/1/4/9/" so a subtree is one indexed LIKE; rewritten when a unit moves.
     path: Mapped[str] = mapped_column(String(1000), index=True, default="/")
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # On the root unit (the company): how phones without a country code are read (ISO 3166
+    # alpha-2); None means the setting DEFAULT_PHONE_REGION.
+    phone_region: Mapped[str | None] = mapped_column(String(2))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

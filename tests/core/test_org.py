@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from bot.errors import UserError
 from bot.services.core import org
-from db.models import OrgUnit, TeamChannel, User
+from db.models import Lead, OrgUnit, TeamChannel, User
 
 TREE = {
     "units": [
@@ -69,6 +69,8 @@ def test_moving_a_unit_carries_its_subtree(db):
         ({"units": [{"name": "A"}], "users": [{"handle": "x", "unit": "B"}]}, "org_file/unknown_unit"),
         ({"units": [{"name": "A"}], "users": [{"handle": "x", "unit": "A", "role": "boss"}]}, "org_file/bad_role"),
         ({"units": [{"name": "A", "timezone": "Mars/Base"}]}, "org_file/bad_timezone"),
+        ({"units": [{"name": "A", "phone_region": "XX"}]}, "org_file/bad_phone_region"),
+        ({"units": [{"name": "A", "children": [{"name": "B", "phone_region": "US"}]}]}, "org_file/bad_phone_region"),
         ({"units": [{"name": "A"}], "channels": [{"platform": "irc", "chat": "#a", "unit": "A"}]}, "org_file/bad_platform"),
         (["not", "a", "mapping"], "org_file/not_a_mapping"),
     ],
@@ -97,3 +99,18 @@ def test_a_unit_with_people_cannot_be_closed_but_an_emptied_one_can(db):
     with db.uow() as uow:
         assert uow.session.scalar(select(OrgUnit.active).where(OrgUnit.name == "N1")) is False
         assert uow.session.scalar(select(func.count()).select_from(OrgUnit)) == 6  # closed, not deleted
+
+
+def test_the_company_phone_region_is_set_in_the_org_file_and_re_keys_stored_phones(db):
+    load(db, TREE)
+    with db.uow() as uow:
+        uow.session.add(Lead(company="Globex", name_key="globex", phone="(415) 555-0100", phone_key="4155550100"))
+        uow.commit()
+        n1 = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == "N1"))
+        assert org.phone_region(uow, n1, "CN") == "CN"  # no region in the file: the setting's
+    result = load(db, {**TREE, "units": [{**TREE["units"][0], "phone_region": "us"}]})
+    assert result.phones_rekeyed == 1
+    with db.uow() as uow:
+        assert org.phone_region(uow, n1, "CN") == "US" and org.phone_region(uow, None, "CN") == "US"
+        assert uow.session.scalar(select(Lead.phone_key)) == "+14155550100"
+    assert load(db, TREE).phones_rekeyed == 0  # a file without the key keeps the region

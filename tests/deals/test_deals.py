@@ -127,3 +127,16 @@ def _posts(db, kind):
 def test_every_listing_filter_has_a_title_in_the_users_language(console, stage, title):
     say(console, "/as li")
     assert f"商机({title})" in say(console, "/deals" + (f" {stage}" if stage else ""))
+
+
+def test_amounts_carry_their_currency_and_plural_words_fit_the_count(console, db):
+    add_customer(db, "sam", "Berlin Motors")
+    say(console, "/as sam")
+    assert "for Berlin Motors: 1,234.50 USD." in say(console, "/newdeal motors 1234.5 --currency USD")
+    assert "Amount: 1,234.50 USD" in say(console, "/deal 1")
+    out = say(console, "/win 1")
+    assert "Berlin Motors: 1,234.50 USD" in out and "Announced in 1 team channel." in out
+    out = say(console, "/paid 1 1000 2026-01-05")
+    assert "Payment of 1,000.00 USD on 2026-01-05" in out
+    out = say(console, "/paid 1 500")
+    assert "Deal #1 is 1,234.50 USD and 1,000.00 is already collected; 500.00 more would exceed it" in out

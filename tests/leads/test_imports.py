@@ -40,8 +40,8 @@ def test_good_rows_go_in_bad_and_duplicate_rows_are_listed(demo_pool, encoding, 
     with demo_pool.uow() as uow:
         new = uow.session.scalars(select(Lead).where(Lead.id > 6).order_by(Lead.id)).all()
         assert [(n.company, n.status, n.region, n.phone_key) for n in new] == [
-            ("广州白云电器有限公司", "unassigned", "华南", "02088880001"),
-            ("Tianjin Harbor Co. Ltd", "unassigned", "华北", "02212345678"),
+            ("广州白云电器有限公司", "unassigned", "华南", "+862088880001"),
+            ("Tianjin Harbor Co. Ltd", "unassigned", "华北", "+862212345678"),
         ]
         assert uow.session.scalar(select(func.count()).select_from(LeadEvent).where(LeadEvent.lead_id > 6)) == 2
 
@@ -91,3 +91,60 @@ def test_large_file_shows_progress_on_stderr(demo_pool, tmp_path, monkeypatch, c
     assert main(["import", "leads", str(path), "--pool", "demo pool"]) == 0
     captured = capsys.readouterr()
     assert "2500/2500" in captured.err and "created 2500" in captured.out
+
+
+# Names a GB18030-only decoder garbled: cp1252's accents and Big5's traditional characters.
+WESTERN_CSV = "company,contact,note\nCafé Müller GmbH,Jürgen Weiß,deal 5000 €\nSociété Générale,Élodie,\n"
+TRADITIONAL_CSV = "公司名稱,聯絡人,電話\n台北華碩電腦股份有限公司,陳先生,02-2894-3447\n高雄鋼鐵廠,林小姐,07-123-4567\n"
+SIMPLIFIED_CSV = "公司名称,联系人\n广州白云电器有限公司,黄伟\n南京好运物流,李四\n"
+
+
+def imported_companies(db) -> list[str]:
+    with db.uow() as uow:
+        return list(uow.session.scalars(select(Lead.company).where(Lead.id > 6).order_by(Lead.id)))
+
+
+@pytest.mark.parametrize("text, encoding, label, companies", [
+    (WESTERN_CSV, "cp1252", "Windows-1252", ["Café Müller GmbH", "Société Générale"]),
+    (TRADITIONAL_CSV, "big5", "Big5", ["台北華碩電腦股份有限公司", "高雄鋼鐵廠"]),
+    (SIMPLIFIED_CSV, "gb18030", "GB18030", ["广州白云电器有限公司", "南京好运物流"]),
+    (WESTERN_CSV, "utf-8-sig", "UTF-8 BOM", ["Café Müller GmbH", "Société Générale"]),
+])
+def test_the_encoding_is_recognised_and_the_names_come_in_right(demo_pool, text, encoding, label, companies):
+    report = run_import(demo_pool, text.encode(encoding))
+    assert report.encoding == label and report.created == len(companies)
+    assert imported_companies(demo_pool) == companies
+
+
+def test_a_cp1252_file_that_is_also_valid_gb18030_is_read_as_cp1252(demo_pool):
+    data = "company,contact\nMüller Bräu GmbH,Jürgen\nSchön Trade,Günter\n".encode("cp1252")
+    assert "黮" in data.decode("gb18030")  # what used to be imported
+    assert run_import(demo_pool, data).encoding == "Windows-1252"
+    assert imported_companies(demo_pool) == ["Müller Bräu GmbH", "Schön Trade"]
+
+
+@pytest.mark.parametrize("text, encoding", [
+    ("会社,担当\nトヨタ自動車,山田太郎\nソニー,鈴木\n", "shift_jis"),
+    ("company,contact\nГазпром,Иван Петров\nЛукойл,Сергей\n", "cp1251"),
+])
+def test_an_encoding_that_cannot_be_recognised_surely_is_refused_and_nothing_is_written(demo_pool, text, encoding):
+    with pytest.raises(imports.ImportProblem) as problem:
+        run_import(demo_pool, text.encode(encoding))
+    assert problem.value.template == "unreadable" and problem.value.params == {"cause": "unsure_encoding"}
+    assert lead_count(demo_pool) == 6
+
+
+@pytest.mark.parametrize("locale, expected", [
+    ("en", ["its character encoding cannot be recognised with confidence", "UTF-8", "GB18030, Big5"]),
+    ("zh", ["无法可靠地识别文件的字符编码", "UTF-8", "GB18030、Big5"]),
+])
+def test_the_cli_refusal_says_which_encodings_to_save_as(demo_pool, tmp_path, monkeypatch, capsys, locale, expected):
+    monkeypatch.setenv("DATABASE_URL", demo_pool.url)
+    monkeypatch.setenv("SECRET_KEY", "test-secret")
+    monkeypatch.setenv("DEFAULT_LOCALE", locale)
+    path = tmp_path / "leads.csv"
+    path.write_bytes("会社,担当\nトヨタ自動車,山田太郎\n".encode("shift_jis"))
+    assert main(["import", "leads", str(path), "--pool", "demo pool"]) == 2
+    err = capsys.readouterr().err
+    assert all(part in err for part in expected) and "leads.csv" in err
+    assert lead_count(demo_pool) == 6

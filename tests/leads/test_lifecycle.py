@@ -1,8 +1,12 @@
 """The lead lifecycle through the console: the table of docs/design/rules.md, its history, and bad input."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from db.models import Lead, LeadEvent
+from bot.adapters.console import ConsoleAdapter
+from bot.bootstrap import build_router
+from bot.config import load_settings
+from bot.services.core import org
+from db.models import Lead, LeadEvent, OrgUnit
 from db.models.lead import LeadFollowup
 from tests.conftest import say
 
@@ -75,6 +79,39 @@ def test_newlead_is_duplicate_checked_against_pool_hands_and_customers(console, 
     assert "is yours (pending)" in created
     assert "Already known" in say(console, '/newlead "Someone Else" Ann 13800001111')  # same phone
     assert count(demo_pool, Lead) == 7
+
+
+def set_phone_region(db, region: str) -> None:
+    with db.uow() as uow:
+        org.load_org(uow, {"units": [{"name": "Acme Trading", "phone_region": region}]}, "UTC", "en")
+        uow.commit()
+
+
+def test_newlead_matches_a_us_phone_written_with_and_without_the_country_code(console, demo_pool):
+    set_phone_region(demo_pool, "US")
+    say(console, "/as sam")
+    assert "is yours (pending)" in say(console, '/newlead "Globex" Bob "+1 415 555 0100"')
+    out = say(console, '/newlead "Initrode" Ann "(415) 555-0100"')
+    assert "Already known" in out and "Globex" in out
+    assert count(demo_pool, Lead) == 7
+
+
+def test_newlead_matches_a_uk_phone_already_stored_with_the_country_code(console, demo_pool):
+    set_phone_region(demo_pool, "GB")  # the demo lead #5 holds +44 20 7946 0958
+    say(console, "/as sam")
+    out = say(console, '/newlead "Fabrikam" Ann "020 7946 0958"')
+    assert "Already known" in out and "lead #5 Northwind Foods Inc." in out
+    assert count(demo_pool, Lead) == 6
+
+
+def test_a_company_without_a_phone_region_reads_phones_in_the_default_one(demo_pool):
+    with demo_pool.uow() as uow:
+        uow.session.execute(update(OrgUnit).values(phone_region=None))
+        uow.commit()
+    settings = load_settings(env_file=None, DATABASE_URL=demo_pool.url, SECRET_KEY="k", DEFAULT_PHONE_REGION="us")
+    console = ConsoleAdapter(build_router(demo_pool, settings), "sam")
+    assert "is yours (pending)" in say(console, '/newlead "Globex" Bob "(415) 555-0100"')
+    assert "Already known" in say(console, '/newlead "Initrode" Ann "+1 415-555-0100"')
 
 
 def test_admin_lead_goes_into_the_pool(console, demo_pool):

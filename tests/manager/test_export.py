@@ -40,7 +40,7 @@ def test_cli_exports_csv_and_xlsx_for_one_unit(db, demo_org, tmp_path, monkeypat
     assert fieldcrm(["export", "deals", "--unit", "East Team", "--out", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert [r["name"] for r in rows] == ["li deal"] and rows[0]["owner"] == "li" and rows[0]["amount"] == "1234.50"
-    assert "Exported 1 rows" in capsys.readouterr().out
+    assert "Exported 1 row of" in capsys.readouterr().out
     book = tmp_path / "customers.xlsx"
     assert fieldcrm(["export", "customers", "--out", str(book)]) == 0
     sheet = load_workbook(book).active
@@ -74,7 +74,7 @@ def test_export_in_chat_is_a_file_of_what_the_manager_may_see(db, demo_org, rout
                                       command=name, args=args))[0]
 
     reply = ask("eastboss", "export deals --format csv")
-    assert reply.file_name.endswith(".csv") and "1 rows" in reply.text
+    assert reply.file_name.endswith(".csv") and "1 row in" in reply.text
     text = reply.file_bytes.decode("utf-8-sig")
     assert "li deal" in text and "sam deal" not in text
     reply = ask("eastboss", "export visits")

@@ -194,7 +194,7 @@ def test_undo_leaves_records_the_receiver_already_passed_on(console, db):
         lead.owner_id = identity.find_user(uow, "sam").id
         uow.commit()
     out = say(console, "/undo_handover")
-    assert "2 records are back" in out and "1 records stay" in out
+    assert "2 records are back" in out and "1 record stays" in out
 
 
 def test_two_handovers_of_the_same_rep_at_once_move_each_record_once(pg_db):

@@ -76,7 +76,7 @@ def test_report_for_a_period_in_both_languages(db, demo_org, settings):
     week = ask(router, "admin", "report week East Team")
     assert week.title == "Weekly report East Team: 2026-11-23 – 2026-11-29"
     fields = dict(week.fields)
-    assert fields["Visits"] == "2 verified, 1 flagged" and fields["Won"] == "5,000.00 (1 deals)"
+    assert fields["Visits"] == "2 verified, 1 flagged" and fields["Won"] == "5,000.00 (1 deal)"
     assert week.file_bytes[:4] == b"\x89PNG"
     day = ask(router, "mei", "report day")
     assert day.title.startswith("日报 Acme Trading") and dict(day.fields)["拜访"] == "有效 1,存疑 1"

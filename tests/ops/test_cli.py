@@ -67,6 +67,7 @@ def test_org_file_with_a_cycle_is_refused_in_one_line(tmp_path):
         ({"HTTP_PORT": "eighty"}, "HTTP_PORT"),
         ({"DEFAULT_TIMEZONE": "Mars/Base"}, "DEFAULT_TIMEZONE"),
         ({"DEFAULT_LOCALE": "fr"}, "DEFAULT_LOCALE"),
+        ({"DEFAULT_PHONE_REGION": "XX"}, "DEFAULT_PHONE_REGION"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
         ({"TELEGRAM_BOT_TOKEN": "1:A", "TELEGRAM_WEBHOOK_URL": "https://x/tg"}, "TELEGRAM_WEBHOOK_SECRET"),

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, pool, select, text
+from sqlalchemy import column, inspect, pool, select, table, text
 
 from db.migrate import alembic_config
 from db.models import Base, Deal, Payment
@@ -165,3 +165,42 @@ def test_deal_names_migration_keeps_deals_payments_and_the_values_naming_them(sc
     assert _rows(scratch_url, "SELECT record_type FROM record_members") == [("opportunity",)]
     assert _rows(scratch_url, "SELECT reason FROM lead_events ORDER BY id") == [("no_opportunity",), ("no_opportunity",)]
     assert _rows(scratch_url, "SELECT return_no_opportunity_days FROM pools") == [(5,)]
+
+
+
+DIGIT_KEYED = [("+86 138 0013 8000", "13800138000"), ("021-6234 5678", "02162345678"),
+               ("+44 20 7946 0958", "0442079460958"), ("1" * 20, "1" * 20)]
+E164_KEYED = ["+8613800138000", "+862162345678", "+442079460958", "1" * 20]
+
+
+def _phone_keys(engine, name: str) -> list[str]:
+    rows = table(name, column("id"), column("phone_key"))
+    with engine.connect() as conn:
+        return list(conn.scalars(select(rows.c.phone_key).order_by(rows.c.id)))
+
+
+def test_0008_re_keys_every_stored_phone_and_its_downgrade_restores_the_digits(scratch_url, monkeypatch):
+    monkeypatch.delenv("DEFAULT_PHONE_REGION", raising=False)
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "0006_merge")
+    engine = make_engine(scratch_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO customers (id, name, name_key, level, status, created_at) "
+                             "VALUES (1, 'Acme', 'acme', 'C', 'active', CURRENT_TIMESTAMP)")
+        for number, (phone, key) in enumerate(DIGIT_KEYED, start=1):
+            conn.exec_driver_sql(
+                "INSERT INTO leads (id, company, name_key, phone, phone_key, level, status, locked, created_at, "
+                f"updated_at) VALUES ({number}, 'L', 'l', '{phone}', '{key}', 'C', 'unassigned', false, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+            conn.exec_driver_sql(f"INSERT INTO contacts (id, customer_id, name, phone, phone_key, status, created_at) "
+                                 f"VALUES ({number}, 1, 'C', '{phone}', '{key}', 'active', CURRENT_TIMESTAMP)")
+        conn.exec_driver_sql("UPDATE customers SET phone = '+86 138 0013 8000', phone_key = '13800138000'")
+    try:
+        command.upgrade(config, "0008_phone_keys")
+        assert _phone_keys(engine, "leads") == E164_KEYED and _phone_keys(engine, "contacts") == E164_KEYED
+        assert _phone_keys(engine, "customers") == ["+8613800138000"]
+        command.downgrade(config, "0006_merge")
+        assert _phone_keys(engine, "leads") == [key for _, key in DIGIT_KEYED]
+        assert _phone_keys(engine, "customers") == ["13800138000"]
+    finally:
+        engine.dispose()

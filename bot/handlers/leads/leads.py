@@ -32,7 +32,8 @@ def show(ctx: Context, lead: str) -> Reply:
 def new(ctx: Context, company: str, contact: str | None, phone: str | None, region: str | None,
         source: str | None, industry: str | None, pool: str | None) -> Reply:
     created = lifecycle.create(ctx.uow, ctx.user_id, company, contact, phone, ctx.now, region=region, source=source,
-                           industry=industry, pool_name=pool)
+                               industry=industry, pool_name=pool,
+                               default_phone_region=ctx.settings.DEFAULT_PHONE_REGION)
     return ctx.reply("leads/created", created=created)
 
 

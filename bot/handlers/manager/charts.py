@@ -15,7 +15,7 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.i18n import label
+from bot.i18n import format_number, format_ratio, label
 from bot.services.manager import team
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class Bars:
     marker: float | None = None  # a vertical line at this share of the axis (target pace)
     as_percent: bool = False
     value_labels: list[str] | None = None
+    locale: str = "en"  # of the numbers drawn
 
 
 def _panel_height(panel: Bars) -> int:
@@ -120,7 +121,7 @@ def _draw_panel(draw: ImageDraw.ImageDraw, panel: Bars, top: int) -> None:
             caption = panel.value_labels[index]
         else:
             total = sum(segments)
-            caption = f"{total:.0%}" if panel.as_percent else f"{total:,.0f}"
+            caption = (format_ratio if panel.as_percent else format_number)(total, panel.locale)
         draw.text((x + 6, row_y + 2), caption, fill=INK, font=small)
     if panel.marker is not None:
         mark_x = LABEL_W + int(axis_w * panel.marker / biggest)
@@ -142,22 +143,26 @@ def render(panels: list[Bars]) -> bytes:
     return buffer.getvalue()
 
 
-def visits_week(title: str, weekday_names: list[str], rows: list[tuple[str, list[int]]]) -> Bars:
+def visits_week(title: str, weekday_names: list[str], rows: list[tuple[str, list[int]]], locale: str = "en") -> Bars:
     """A week of counted visits per rep: one bar per rep, one segment per weekday."""
-    return Bars(title, [name for name, _ in rows], [[float(v) for v in days] for _, days in rows], tuple(weekday_names))
+    return Bars(title, [name for name, _ in rows], [[float(v) for v in days] for _, days in rows], tuple(weekday_names),
+                locale=locale)
 
 
-def pipeline(title: str, stages: list[tuple[str, int, Decimal]]) -> Bars:
+def pipeline(title: str, stages: list[tuple[str, int, Decimal]], locale: str = "en") -> Bars:
     """Open pipeline by stage: amount per stage, with the deal count."""
     return Bars(
         title, [name for name, _c, _a in stages], [[float(amount)] for _n, _c, amount in stages],
-        value_labels=[f"{amount:,.0f} ({count})" for _n, count, amount in stages],
+        value_labels=[f"{format_number(amount, locale)} ({count})" for _n, count, amount in stages], locale=locale,
     )
 
 
-def target_pace(title: str, pace: float, rows: list[tuple[str, float]]) -> Bars:
+def target_pace(title: str, pace: float, rows: list[tuple[str, float]], locale: str = "en") -> Bars:
     """Achievement per rep against the share of the period elapsed (the red line)."""
-    return Bars(title, [name for name, _ in rows], [[share] for _, share in rows], marker=pace, as_percent=True)
+    return Bars(title, [name for name, _ in rows], [[share] for _, share in rows], marker=pace, as_percent=True,
+                locale=locale)
+
+
 
 
 def team_chart(view: team.TeamView, locale: str) -> bytes | None:
@@ -166,12 +171,12 @@ def team_chart(view: team.TeamView, locale: str) -> bytes | None:
     words = lambda key: label(key, chart_locale)  # noqa: E731
     weekdays = [words(f"manager_weekday_{i}") for i in range(7)]
     panels = [visits_week(words("manager_chart_visits"), weekdays,
-                                 [(r.name, r.visits_by_day) for r in view.rows])]
+                                 [(r.name, r.visits_by_day) for r in view.rows], chart_locale)]
     stages = [(words(f"manager_stage_{s}"), *view.totals.stages.get(s, (0, Decimal("0")))) for s in team.OPEN_STAGES]
-    panels.append(pipeline(words("manager_chart_pipeline"), stages))
+    panels.append(pipeline(words("manager_chart_pipeline"), stages, chart_locale))
     with_targets = [(r.name, r.achievement or 0.0) for r in view.rows if r.target]
     if with_targets:
-        panels.append(target_pace(words("manager_chart_pace"), view.month_pace, with_targets))
+        panels.append(target_pace(words("manager_chart_pace"), view.month_pace, with_targets, chart_locale))
     try:
         return render(panels)
     except Exception:  # a chart is a bonus: the numbers still go out in text

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from bot.services.core import org
 from bot.services.leads import dedupe
 from bot.services.leads.lifecycle import S, record_event
+from db import phone_keys
 from db.models import Lead, OrgUnit, Pool, PoolMember, User
 from db.models.org import Role
 from db.session import UnitOfWork
@@ -16,6 +17,7 @@ DEMO_ORG: dict = {
         {
             "name": "Acme Trading",
             "timezone": "Asia/Shanghai",
+            "phone_region": "CN",
             "children": [{"name": "East Team"}, {"name": "West Team"}],
         }
     ],
@@ -78,7 +80,8 @@ def load_demo_pool(uow: UnitOfWork, now: datetime) -> None:
     for offset, (company, contact, phone, region, source, industry) in enumerate(DEMO_LEADS):
         created = now - timedelta(minutes=len(DEMO_LEADS) - offset)
         lead = Lead(company=company, name_key=dedupe.normalise_company(company), contact_name=contact, phone=phone,
-                    phone_key=dedupe.normalise_phone(phone), region=region, source=source, industry=industry,
+                    phone_key=phone_keys.phone_key(phone, root.phone_region or phone_keys.DEFAULT_REGION),
+                    region=region, source=source, industry=industry,
                     status=S.UNASSIGNED, pool_id=pool.id, created_at=created, updated_at=created)
         uow.session.add(lead)
         uow.session.flush()

@@ -1,6 +1,7 @@
 """The org tree (units with a materialised path), users, team channels, and the org file loader."""
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, func, select
@@ -9,6 +10,7 @@ from bot.config import LOCALES
 from bot.errors import UserError
 from db.models import OrgUnit, PlatformIdentity, Role, TeamChannel, User
 from db.models.org import DEFAULT_SCOPE, DataScope
+from db.phone_keys import is_region, phone_key, rekey
 from db.session import UnitOfWork
 
 PLATFORMS = ("console", "slack", "telegram")
@@ -31,6 +33,18 @@ def unit_chain(uow: UnitOfWork, unit_id: int) -> list[OrgUnit]:
     ids = ancestor_unit_ids(unit.path)
     units = {u.id: u for u in uow.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
     return [units[i] for i in ids if i in units]
+
+
+def phone_region(uow: UnitOfWork, unit_id: int | None, default: str) -> str:
+    """The company's phone region: its root unit's `phone_region`, else `default` (the setting
+    DEFAULT_PHONE_REGION). A record outside the tree (unit_id None) belongs to the first company."""
+    if unit_id is None:
+        root = select(OrgUnit.phone_region).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.id).limit(1)
+    else:
+        unit = uow.session.get(OrgUnit, unit_id)
+        assert unit is not None
+        root = select(OrgUnit.phone_region).where(OrgUnit.id == ancestor_unit_ids(unit.path)[0])
+    return uow.session.scalar(root) or default
 
 
 def subtree_unit_ids(uow: UnitOfWork, unit_id: int) -> list[int]:
@@ -74,6 +88,7 @@ class OrgLoadResult:
     users_created: list[str] = field(default_factory=list)
     users_updated: int = 0
     channels: int = 0
+    phones_rekeyed: int = 0
 
 
 def _check_zone(name: str, where: str) -> str:
@@ -82,6 +97,13 @@ def _check_zone(name: str, where: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise OrgFileError("bad_timezone", value=name, where=where) from None
     return name
+
+
+def _check_phone_region(raw: object, where: str, is_root: bool) -> str:
+    code = str(raw).strip().upper()
+    if not is_root or not is_region(code):
+        raise OrgFileError("bad_phone_region", value=str(raw), where=where)
+    return code
 
 
 def _flatten_units(data: dict) -> list[tuple[str, str | None, dict]]:
@@ -130,6 +152,7 @@ def load_org(uow: UnitOfWork, data: dict, default_timezone: str, default_locale:
     if not isinstance(data, dict):
         raise OrgFileError("not_a_mapping")
     result = OrgLoadResult()
+    new_region: str | None = None
     units = {u.name: u for u in uow.session.scalars(select(OrgUnit))}
     flat = _ordered(_flatten_units(data), set())
     for name, parent_name, raw in flat:
@@ -141,6 +164,10 @@ def load_org(uow: UnitOfWork, data: dict, default_timezone: str, default_locale:
         unit.parent_id = units[parent_name].id if parent_name else None
         if raw.get("timezone"):
             unit.timezone = _check_zone(str(raw["timezone"]), name)
+        if raw.get("phone_region") is not None:
+            region = _check_phone_region(raw["phone_region"], name, is_root=parent_name is None)
+            if region != unit.phone_region:
+                unit.phone_region = new_region = region
         uow.session.flush()
         _set_path(uow, unit)
         units[name] = unit
@@ -153,6 +180,9 @@ def load_org(uow: UnitOfWork, data: dict, default_timezone: str, default_locale:
     # After users: a file that moves people out of a unit may close it in the same load.
     for name, _parent, raw in flat:
         _set_active(uow, units[name], raw.get("active", True) is not False)
+    if new_region is not None:
+        # The duplicate check spans the database (one company), so every stored phone is re-keyed.
+        result.phones_rekeyed = rekey(uow.session.connection(), partial(phone_key, region=new_region))
     return result
 
 

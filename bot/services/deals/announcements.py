@@ -36,8 +36,6 @@ DEFAULT_MERGE_SECONDS = 20
 PLATFORM_MERGE_SECONDS = {"console": 0}
 
 
-def money(value: Decimal) -> str:
-    return f"{value:,.2f}"
 
 
 # ---- milestones ---------------------------------------------------------------------------
@@ -160,12 +158,13 @@ def _entry(uow: UnitOfWork, event: Event, rules: UnitRules, rep: User, customer:
         "deal_name": event.deal.name,
         "rep": rep.name,
         "customer": customer.name,
-        "amount": money(event.amount),
+        # Numbers as text (the entry is stored as JSON); the templates format them.
+        "amount": str(event.amount),
         "currency": event.deal.currency,
-        "month_total": money(total),
+        "month_total": str(total),
         "rank": rank,
         "board_size": size,
-        "target": money(progress.target) if progress else None,
+        "target": str(progress.target) if progress else None,
         "rate": str(progress.rate) if progress else None,
         "milestones": list(event.milestones),
         "fanfare": fanfare_level(event.amount, rules.fanfare),

@@ -270,13 +270,12 @@ def pay(uow: UnitOfWork, user_id: int, ref: str, amount: Decimal, paid_on: date 
     today = _today(uow, user_id, now)
     paid_on = paid_on or today
     if paid_on > today:
-        raise UserError("deals/future_payment", day=paid_on.isoformat())
+        raise UserError("deals/future_payment", day=paid_on)
     collected = Decimal(deal.collected_amount or 0)
     over = collected + amount > Decimal(deal.amount)
     if over and not confirm:
-        raise UserError("deals/overpayment", deal_id=deal.id, amount=announcements.money(amount),
-                        collected=announcements.money(collected), total=announcements.money(Decimal(deal.amount)),
-                        currency=deal.currency, raw_amount=str(amount))
+        raise UserError("deals/overpayment", deal_id=deal.id, amount=amount, collected=collected,
+                        total=Decimal(deal.amount), currency=deal.currency, raw_amount=str(amount))
     rep = uow.session.get(User, deal.owner_id)
     assert rep is not None
     rules = announcement_rules.unit_rules(uow, rep.unit_id)

@@ -151,7 +151,7 @@ def _send_digests(uow: UnitOfWork, now: datetime, holidays: set[date]) -> int:
         lines = digest_lines(uow, manager.id, local.date())
         if lines:
             outbox.queue_direct(uow, manager.id, "nudges/digest",
-                                 {"lines": [line.__dict__ for line in lines], "day": local.date().isoformat()},
+                                 {"lines": [line.__dict__ for line in lines], "day": local.date()},
                                  dedupe_key=f"nudge-digest:{manager.id}:{local.date()}")
             sent += 1
     return sent

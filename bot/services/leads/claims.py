@@ -93,7 +93,7 @@ def claim(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> C
     until = returns.cooldown_until(_aware(check.last_lost), check.cooldown_days)
     if until is not None and until > now:
         raise UserError("leads/cooldown", lead_id=lead_id, days=check.cooldown_days,
-                        until=until.astimezone(_zone(check.timezone)).strftime("%Y-%m-%d %H:%M"))
+                        until=until.astimezone(_zone(check.timezone)))
     if check.held >= check.cap:  # early answer; the take re-checks on fresh counts
         raise UserError("leads/over_cap", cap=check.cap)
     held, today, taken = _take(uow, user_id, lead_id, check, _local_midnight(check.timezone, now), now)

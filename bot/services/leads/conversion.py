@@ -34,6 +34,7 @@ class Converted:
     contact_id: int | None
     deal_id: int | None
     amount: Decimal | None
+    currency: str | None
 
 
 def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, contact_name: str | None = None,
@@ -57,7 +58,7 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
         )
         uow.session.add(customer)
         uow.session.flush()
-    contact_id = deal_id = None
+    contact_id = deal_id = currency = None
     if contact_name:
         contact = Contact(customer_id=customer.id, name=contact_name, phone=lead.phone, phone_key=lead.phone_key,
                           owner_id=owner_id, created_at=now)
@@ -71,12 +72,12 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
                     created_at=now, updated_at=now)
         uow.session.add(deal)
         uow.session.flush()
-        deal_id = deal.id
+        deal_id, currency = deal.id, deal.currency
     lead.customer_id = customer.id
     lead.updated_at = now
     record_event(uow, lead, "convert", actor_id, before, owner_id, now, f"customer #{customer.id}")
     return Converted(lead.id, customer.id, customer.name, linked, user_name(uow, customer.owner_id),
-                     contact_id, deal_id, deal_amount)
+                     contact_id, deal_id, deal_amount, currency)
 
 
 # --- customers --------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ class CustomerDetail:
     address: str | None
     located: bool
     contacts: list[tuple[str, str | None]]
-    deals: list[tuple[int, str, str, Decimal]]
+    deals: list[tuple[int, str, str, Decimal, str]]  # id, name, stage, amount, currency
     lead_ids: list[int]
 
 
@@ -141,7 +142,7 @@ def customer_detail(uow: UnitOfWork, user_id: int, raw_id: str | int, today) -> 
     scope.require(uow, scope.of(uow, user_id, today), "customer", customer.id, customer.owner_id)
     contacts = [(c.name, c.phone) for c in uow.session.scalars(
         select(Contact).where(Contact.customer_id == cid, Contact.status == "active").order_by(Contact.id).limit(10))]
-    deals = [(d.id, d.name, d.stage, d.amount) for d in uow.session.scalars(
+    deals = [(d.id, d.name, d.stage, d.amount, d.currency) for d in uow.session.scalars(
         select(Deal).where(Deal.customer_id == cid).order_by(Deal.id.desc()).limit(10))]
     lead_ids = list(uow.session.scalars(select(Lead.id).where(Lead.customer_id == cid).order_by(Lead.id).limit(10)))
     return CustomerDetail(customer.id, customer.name, user_name(uow, customer.owner_id), customer.level,

@@ -2,9 +2,8 @@
 
 Names are compared after NFKC (full-width -> half-width), case folding, dropping spaces,
 punctuation and symbols (emoji included) and common legal suffixes in Chinese and English.
-Phones keep their digits, without +86 / 0086.
+Phone keys (E.164 in the company's phone region) come from db.phone_keys, which the migrations share.
 """
-import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -22,8 +21,6 @@ ENGLISH_SUFFIXES = {
     "co", "company", "corp", "corporation", "inc", "incorporated", "ltd", "limited", "llc", "llp", "plc",
     "gmbh", "ag", "sa", "sarl", "bv", "nv", "pte", "pty", "kk", "group", "holdings", "srl", "spa",
 }
-MIN_PHONE_DIGITS = 5
-MAX_PHONE_DIGITS = 20
 
 
 def _keep(char: str) -> bool:
@@ -47,31 +44,6 @@ def normalise_company(name: str) -> str:
                     stripped = True
                 break
     return key[:300]
-
-
-def normalise_phone(phone: str | None) -> str | None:
-    """Digits only, without the +86/0086 country prefix; None when it does not look like a phone."""
-    if not phone:
-        return None
-    text = unicodedata.normalize("NFKC", phone).casefold().strip()
-    text = text.replace("ext.", "#").replace("ext", "#").replace("x", "#").replace("转", "#")
-    if re.search(r"[^\d\s+\-().#/]|[+].*[+]", text):
-        return None
-    main = text.split("#")[0]
-    digits = re.sub(r"\D", "", main)
-    international = main.lstrip().startswith("+") or digits.startswith("0086")
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif international and digits.startswith("86"):
-        digits = digits[2:]
-    elif len(digits) == 13 and digits.startswith("861"):
-        digits = digits[2:]
-        international = True
-    if international and not (len(digits) == 11 and digits.startswith("1")) and not digits.startswith("0"):
-        digits = "0" + digits  # a landline written +86 21 ... is 021 ... at home
-    if not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
-        return None
-    return digits
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""CSV import of leads into a pool: UTF-8 (with or without BOM) or GB18030, English or Chinese
-headers, duplicate-checked against the database and within the file.
+"""CSV import of leads into a pool: UTF-8 (with or without BOM), else GB18030, Big5 or Windows-1252
+as charset-normalizer recognises them; English or Chinese headers, duplicate-checked against the
+database and within the file.
 
 All or nothing per file: an unreadable file or one without a company column imports nothing;
 otherwise the good rows go in (one transaction, the caller commits) and the bad ones are listed.
 """
+import codecs
 import csv
 import io
 import unicodedata
@@ -11,28 +13,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from charset_normalizer import from_bytes
 from sqlalchemy import insert, select
 
 from bot.errors import UserError
+from bot.services.core import org
 from bot.services.leads import lifecycle
 from bot.services.leads.lifecycle import S
 from db.models import Customer, Lead, LeadEvent, LeadStatus, Pool
+from db.phone_keys import DEFAULT_REGION
 from db.session import UnitOfWork
 
+# Simplified Chinese, then the traditional spelling a Big5 file (Taiwan, Hong Kong) has.
 HEADER_ALIASES = {
     "company": {"company", "companyname", "name", "account", "customer", "公司", "公司名称", "客户名称", "企业名称",
-                "单位名称", "名称", "客户"},
-    "contact": {"contact", "contactname", "contactperson", "person", "联系人", "联系人姓名", "姓名"},
+                "单位名称", "名称", "客户", "公司名稱", "客戶名稱", "企業名稱", "單位名稱", "名稱", "客戶"},
+    "contact": {"contact", "contactname", "contactperson", "person", "联系人", "联系人姓名", "姓名",
+                "聯絡人", "聯繫人", "聯絡人姓名"},
     "phone": {"phone", "mobile", "tel", "telephone", "phonenumber", "电话", "手机", "手机号", "手机号码", "联系电话",
-              "电话号码"},
-    "region": {"region", "area", "city", "province", "地区", "区域", "省份", "城市", "所在地区"},
-    "source": {"source", "leadsource", "channel", "来源", "线索来源", "渠道"},
-    "industry": {"industry", "sector", "行业", "所属行业"},
-    "level": {"level", "grade", "customerlevel", "级别", "客户级别", "等级"},
-    "note": {"note", "notes", "remark", "remarks", "comment", "备注", "说明"},
+              "电话号码", "電話", "手機", "手機號碼", "聯絡電話", "電話號碼"},
+    "region": {"region", "area", "city", "province", "地区", "区域", "省份", "城市", "所在地区", "地區", "區域"},
+    "source": {"source", "leadsource", "channel", "来源", "线索来源", "渠道", "來源"},
+    "industry": {"industry", "sector", "行业", "所属行业", "行業", "所屬行業"},
+    "level": {"level", "grade", "customerlevel", "级别", "客户级别", "等级", "級別", "客戶級別", "等級"},
+    "note": {"note", "notes", "remark", "remarks", "comment", "备注", "说明", "備註", "說明"},
 }
 FIELD_LIMITS = {"contact": 100, "region": 100, "source": 100, "industry": 100, "level": 8, "note": 2000}
 CHUNK = 1000
+# What Excel and WPS save a CSV in besides UTF-8, for our users (charset-normalizer name: ours).
+# Detection picks among these only: on a few short names, single-byte code pages (cp1250, cp1257...)
+# are otherwise indistinguishable and the wrong one would garble names silently.
+LEGACY_ENCODINGS = {"gb18030": "GB18030", "big5": "Big5", "cp1252": "Windows-1252"}
+# charset-normalizer's mess ratio ("chaos", 0 = clean text, 1 = noise); its own default cut-off is
+# 0.2. A CSV of short names gives few signals, so we are stricter: above MAX_CHAOS, or with another
+# encoding reading the bytes as different text within CLEAR_LEAD of the best, the file is refused.
+# (Its other score, language coherence, stays 0 for Chinese text, so it cannot decide here.)
+MAX_CHAOS = 0.1
+CLEAR_LEAD = 0.05
 
 
 class ImportProblem(Exception):
@@ -63,19 +80,29 @@ class ImportReport:
 
 
 def decode(data: bytes) -> tuple[str, str]:
+    """The text and the name of its encoding: UTF-8 first, else what charset-normalizer is sure of."""
     if b"\x00" in data:
-        raise ImportProblem("unreadable", reason="binary data")
-    if data.startswith(b"\xef\xbb\xbf"):
+        raise ImportProblem("unreadable", cause="binary")
+    if data.startswith(codecs.BOM_UTF8):
         try:
-            return data[3:].decode("utf-8"), "UTF-8 BOM"
+            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "UTF-8 BOM"
         except UnicodeDecodeError:
-            raise ImportProblem("unreadable", reason="broken UTF-8") from None
-    for encoding, name in (("utf-8", "UTF-8"), ("gb18030", "GB18030")):
-        try:
-            return data.decode(encoding), name
-        except UnicodeDecodeError:
-            continue
-    raise ImportProblem("unreadable", reason="neither UTF-8 nor GB18030")
+            raise ImportProblem("unreadable", cause="broken_utf8") from None
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        return _detect(data)
+
+
+def _detect(data: bytes) -> tuple[str, str]:
+    matches = from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS), threshold=MAX_CHAOS, enable_fallback=False)
+    best = matches.best()
+    if best is None or best.encoding not in LEGACY_ENCODINGS or best.chaos > MAX_CHAOS:
+        raise ImportProblem("unreadable", cause="unsure_encoding")
+    text = str(best)
+    if any(str(rival) != text and rival.chaos - best.chaos < CLEAR_LEAD for rival in matches if rival is not best):
+        raise ImportProblem("unreadable", cause="unsure_encoding")
+    return text, LEGACY_ENCODINGS[best.encoding]
 
 
 def _header_key(cell: str) -> str:
@@ -100,7 +127,7 @@ def read_rows(text: str) -> list[list[str]]:
     try:
         return list(csv.reader(io.StringIO(text), delimiter=delimiter))
     except csv.Error as exc:
-        raise ImportProblem("unreadable", reason=str(exc)[:100]) from None
+        raise ImportProblem("unreadable", cause="csv", reason=str(exc)[:100]) from None
 
 
 def resolve_pool(uow: UnitOfWork, name: str | None) -> Pool:
@@ -124,7 +151,7 @@ def _existing(uow: UnitOfWork, column, values: set[str], label: str, id_column, 
     return found
 
 
-def _clean_row(row: list[str], mapping: dict[str, int]) -> dict:
+def _clean_row(row: list[str], mapping: dict[str, int], phone_region: str) -> dict:
     def cell(name: str) -> str | None:
         index = mapping.get(name)
         if index is None or index >= len(row):
@@ -136,7 +163,7 @@ def _clean_row(row: list[str], mapping: dict[str, int]) -> dict:
     if not company:
         raise UserError("company_missing")
     company, name_key = lifecycle.clean_company(company)
-    phone, phone_key = lifecycle.clean_phone(cell("phone"))
+    phone, phone_key = lifecycle.clean_phone(cell("phone"), phone_region)
     values = {"company": company, "name_key": name_key, "phone": phone, "phone_key": phone_key}
     for name, limit in FIELD_LIMITS.items():
         value = cell(name)
@@ -148,7 +175,8 @@ def _clean_row(row: list[str], mapping: dict[str, int]) -> dict:
 
 
 def import_leads(uow: UnitOfWork, data: bytes, file_name: str, pool_name: str | None, now: datetime,
-                 progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                 progress: Callable[[int, int], None] | None = None,
+                 default_phone_region: str = DEFAULT_REGION) -> ImportReport:
     text, encoding = decode(data)
     rows = read_rows(text)
     while rows and not any(cell.strip() for cell in rows[0]):
@@ -160,12 +188,13 @@ def import_leads(uow: UnitOfWork, data: bytes, file_name: str, pool_name: str | 
         raise ImportProblem("bad_columns", file=file_name, found=", ".join(c.strip()[:30] for c in rows[0]) or "-")
     pool = resolve_pool(uow, pool_name)
     report = ImportReport(file_name, encoding, pool.name)
+    phone_region = org.phone_region(uow, pool.unit_id, default_phone_region)
     good: list[tuple[int, dict]] = []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         try:
-            good.append((line, _clean_row(row, mapping)))
+            good.append((line, _clean_row(row, mapping, phone_region)))
         except UserError as error:
             company = " ".join(row[mapping["company"]].split())[:60] if mapping["company"] < len(row) else ""
             report.rejected.append(RowIssue(line, company, error.template.rsplit("/", 1)[-1]))

@@ -13,9 +13,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.errors import UserError
+from bot.services.core import org
 from bot.services.leads import dedupe, ownership
 from bot.services.leads.pool import can_manage_pool, find_pool, visible_pools
 from bot.services.manager import scope
+from db import phone_keys
 from db.models import Lead, LeadEvent, LeadFollowup, LeadStatus, User
 from db.models.org import Role
 from db.session import UnitOfWork
@@ -111,10 +113,10 @@ def clean_company(company: str) -> tuple[str, str]:
     return company, key
 
 
-def clean_phone(phone: str | None) -> tuple[str | None, str | None]:
+def clean_phone(phone: str | None, region: str) -> tuple[str | None, str | None]:
     if not phone:
         return None, None
-    key = dedupe.normalise_phone(phone)
+    key = phone_keys.phone_key(phone, region)
     if key is None:
         raise UserError("leads/bad_phone", phone=phone[:40])
     return phone.strip()[:64], key
@@ -131,17 +133,17 @@ def clean_optional(text: str | None, limit: int, what: str) -> str | None:
 
 def create(uow: UnitOfWork, actor_id: int, company: str, contact: str | None, phone: str | None, now: datetime,
            region: str | None = None, source: str | None = None, industry: str | None = None,
-           pool_name: str | None = None) -> Created:
+           pool_name: str | None = None, default_phone_region: str = phone_keys.DEFAULT_REGION) -> Created:
     """A rep's new lead is his (pending); an admin's goes into a pool (unassigned). Checked for duplicates."""
+    actor = uow.session.get(User, actor_id)
+    assert actor is not None
     company, name_key = clean_company(company)
-    phone, phone_key = clean_phone(phone)
+    phone, phone_key = clean_phone(phone, org.phone_region(uow, actor.unit_id, default_phone_region))
     contact = clean_optional(contact, MAX_CONTACT_CHARS, "contact")
     extras = {k: clean_optional(v, 100, k) for k, v in (("region", region), ("source", source), ("industry", industry))}
     matches = dedupe.find_matches(uow, name_key, phone_key)
     if matches:
         raise UserError("leads/duplicate", company=company, matches=matches)
-    actor = uow.session.get(User, actor_id)
-    assert actor is not None
     pools = visible_pools(uow, actor_id)
     lead = Lead(company=company, name_key=name_key, contact_name=contact, phone=phone, phone_key=phone_key,
                 created_by_id=actor_id, created_at=now, updated_at=now, **extras)

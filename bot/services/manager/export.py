@@ -107,7 +107,7 @@ def table(uow: UnitOfWork, kind: str, since: date | None = None, until: date | N
           limit: int | None = None) -> Table:
     """The rows to export; viewer_id=None is the operator's CLI (everything)."""
     if since and until and since > until:
-        raise UserError("manager/export_bad_range", since=since.isoformat(), until=until.isoformat())
+        raise UserError("manager/export_bad_range", since=since, until=until)
     columns, query, owner_column, time_column = _query(kind)
     if (window := _within(time_column, since, until)) is not None:
         query = query.where(window)

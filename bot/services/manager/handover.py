@@ -98,7 +98,7 @@ def _check_request(uow, manager_id, giver, receiver, what, stay, until, deactiva
         if until is None:
             raise UserError("manager/handover_stay_needs_until")
         if until < today:
-            raise UserError("manager/handover_until_past", until=until.isoformat())
+            raise UserError("manager/handover_until_past", until=until)
         if deactivate:
             raise UserError("manager/handover_stay_and_deactivate")
     if deactivate and what != "all":

@@ -1,7 +1,7 @@
 """app_secrets: secrets every process of an installation shares (SECRET_KEY when not set)
 
 Revision ID: 0009_app_secrets
-Revises: 0006_merge
+Revises: 0008_phone_keys
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 import db.base
 
 revision = "0009_app_secrets"
-down_revision = "0007_deal_names"
+down_revision = "0008_phone_keys"
 branch_labels = None
 depends_on = None
 
