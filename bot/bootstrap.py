@@ -94,7 +94,7 @@ def build_router(
 def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
     front_ends: list[FrontEnd] = []
     if settings.slack_enabled:
-        from bot.adapters.slack import (
+        from bot.adapters.slack.front_end import (
             SlackFrontEnd,  # slack-bolt loads only where Slack is configured
         )
 

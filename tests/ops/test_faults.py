@@ -25,7 +25,7 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 
-from bot.adapters.slack import SlackSender
+from bot.adapters.slack.outbound import SlackSender
 from bot.adapters.telegram import TelegramFrontEnd
 from bot.bootstrap import build_router
 from bot.config import load_settings
