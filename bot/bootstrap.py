@@ -100,7 +100,7 @@ def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
 
         front_ends.append(SlackFrontEnd(settings, router))
     if settings.telegram_enabled:
-        from bot.adapters.telegram import TelegramFrontEnd
+        from bot.adapters.telegram.front_end import TelegramFrontEnd
 
         front_ends.append(TelegramFrontEnd(settings, router))
     return front_ends

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from telegram import Bot, Update
 
 from bot.adapters.slack.inbound import action_incoming, command_incoming, message_incoming
-from bot.adapters.telegram import to_incoming
+from bot.adapters.telegram.inbound import to_incoming
 from bot.bootstrap import build_router, command_table
 from bot.config import load_settings
 from bot.messages import Incoming, Reply
