@@ -3,7 +3,7 @@ Telegram's limits (30 messages/s overall, 20/min per group) and answers 429 with
 
 Figure: delivery time against the floor the limits set, max(posts/30 s, busiest group's posts/20 min);
 429s received and messages lost are reported too. The sender here is a minimal HTTP sender with the
-same windows as bot/adapters/telegram.py's TelegramSender (which needs a full PTB application).
+same windows as bot/adapters/telegram/outbound.py's TelegramSender (which needs a full PTB application).
 """
 import asyncio
 import time
@@ -22,7 +22,7 @@ from db.models import OutboxMessage
 
 GLOBAL_PER_SECOND = 30
 GROUP_PER_MINUTE = 20
-# The same 5 % margin under the limits as bot/adapters/telegram.py.
+# The same 5 % margin under the limits as bot/adapters/telegram/outbound.py.
 MARGIN = 1.05
 
 

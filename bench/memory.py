@@ -25,8 +25,8 @@ import gc
 from sqlalchemy import text
 from bot.config import load_settings
 from bot.bootstrap import build_router, jobs, open_database
-from bot.adapters.slack import SlackFrontEnd
-from bot.adapters.telegram import TelegramFrontEnd
+from bot.adapters.slack.front_end import SlackFrontEnd
+from bot.adapters.telegram.front_end import TelegramFrontEnd
 from bot.delivery import Dispatcher
 from bot.scheduler import Scheduler
 from bot.messages import Incoming

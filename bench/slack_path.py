@@ -75,7 +75,7 @@ async def serve(mode: str, db_url: str, api_url: str) -> None:
 
         app.router.add_post("/slack/events", events)
     else:
-        from bot.adapters.slack import SlackFrontEnd
+        from bot.adapters.slack.front_end import SlackFrontEnd
         from bot.bootstrap import build_router, open_database, web_app
         from bot.config import load_settings
 

@@ -46,7 +46,7 @@ async def serve(mode: str, db_url: str) -> None:
         app = web.Application()
         app.router.add_post("/telegram/webhook", webhook)
     else:
-        from bot.adapters.telegram import TelegramFrontEnd
+        from bot.adapters.telegram.front_end import TelegramFrontEnd
         from bot.bootstrap import build_router, open_database, web_app
         from bot.config import load_settings
 

@@ -94,13 +94,13 @@ def build_router(
 def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
     front_ends: list[FrontEnd] = []
     if settings.slack_enabled:
-        from bot.adapters.slack import (
+        from bot.adapters.slack.front_end import (
             SlackFrontEnd,  # slack-bolt loads only where Slack is configured
         )
 
         front_ends.append(SlackFrontEnd(settings, router))
     if settings.telegram_enabled:
-        from bot.adapters.telegram import TelegramFrontEnd
+        from bot.adapters.telegram.front_end import TelegramFrontEnd
 
         front_ends.append(TelegramFrontEnd(settings, router))
     return front_ends

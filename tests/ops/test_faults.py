@@ -25,8 +25,8 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 
-from bot.adapters.slack import SlackSender
-from bot.adapters.telegram import TelegramFrontEnd
+from bot.adapters.slack.outbound import SlackSender
+from bot.adapters.telegram.front_end import TelegramFrontEnd
 from bot.bootstrap import build_router
 from bot.config import load_settings
 from bot.delivery import Dispatcher

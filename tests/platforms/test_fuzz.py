@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from telegram import Bot, Update
 
-from bot.adapters import slack
-from bot.adapters.telegram import to_incoming
+from bot.adapters.slack.inbound import action_incoming, command_incoming, message_incoming
+from bot.adapters.telegram.inbound import to_incoming
 from bot.bootstrap import build_router, command_table
 from bot.config import load_settings
 from bot.messages import Incoming, Reply
@@ -181,7 +181,7 @@ FORM_VALUE = st.one_of(st.text(max_size=40), NASTY)
 def test_slack_slash_command_bodies(fuzz_router, fuzz_db, body, text):
     # A form body: every value a string, any of them missing.
     form = {k: v for k, v in {**SLASH, "text": text, **body["values"]}.items() if k not in body["drop"]}
-    check(fuzz_router, fuzz_db, slack.command_incoming(form))
+    check(fuzz_router, fuzz_db, command_incoming(form))
 
 
 EVENT = {"type": "message", "channel": "D123", "channel_type": "im", "user": "U1", "text": "whoami",
@@ -204,8 +204,8 @@ def slack_json(base: dict) -> st.SearchStrategy[dict]:
 @given(event=slack_json(EVENT), body=slack_json({"team_id": "T0001", "event_id": "Ev1"}),
        value=st.one_of(ARGS, NASTY), action_body=slack_json(ACTION_BODY))
 def test_slack_event_and_button_payloads(fuzz_router, fuzz_db, event, body, value, action_body):
-    incoming = slack.message_incoming(body, event)
+    incoming = message_incoming(body, event)
     if incoming is not None:
         check(fuzz_router, fuzz_db, incoming)
     action = {"action_id": "crm:0", "value": value, "action_ts": "1700000000.1"}
-    check(fuzz_router, fuzz_db, slack.action_incoming(action_body, action))
+    check(fuzz_router, fuzz_db, action_incoming(action_body, action))

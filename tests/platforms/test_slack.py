@@ -15,15 +15,15 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.adapters.slack import (
+from bot.adapters.slack.blocks import (
     MAX_ACTIONS,
     MAX_BLOCKS,
     MAX_FIELDS,
     MAX_TEXT,
-    SlackFrontEnd,
     to_blocks,
     unescape,
 )
+from bot.adapters.slack.front_end import SlackFrontEnd
 from bot.bootstrap import build_router, web_app
 from bot.config import Settings, load_settings
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter

@@ -11,14 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from telegram import Update
 
-from bot.adapters.telegram import (
-    MESSAGE_LIMIT,
-    WEBHOOK_PATH,
-    TelegramFrontEnd,
-    plan_messages,
-    to_incoming,
-    utf16_len,
-)
+from bot.adapters.telegram.front_end import WEBHOOK_PATH, TelegramFrontEnd
+from bot.adapters.telegram.inbound import to_incoming
+from bot.adapters.telegram.outbound import MESSAGE_LIMIT, plan_messages, utf16_len
 from bot.bootstrap import build_router, web_app
 from bot.config import Settings, load_settings
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter

@@ -5,7 +5,8 @@ import time
 import pytest
 from telegram import Update
 
-from bot.adapters.telegram import plan_messages, to_incoming
+from bot.adapters.telegram.inbound import to_incoming
+from bot.adapters.telegram.outbound import plan_messages
 from bot.bootstrap import build_router
 from db.models import PlatformIdentity
 from tests.fakes.telegram_api import location_update, message, next_update_id, text_update

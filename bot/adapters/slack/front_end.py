@@ -1,0 +1,180 @@
+"""The Slack front end: the bolt app, its listeners (ack first, work after) and the answers.
+
+HTTP mode serves POST /slack/events on the shared aiohttp app (bolt checks the signature and
+answers Slack's url_verification); Socket Mode is used instead when SLACK_APP_TOKEN is set.
+"""
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.blocks import ACTION_PREFIX, LINK_PREFIX
+from bot.adapters.slack.inbound import (
+    action_incoming,
+    command_incoming,
+    is_im,
+    is_im_event,
+    message_incoming,
+)
+from bot.adapters.slack.outbound import SlackAnswerer, SlackSender, Target
+from bot.adapters.slack.words import COMMAND_PREFIX, PLATFORM
+from bot.config import Settings
+from bot.messages import Incoming
+from bot.router import Router
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+class SlackFrontEnd:
+    platform = PLATFORM
+    command_prefix = COMMAND_PREFIX
+    # Slack cannot share a location: a signed one-time web page asks the browser instead.
+    asks_location_by_page = True
+
+    def __init__(self, settings: Settings, router: Router):
+        self.settings = settings
+        self.router = router
+        self.locale = settings.DEFAULT_LOCALE  # Slack events carry no locale: for labels only
+        self.client = web_client(settings)
+        self.sender = SlackSender(self.client, self.locale)
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.SLACK_SIGNING_SECRET or "",
+            request_verification_enabled=bool(settings.SLACK_SIGNING_SECRET),
+            # Every listener only acks and starts the work as a task, so running it before the
+            # response costs nothing, and the ack leaves at once: otherwise bolt starts the
+            # listener as a task and polls every 10 ms for its ack() (slack_bolt asyncio_runner).
+            process_before_response=True,
+            logger=log,
+        )
+        self._socket: Any = None
+        self._tasks: set[asyncio.Task] = set()
+        self._dm_channels: dict[tuple[str, str], str] = {}
+        self.answerer = SlackAnswerer(self.client, self.locale)
+        self._register()
+
+    # -- wiring
+
+    def _register(self) -> None:
+        self.app.command(re.compile(r"^/"))(self._on_command)
+        self.app.event("message")(self._on_message)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_button)
+        self.app.action(re.compile("^" + re.escape(LINK_PREFIX)))(self._on_link)
+
+    def add_routes(self, app: web.Application) -> None:
+        if self.settings.SLACK_SIGNING_SECRET:
+            app.router.add_post(EVENTS_PATH, self._http)
+
+    async def _http(self, request: web.Request) -> web.Response:
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def start(self) -> None:
+        if self.settings.slack_socket_mode:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            # Connecting retries until Slack answers: in the background, so other front ends start now.
+            self._socket = AsyncSocketModeHandler(self.app, self.settings.SLACK_APP_TOKEN)
+            self._spawn(self._socket.connect_async())
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        await self.drain()
+        await self.answerer.close()
+
+    async def drain(self) -> None:
+        """Wait until every acked request has been answered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- listeners: ack first, work after
+
+    async def _on_command(self, ack: Callable, body: dict) -> None:
+        await ack()
+        self._spawn(self._answer_command(body))
+
+    async def _answer_command(self, body: dict) -> None:
+        channel = body.get("channel_id", "")
+        private = is_im(channel)
+        chat_id = await self._dm_channel(body.get("team_id", ""), body.get("user_id", "")) if private else None
+        target = Target(
+            channel=channel, user=body.get("user_id", ""), private=private,
+            response_url=body.get("response_url"), ephemeral_by_default=not private,
+        )
+        await self._answer(command_incoming(body, chat_id), target)
+
+    async def _on_message(self, ack: Callable, body: dict, event: dict) -> None:
+        await ack()
+        if is_im_event(event):
+            self._spawn(self._answer_event(body, event))
+
+    async def _on_mention(self, ack: Callable, body: dict, event: dict) -> None:
+        await ack()
+        self._spawn(self._answer_event(body, event))
+
+    async def _answer_event(self, body: dict, event: dict) -> None:
+        incoming = message_incoming(body, event)
+        if incoming is None:
+            return
+        target = Target(
+            channel=incoming.chat_id, user=incoming.user_id, private=incoming.is_private,
+            thread_ts=event.get("thread_ts"),
+        )
+        await self._answer(incoming, target)
+
+    async def _on_button(self, ack: Callable, body: dict, action: dict) -> None:
+        await ack()
+        incoming = action_incoming(body, action)
+        target = Target(
+            channel=incoming.chat_id, user=incoming.user_id, private=incoming.is_private,
+            ephemeral_by_default=not incoming.is_private,
+        )
+        self._spawn(self._answer(incoming, target))
+
+    async def _on_link(self, ack: Callable) -> None:
+        await ack()  # Slack opened the URL itself
+
+    # -- answering
+
+    async def _answer(self, incoming: Incoming, target: Target) -> None:
+        try:
+            replies = await self.router.handle_async(incoming)
+            await self.answerer.answer(target, replies)
+        except Exception:  # logged, never shown: the user just gets no (further) answer
+            log.exception("could not answer Slack %s from %s", incoming.command, incoming.user_id)
+
+    async def _dm_channel(self, team: str, user: str) -> str | None:
+        """The bot's own DM with this user (a slash command may come from a DM between two people)."""
+        key = (team, user)
+        if key not in self._dm_channels:
+            try:
+                response = await self.client.conversations_open(users=user)
+                self._dm_channels[key] = response["channel"]["id"]
+            except Exception:
+                log.warning("conversations.open for %s failed; using the command's channel", user, exc_info=True)
+                return None
+        return self._dm_channels[key]
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(token=settings.SLACK_BOT_TOKEN, base_url=_with_slash(settings.SLACK_API_URL))
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"

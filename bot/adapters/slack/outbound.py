@@ -1,0 +1,154 @@
+"""Sending to Slack: where one interaction's replies go (`Target`), the outbox `SlackSender`, and
+`SlackAnswerer`, which answers an interaction through its response_url or the Web API.
+
+Slack's refusals become RetryAfter / PermanentFailure for the outbox dispatcher (`classify`).
+"""
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.adapters.slack.blocks import message_payload
+from bot.adapters.slack.words import COMMAND_PREFIX, PLATFORM
+from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
+from bot.messages import Reply
+
+log = logging.getLogger(__name__)
+
+RESPONSE_URL_LIMIT = 5  # Slack accepts at most 5 posts to one response_url (within 30 minutes)
+RESPONSE_URL_TIMEOUT_S = 30
+PERMANENT_ERRORS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth",
+     "token_revoked", "user_not_found", "cannot_dm_bot"}
+)
+
+
+@dataclass
+class Target:
+    """Where the replies of one interaction go."""
+
+    channel: str
+    user: str
+    private: bool
+    thread_ts: str | None = None
+    response_url: str | None = None
+    ephemeral_by_default: bool = False
+    response_posts: int = 0
+
+
+def classify(exc: SlackApiError) -> Exception:
+    """Turn Slack's refusal into what the outbox dispatcher understands."""
+    response = exc.response
+    if getattr(response, "status_code", None) == 429:
+        headers = getattr(response, "headers", None) or {}
+        retry = headers.get("Retry-After") or headers.get("retry-after") or 1
+        return RetryAfter(float(retry))
+    error = response.get("error") if hasattr(response, "get") else None
+    if error in PERMANENT_ERRORS:
+        return PermanentFailure(error)
+    return exc
+
+
+async def post_message(
+    client: AsyncWebClient, channel: str, reply: Reply, locale: str, thread_ts: str | None = None
+) -> None:
+    await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message_payload(reply, locale))
+
+
+class SlackSender:
+    """Outbox delivery: about one message per second per channel, 429s honoured."""
+
+    platform = PLATFORM
+    command_prefix = COMMAND_PREFIX
+
+    def __init__(self, client: AsyncWebClient, locale: str):
+        self.client = client
+        self.locale = locale
+        self.windows: dict[str, SlidingWindow] = {}
+
+    def limits_for(self, chat_id: str) -> list[SlidingWindow]:
+        window = self.windows.get(chat_id)
+        if window is None:
+            window = self.windows[chat_id] = SlidingWindow(1, 1.0)
+        return [window]
+
+    async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
+        try:
+            await post_message(self.client, chat_id, reply, self.locale)
+        except SlackApiError as exc:
+            problem = classify(exc)
+            if problem is exc:
+                raise
+            raise problem from exc
+
+
+class SlackAnswerer:
+    """Posts one interaction's replies where Slack expects them: through the slash command's
+    response_url while Slack takes posts there, else chat.postEphemeral / chat.postMessage; then
+    any file."""
+
+    def __init__(self, client: AsyncWebClient, locale: str):
+        self.client = client
+        self.locale = locale  # Slack events carry no locale: for labels only
+        # One pooled HTTP session for response_url posts: a session (and a new connection) per
+        # answer costs the event loop more than the ack it delays.
+        self._http_session: aiohttp.ClientSession | None = None
+
+    async def answer(self, target: Target, replies: list[Reply]) -> None:
+        for reply in replies:
+            await self.deliver(target, reply)
+
+    async def deliver(self, target: Target, reply: Reply) -> None:
+        ephemeral = reply.ephemeral or target.ephemeral_by_default
+        payload = message_payload(reply, self.locale)
+        if target.response_url and target.response_posts < RESPONSE_URL_LIMIT:
+            target.response_posts += 1
+            if await self._respond(target.response_url, payload, ephemeral):
+                await self._upload(target, reply)
+                return
+        if ephemeral:
+            await self.client.chat_postEphemeral(channel=target.channel, user=target.user, **payload)
+        else:
+            await self.client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, **payload)
+        await self._upload(target, reply)
+
+    async def _respond(self, url: str, payload: dict, ephemeral: bool) -> bool:
+        """Answer through the slash command's response_url; False to fall back to the Web API."""
+        try:
+            response = await AsyncWebhookClient(url, session=self._session()).send(
+                text=payload["text"], blocks=payload["blocks"],
+                response_type="ephemeral" if ephemeral else "in_channel",
+            )
+        except Exception:
+            log.warning("Slack response_url post failed", exc_info=True)
+            return False
+        if response.status_code != 200:
+            log.warning("Slack response_url answered %s: %s", response.status_code, response.body[:200])
+            return False
+        return True
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http_session is None or self._http_session.closed:
+            timeout = aiohttp.ClientTimeout(total=RESPONSE_URL_TIMEOUT_S)
+            self._http_session = aiohttp.ClientSession(timeout=timeout)
+        return self._http_session
+
+    async def _upload(self, target: Target, reply: Reply) -> None:
+        """Attach a file when the reply has one; best effort (the bot may not be in that channel)."""
+        if not reply.file_bytes:
+            return
+        try:
+            await self.client.files_upload_v2(
+                channel=target.channel, file=reply.file_bytes, filename=reply.file_name or "export",
+                thread_ts=target.thread_ts,
+            )
+        except Exception:
+            log.warning("Slack file upload to %s failed", target.channel, exc_info=True)
+
+    async def close(self) -> None:
+        if self._http_session is not None:
+            await self._http_session.close()
+            self._http_session = None

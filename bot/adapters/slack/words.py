@@ -1,0 +1,5 @@
+"""Slack's words: the platform name on every `Incoming` and sender, and the command prefix."""
+
+PLATFORM = "slack"
+# Every command is a word after the one slash command the app installs.
+COMMAND_PREFIX = "/crm "

@@ -1,0 +1,159 @@
+"""The Telegram front end: the PTB application (polling, or a webhook on the shared aiohttp app
+guarded by the secret-token header), the command menu at start, and the answers to each update.
+"""
+import asyncio
+import hmac
+import logging
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.adapters.telegram.inbound import bot_id, to_incoming
+from bot.adapters.telegram.menu import bot_commands
+from bot.adapters.telegram.outbound import TelegramSender, deliver, reply_locale
+from bot.adapters.telegram.words import COMMAND_PREFIX, PLATFORM
+from bot.config import LOCALES, Settings
+from bot.messages import Incoming, Reply
+from bot.router import Router
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+def build_application(settings: Settings, webhook: bool) -> Application:
+    token = settings.TELEGRAM_BOT_TOKEN
+    assert token, "TelegramFrontEnd needs TELEGRAM_BOT_TOKEN"
+    base_url = settings.TELEGRAM_API_BASE_URL.rstrip("/")
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(_file_url(base_url))
+        .concurrent_updates(True)
+    )
+    if webhook:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+def _file_url(base_url: str) -> str:
+    """https://api.telegram.org/bot -> https://api.telegram.org/file/bot (also for a local server)."""
+    root, _, last = base_url.rpartition("/")
+    return f"{root}/file/{last}"
+
+
+class TelegramFrontEnd:
+    command_prefix = COMMAND_PREFIX
+    asks_location_by_page = False  # a private chat shares a location natively
+    platform = PLATFORM
+
+    def __init__(self, settings: Settings, router: Router):
+        self.settings = settings
+        self.router = router
+        self.workspace = bot_id(settings.TELEGRAM_BOT_TOKEN or "")
+        self.webhook_url = settings.TELEGRAM_WEBHOOK_URL or None
+        self.application = build_application(settings, webhook=self.webhook_url is not None)
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.sender = TelegramSender(self.application.bot, self._initialize, settings.DEFAULT_LOCALE)
+        self._init_lock = asyncio.Lock()
+        self._started = False
+
+    @property
+    def bot(self) -> Any:
+        return self.application.bot
+
+    async def _initialize(self) -> None:
+        async with self._init_lock:
+            await self.application.initialize()  # idempotent: getMe once
+
+    def add_routes(self, app: web.Application) -> None:
+        if self.webhook_url:
+            app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def start(self) -> None:
+        await self._initialize()
+        await self._set_commands()
+        await self.application.start()
+        if self.webhook_url:
+            await self.bot.set_webhook(
+                self.webhook_url, secret_token=self.settings.TELEGRAM_WEBHOOK_SECRET, allowed_updates=ALLOWED_UPDATES
+            )
+            log.info("telegram: webhook mode, @%s at %s", self.bot.username, self.webhook_url)
+        else:
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            log.info("telegram: polling as @%s", self.bot.username)
+        self._started = True
+
+    async def stop(self) -> None:
+        self._started = False
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def _set_commands(self) -> None:
+        try:
+            await self.bot.set_my_commands(bot_commands(self.router.commands, self.settings.DEFAULT_LOCALE))
+            for locale in LOCALES:
+                await self.bot.set_my_commands(bot_commands(self.router.commands, locale), language_code=locale)
+        except TelegramError as exc:  # a missing menu is no reason to stay offline
+            log.warning("telegram: setMyCommands failed: %s", exc)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        secret = self.settings.TELEGRAM_WEBHOOK_SECRET or ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("telegram: webhook call with a wrong or missing secret token from %s", request.remote)
+            return web.Response(status=403)
+        if not self._started:
+            return web.Response(status=503)  # Telegram retries
+        update = await self._parse_update(request)
+        if update is None:
+            return web.Response(status=400)
+        await self.application.process_update(update)
+        return web.Response(text="ok")
+
+    async def _parse_update(self, request: web.Request) -> Update | None:
+        try:
+            data = await request.json()
+            return Update.de_json(data, self.bot) if isinstance(data, dict) else None
+        except Exception as exc:  # malformed body: 400, never a traceback
+            log.info("telegram: unreadable webhook body: %r", exc)
+            return None
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is not None:
+            try:  # every press is answered (stops the spinner), whatever happens next
+                await query.answer()
+            except TelegramError as exc:
+                log.warning("telegram: answerCallbackQuery failed: %s", exc)
+        incoming = to_incoming(update, self.workspace, self.bot.username)
+        if incoming is None:
+            return
+        if not incoming.is_private and incoming.command:
+            log.info("telegram: /%s in group chat %s", incoming.command, incoming.chat_id)
+        replies = await self.router.handle_async(incoming)
+        await self._answer(incoming, replies)
+
+    async def _answer(self, incoming: Incoming, replies: list[Reply]) -> None:
+        for reply in replies:
+            locale = reply_locale(reply, incoming.language_hint, self.settings.DEFAULT_LOCALE)
+            try:
+                await deliver(self.bot, incoming.chat_id, reply, incoming.is_private, locale, patient=True)
+            except TelegramError as exc:
+                log.warning("telegram: could not answer in chat %s: %s", incoming.chat_id, exc)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        update_id = getattr(update, "update_id", "?")
+        log.error("telegram: update %s failed", update_id, exc_info=context.error)

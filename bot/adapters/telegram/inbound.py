@@ -1,0 +1,131 @@
+"""Telegram updates -> Incoming: a command, a location (static, venue or live), a button press.
+
+Anything the bot does not act on (plain chat, joins, a command for another bot, an edited
+command) translates to None.
+"""
+import warnings
+from datetime import timedelta
+from typing import Any
+
+from telegram import Location as TgLocation
+from telegram import MaybeInaccessibleMessage, Message, Update
+from telegram.constants import ChatType
+
+from bot.adapters.telegram.words import COMMAND_PREFIX, PLATFORM
+from bot.messages import Incoming, Location
+from bot.router import command_line
+
+
+def bot_id(token: str) -> str:
+    """The workspace of a Telegram identity: the bot's numeric id, the part of the token before ':'."""
+    return token.split(":", 1)[0]
+
+
+def to_incoming(update: Update, workspace: str, bot_username: str | None = None) -> Incoming | None:
+    """Translate one update; None for anything the bot does not act on (plain chat, joins...)."""
+    message = update.effective_message
+    if message is not None and getattr(message, "chat", None) is None:
+        return None  # malformed: Telegram always names the chat
+    if update.callback_query is not None:
+        return _from_button(update, workspace)
+    if update.edited_message is not None:
+        return _from_live_edit(update, workspace)
+    if update.message is not None:
+        return _from_message(update, update.message, workspace, bot_username)
+    return None
+
+
+def _base(update: Update, message: MaybeInaccessibleMessage, workspace: str, user: Any) -> dict[str, Any]:
+    return dict(
+        platform=PLATFORM,
+        command_prefix=COMMAND_PREFIX,
+        workspace=workspace,
+        chat_id=str(message.chat.id),
+        user_id=str(user.id),
+        event_id=str(update.update_id),
+        is_private=message.chat.type == ChatType.PRIVATE,
+        display_name=user.full_name,
+        language_hint=user.language_code,
+    )
+
+
+def _from_message(update: Update, message: Message, workspace: str, bot_username: str | None) -> Incoming | None:
+    user = message.from_user
+    if user is None or user.is_bot:
+        return None
+    base = _base(update, message, workspace, user)
+    location = _location(message, edited=False)
+    if location is not None:
+        return Incoming(**base, sent_at=message.date, location=location)
+    text = message.text or ""
+    if not text.startswith("/") or not _addressed_to(text, bot_username):
+        return None
+    name, args = command_line(text)
+    if not name:
+        return None
+    return Incoming(**base, sent_at=message.date, command=name, args=args)
+
+
+def _from_live_edit(update: Update, workspace: str) -> Incoming | None:
+    """Live-location updates arrive as edits of the original location message."""
+    message = update.edited_message
+    assert message is not None
+    user = message.from_user
+    if user is None or user.is_bot:
+        return None
+    location = _location(message, edited=True)
+    if location is None:
+        return None  # an edited command is not run a second time
+    base = _base(update, message, workspace, user)
+    return Incoming(**base, sent_at=message.edit_date or message.date, location=location)
+
+
+def _from_button(update: Update, workspace: str) -> Incoming | None:
+    query = update.callback_query
+    assert query is not None
+    if query.message is None or not query.data or query.from_user is None:
+        return None
+    base = _base(update, query.message, workspace, query.from_user)
+    return Incoming(**base, button=query.data)
+
+
+def _addressed_to(text: str, bot_username: str | None) -> bool:
+    """`/cmd@otherbot` in a group is meant for another bot."""
+    _, _, target = text.split(maxsplit=1)[0].partition("@")
+    return not target or not bot_username or target.lower() == bot_username.lower()
+
+
+def _location(message: Message, edited: bool) -> Location | None:
+    point: TgLocation | None
+    if message.venue is not None:
+        point, source = message.venue.location, "venue"
+    elif message.location is not None:
+        point = message.location
+        live = edited or bool(period_seconds(point, "live_period"))
+        source = "live" if live else "static"
+    else:
+        return None
+    live_period = period_seconds(point, "live_period")
+    return Location(
+        latitude=point.latitude,
+        longitude=point.longitude,
+        accuracy_m=point.horizontal_accuracy,
+        source=source,
+        taken_at=(message.edit_date if edited else None) or message.date,
+        forwarded=message.forward_origin is not None,
+        live_period_s=int(live_period) if live_period is not None else None,
+        message_id=str(message.message_id),
+        edited=edited,
+    )
+
+
+def period_seconds(obj: object, attribute: str) -> float | None:
+    """A PTB time period (int or timedelta depending on version and PTB_TIMEDELTA) in seconds."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PTB 22 warns that the int form is deprecated
+        value = getattr(obj, attribute, None)
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)

@@ -1,0 +1,244 @@
+"""Reply -> Telegram messages: HTML within the length limit, inline keyboards, the share-location
+keyboard; `deliver` sends them in order, and `TelegramSender` delivers outbox posts within
+Telegram's rate limits.
+"""
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from html import escape
+from typing import Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden
+from telegram.error import RetryAfter as TgRetryAfter
+
+from bot.adapters.telegram.inbound import period_seconds
+from bot.adapters.telegram.words import COMMAND_PREFIX, PLATFORM
+from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
+from bot.i18n import label, pick_locale, render_text
+from bot.messages import Button, Reply
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 4096  # characters (UTF-16 code units) of one message
+CALLBACK_DATA_LIMIT = 64  # bytes of an inline button's callback_data
+# Telegram's words for a chat the bot can never post to again.
+CHAT_GONE = (
+    "chat not found",
+    "bot was kicked",
+    "bot was blocked",
+    "user is deactivated",
+    "group chat was upgraded",
+    "not enough rights",
+    "have no rights",
+)
+# A flood wait met in the middle of a multi-part reply is waited out here, up to this long,
+# rather than resending the parts already delivered.
+INLINE_WAIT_LIMIT_S = 60.0
+
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One sendMessage: HTML text and its keyboard."""
+
+    html: str
+    markup: ReplyMarkup | None = None
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units (an emoji counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def html_lines(reply: Reply) -> list[str]:
+    """Each line is self-contained HTML (tags open and close on it), so lines split safely."""
+    lines = []
+    if reply.title:
+        lines.append(f"<b>{escape(reply.title)}</b>")
+    lines.extend(f"<b>{escape(name)}</b>: {escape(value)}" for name, value in reply.fields)
+    if reply.text:
+        lines.extend(escape(line) for line in reply.text.split("\n"))
+    return lines
+
+
+def render_html(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """The reply as HTML message texts of at most `limit` characters, split on line boundaries."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in html_lines(reply):
+        for piece in _fit_line(line, limit):
+            extra = utf16_len(piece) + (1 if current else 0)
+            if current and size + extra > limit:
+                chunks.append("\n".join(current))
+                current, size = [], 0
+                extra = utf16_len(piece)
+            current.append(piece)
+            size += extra
+    if current:
+        chunks.append("\n".join(current))
+    return [chunk for chunk in chunks if chunk.strip()]  # Telegram refuses an empty message
+
+
+def _fit_line(line: str, limit: int) -> list[str]:
+    """A line longer than a whole message is cut (bold dropped) without breaking an entity."""
+    if utf16_len(line) <= limit:
+        return [line]
+    rest = re.sub(r"</?b>", "", line)
+    pieces = []
+    while utf16_len(rest) > limit:
+        cut = _safe_cut(rest, limit)
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip(" ")
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def _safe_cut(text: str, limit: int) -> int:
+    cut = limit
+    while utf16_len(text[:cut]) > limit:
+        cut -= 1
+    amp = text.rfind("&", max(0, cut - 8), cut)
+    if amp != -1 and ";" not in text[amp:cut]:
+        cut = amp  # never split "&amp;" and friends
+    space = text.rfind(" ", 0, cut)
+    return space if space > cut // 2 else max(cut, 1)
+
+
+def inline_keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
+    rows = []
+    for button in buttons:
+        if button.url:
+            rows.append([InlineKeyboardButton(button.label, url=button.url)])
+            continue
+        size = len(button.payload.encode())
+        if not 1 <= size <= CALLBACK_DATA_LIMIT:
+            log.error(
+                "telegram: button %r dropped: callback data is %d bytes, Telegram allows 1-%d: %r",
+                button.label, size, CALLBACK_DATA_LIMIT, button.payload,
+            )
+            continue
+        rows.append([InlineKeyboardButton(button.label, callback_data=button.payload)])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def location_keyboard(locale: str) -> ReplyKeyboardMarkup:
+    button = KeyboardButton(label("share_location", locale), request_location=True)
+    return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
+
+
+def plan_messages(reply: Reply, private: bool, locale: str) -> list[Outgoing]:
+    """The sendMessage calls for one reply. A request for location is a reply keyboard, which
+    Telegram allows in private chats only; a message carries one keyboard, so an inline keyboard
+    and a location request need two messages."""
+    messages = [Outgoing(chunk) for chunk in render_html(reply)]
+    inline = inline_keyboard(reply.buttons)
+    if inline is not None:
+        if not messages:
+            messages.append(Outgoing(escape(render_text("telegram/choose", locale))))
+        messages[-1] = replace(messages[-1], markup=inline)
+    if reply.request_location and private:
+        keyboard = location_keyboard(locale)
+        if messages and messages[-1].markup is None:
+            messages[-1] = replace(messages[-1], markup=keyboard)
+        else:
+            prompt = escape(render_text("telegram/share_location", locale))
+            messages.append(Outgoing(prompt, keyboard))
+    return messages
+
+
+def retry_seconds(exc: TgRetryAfter) -> float:
+    return period_seconds(exc, "retry_after") or 1.0
+
+
+def chat_ref(chat_id: str) -> int | str:
+    """Numeric chat ids go as numbers; '@channelname' stays a string."""
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+async def _flood_safe(call: Callable[[], Awaitable[object]], patient: bool) -> None:
+    """Send; when patient, wait out a short flood limit instead of giving up."""
+    for _ in range(3):
+        try:
+            await call()
+            return
+        except TgRetryAfter as exc:
+            seconds = retry_seconds(exc)
+            if not patient or seconds > INLINE_WAIT_LIMIT_S:
+                raise
+            log.info("telegram: flood limit, waiting %ss", seconds)
+            await asyncio.sleep(seconds)
+    await call()
+
+
+async def deliver(bot: Any, chat_id: str, reply: Reply, private: bool, locale: str, patient: bool) -> None:
+    """Send one reply: its messages in order, then its file. Raises PTB's errors."""
+    target = chat_ref(chat_id)
+    for index, out in enumerate(plan_messages(reply, private, locale)):
+        await _flood_safe(
+            lambda out=out: bot.send_message(target, out.html, parse_mode=ParseMode.HTML, reply_markup=out.markup),
+            patient=patient or index > 0,
+        )
+    if reply.file_bytes is not None:
+        document = InputFile(reply.file_bytes, filename=reply.file_name or "file")
+        await _flood_safe(lambda: bot.send_document(target, document), patient=True)
+
+
+def reply_locale(reply: Reply, hint: str | None, default: str) -> str:
+    """Button labels follow the reply's language when the Reply carries it, else the user's client."""
+    return pick_locale(getattr(reply, "locale", None), hint, default)
+
+
+# Slots count from Telegram's answer (bot.delivery.SlidingWindow.settle), so jitter cannot squeeze
+# posts together at its end; the windows keep a 5 % margin under the published limits besides.
+MARGIN = 1.05
+
+
+class TelegramSender:
+    """Delivers outbox posts (team groups, direct messages) within Telegram's rate limits."""
+
+    platform = PLATFORM
+    command_prefix = COMMAND_PREFIX
+
+    def __init__(self, bot: Any, ready: Callable[[], Awaitable[None]], default_locale: str):
+        self.bot = bot
+        self.ready = ready
+        self.default_locale = default_locale
+        self.global_window = SlidingWindow(30, 1.0 * MARGIN)
+        self.chat_windows: dict[str, SlidingWindow] = {}
+
+    def limits_for(self, chat_id: str) -> list[SlidingWindow]:
+        window = self.chat_windows.get(chat_id)
+        if window is None:
+            group = chat_id.startswith("-")
+            window = SlidingWindow(20, 60.0 * MARGIN) if group else SlidingWindow(1, 1.0 * MARGIN)
+            self.chat_windows[chat_id] = window
+        return [self.global_window, window]
+
+    async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
+        await self.ready()
+        locale = reply_locale(reply, None, self.default_locale)
+        try:
+            await deliver(self.bot, chat_id, reply, not chat_id.startswith("-"), locale, patient=False)
+        except TgRetryAfter as exc:
+            raise RetryAfter(retry_seconds(exc)) from exc
+        except Forbidden as exc:
+            raise PermanentFailure(f"telegram chat {chat_id}: {exc.message}") from exc
+        except ChatMigrated as exc:
+            raise PermanentFailure(f"telegram chat {chat_id} became supergroup {exc.new_chat_id}") from exc
+        except BadRequest as exc:
+            if any(words in exc.message.lower() for words in CHAT_GONE):
+                raise PermanentFailure(f"telegram chat {chat_id}: {exc.message}") from exc
+            raise
