@@ -15,15 +15,6 @@ PACKAGES = ("bot", "db")
 MAX_LINES = 400
 MAX_CYCLES_SHOWN = 50
 
-# Offenders another engineer is removing (bot/bootstrap.py replaces bot/workers.py, the web app and
-# the audit listener's registration). This set may only shrink: a listed offender that no longer
-# exists fails the test too, so whoever removes one also removes its line here.
-KNOWN_UNTIL_BOOTSTRAP = {
-    "over 400 lines: bot/adapters/slack.py",
-    "over 400 lines: bot/adapters/telegram.py",
-}
-
-
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -168,14 +159,7 @@ def import_cycles(graph: dict[str, set[str]]) -> list[str]:
 
 
 def _compare(kind: str, found: set[str]) -> None:
-    known = {entry for entry in KNOWN_UNTIL_BOOTSTRAP if entry.startswith(f"{kind}: ")}
-    new, gone = sorted(found - known), sorted(known - found)
-    message = []
-    if new:
-        message.append("new:\n  " + "\n  ".join(new))
-    if gone:
-        message.append("gone (remove from KNOWN_UNTIL_BOOTSTRAP):\n  " + "\n  ".join(gone))
-    assert not message, "\n".join(message)
+    assert not found, f"{kind}:\n  " + "\n  ".join(sorted(found))
 
 
 def test_no_import_cycle_inside_bot():
