@@ -109,9 +109,10 @@ def _entry(obj: object, action: str, before: dict | None, after: dict | None, no
 
 
 def install(db: Database) -> None:
-    """Audit every flush of this database's sessions (bot.bootstrap calls this once per Database)."""
-    if not event.contains(db.session_factory, "after_flush", _audit_flush):
-        event.listen(db.session_factory, "after_flush", _audit_flush)
+    """Audit every flush of this database's sessions. Called once per Database, by bot.bootstrap
+    (open_database). No "already installed?" check: SQLAlchemy's event registry is keyed by object
+    id, and a new sessionmaker may reuse the id of a collected one."""
+    event.listen(db.session_factory, "after_flush", _audit_flush)
 
 
 def _audit_flush(session: Session, _flush_context) -> None:
