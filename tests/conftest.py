@@ -7,6 +7,7 @@ is a failure, not a skip.
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -37,21 +38,30 @@ def _pg_reachable() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session."""
+@contextmanager
+def empty_pg_database(label: str) -> Iterator[str]:
+    """A PostgreSQL database of its own, with no tables; dropped afterwards. Skips when no server
+    answers (fails with CI=true)."""
     if not _pg_reachable():
         if IN_CI:
             pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} and CI=true")
         pytest.skip("PostgreSQL not reachable")
-    name = f"fieldcrm_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"fieldcrm_{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    upgrade(url)
-    yield url
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    with empty_pg_database("test") as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

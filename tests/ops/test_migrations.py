@@ -1,11 +1,8 @@
 """Migrations build an empty database on both backends, and the result matches the models; a renaming
 migration keeps the rows it renames."""
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -15,7 +12,7 @@ from sqlalchemy import column, inspect, pool, select, table, text
 from db.migrate import alembic_config
 from db.models import Base, Deal, Payment
 from db.session import Database, make_engine
-from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_reachable
+from tests.conftest import empty_pg_database
 
 
 def test_migrated_schema_matches_models(db: Database):
@@ -51,18 +48,8 @@ def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
         return
-    if not _pg_reachable():
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} and CI=true")
-        pytest.skip("PostgreSQL not reachable")
-    name = f"fieldcrm_scratch_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_pg_database("scratch") as url:
+        yield url
 
 
 # Rows written the way 0006_merge named things: the opportunities table, its payments, and the values naming it.
