@@ -108,7 +108,7 @@ def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
 
 def web_app(db: Database, settings: Settings, metrics: Metrics, front_ends: list[FrontEnd]) -> web.Application:
     """Health and metrics, the check-in pages, and each front end's own routes."""
-    page_prefixes = [fe.command_prefix for fe in front_ends if fe.asks_location_by_page]
+    page_prefixes = [fe.command_prefix for fe in front_ends if fe.location_ask == "checkin_page"]
     check_in = checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX)
     app = build_web_app([*ops.routes(db, metrics), *check_in])
     for front_end in front_ends:

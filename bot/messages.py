@@ -40,6 +40,9 @@ class Incoming:
     display_name: str = ""
     language_hint: str | None = None  # platform's idea of the user's language
     command_prefix: str = "/"  # how this platform spells a command in answers: "/crm " on Slack
+    # How this platform lets a rep share his position: share_button (a native keyboard),
+    # checkin_page (a signed one-time web page) or typed (coordinates on a command line).
+    location_ask: str = "typed"
 
 
 @dataclass(frozen=True)

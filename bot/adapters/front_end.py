@@ -10,7 +10,7 @@ class FrontEnd(Protocol):
     platform: str
     sender: Sender
     command_prefix: str
-    asks_location_by_page: bool  # True: a rep shares his position on the signed check-in page
+    location_ask: str  # how a rep shares his position here (bot.messages.Incoming.location_ask)
 
     def add_routes(self, app: web.Application) -> None: ...
 

@@ -23,7 +23,7 @@ from bot.adapters.slack.inbound import (
     message_incoming,
 )
 from bot.adapters.slack.outbound import SlackAnswerer, SlackSender, Target
-from bot.adapters.slack.words import COMMAND_PREFIX, PLATFORM
+from bot.adapters.slack.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.config import Settings
 from bot.messages import Incoming
 from bot.router import Router
@@ -36,8 +36,7 @@ EVENTS_PATH = "/slack/events"
 class SlackFrontEnd:
     platform = PLATFORM
     command_prefix = COMMAND_PREFIX
-    # Slack cannot share a location: a signed one-time web page asks the browser instead.
-    asks_location_by_page = True
+    location_ask = LOCATION_ASK
 
     def __init__(self, settings: Settings, router: Router):
         self.settings = settings

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 from bot.adapters.slack.blocks import unescape
-from bot.adapters.slack.words import COMMAND_PREFIX, PLATFORM
+from bot.adapters.slack.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.messages import Incoming
 from bot.router import command_line
 from db.base import utcnow
@@ -52,7 +52,7 @@ def command_incoming(body: dict, chat_id: str | None = None) -> Incoming:
     channel = _text(body, "channel_id")
     trigger = _text(body, "trigger_id")
     return Incoming(
-        platform=PLATFORM, command_prefix=COMMAND_PREFIX, workspace=_text(body, "team_id"), chat_id=chat_id or channel,
+        platform=PLATFORM, command_prefix=COMMAND_PREFIX, location_ask=LOCATION_ASK, workspace=_text(body, "team_id"), chat_id=chat_id or channel,
         user_id=_text(body, "user_id"), command=name or "help", args=args,
         event_id=f"command:{trigger}" if trigger else None,
         sent_at=utcnow(), is_private=is_im(channel),
@@ -72,7 +72,7 @@ def message_incoming(body: dict, event: dict) -> Incoming | None:
     if not name:
         return None
     return Incoming(
-        platform=PLATFORM, command_prefix=COMMAND_PREFIX, workspace=_text(body, "team_id") or _text(event, "team"), chat_id=channel,
+        platform=PLATFORM, command_prefix=COMMAND_PREFIX, location_ask=LOCATION_ASK, workspace=_text(body, "team_id") or _text(event, "team"), chat_id=channel,
         user_id=user, command=name, args=args, event_id=_text(body, "event_id") or None,
         sent_at=_timestamp(event.get("ts")), is_private=is_im(channel, _text(event, "channel_type")),
     )
@@ -84,7 +84,7 @@ def action_incoming(body: dict, action: dict) -> Incoming:
     user = _object(body, "user")
     stable = _text(body, "trigger_id") or f"{_text(action, 'action_ts')}:{_text(user, 'id')}"
     return Incoming(
-        platform=PLATFORM, command_prefix=COMMAND_PREFIX, workspace=_text(_object(body, "team"), "id") or _text(user, "team_id"),
+        platform=PLATFORM, command_prefix=COMMAND_PREFIX, location_ask=LOCATION_ASK, workspace=_text(_object(body, "team"), "id") or _text(user, "team_id"),
         chat_id=channel, user_id=_text(user, "id"), button=_text(action, "value"),
         event_id=f"action:{stable}", sent_at=_timestamp(action.get("action_ts")) or utcnow(),
         is_private=is_im(channel), display_name=_text(user, "username") or _text(user, "name"),

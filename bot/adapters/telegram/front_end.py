@@ -14,7 +14,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.adapters.telegram.inbound import bot_id, to_incoming
 from bot.adapters.telegram.menu import bot_commands
 from bot.adapters.telegram.outbound import TelegramSender, deliver, reply_locale
-from bot.adapters.telegram.words import COMMAND_PREFIX, PLATFORM
+from bot.adapters.telegram.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.config import LOCALES, Settings
 from bot.messages import Incoming, Reply
 from bot.router import Router
@@ -50,7 +50,7 @@ def _file_url(base_url: str) -> str:
 
 class TelegramFrontEnd:
     command_prefix = COMMAND_PREFIX
-    asks_location_by_page = False  # a private chat shares a location natively
+    location_ask = LOCATION_ASK
     platform = PLATFORM
 
     def __init__(self, settings: Settings, router: Router):

@@ -11,7 +11,7 @@ from telegram import Location as TgLocation
 from telegram import MaybeInaccessibleMessage, Message, Update
 from telegram.constants import ChatType
 
-from bot.adapters.telegram.words import COMMAND_PREFIX, PLATFORM
+from bot.adapters.telegram.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.messages import Incoming, Location
 from bot.router import command_line
 
@@ -39,6 +39,7 @@ def _base(update: Update, message: MaybeInaccessibleMessage, workspace: str, use
     return dict(
         platform=PLATFORM,
         command_prefix=COMMAND_PREFIX,
+        location_ask=LOCATION_ASK,
         workspace=workspace,
         chat_id=str(message.chat.id),
         user_id=str(user.id),

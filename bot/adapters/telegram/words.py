@@ -2,3 +2,5 @@
 
 PLATFORM = "telegram"
 COMMAND_PREFIX = "/"
+# A private chat shares a location natively, from a reply keyboard button.
+LOCATION_ASK = "share_button"

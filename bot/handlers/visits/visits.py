@@ -18,7 +18,7 @@ def ask_location(ctx: Context, template: str, visit_id: int | None, /, **context
     url = None
     if visit_id is not None:
         url = checkin_links.url(ctx.settings.PUBLIC_BASE_URL, ctx.settings.SECRET_KEY, ctx.user_id, visit_id, ctx.now)
-    reply = ctx.reply(template, platform=ctx.incoming.platform, **context)
+    reply = ctx.reply(template, ask=ctx.incoming.location_ask, **context)
     return replace(reply, request_location=True, checkin_url=url)
 
 
@@ -35,7 +35,7 @@ def visit(ctx: Context, target: str, note: str | None, no_location: str | None) 
         return ctx.reply("visits/ended", ended=ended)
     started = visits.start_visit(ctx.uow, ctx.user_id, target, note, ctx.now, no_location_reason=no_location)
     if not started.needs_location:
-        return ctx.reply("visits/started_without_location", started=started, platform=ctx.incoming.platform)
+        return ctx.reply("visits/started_without_location", started=started)
     return ask_location(ctx, "visits/started", started.visit_id, started=started)
 
 
