@@ -298,7 +298,24 @@ async def test_button_click_runs_its_command(slack, db):
     link(db, "admin", "UADMIN")
     assert (await slack.click("whoami", "UADMIN", "DUADMIN")).status == 200
     (post,) = await slack.answers()
-    assert post.payload["channel"] == "DUADMIN" and "Ada Admin" in post.text
+    # Answered through the press's own response_url, for all to see in the bot's own DM with him.
+    assert post.method == "response_url" and post.payload["response_type"] == "in_channel"
+    assert "Ada Admin" in post.text
+
+
+async def test_in_a_dm_between_two_people_only_the_caller_sees_the_answer(slack, db):
+    """D0SHARED is Sam's DM with a colleague (the bot's own DM with Sam is DUSAM): the check-in link
+    and a pressed button's answer must reach Sam alone, and nothing is posted into that DM."""
+    link(db, "sam", "USAM")
+    await slack.command("checkin", "USAM", "D0SHARED")
+    (link_post,) = await slack.answers()
+    assert link_post.method == "response_url" and link_post.payload["response_type"] == "ephemeral"
+    assert "/checkin/" in json.dumps(link_post.payload)
+    await slack.click("whoami", "USAM", "D0SHARED")
+    _, press = await slack.answers(2)
+    assert press.method == "response_url" and press.payload["response_type"] == "ephemeral"
+    assert "Sam Carter" in press.text
+    assert not [c for c in slack.fake.posts() if c.payload.get("channel") == "D0SHARED"]
 
 
 async def test_user_text_cannot_ping_the_channel_or_plant_links(slack, db):

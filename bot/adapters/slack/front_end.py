@@ -109,14 +109,15 @@ class SlackFrontEnd:
         self._spawn(self._answer_command(body))
 
     async def _answer_command(self, body: dict) -> None:
-        channel = body.get("channel_id", "")
-        private = is_im(channel)
-        chat_id = await self._dm_channel(body.get("team_id", ""), body.get("user_id", "")) if private else None
+        channel, user = body.get("channel_id", ""), body.get("user_id", "")
+        own_dm = await self._dm_channel(body.get("team_id", ""), user) if is_im(channel) else None
+        # Only the bot's own DM with him answers for all to see: in a DM between two people (also a
+        # "D" channel) the colleague must not see the answer, so it is ephemeral there too.
         target = Target(
-            channel=channel, user=body.get("user_id", ""), private=private,
-            response_url=body.get("response_url"), ephemeral_by_default=not private,
+            channel=channel, user=user, private=is_im(channel),
+            response_url=body.get("response_url"), ephemeral_by_default=own_dm != channel,
         )
-        await self._answer(command_incoming(body, chat_id), target)
+        await self._answer(command_incoming(body, own_dm), target)
 
     async def _on_message(self, ack: Callable, body: dict, event: dict) -> None:
         await ack()
@@ -139,12 +140,19 @@ class SlackFrontEnd:
 
     async def _on_button(self, ack: Callable, body: dict, action: dict) -> None:
         await ack()
+        self._spawn(self._answer_button(body, action))
+
+    async def _answer_button(self, body: dict, action: dict) -> None:
+        """Every press is answered through its own response_url (it reaches the presser wherever the
+        message is, a DM between two people included, where the bot cannot post); privately unless
+        the message is in the bot's own DM with him."""
         incoming = action_incoming(body, action)
+        own_dm = await self._dm_channel(incoming.workspace, incoming.user_id) if incoming.is_private else None
         target = Target(
             channel=incoming.chat_id, user=incoming.user_id, private=incoming.is_private,
-            ephemeral_by_default=not incoming.is_private,
+            response_url=body.get("response_url"), ephemeral_by_default=own_dm != incoming.chat_id,
         )
-        self._spawn(self._answer(incoming, target))
+        await self._answer(incoming, target)
 
     async def _on_link(self, ack: Callable) -> None:
         await ack()  # Slack opened the URL itself
