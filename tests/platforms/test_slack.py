@@ -28,10 +28,10 @@ from bot.bootstrap import build_router, web_app
 from bot.config import Settings, load_settings
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
-from bot.services.core import identity
+from bot.services.core import identity, outbox
 from bot.web.server import start_server
 from db.base import utcnow
-from db.models import InboundEvent, OutboxMessage, PlatformIdentity
+from db.models import Customer, InboundEvent, OutboxMessage, PlatformIdentity
 from db.session import Database
 from tests.conftest import say
 from tests.fakes.slack_api import TEAM_ID, Call, FakeSlackApi, block_texts
@@ -407,6 +407,37 @@ async def test_dispatcher_delivers_after_a_rate_limit(slack, db):
         assert row.status == "sent"
     posts = slack.fake.posts("chat.postMessage")
     assert len(posts) == 2 and "Team win!" in posts[-1].text
+
+
+async def test_direct_messages_and_the_check_in_page_spell_commands_the_slack_way(slack, db):
+    """A post is rendered for the platform it goes to: a nudge DM to a Slack user, and the check-in
+    page a Slack rep opens, say "/crm visit" and "/crm nudges off", never a bare "/visit"."""
+    link(db, "sam", "USAM")
+    with db.uow() as uow:
+        sam = identity.find_user(uow, "sam")
+        assert outbox.queue_direct(uow, sam.id, "nudges/no_visit", {"name": sam.name})
+        uow.commit()
+    await Dispatcher(db, {"slack": slack.front.sender}).deliver_due()
+    (dm,) = slack.fake.posts("chat.postMessage")
+    assert dm.payload["channel"] == "DUSAM"
+    assert "/crm visit CUSTOMER" in dm.text and "/crm nudges off" in dm.text and " /visit" not in dm.text
+
+    with db.uow() as uow:
+        diner = Customer(name="Sam's Diner", name_key="samsdiner", owner_id=sam.id, latitude=31.2304,
+                         longitude=121.4737, location_source="import")
+        uow.session.add(diner)
+        uow.commit()
+    await slack.command(f"visit c{diner.id}", "USAM", "DUSAM")
+    answer = (await slack.answers(2))[-1]
+    page = next(e["url"] for b in answer.payload["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e.get("url"))
+    path = "/checkin/" + page.split("/checkin/", 1)[1]
+    base = slack.url.removesuffix("/slack/events")
+    async with slack.http.post(base + path, data={"latitude": "31.2306", "longitude": "121.4739",
+                                                   "accuracy": "12"}) as response:
+        result = await response.text()
+    assert response.status == 200 and "/crm visit end" in result
+    assert "/visit end" not in result.replace("/crm visit end", "")
 
 
 # ---------------------------------------------------------------- Socket Mode
