@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     console_only = args.command == "console" or not (settings.slack_enabled or settings.telegram_enabled)
     if args.command in ("run", "console") and console_only:
         logging.getLogger().setLevel(logging.ERROR)  # logs would interleave with the chat
-    upgrade(settings.DATABASE_URL)
+    if getattr(args, "upgrade_first", True):
+        upgrade(settings.DATABASE_URL)
     db = open_database(settings.DATABASE_URL)
     try:
         if getattr(args, "tool", None):

@@ -1,13 +1,16 @@
-"""Extra `fieldcrm` subcommands, one module per capability (import, export...).
+"""Extra `fieldcrm` subcommands, one module per job (import, export, doctor).
 
-A module defines `register(subparsers)`: it adds its parser and calls
-`parser.set_defaults(tool=run)` where `run(settings, db, args) -> int` does the work.
+A module defines `register(subparsers)`: it adds its parser and calls `parser.set_defaults(tool=run)`
+where `run(settings, db, args) -> int` does the work; `upgrade_first=False` skips the migration that
+every other command runs first.
 """
 import argparse
-import importlib
-import pkgutil
+
+from bot.cli_tools import doctor, export, import_leads
+
+TOOLS = (export, import_leads, doctor)
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}").register(subparsers)
+    for tool in TOOLS:
+        tool.register(subparsers)

@@ -49,6 +49,8 @@ class FakeSlackApi:
     failures: list[tuple[int, dict, dict]] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     hook_delay: float = 0.0  # seconds a response_url post takes (recorded only once answered)
+    # When set, a Web API call with any other bot token is refused with invalid_auth, as Slack does.
+    valid_tokens: frozenset[str] | None = None
     port: int = 0
     _runner: web.AppRunner | None = None
     _socket: web.WebSocketResponse | None = None
@@ -114,6 +116,9 @@ class FakeSlackApi:
         method = request.match_info["method"]
         payload = await self._payload(request)
         self.calls.append(Call(method, payload, request.path))
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if self.valid_tokens is not None and token not in self.valid_tokens:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in POSTING and self.failures:
             status, headers, body = self.failures.pop(0)
             return web.json_response(body, status=status, headers=headers)

@@ -49,6 +49,7 @@ class FakeTelegramAPI:
     updates: list[dict] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     poll_wait_s: float = 0.2
+    webhook: dict = field(default_factory=dict)  # what getWebhookInfo answers: url, last_error_message...
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -130,10 +131,15 @@ class FakeTelegramAPI:
         return True
 
     async def _api_deleteWebhook(self, params: dict) -> Any:
+        self.webhook = {}
         return True
 
     async def _api_setWebhook(self, params: dict) -> Any:
+        self.webhook = {"url": params.get("url", "")}
         return True
+
+    async def _api_getWebhookInfo(self, params: dict) -> Any:
+        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0, **self.webhook}
 
     async def _api_answerCallbackQuery(self, params: dict) -> Any:
         return True

@@ -1,0 +1,131 @@
+"""`fieldcrm doctor`: is this installation set up right? One line per check, and what to fix.
+
+Checks the database (reachable, migrated), the shared secret, each configured platform's token
+(Slack auth.test, Telegram getMe), Telegram's webhook registration (getWebhookInfo: its URL and the
+last error Telegram saw), and whether PUBLIC_BASE_URL answers from here. It changes nothing.
+"""
+import argparse
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import aiohttp
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.i18n import render_text
+from db.migrate import alembic_config
+from db.models import AppSecret
+from db.session import Database
+
+TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # database, migrations, secret, slack, telegram, webhook, public_url
+    ok: bool
+    code: str  # which sentence of cli/doctor.j2 says it
+    params: dict = field(default_factory=dict)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("doctor", help="check settings, database, platform tokens and webhooks")
+    parser.set_defaults(tool=run, upgrade_first=False)
+
+
+def run(settings: Settings, db: Database, args: argparse.Namespace) -> int:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its "Context impl" lines are not findings
+    findings = asyncio.run(examine(settings, db))
+    print(render_text("cli/doctor", settings.DEFAULT_LOCALE, findings=findings))
+    return 0 if all(f.ok for f in findings) else 1
+
+
+async def examine(settings: Settings, db: Database) -> list[Finding]:
+    findings = await asyncio.to_thread(database_findings, db)
+    if settings.slack_enabled:
+        findings.append(await slack_token(settings))
+    if settings.telegram_enabled:
+        findings.extend(await telegram_findings(settings))
+    findings.append(await public_url(settings))
+    return findings
+
+
+def database_findings(db: Database) -> list[Finding]:
+    heads = set(ScriptDirectory.from_config(alembic_config(db.url)).get_heads())
+    try:
+        with db.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+            secret = conn.execute(select(AppSecret.name).where(AppSecret.name == "SECRET_KEY")).first() \
+                if current == heads else None
+    except Exception as exc:
+        return [Finding("database", False, "database_unreachable", {"error": _first_line(exc)})]
+    findings = [Finding("database", True, "database_ok", {"backend": db.engine.dialect.name})]
+    if current != heads:
+        return findings + [Finding("migrations", False, "migrations_behind",
+                                   {"current": ", ".join(sorted(current)) or "-", "head": ", ".join(sorted(heads))})]
+    return findings + [
+        Finding("migrations", True, "migrations_ok", {"revision": ", ".join(sorted(heads))}),
+        Finding("secret", True, "secret_stored" if secret else "secret_first_start"),
+    ]
+
+
+async def slack_token(settings: Settings) -> Finding:
+    from bot.adapters.slack.front_end import (
+        web_client,  # slack-bolt loads only where Slack is configured
+    )
+
+    client = web_client(settings)
+    try:
+        answer = await client.auth_test()
+    except Exception as exc:
+        error = getattr(getattr(exc, "response", None), "data", {}) or {}
+        return Finding("slack", False, "slack_refused", {"error": error.get("error") or _first_line(exc)})
+    return Finding("slack", True, "slack_ok", {"team": answer.get("team", ""), "bot": answer.get("user", "")})
+
+
+async def telegram_findings(settings: Settings) -> list[Finding]:
+    base = f"{settings.TELEGRAM_API_BASE_URL}{settings.TELEGRAM_BOT_TOKEN}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as http:
+        me = await _telegram(http, f"{base}/getMe")
+        if not me.get("ok"):
+            return [Finding("telegram", False, "telegram_refused", {"error": me.get("description", "")})]
+        findings = [Finding("telegram", True, "telegram_ok", {"bot": me["result"].get("username", "")})]
+        hook = await _telegram(http, f"{base}/getWebhookInfo")
+    return findings + [webhook_finding(settings, hook.get("result") or {})]
+
+
+def webhook_finding(settings: Settings, info: dict) -> Finding:
+    registered, wanted = info.get("url") or "", settings.TELEGRAM_WEBHOOK_URL or ""
+    if registered != wanted:
+        return Finding("webhook", False, "webhook_mismatch", {"registered": registered or "-", "wanted": wanted or "-"})
+    if info.get("last_error_message"):
+        return Finding("webhook", False, "webhook_error", {"error": info["last_error_message"],
+                                                            "pending": info.get("pending_update_count", 0)})
+    return Finding("webhook", True, "webhook_ok" if wanted else "polling_ok", {"url": wanted})
+
+
+async def public_url(settings: Settings) -> Finding:
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + "/healthz"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as http, \
+                http.get(url) as response:
+            status = response.status
+    except Exception as exc:
+        return Finding("public_url", False, "public_url_unreachable", {"url": url, "error": _first_line(exc)})
+    return Finding("public_url", status == 200, "public_url_ok" if status == 200 else "public_url_status",
+                   {"url": url, "status": status})
+
+
+async def _telegram(http: aiohttp.ClientSession, url: str) -> dict:
+    try:
+        async with http.get(url) as response:
+            return await response.json(content_type=None)
+    except Exception as exc:
+        return {"ok": False, "description": _first_line(exc)}
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
