@@ -1,4 +1,4 @@
-"""`fieldcrm`: run the bot, the console, migrations, the demo org, org files and invitations."""
+"""`fieldcrm`: run the bot, the console, migrations, the demo org, org files, invitations and unlinking."""
 import argparse
 import asyncio
 import logging
@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     org_cmd.add_argument("file", type=Path)
     invite = sub.add_parser("invite", help="a new invitation code for a user")
     invite.add_argument("user")
+    unlink = sub.add_parser("unlink", help="end a user's link to his account on a platform (he can join again)")
+    unlink.add_argument("user")
+    unlink.add_argument("platform", choices=list(identity.PLATFORMS))
     register_tools(sub)
     return parser
 
@@ -94,6 +97,20 @@ def _invite(settings: Settings, db: Database, handle: str) -> None:
                       days=settings.INVITATION_DAYS))
 
 
+def _unlink(settings: Settings, db: Database, handle: str, platform: str) -> None:
+    locale = settings.DEFAULT_LOCALE
+    with db.uow() as uow:
+        user = identity.find_user(uow, handle)
+        if user is None:
+            raise SystemExit(render_text("cli/unknown_user", locale, handle=handle))
+        ended = identity.unlink(uow, user.id, platform, utcnow())
+        if not ended:
+            raise SystemExit(render_text("cli/no_such_link", locale, handle=user.handle, platform=platform))
+        accounts = [link.display_name or link.platform_user_id for link in ended]
+        uow.commit()
+    print(render_text("cli/unlinked", locale, handle=user.handle, platform=platform, accounts=accounts))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -118,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             _load_org(settings, db, args.file)
         elif args.command == "invite":
             _invite(settings, db, args.user)
+        elif args.command == "unlink":
+            _unlink(settings, db, args.user, args.platform)
         else:
             from bot.app import serve
 
