@@ -103,4 +103,7 @@ def test_unlink_ends_a_link_keeps_the_row_and_a_new_invitation_rejoins(tmp_path)
     with sqlite3.connect(tmp_path / "fieldcrm.sqlite3") as conn:
         rows = conn.execute("SELECT unlinked_at IS NULL FROM platform_identities WHERE platform_user_id = 'li'"
                             " ORDER BY id").fetchall()
+        audit = conn.execute("SELECT action, platform, after FROM audit_log WHERE record_type = 'identity'"
+                             " AND action = 'update'").fetchall()
     assert rows == [(0,), (1,)]
+    assert len(audit) == 1 and audit[0][1] == "system" and "unlinked_at" in audit[0][2]
