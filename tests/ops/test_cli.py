@@ -91,9 +91,11 @@ def test_unlink_ends_a_link_keeps_the_row_and_a_new_invitation_rejoins(tmp_path)
     assert "Unlinked li from console (li)" in result.stdout
     assert "invitation code" in run(["console", "--as", "li"], tmp_path, stdin="/whoami\n").stdout
     again = run(["unlink", "li", "console"], tmp_path)
-    assert again.returncode == 1 and "li has no linked console account; nothing was changed" in again.stderr
+    assert again.returncode == 2 and "li has no linked console account; nothing was changed" in again.stderr
     nobody = run(["unlink", "nobody", "telegram"], tmp_path)
-    assert nobody.returncode == 1 and "No active user with the handle nobody" in nobody.stderr
+    assert nobody.returncode == 2 and "No active user with the handle nobody" in nobody.stderr
+    unknown = run(["invite", "nobody"], tmp_path)
+    assert unknown.returncode == 2 and "fieldcrm: No active user with the handle nobody" in unknown.stderr
     old = run(["invite", "li"], tmp_path).stdout.split(": ")[1].split()[0]
     new = run(["invite", "li"], tmp_path).stdout.split(": ")[1].split()[0]
     chat = run(["console", "--as", "li"], tmp_path, stdin=f"/join {old}\n/join {new}\n/whoami\n").stdout
