@@ -1,4 +1,4 @@
-"""`fieldcrm`: run the bot, the console, migrations, the demo org, org files and invitations."""
+"""`fieldcrm`: run the bot, the console, migrations, the demo org, org files, invitations and unlinking."""
 import argparse
 import asyncio
 import logging
@@ -19,6 +19,10 @@ from db.migrate import upgrade
 from db.session import Database
 
 
+class Refused(Exception):
+    """What the admin asked for cannot be done: one rendered line on stderr, exit code 2."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldcrm", description="Field-sales CRM chat bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -34,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     org_cmd.add_argument("file", type=Path)
     invite = sub.add_parser("invite", help="a new invitation code for a user")
     invite.add_argument("user")
+    unlink = sub.add_parser("unlink", help="end a user's link to his account on a platform (he can join again)")
+    unlink.add_argument("user")
+    unlink.add_argument("platform", choices=list(identity.PLATFORMS))
     register_tools(sub)
     return parser
 
@@ -65,7 +72,7 @@ def _load_org(settings: Settings, db: Database, path: Path) -> None:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SystemExit(
+        raise Refused(
             render_text("cli/org_unreadable", settings.DEFAULT_LOCALE, path=path, reason=str(exc)[:200])
         ) from None
     now = utcnow()
@@ -87,11 +94,25 @@ def _invite(settings: Settings, db: Database, handle: str) -> None:
     with db.uow() as uow:
         user = identity.find_user(uow, handle)
         if user is None or not user.active:
-            raise SystemExit(render_text("cli/unknown_user", settings.DEFAULT_LOCALE, handle=handle))
+            raise Refused(render_text("cli/unknown_user", settings.DEFAULT_LOCALE, handle=handle))
         code = identity.create_invitation(uow, user.id, utcnow(), settings.INVITATION_DAYS)
         uow.commit()
     print(render_text("cli/invitation", settings.DEFAULT_LOCALE, handle=user.handle, code=code,
                       days=settings.INVITATION_DAYS))
+
+
+def _unlink(settings: Settings, db: Database, handle: str, platform: str) -> None:
+    locale = settings.DEFAULT_LOCALE
+    with db.uow() as uow:
+        user = identity.find_user(uow, handle)
+        if user is None:
+            raise Refused(render_text("cli/unknown_user", locale, handle=handle))
+        ended = identity.unlink(uow, user.id, platform, utcnow())
+        if not ended:
+            raise Refused(render_text("cli/no_such_link", locale, handle=user.handle, platform=platform))
+        accounts = [link.display_name or link.platform_user_id for link in ended]
+        uow.commit()
+    print(render_text("cli/unlinked", locale, handle=user.handle, platform=platform, accounts=accounts))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             _load_org(settings, db, args.file)
         elif args.command == "invite":
             _invite(settings, db, args.user)
+        elif args.command == "unlink":
+            _unlink(settings, db, args.user, args.platform)
         else:
             from bot.app import serve
 
@@ -131,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print("fieldcrm: " + render_text(f"errors/{exc.template}", settings.DEFAULT_LOCALE, **exc.params),
               file=sys.stderr)
+        return 2
+    except Refused as exc:
+        print(f"fieldcrm: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

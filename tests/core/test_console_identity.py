@@ -87,3 +87,33 @@ def test_attached_chart_is_saved_and_its_path_shown(console, tmp_path, monkeypat
 def test_every_form_of_a_usage_line_gets_the_command_prefix(console):
     say(console, "/as mei")
     assert "/target [REP|TEAM] [month|quarter]  ·  /target set REP|TEAM" in say(console, "/lang en") + say(console, "/help")
+
+
+def test_whoami_lists_every_linked_account_with_its_date(console, db):
+    code = invitation_for(db, "admin")
+    say(console, "/as adas-phone")
+    say(console, f"/join {code}")
+    out = say(console, "/whoami")
+    assert "Linked accounts: 2" in out
+    assert "- Console: admin, linked since" in out and "- Console: adas-phone, linked since" in out
+    say(console, "/as li")
+    assert "已绑定账号: 1 个" in say(console, "/whoami") and "终端:li," in say(console, "/whoami")
+
+
+def test_a_new_invitation_revokes_the_older_unused_one(console, db):
+    old, new = invitation_for(db, "li"), invitation_for(db, "li")
+    say(console, "/as newphone")
+    assert "replaced by a newer one" in say(console, f"/join {old}")
+    assert "欢迎" in say(console, f"/join {new}")
+    assert "已经绑定过了" in say(console, f"/join {old}")
+
+
+def test_an_account_linked_to_someone_else_cannot_take_his_code(console, db):
+    sams = invitation_for(db, "sam")
+    say(console, "/as li")
+    refusal = say(console, f"/join {sams}")
+    assert "已经绑定给 李雷 Li Lei" in refusal and "没有做任何更改" in refusal
+    assert "李雷 Li Lei" in say(console, "/whoami")
+    assert "已经绑定过了" in say(console, f"/join {invitation_for(db, 'li')}")  # himself again: a no-op
+    say(console, "/as sams-phone")
+    assert "Sam Carter" in say(console, f"/join {sams}")

@@ -82,3 +82,30 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(tmp_path, env, nam
 def test_make_run_is_the_readme_command():
     makefile = (ROOT / "Makefile").read_text()
     assert "fieldcrm run" in makefile and (ROOT / ".ci" / "run").read_text().count("make test") == 1
+
+
+def test_unlink_ends_a_link_keeps_the_row_and_a_new_invitation_rejoins(tmp_path):
+    assert run(["demo"], tmp_path).returncode == 0
+    result = run(["unlink", "li", "console"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Unlinked li from console (li)" in result.stdout
+    assert "invitation code" in run(["console", "--as", "li"], tmp_path, stdin="/whoami\n").stdout
+    again = run(["unlink", "li", "console"], tmp_path)
+    assert again.returncode == 2 and "li has no linked console account; nothing was changed" in again.stderr
+    nobody = run(["unlink", "nobody", "telegram"], tmp_path)
+    assert nobody.returncode == 2 and "No active user with the handle nobody" in nobody.stderr
+    unknown = run(["invite", "nobody"], tmp_path)
+    assert unknown.returncode == 2 and "fieldcrm: No active user with the handle nobody" in unknown.stderr
+    old = run(["invite", "li"], tmp_path).stdout.split(": ")[1].split()[0]
+    new = run(["invite", "li"], tmp_path).stdout.split(": ")[1].split()[0]
+    chat = run(["console", "--as", "li"], tmp_path, stdin=f"/join {old}\n/join {new}\n/whoami\n").stdout
+    assert "replaced by a newer one" in chat and "欢迎" in chat and "已绑定账号: 1 个" in chat
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "fieldcrm.sqlite3") as conn:
+        rows = conn.execute("SELECT unlinked_at IS NULL FROM platform_identities WHERE platform_user_id = 'li'"
+                            " ORDER BY id").fetchall()
+        audit = conn.execute("SELECT action, platform, after FROM audit_log WHERE record_type = 'identity'"
+                             " AND action = 'update'").fetchall()
+    assert rows == [(0,), (1,)]
+    assert len(audit) == 1 and audit[0][1] == "system" and "unlinked_at" in audit[0][2]

@@ -174,7 +174,7 @@ async def test_help_and_whoami_read_as_on_the_console(slack, db, console):
     assert "/crm whoami" in help_post.text
     assert as_console(help_post) == say(console, "/help")
     assert as_console(whoami_post) == say(console, "/whoami")
-    assert "Ada Admin" in whoami_post.text and "slack" in whoami_post.text
+    assert "Ada Admin" in whoami_post.text and "Slack (T0001): UADMIN, linked since" in whoami_post.text
 
 
 async def test_slash_replies_in_a_channel_are_only_for_the_caller(slack, db):

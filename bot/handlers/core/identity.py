@@ -14,7 +14,7 @@ def join(ctx: Context, code: str) -> Reply:
         return ctx.reply("join/private_only")
     joined = identity.join(
         ctx.uow, code, incoming.platform, incoming.workspace, incoming.user_id,
-        dm_chat_id=incoming.chat_id, now=ctx.now,
+        dm_chat_id=incoming.chat_id, now=ctx.now, display_name=incoming.display_name,
     )
     return ctx.reply_in(
         joined.locale, "join/welcome", joined=joined, role=label(f"role_{joined.role}", joined.locale)

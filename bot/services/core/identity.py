@@ -1,7 +1,8 @@
 """Who is talking: platform identities, invitations, /join, language, /whoami."""
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +18,7 @@ from db.session import UnitOfWork
 # No 0/O/1/I/L: codes are read aloud and typed on phones.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
+PLATFORMS = ("slack", "telegram", "console")
 
 
 # INSERT ... ON CONFLICT DO NOTHING RETURNING, spelled alike by PostgreSQL and SQLite (3.35+). As
@@ -57,6 +59,7 @@ def resolve_user(uow: UnitOfWork, platform: str, workspace: str, platform_user_i
             PlatformIdentity.platform == platform,
             PlatformIdentity.workspace == workspace,
             PlatformIdentity.platform_user_id == platform_user_id,
+            PlatformIdentity.unlinked_at.is_(None),
         )
     )
 
@@ -74,6 +77,11 @@ def normalise_code(code: str) -> str:
 
 
 def create_invitation(uow: UnitOfWork, user_id: int, now: datetime, days: int) -> str:
+    """A new code for the user; his older unused codes are revoked (the newest one is the one to use)."""
+    older = uow.session.scalars(select(Invitation).where(
+        Invitation.user_id == user_id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None)))
+    for invitation in older:
+        invitation.revoked_at = now
     code = new_code()
     uow.session.add(Invitation(code=code, user_id=user_id, expires_at=now + timedelta(days=days)))
     uow.session.flush()
@@ -97,17 +105,26 @@ def join(
     platform_user_id: str,
     dm_chat_id: str | None,
     now: datetime,
+    display_name: str = "",
 ) -> Joined:
-    """Link a platform identity to the CRM user the invitation was made for; single use."""
-    if resolve_user(uow, platform, workspace, platform_user_id):
-        raise UserError("already_linked")
+    """Link a platform identity to the CRM user the invitation was made for; single use.
+
+    An account already linked stays as it is: to the same user that is a friendly no-op
+    (already_linked); a code made for someone else is refused (linked_to_other)."""
     invitation = uow.session.scalar(
         select(Invitation).where(Invitation.code == normalise_code(code)).with_for_update()
     )
+    linked = resolve_user(uow, platform, workspace, platform_user_id)
+    if linked is not None:
+        if invitation is not None and invitation.user_id != linked.id:
+            raise UserError("linked_to_other", name=linked.name)
+        raise UserError("already_linked")
     if invitation is None:
         raise UserError("invitation_unknown")
     if invitation.used_at is not None:
         raise UserError("invitation_used")
+    if invitation.revoked_at is not None:
+        raise UserError("invitation_revoked")
     if invitation.expires_at <= now:
         raise UserError("invitation_expired")
     user = invitation.user
@@ -120,6 +137,7 @@ def join(
         dm_chat_id=dm_chat_id,
         user_id=user.id,
         linked_at=now,
+        display_name=display_name[:128] or None,
     )
     uow.session.add(identity)
     uow.session.flush()
@@ -141,6 +159,32 @@ def set_locale(uow: UnitOfWork, user_id: int, locale: str) -> str:
 
 
 @dataclass(frozen=True)
+class Link:
+    """One linked account, as /whoami shows it."""
+    platform: str
+    workspace: str
+    account: str
+    display_name: str | None
+    linked_on: date  # in the user's own time zone
+
+
+def live_links(uow: UnitOfWork, user_id: int, platform: str | None = None) -> list[PlatformIdentity]:
+    query = select(PlatformIdentity).where(PlatformIdentity.user_id == user_id, PlatformIdentity.unlinked_at.is_(None))
+    if platform is not None:
+        query = query.where(PlatformIdentity.platform == platform)
+    return list(uow.session.scalars(query.order_by(PlatformIdentity.linked_at, PlatformIdentity.id)))
+
+
+def unlink(uow: UnitOfWork, user_id: int, platform: str, now: datetime) -> list[PlatformIdentity]:
+    """End the user's links on a platform (every workspace); the rows are kept with unlinked_at.
+    An empty list: he had no live link there."""
+    links = live_links(uow, user_id, platform)
+    for link in links:
+        link.unlinked_at = now
+    return links
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     handle: str
@@ -148,14 +192,19 @@ class Profile:
     unit_path: str
     locale: str
     timezone: str
-    identities: list[str]
+    identities: list[Link]
 
 
 def profile(uow: UnitOfWork, user_id: int) -> Profile:
     user = uow.session.get(User, user_id)
     assert user is not None
-    # Only the platform names: no need to load (and track) whole identity rows.
-    platforms = uow.session.scalars(select(PlatformIdentity.platform).where(PlatformIdentity.user_id == user_id))
+    # Plain rows, not identity objects: nothing to track for a read.
+    rows = uow.session.execute(
+        select(PlatformIdentity.platform, PlatformIdentity.workspace, PlatformIdentity.platform_user_id,
+               PlatformIdentity.display_name, PlatformIdentity.linked_at)
+        .where(PlatformIdentity.user_id == user_id, PlatformIdentity.unlinked_at.is_(None))
+        .order_by(PlatformIdentity.linked_at, PlatformIdentity.id)
+    )
     return Profile(
         name=user.name,
         handle=user.handle,
@@ -163,5 +212,6 @@ def profile(uow: UnitOfWork, user_id: int) -> Profile:
         unit_path=" / ".join(unit.name for unit in org.unit_chain(uow, user.unit_id)),
         locale=user.locale,
         timezone=user.timezone,
-        identities=sorted(platforms),
+        identities=[Link(p, w, account, name, linked.astimezone(ZoneInfo(user.timezone)).date())
+                    for p, w, account, name, linked in rows],
     )

@@ -267,7 +267,8 @@ def link_console_identity(uow: UnitOfWork, user_id: int, handle: str, now: datet
     """The console is a trusted local front end: each user may speak there as himself."""
     exists = uow.session.scalar(
         select(PlatformIdentity.id).where(
-            PlatformIdentity.platform == "console", PlatformIdentity.platform_user_id == handle
+            PlatformIdentity.platform == "console", PlatformIdentity.platform_user_id == handle,
+            PlatformIdentity.unlinked_at.is_(None),
         )
     )
     if not exists:

@@ -65,7 +65,8 @@ def direct_route(uow: UnitOfWork, user_id: int) -> PlatformIdentity | None:
     """Where a direct message reaches a user: his most recently linked identity with a DM chat."""
     return uow.session.scalar(
         select(PlatformIdentity)
-        .where(PlatformIdentity.user_id == user_id, PlatformIdentity.dm_chat_id.is_not(None))
+        .where(PlatformIdentity.user_id == user_id, PlatformIdentity.dm_chat_id.is_not(None),
+               PlatformIdentity.unlinked_at.is_(None))
         .order_by(PlatformIdentity.linked_at.desc(), PlatformIdentity.id.desc())
         .limit(1)
     )

@@ -25,6 +25,7 @@ AUDITED = {
     "customers", "contacts", "leads", "deals", "record_members", "visits", "pools", "pool_members",
     "users", "org_units", "team_channels", "handover_batches", "deal_payments", "deal_targets", "visit_settings",
     "channel_board_settings", "unit_announce_settings", "nudge_settings", "holidays", "lose_reasons",
+    "platform_identities",  # who may speak as whom: joining and unlinking
 }
 NOT_AUDITED = {"audit_log", "handover_items", "lead_events", "inbound_events", "outbox", "job_runs"}
 
@@ -41,6 +42,7 @@ RECORD_TYPES = {
     "leads": "lead", "customers": "customer", "contacts": "contact", "deals": "deal",
     "visits": "visit", "users": "user", "org_units": "unit", "record_members": "record_member",
     "pools": "pool", "pool_members": "pool_member", "team_channels": "channel", "handover_batches": "handover",
+    "platform_identities": "identity",
 }
 # What a user may type in /audit, per record type (aliases included).
 TYPE_ALIASES = {
