@@ -33,7 +33,7 @@ class Command:
     flags: tuple[Flag, ...] = ()
     aliases: tuple[str, ...] = ()
     hidden: bool = False  # reachable (buttons, platform glue) but not listed in /help
-    group: str = "general"
+    group: str = "6-account"
     extra: dict = field(default_factory=dict)
 
 
@@ -45,7 +45,7 @@ def command(
     flags: tuple[Flag, ...] | list[Flag] = (),
     aliases: tuple[str, ...] = (),
     hidden: bool = False,
-    group: str = "general",
+    group: str = "6-account",
 ) -> Callable[[Callable], Callable]:
     """Declare a handler's command. Nothing is registered: CommandTable.collect reads the declarations
     of the handler modules bootstrap names."""

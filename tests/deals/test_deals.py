@@ -103,6 +103,9 @@ def test_lose_needs_a_listed_reason(console, db):
     assert "marked lost (competitor: cheaper offer)" in say(console, "/lose 1 competitor cheaper offer")
     assert "already lost" in say(console, "/win 1")
     assert "no payment" in say(console, "/paid 1 10")
+    assert "competitor: cheaper offer" in say(console, "/deal 1")
+    say(console, "/lang zh")
+    assert "竞争对手:cheaper offer" in say(console, "/deal 1")
 
 
 def test_deals_list_and_ambiguous_customer(console, db):

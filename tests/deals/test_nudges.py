@@ -51,6 +51,7 @@ def test_no_visit_by_eleven_nudges_privately_once_and_digest_lists_them(console,
     digest = [text for chat, text in dms(db) if chat == "@mei"]
     assert len(digest) == 1 and "李雷 Li Lei" in digest[0] and "Sam Carter" in digest[0]
     assert "张伟" not in digest[0]
+    assert "赢单金额 进度落后" in digest[0] and "won_amount" not in digest[0]
 
 
 def test_weekend_gets_no_nudge(demo_org, db):

@@ -31,7 +31,8 @@ def test_convert_makes_customer_contact_and_initial_deal(console, demo_pool):
         assert lead.status == "converted" and lead.customer_id == 1
         assert uow.session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id == 5)).all()[-1] == "convert"
     assert "#1 Northwind Foods Inc." in say(console, "/customers")
-    assert "Tom Baker" in say(console, "/customer 1")
+    detail = say(console, "/customer 1")
+    assert "Tom Baker" in detail and "· initial contact ·" in detail
 
 
 def test_convert_links_an_existing_customer_instead_of_a_second_one(console, demo_pool):

@@ -59,7 +59,7 @@ def test_audit_command_shows_history_inside_scope_only(console, db):
     assert "History of lead" in out and "handover" in out and "Ada Admin (console)" in out
     assert f"owner_id: {li.id} →" in out
     say(console, "/as mei")
-    assert "修改历史" in say(console, f"/audit 线索 {lead.id}")
+    assert f"线索 #{lead.id} 的修改历史" in say(console, f"/audit 线索 {lead.id}")
     assert "没有编号为 #999" in say(console, "/audit lead 999")
     assert "不是记录类型" in say(console, "/audit planet 1")
     say(console, "/as li")

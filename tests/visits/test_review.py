@@ -126,3 +126,15 @@ def test_daily_digest_at_the_managers_local_time_once(flagged, db, settings):
     assert digest.chat_id == "@mei" and "2026-05-06 拜访日报:共 3 次" in (posted(digest).title or "")
     assert "李雷 Li Lei:拜访 2 次,计入 1 次,标记 1 次,未签到(无精度 ×1)" in text
     assert "Sam Carter:拜访 1 次,计入 0 次,标记 1 次" in text and "有 2 次拜访等待你审核" in text
+
+
+def test_review_lines_speak_the_managers_language_not_codes(flagged, db, settings, clock):
+    mei = clocked_console(db, settings, clock, "mei")
+    zh = say(mei, "/review")
+    assert "(拜访,发送的位置)" in zh and "没有精度信息" in zh
+    for code in ("visit", "live", "static", "venue", "none", "flagged"):
+        assert code not in zh
+    assert "的状态为 已核验" in say(mei, "/review approve 1")
+    say(mei, "/lang en")
+    en = say(mei, "/review")
+    assert "(visit, shared location)" in en and "static" not in en

@@ -99,9 +99,21 @@ def test_live_location_that_never_moves_is_flagged_once_it_shows(tg, db):
     assert tg(live_edit(30.2431, 120.1507, message_id=41, date=start, edit_date=start + 30)) == []
     changed = tg(live_edit(30.2431, 120.1507, message_id=41, date=start, edit_date=start + 60))
     assert "已标记" in texts(changed)  # told once, when the verdict changes
+    assert "原因:实时位置从未移动(3 次更新)。" in texts(changed) and "主管会审核" in texts(changed)
     assert tg(live_edit(30.2431, 120.1507, message_id=41, date=start, edit_date=start + 90)) == []
     [visit] = visits_of(db, "li")
     assert visit.verdict == "flagged" and not visit.counts and "live_not_moving" in [r["code"] for r in visit.reasons]
+
+
+def test_a_verdict_change_says_why_and_that_a_manager_will_look_in_english(tg, db):
+    tg(text_update("/lang en"))
+    tg(text_update("/visit c1"))
+    start = int(time.time()) - 120
+    tg(location_update(30.2431, 120.1507, accuracy=8, live_period=900, message_id=42, date=start))
+    tg(live_edit(30.2431, 120.1507, message_id=42, date=start, edit_date=start + 30))
+    changed = texts(tg(live_edit(30.2431, 120.1507, message_id=42, date=start, edit_date=start + 60)))
+    assert "changed the verdict of visit #1: flagged" in changed
+    assert "Why: live location never moved (3 updates)." in changed and "A manager will review it" in changed
 
 
 def test_location_in_a_group_is_refused(tg, db):

@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.adapters.telegram.inbound import bot_id, to_incoming
-from bot.adapters.telegram.menu import bot_commands
+from bot.adapters.telegram.menu import RELINKING_COMMANDS, bot_commands, set_own_menus
 from bot.adapters.telegram.outbound import TelegramSender, deliver, reply_locale
 from bot.adapters.telegram.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.config import LOCALES, Settings
@@ -106,6 +106,7 @@ class TelegramFrontEnd:
             await self.bot.set_my_commands(bot_commands(self.router.commands, self.settings.DEFAULT_LOCALE))
             for locale in LOCALES:
                 await self.bot.set_my_commands(bot_commands(self.router.commands, locale), language_code=locale)
+            await set_own_menus(self.bot, self.router.commands, self.router.db, self.workspace)
         except TelegramError as exc:  # a missing menu is no reason to stay offline
             log.warning("telegram: setMyCommands failed: %s", exc)
 
@@ -145,6 +146,8 @@ class TelegramFrontEnd:
             log.info("telegram: /%s in group chat %s", incoming.command, incoming.chat_id)
         replies = await self.router.handle_async(incoming)
         await self._answer(incoming, replies)
+        if incoming.is_private and incoming.command in RELINKING_COMMANDS:  # a manager's own menu, in his language
+            await set_own_menus(self.bot, self.router.commands, self.router.db, self.workspace, incoming.user_id)
 
     async def _answer(self, incoming: Incoming, replies: list[Reply]) -> None:
         for reply in replies:

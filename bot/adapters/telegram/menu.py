@@ -1,21 +1,36 @@
-"""The command menu Telegram shows (setMyCommands), with summaries in each language."""
+"""The command menu Telegram shows (setMyCommands), with summaries in each language.
+
+Everyone's menu (default scope, one per language) holds what a member may use. A manager's or an
+admin's private chat gets its own menu (BotCommandScopeChat) with his commands too, set at start for
+every linked one and again when someone links or changes language; nowhere else shows them.
+"""
+import asyncio
 import logging
 import re
+from typing import Any
 
-from telegram import BotCommand
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
 
-from bot.handlers.registry import Access, CommandTable
+from bot.handlers.registry import ROLE_ACCESS, Access, CommandTable
 from bot.i18n import command_info
+from bot.services.core import identity
+from db.session import Database
 
 log = logging.getLogger(__name__)
 
 MAX_COMMANDS = 100
 COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+PLATFORM = "telegram"
+# Roles whose private chat gets a menu of its own, and the commands after which it is set again.
+OWN_MENU_ROLES = tuple(role for role, access in ROLE_ACCESS.items() if access > Access.MEMBER)
+RELINKING_COMMANDS = ("join", "start", "lang")
 
 
-def bot_commands(table: CommandTable, locale: str) -> list[BotCommand]:
-    """The command menu: what every member may use, plus /join, with summaries in `locale`."""
-    names = [c.name for c in table.visible_to(Access.MEMBER)]
+def bot_commands(table: CommandTable, locale: str, access: Access = Access.MEMBER) -> list[BotCommand]:
+    """The command menu: what `access` may use, plus /join, with summaries in `locale`."""
+    names = [c.name for c in table.visible_to(access)]
     if table.lookup("join") is not None and "join" not in names:
         names.append("join")
     commands = []
@@ -26,3 +41,27 @@ def bot_commands(table: CommandTable, locale: str) -> list[BotCommand]:
         summary = (command_info(locale, name)["summary"] or name).strip()[:256]
         commands.append(BotCommand(name, summary))
     return commands[:MAX_COMMANDS]
+
+
+def _own_menu_chats(db: Database, workspace: str, platform_user_id: str | None) -> list[tuple[str, str, str]]:
+    with db.uow() as uow:
+        return identity.private_chats(uow, PLATFORM, workspace, OWN_MENU_ROLES, platform_user_id)
+
+
+async def set_own_menus(bot: Any, table: CommandTable, db: Database, workspace: str,
+                        platform_user_id: str | None = None) -> int:
+    """Give each linked manager's (or admin's) private chat his menu, in his language; with
+    `platform_user_id`, only that person's. Returns how many chats got one."""
+    try:
+        chats = await asyncio.to_thread(_own_menu_chats, db, workspace, platform_user_id)
+    except SQLAlchemyError as exc:  # no database yet: everyone's menu still works
+        log.warning("telegram: managers' menus not set, the database is unreachable: %s", exc)
+        return 0
+    done = 0
+    for chat_id, role, locale in chats:
+        try:
+            await bot.set_my_commands(bot_commands(table, locale, ROLE_ACCESS[role]), scope=BotCommandScopeChat(chat_id))
+            done += 1
+        except TelegramError as exc:  # one blocked chat does not stop the others
+            log.warning("telegram: setMyCommands for chat %s failed: %s", chat_id, exc)
+    return done

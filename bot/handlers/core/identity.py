@@ -6,8 +6,11 @@ from bot.i18n import command_info, label
 from bot.messages import Reply
 from bot.services.core import identity
 
+# What a rep does most, shown first by /help; the rest follows by what people do (each command's group).
+MOST_USED = ("visit", "follow", "checkin")
 
-@command("join", access=Access.PUBLIC, params=[Param("code")], group="0-account")
+
+@command("join", access=Access.PUBLIC, params=[Param("code")], group="6-account")
 def join(ctx: Context, code: str) -> Reply:
     incoming = ctx.incoming
     if not incoming.is_private:
@@ -31,22 +34,25 @@ def start(ctx: Context, code: str | None) -> Reply:
     return help_(ctx)
 
 
-@command("whoami", group="0-account")
+@command("whoami", group="6-account")
 def whoami(ctx: Context) -> Reply:
     me = identity.profile(ctx.uow, ctx.user_id)
     return ctx.reply("whoami", me=me, role=label(f"role_{me.role}", ctx.locale))
 
 
-@command("help", aliases=("h", "帮助"), group="0-account")
+@command("help", aliases=("h", "帮助"), group="6-account")
 def help_(ctx: Context) -> Reply:
     assert ctx.user is not None
-    commands = [
-        command_info(ctx.locale, c.name) for c in ctx.commands.visible_to(ROLE_ACCESS.get(ctx.user.role, Access.MEMBER))
-    ]
-    return ctx.reply("help", commands=commands, platform=ctx.incoming.platform)
+    visible = ctx.commands.visible_to(ROLE_ACCESS.get(ctx.user.role, Access.MEMBER))
+    top = [command_info(ctx.locale, c.name) for name in MOST_USED for c in visible if c.name == name]
+    groups: dict[str, list[dict[str, str]]] = {}
+    for c in visible:
+        if c.name not in MOST_USED:
+            groups.setdefault(c.group.split("-", 1)[-1], []).append(command_info(ctx.locale, c.name))
+    return ctx.reply("help", top=top, groups=list(groups.items()), platform=ctx.incoming.platform)
 
 
-@command("lang", params=[Param("locale", kind="word")], group="0-account")
+@command("lang", params=[Param("locale", kind="word")], group="6-account")
 def lang(ctx: Context, locale: str) -> Reply:
     chosen = identity.set_locale(ctx.uow, ctx.user_id, locale.lower())
     return ctx.reply_in(chosen, "lang_set")

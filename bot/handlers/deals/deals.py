@@ -6,7 +6,7 @@ from bot.i18n import label
 from bot.messages import Reply
 from bot.services.deals import deals
 
-GROUP = "3-deals"
+GROUP = "4-deals"
 
 
 @command("deals", params=[Param("stage", optional=True)], aliases=("商机",), group=GROUP)

@@ -6,7 +6,7 @@ from bot.messages import Reply
 from bot.services.deals import nudges
 
 
-@command("nudges", params=[Param("state", kind="choice", choices=("on", "off"))], group="4-targets")
+@command("nudges", params=[Param("state", kind="choice", choices=("on", "off"))], group="1-today")
 def set_nudges(ctx: Context, state: str) -> Reply:
     enabled = nudges.set_enabled(ctx.uow, ctx.user_id, state == "on")
     return ctx.reply("nudges/set", enabled=enabled)

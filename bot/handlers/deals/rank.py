@@ -6,7 +6,7 @@ from bot.i18n import label
 from bot.messages import Reply
 from bot.services.deals import leaderboards
 
-GROUP = "4-targets"
+GROUP = "1-today"
 
 
 @command("rank", params=[Param("words", kind="text", optional=True)], flags=[Flag("team")],

@@ -7,7 +7,7 @@ from bot.i18n import label
 from bot.messages import Reply
 from bot.services.deals import targets
 
-GROUP = "4-targets"
+GROUP = "1-today"
 
 
 @command("target", params=[Param("who", optional=True), Param("period", optional=True),

@@ -10,7 +10,7 @@ from bot.i18n import button
 from bot.messages import Reply
 from bot.services.manager import audit, export, handover, reports, team
 
-GROUP = "5-manager"
+GROUP = "5-team"
 
 
 def _today(ctx: Context) -> date:

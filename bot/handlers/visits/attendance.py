@@ -6,13 +6,13 @@ from bot.messages import Reply
 from bot.services.visits import attendance
 
 
-@command("checkin", aliases=("签到",), group="2-visits")
+@command("checkin", aliases=("签到",), group="1-today")
 def checkin(ctx: Context) -> Reply:
     started = attendance.start(ctx.uow, ctx.user_id, "checkin", ctx.now)
     return ask_location(ctx, "attendance/started", started.visit_id, started=started)
 
 
-@command("checkout", aliases=("签退",), group="2-visits")
+@command("checkout", aliases=("签退",), group="1-today")
 def checkout(ctx: Context) -> Reply:
     started = attendance.start(ctx.uow, ctx.user_id, "checkout", ctx.now)
     return ask_location(ctx, "attendance/started", started.visit_id, started=started)

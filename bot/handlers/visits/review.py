@@ -18,7 +18,7 @@ from bot.services.visits import review as reviews
         Param("visit_id", kind="int", optional=True),
         Param("note", kind="text", optional=True),
     ],
-    group="2-visits",
+    group="5-team",
 )
 def review(ctx: Context, action: str | None, visit_id: int | None, note: str | None) -> Reply | list[Reply]:
     if action is None:

@@ -215,3 +215,18 @@ def profile(uow: UnitOfWork, user_id: int) -> Profile:
         identities=[Link(p, w, account, name, linked.astimezone(ZoneInfo(user.timezone)).date())
                     for p, w, account, name, linked in rows],
     )
+
+
+def private_chats(uow: UnitOfWork, platform: str, workspace: str, roles: tuple[str, ...],
+                  platform_user_id: str | None = None) -> list[tuple[str, str, str]]:
+    """(private chat, role, locale) of the active users with one of `roles` linked on this bot (or of one
+    platform user): where a per-person command menu goes."""
+    query = (
+        select(PlatformIdentity.dm_chat_id, User.role, User.locale).join(User, PlatformIdentity.user_id == User.id)
+        .where(PlatformIdentity.platform == platform, PlatformIdentity.workspace == workspace,
+               PlatformIdentity.dm_chat_id.is_not(None), User.active.is_(True), User.role.in_(roles))
+        .order_by(PlatformIdentity.id)
+    )
+    if platform_user_id is not None:
+        query = query.where(PlatformIdentity.platform_user_id == platform_user_id)
+    return [(str(chat), role, locale) for chat, role, locale in uow.session.execute(query)]

@@ -58,6 +58,7 @@ class LiveUpdate:
     visit_id: int
     verdict: str
     changed: bool
+    reasons: list[dict]
 
 
 @dataclass(frozen=True)
@@ -333,5 +334,5 @@ def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> Liv
     visit.reasons = reasons
     visit.verdict = checks.verdict_of(reasons, has_location=visit.latitude is not None)
     visit.counts = visit.verdict == "verified" or visit.review_status == "approved"
-    return LiveUpdate(visit.id, visit.verdict, before != visit.verdict)
+    return LiveUpdate(visit.id, visit.verdict, before != visit.verdict, reasons)
 
