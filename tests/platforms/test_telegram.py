@@ -274,6 +274,19 @@ def test_a_forwarded_location_is_marked_forwarded():
     assert incoming is not None and incoming.location is not None and incoming.location.forwarded
 
 
+def test_a_location_forwarded_in_the_legacy_shape_is_marked_forwarded():
+    # Bot API before 7.0 (and some self-hosted servers): forward_date/forward_from, no forward_origin.
+    from_user = dict(forward_date=1_699_000_000, forward_from={"id": 1, "is_bot": False, "first_name": "X"})
+    from_channel = dict(forward_date=1_699_000_000, forward_from_chat={"id": -100, "type": "channel", "title": "C"},
+                        forward_from_message_id=5)
+    hidden_sender = dict(forward_date=1_699_000_000, forward_sender_name="Someone")
+    for legacy in (from_user, from_channel, hidden_sender):
+        data = location_update(30.0, 120.0, chat_id=LI, user_id=LI, **legacy)
+        assert "forward_origin" not in data["message"]
+        incoming = to_incoming(parse(data), "123")
+        assert incoming is not None and incoming.location is not None and incoming.location.forwarded
+
+
 def test_a_venue_is_a_venue():
     data = {"update_id": next_update_id(), "message": message(
         chat_id=LI, user_id=LI,

@@ -112,11 +112,26 @@ def _location(message: Message, edited: bool) -> Location | None:
         accuracy_m=point.horizontal_accuracy,
         source=source,
         taken_at=(message.edit_date if edited else None) or message.date,
-        forwarded=message.forward_origin is not None,
+        forwarded=is_forwarded(message),
         live_period_s=int(live_period) if live_period is not None else None,
         message_id=str(message.message_id),
         edited=edited,
     )
+
+
+# Before Bot API 7.0 a forward carried these fields instead of forward_origin; older or self-hosted
+# API servers still send them, and PTB keeps unknown fields in api_kwargs.
+LEGACY_FORWARD_FIELDS = frozenset({
+    "forward_date", "forward_from", "forward_from_chat", "forward_from_message_id",
+    "forward_sender_name", "forward_signature",
+})
+
+
+def is_forwarded(message: Message) -> bool:
+    """A forward in either shape: forward_origin (Bot API 7.0+) or the legacy forward_* fields."""
+    if message.forward_origin is not None:
+        return True
+    return bool(LEGACY_FORWARD_FIELDS & set(message.api_kwargs or {}))
 
 
 def period_seconds(obj: object, attribute: str) -> float | None:
