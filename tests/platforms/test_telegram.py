@@ -274,19 +274,6 @@ def test_a_forwarded_location_is_marked_forwarded():
     assert incoming is not None and incoming.location is not None and incoming.location.forwarded
 
 
-def test_a_location_forwarded_in_the_legacy_shape_is_marked_forwarded():
-    # Bot API before 7.0 (and some self-hosted servers): forward_date/forward_from, no forward_origin.
-    from_user = dict(forward_date=1_699_000_000, forward_from={"id": 1, "is_bot": False, "first_name": "X"})
-    from_channel = dict(forward_date=1_699_000_000, forward_from_chat={"id": -100, "type": "channel", "title": "C"},
-                        forward_from_message_id=5)
-    hidden_sender = dict(forward_date=1_699_000_000, forward_sender_name="Someone")
-    for legacy in (from_user, from_channel, hidden_sender):
-        data = location_update(30.0, 120.0, chat_id=LI, user_id=LI, **legacy)
-        assert "forward_origin" not in data["message"]
-        incoming = to_incoming(parse(data), "123")
-        assert incoming is not None and incoming.location is not None and incoming.location.forwarded
-
-
 def test_a_venue_is_a_venue():
     data = {"update_id": next_update_id(), "message": message(
         chat_id=LI, user_id=LI,
@@ -403,6 +390,7 @@ async def test_a_file_is_sent_as_a_document_after_its_text(front_end, api):
     assert api.texts("555") == ["Export ready"]
     (document,) = api.called("sendDocument")
     assert document["document_name"] == "leads.csv" and document["document_bytes"] == b"a,b\n1,2\n"
+    assert api.called("sendPhoto") == []
 
 
 def test_sender_rate_limits_per_chat(front_end):

@@ -1,5 +1,5 @@
 """Reply -> Telegram messages: HTML within the length limit, inline keyboards, the share-location
-keyboard; `deliver` sends them in order, and `TelegramSender` delivers outbox posts within
+keyboard; `deliver` sends them in order (a picture as a photo, any other file as a document), and `TelegramSender` delivers outbox posts within
 Telegram's rate limits.
 """
 import asyncio
@@ -41,6 +41,9 @@ CHAT_GONE = (
     "not enough rights",
     "have no rights",
 )
+# Pictures Telegram shows inline (sendPhoto); any other file is a document to download.
+PHOTO_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
+PHOTO_LIMIT = 10 * 1024 * 1024  # bytes; a bigger picture still goes, as a document
 # A flood wait met in the middle of a multi-part reply is waited out here, up to this long,
 # rather than resending the parts already delivered.
 INLINE_WAIT_LIMIT_S = 60.0
@@ -192,8 +195,16 @@ async def deliver(bot: Any, chat_id: str, reply: Reply, private: bool, locale: s
             patient=patient or index > 0,
         )
     if reply.file_bytes is not None:
-        document = InputFile(reply.file_bytes, filename=reply.file_name or "file")
-        await _flood_safe(lambda: bot.send_document(target, document), patient=True)
+        upload = InputFile(reply.file_bytes, filename=reply.file_name or "file")
+        if is_photo(reply.file_bytes):
+            await _flood_safe(lambda: bot.send_photo(target, upload), patient=True)
+        else:
+            await _flood_safe(lambda: bot.send_document(target, upload), patient=True)
+
+
+def is_photo(content: bytes) -> bool:
+    """A PNG or JPEG picture (told by its first bytes, not its name) small enough for sendPhoto."""
+    return content.startswith(PHOTO_SIGNATURES) and len(content) <= PHOTO_LIMIT
 
 
 def reply_locale(reply: Reply, hint: str | None, default: str) -> str:

@@ -1,0 +1,74 @@
+"""Telegram answers right where people type: pictures as photos, forwards in either shape, a
+group's /visit continued in the private chat, plain text answered in private chats only.
+Through the fake Bot API, with the real python-telegram-bot code, router and database."""
+import pytest
+from telegram import InputFile, Update
+from telegram.error import BadRequest
+
+from bot.adapters.telegram.inbound import to_incoming
+from bot.messages import Reply
+from tests.fakes.telegram_api import location_update
+from tests.platforms.test_telegram import (  # noqa: F401 - fixtures
+    LI,
+    api,
+    front_end,
+    link,
+    webhook_bot,
+)
+
+
+def parse(data: dict) -> Update:
+    update = Update.de_json(data, None)
+    assert update is not None
+    return update
+
+
+# ---------------------------------------------------------------- forwarded locations
+
+
+def test_a_location_forwarded_in_the_legacy_shape_is_marked_forwarded():
+    # Bot API before 7.0 (and some self-hosted servers): forward_date/forward_from, no forward_origin.
+    from_user = dict(forward_date=1_699_000_000, forward_from={"id": 1, "is_bot": False, "first_name": "X"})
+    from_channel = dict(forward_date=1_699_000_000, forward_from_chat={"id": -100, "type": "channel", "title": "C"},
+                        forward_from_message_id=5)
+    hidden_sender = dict(forward_date=1_699_000_000, forward_sender_name="Someone")
+    for legacy in (from_user, from_channel, hidden_sender):
+        data = location_update(30.0, 120.0, chat_id=LI, user_id=LI, **legacy)
+        assert "forward_origin" not in data["message"]
+        incoming = to_incoming(parse(data), "123")
+        assert incoming is not None and incoming.location is not None and incoming.location.forwarded
+
+
+# ---------------------------------------------------------------- files
+
+
+async def test_a_picture_is_sent_as_a_photo_decided_by_its_content(front_end, api):  # noqa: F811
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+    await front_end.sender.send("123", "555", Reply(text="Chart", file_name="team.png", file_bytes=png))
+    (photo,) = api.called("sendPhoto")
+    assert photo["chat_id"] == "555" and photo["photo_bytes"] == png
+    jpeg = b"\xff\xd8\xff\xe0" + b"\0" * 100
+    await front_end.sender.send("123", "555", Reply(text="Chart", file_name="chart", file_bytes=jpeg))
+    assert api.called("sendPhoto")[-1]["photo_bytes"] == jpeg
+    # named like a picture but not one: a document, which Telegram's sendPhoto would refuse
+    await front_end.sender.send("123", "555", Reply(text="Oops", file_name="odd.png", file_bytes=b"a,b\n"))
+    assert len(api.called("sendPhoto")) == 2 and api.called("sendDocument")[0]["document_name"] == "odd.png"
+    assert api.texts("555") == ["Chart", "Chart", "Oops"]
+
+
+async def test_the_fake_refuses_a_photo_that_is_not_a_picture(front_end):  # noqa: F811
+    with pytest.raises(BadRequest, match="(?i)image_process_failed"):
+        await front_end.bot.send_photo(555, InputFile(b"a,b\n", filename="x.png"))
+
+
+async def test_team_chart_arrives_as_a_photo_and_an_export_as_a_document(webhook_bot, db):  # noqa: F811
+    mei = 4242
+    await link(webhook_bot, db, "mei", mei)
+    assert "<b>" in await webhook_bot.say("/team", chat_id=mei)
+    (photo,) = await webhook_bot.api.wait_for("sendPhoto")
+    assert photo["chat_id"] == str(mei) and photo["photo_bytes"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert webhook_bot.api.called("sendDocument") == []
+    await webhook_bot.say("/export leads --format csv", chat_id=mei)
+    (document,) = await webhook_bot.api.wait_for("sendDocument")
+    assert document["chat_id"] == str(mei) and document["document_name"].endswith(".csv")
+    assert len(webhook_bot.api.called("sendPhoto")) == 1
