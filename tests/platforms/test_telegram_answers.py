@@ -7,9 +7,11 @@ from telegram.error import BadRequest
 
 from bot.adapters.telegram.inbound import to_incoming
 from bot.messages import Reply
-from tests.fakes.telegram_api import location_update
+from tests.fakes.telegram_api import location_update, text_update
 from tests.platforms.test_telegram import (  # noqa: F401 - fixtures
     LI,
+    SAM,
+    STRANGER,
     api,
     front_end,
     link,
@@ -72,3 +74,35 @@ async def test_team_chart_arrives_as_a_photo_and_an_export_as_a_document(webhook
     (document,) = await webhook_bot.api.wait_for("sendDocument")
     assert document["chat_id"] == str(mei) and document["document_name"].endswith(".csv")
     assert len(webhook_bot.api.called("sendPhoto")) == 1
+
+
+# ---------------------------------------------------------------- plain words
+
+
+async def test_an_unlinked_person_saying_hello_learns_how_to_join_in_his_language(webhook_bot):  # noqa: F811
+    zh = await webhook_bot.say("你好", chat_id=STRANGER, language_code="zh")
+    assert "邀请码" in zh and "/join" in zh and "\n" not in zh
+    en = await webhook_bot.say("hello", chat_id=STRANGER + 1, language_code="en")
+    assert "invitation code" in en and "/join" in en and "\n" not in en
+    # the same line as for any command he may not run yet
+    assert await webhook_bot.say("/whoami", chat_id=STRANGER, language_code="zh") == zh
+
+
+async def test_a_linked_user_saying_hello_is_pointed_to_help(webhook_bot, db):  # noqa: F811
+    await link(webhook_bot, db, "sam", SAM)
+    hint = await webhook_bot.say("hi, what now?", chat_id=SAM, language_code="en")
+    assert "/help" in hint and "\n" not in hint
+    await link(webhook_bot, db, "li", LI)
+    assert "/help" in await webhook_bot.say("你好", chat_id=LI, language_code="zh")
+    assert "发送" in webhook_bot.api.texts(LI)[-1]  # Li's language, Chinese
+
+
+async def test_chatter_in_a_group_gets_no_answer_from_anyone(webhook_bot, db):  # noqa: F811
+    await link(webhook_bot, db, "sam", SAM)
+    before = len(webhook_bot.api.called("sendMessage"))
+    for who in (SAM, STRANGER):
+        update = text_update("hello all", chat_id=-1001, chat_type="supergroup", user_id=who, language_code="en")
+        assert await webhook_bot.post(update) == 200
+    await webhook_bot.say("/whoami", chat_id=SAM)  # answered: the chatter before it was dropped
+    sent = webhook_bot.api.called("sendMessage")[before:]
+    assert [p["chat_id"] for p in sent] == [str(SAM)] and "Sam Carter" in sent[0]["text"]

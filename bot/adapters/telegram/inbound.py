@@ -1,6 +1,7 @@
-"""Telegram updates -> Incoming: a command, a location (static, venue or live), a button press.
+"""Telegram updates -> Incoming: a command, a location (static, venue or live), a button press,
+plain words in a private chat.
 
-Anything the bot does not act on (plain chat, joins, a command for another bot, an edited
+Anything the bot does not act on (chatter in a group, joins, a command for another bot, an edited
 command) translates to None.
 """
 import warnings
@@ -22,7 +23,7 @@ def bot_id(token: str) -> str:
 
 
 def to_incoming(update: Update, workspace: str, bot_username: str | None = None) -> Incoming | None:
-    """Translate one update; None for anything the bot does not act on (plain chat, joins...)."""
+    """Translate one update; None for anything the bot does not act on (group chatter, joins...)."""
     message = update.effective_message
     if message is not None and getattr(message, "chat", None) is None:
         return None  # malformed: Telegram always names the chat
@@ -58,6 +59,8 @@ def _from_message(update: Update, message: Message, workspace: str, bot_username
     if location is not None:
         return Incoming(**base, sent_at=message.date, location=location)
     text = message.text or ""
+    if text.strip() and not text.startswith("/") and base["is_private"]:
+        return Incoming(**base, sent_at=message.date, text=text)  # in groups, chatter is never answered
     if not text.startswith("/") or not _addressed_to(text, bot_username):
         return None
     name, args = command_line(text)
