@@ -17,6 +17,7 @@ from tests.platforms.test_telegram import (  # noqa: F401 - fixtures
     link,
     webhook_bot,
 )
+from tests.visits.test_visits import add_records, visits_of
 
 
 def parse(data: dict) -> Update:
@@ -106,3 +107,66 @@ async def test_chatter_in_a_group_gets_no_answer_from_anyone(webhook_bot, db):  
     await webhook_bot.say("/whoami", chat_id=SAM)  # answered: the chatter before it was dropped
     sent = webhook_bot.api.called("sendMessage")[before:]
     assert [p["chat_id"] for p in sent] == [str(SAM)] and "Sam Carter" in sent[0]["text"]
+
+
+# ---------------------------------------------------------------- location asked in a group
+
+GROUP = -1001
+LINK = "https://t.me/fieldcrm_bot?start=share_location"  # the bot's user name comes from getMe
+
+
+def keyboards(sent: list[dict]) -> list[dict]:
+    return [p["reply_markup"] for p in sent if "keyboard" in (p.get("reply_markup") or {})]
+
+
+async def in_group(bot, text: str, user_id: int = LI) -> list[dict]:
+    before = len(bot.api.called("sendMessage"))
+    update = text_update(text, chat_id=GROUP, chat_type="supergroup", user_id=user_id)
+    assert await bot.post(update) == 200
+    return (await bot.api.wait_for("sendMessage", before + 1))[before:]
+
+
+async def test_visit_in_a_group_links_to_the_private_chat_which_asks_for_the_location(webhook_bot, db):  # noqa: F811
+    add_records(db)
+    await link(webhook_bot, db, "li", LI)
+    [group_answer] = await in_group(webhook_bot, "/visit c1")
+    assert group_answer["chat_id"] == str(GROUP) and keyboards([group_answer]) == []
+    assert LINK in group_answer["text"] and "私聊" in group_answer["text"]
+    assert "发送我的位置" not in group_answer["text"] and "下方" not in group_answer["text"]
+    assert [line for line in group_answer["text"].split("\n") if "t.me" in line] == [
+        f"发送位置请到和我的私聊中继续:{LINK}"]
+    [visit] = visits_of(db, "li")
+    # Telegram opens the private chat with "/start share_location" when the rep follows the link
+    before = len(webhook_bot.api.called("sendMessage"))
+    asked = await webhook_bot.say("/start share_location", chat_id=LI)
+    sent = webhook_bot.api.called("sendMessage")[before:]
+    assert {p["chat_id"] for p in sent} == {str(LI)}
+    assert asked.startswith("<b>拜访:West Lake Tea</b>\n") and f"#{visit.id}" in asked
+    [keyboard] = keyboards(sent)
+    assert keyboard["keyboard"][0][0] == {"text": "发送我的位置", "request_location": True}
+    assert await webhook_bot.post(location_update(30.2432, 120.1508, accuracy=10, chat_id=LI, user_id=LI)) == 200
+    assert "已核验" in (await webhook_bot.api.wait_for("sendMessage", before + 2))[-1]["text"]
+    assert visits_of(db, "li")[0].verdict == "verified"
+
+
+async def test_checkin_in_a_group_too_and_the_link_when_nothing_waits(webhook_bot, db):  # noqa: F811
+    await link(webhook_bot, db, "sam", SAM)
+    [group_answer] = await in_group(webhook_bot, "/checkin", user_id=SAM)
+    assert keyboards([group_answer]) == [] and LINK in group_answer["text"] and "below" not in group_answer["text"]
+    asked = await webhook_bot.say("/start share_location", chat_id=SAM)
+    assert asked.startswith("<b>Check-in</b>\n") and keyboards(webhook_bot.api.called("sendMessage")[-1:])
+    before = len(webhook_bot.api.texts())
+    assert await webhook_bot.post(location_update(30.0, 120.0, accuracy=10, chat_id=SAM, user_id=SAM)) == 200
+    assert "Checked in" in (await webhook_bot.api.wait_for("sendMessage", before + 1))[-1]["text"]
+    assert "nothing is waiting" in await webhook_bot.say("/start share_location", chat_id=SAM)
+    stranger = await webhook_bot.say("/start share_location", chat_id=STRANGER, language_code="en")
+    assert "invitation code" in stranger
+
+
+async def test_setloc_in_a_group_continues_in_the_private_chat_too(webhook_bot, db):  # noqa: F811
+    add_records(db)
+    await link(webhook_bot, db, "li", LI)
+    [group_answer] = await in_group(webhook_bot, "/setloc Shanghai Foods")
+    assert keyboards([group_answer]) == [] and LINK in group_answer["text"]
+    asked = await webhook_bot.say("/start share_location", chat_id=LI)
+    assert "Shanghai Foods" in asked and keyboards(webhook_bot.api.called("sendMessage")[-1:])

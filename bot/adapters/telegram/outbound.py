@@ -24,6 +24,7 @@ from telegram.error import RetryAfter as TgRetryAfter
 from bot.adapters.telegram.inbound import period_seconds
 from bot.adapters.telegram.words import COMMAND_PREFIX, PLATFORM
 from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
+from bot.handlers.registry import SHARE_LOCATION_COMMAND
 from bot.i18n import label, pick_locale, render_text
 from bot.messages import Button, Reply
 
@@ -142,10 +143,19 @@ def location_keyboard(locale: str) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
 
 
-def plan_messages(reply: Reply, private: bool, locale: str) -> list[Outgoing]:
+def private_chat_link(bot_username: str | None) -> str | None:
+    """The deep link opening the private chat with the bot, which then asks for the location again."""
+    return f"https://t.me/{bot_username}?start={SHARE_LOCATION_COMMAND}" if bot_username else None
+
+
+def plan_messages(reply: Reply, private: bool, locale: str, bot_username: str | None = None) -> list[Outgoing]:
     """The sendMessage calls for one reply. A request for location is a reply keyboard, which
-    Telegram allows in private chats only; a message carries one keyboard, so an inline keyboard
-    and a location request need two messages."""
+    Telegram allows in private chats only: in a group the request becomes one line with a link to
+    the private chat. A message carries one keyboard, so an inline keyboard and a location request
+    need two messages."""
+    if reply.request_location and not private:
+        line = render_text("telegram/continue_in_private", locale, link=private_chat_link(bot_username))
+        reply = replace(reply, text=line, request_location=False)
     messages = [Outgoing(chunk) for chunk in render_html(reply)]
     inline = inline_keyboard(reply.buttons)
     if inline is not None:
@@ -189,7 +199,7 @@ async def _flood_safe(call: Callable[[], Awaitable[object]], patient: bool) -> N
 async def deliver(bot: Any, chat_id: str, reply: Reply, private: bool, locale: str, patient: bool) -> None:
     """Send one reply: its messages in order, then its file. Raises PTB's errors."""
     target = chat_ref(chat_id)
-    for index, out in enumerate(plan_messages(reply, private, locale)):
+    for index, out in enumerate(plan_messages(reply, private, locale, _username(bot))):
         await _flood_safe(
             lambda out=out: bot.send_message(target, out.html, parse_mode=ParseMode.HTML, reply_markup=out.markup),
             patient=patient or index > 0,
@@ -200,6 +210,13 @@ async def deliver(bot: Any, chat_id: str, reply: Reply, private: bool, locale: s
             await _flood_safe(lambda: bot.send_photo(target, upload), patient=True)
         else:
             await _flood_safe(lambda: bot.send_document(target, upload), patient=True)
+
+
+def _username(bot: Any) -> str | None:
+    try:
+        return bot.username  # known from getMe once the application is initialised
+    except RuntimeError:
+        return None
 
 
 def is_photo(content: bytes) -> bool:
