@@ -36,6 +36,7 @@ class Incoming:
     sent_at: datetime | None = None  # when the user sent it (platform's own clock)
     location: Location | None = None
     button: str | None = None  # payload of a pressed button
+    text: str | None = None  # plain words, not a command (adapters pass them from private chats only)
     is_private: bool = True  # a direct chat with the bot, not a group
     display_name: str = ""
     language_hint: str | None = None  # platform's idea of the user's language

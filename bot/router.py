@@ -183,8 +183,10 @@ class Router:
 
     def _run(self, ctx: Context, trace: Trace) -> list[Reply]:
         incoming, user = ctx.incoming, ctx.user
-        cmd = self.commands.lookup(incoming.command)
         linked = user is not None and user.active
+        if incoming.text is not None and not incoming.command:
+            return [self._plain_text(ctx, linked, trace)]
+        cmd = self.commands.lookup(incoming.command)
         if not linked and (cmd is None or cmd.access is not Access.PUBLIC):
             trace.outcome = "not_linked"
             return [ctx.reply("errors/not_linked")]
@@ -197,6 +199,12 @@ class Router:
         kwargs = parse(cmd.name, incoming.args, cmd.params, cmd.flags)
         result = cmd.handler(ctx, **kwargs)
         return result if isinstance(result, list) else [result]
+
+    @staticmethod
+    def _plain_text(ctx: Context, linked: bool, trace: Trace) -> Reply:
+        """Words that are no command, in a private chat: how to join, or where the commands are."""
+        trace.outcome = "plain_text" if linked else "not_linked"
+        return ctx.reply("errors/plain_text" if linked else "errors/not_linked")
 
     def _unknown(self, ctx: Context, access: Access) -> Reply:
         names = [c.name for c in self.commands.visible_to(access)]

@@ -20,6 +20,9 @@ class Access(IntEnum):
 
 # A bare shared location is routed to this command.
 LOCATION_COMMAND = "location"
+# Asks again for the location a visit or check-in waits for: where a platform that can ask for a
+# location only in the private chat sends the rep from a group (Telegram: /start share_location).
+SHARE_LOCATION_COMMAND = "share_location"
 
 ROLE_ACCESS = {"rep": Access.MEMBER, "manager": Access.MANAGER, "admin": Access.ADMIN}
 

@@ -30,6 +30,14 @@ BOT_USER = {
 JSON_PARAMS = {"reply_markup", "commands", "allowed_updates", "entities", "scope", "link_preview_options"}
 
 
+class Refused(Exception):
+    """What Telegram answers with 400 and a description."""
+
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.description = description
+
+
 @dataclass
 class Call:
     method: str
@@ -122,7 +130,11 @@ class FakeTelegramAPI:
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
-        return web.json_response({"ok": True, "result": await handler(params)})
+        try:
+            result = await handler(params)
+        except Refused as refused:
+            return web.json_response({"ok": False, "error_code": 400, "description": refused.description}, status=400)
+        return web.json_response({"ok": True, "result": result})
 
     async def _api_getMe(self, params: dict) -> Any:
         return BOT_USER
@@ -163,6 +175,15 @@ class FakeTelegramAPI:
     async def _api_sendDocument(self, params: dict) -> Any:
         document = {"file_id": "doc1", "file_unique_id": "u1", "file_name": params.get("document_name", "file")}
         return self._message(params, document=document)
+
+    async def _api_sendPhoto(self, params: dict) -> Any:
+        content = params.get("photo_bytes")
+        if not isinstance(content, bytes | bytearray) or not content.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
+            raise Refused("Bad Request: IMAGE_PROCESS_FAILED")  # Telegram takes pictures only
+        if len(content) > 10 * 1024 * 1024:
+            raise Refused("Bad Request: PHOTO_INVALID_DIMENSIONS")
+        sizes = [{"file_id": "photo1", "file_unique_id": "p1", "width": 800, "height": 600, "file_size": len(content)}]
+        return self._message(params, photo=sizes)
 
     def _message(self, params: dict, **content: Any) -> dict:
         chat_id = int(params.get("chat_id", 0))

@@ -181,9 +181,12 @@ async def test_group_commands_addressed_to_this_bot_only(webhook_bot, db):
     assert len(webhook_bot.api.called("sendMessage")) == 2  # /join answer + one whoami
 
 
-async def test_plain_text_is_ignored(webhook_bot, db):
-    assert await webhook_bot.post(text_update("hello there", chat_id=STRANGER, user_id=STRANGER)) == 200
-    assert webhook_bot.api.called("sendMessage") == []
+async def test_plain_text_in_a_group_is_ignored(webhook_bot, db):
+    # In a private chat plain words are answered now (test_telegram_answers.py); in a group never.
+    group = dict(chat_id=-1001, chat_type="supergroup", user_id=STRANGER)
+    assert await webhook_bot.post(text_update("hello there", **group)) == 200
+    await webhook_bot.say("/help", chat_id=STRANGER)  # answered after the chatter was dropped
+    assert [p["chat_id"] for p in webhook_bot.api.called("sendMessage")] == [str(STRANGER)]
 
 
 async def test_a_shared_location_reaches_the_location_handler(webhook_bot, db):
@@ -308,7 +311,9 @@ def test_commands_and_what_is_ignored():
     assert group is not None and (group.command, group.args, group.is_private) == ("join", "ab12 cd", False)
     start = to_incoming(parse(text_update("/start CODE42")), "123")
     assert start is not None and (start.command, start.args) == ("start", "CODE42")
-    assert to_incoming(parse(text_update("just chatting")), "123") is None
+    assert to_incoming(parse(text_update("just chatting", chat_type="group", chat_id=-5)), "123") is None
+    chat = to_incoming(parse(text_update("just chatting")), "123")  # private: words, not a command
+    assert chat is not None and (chat.command, chat.text) == ("", "just chatting")
     assert to_incoming(parse(text_update("/help@otherbot", chat_type="group", chat_id=-5)), "123", "fieldcrm_bot") is None
     edited_text = {"update_id": next_update_id(), "edited_message": message("/join X", edit_date=1_700_000_100)}
     assert to_incoming(parse(edited_text), "123") is None  # an edited command is not run again
@@ -390,6 +395,7 @@ async def test_a_file_is_sent_as_a_document_after_its_text(front_end, api):
     assert api.texts("555") == ["Export ready"]
     (document,) = api.called("sendDocument")
     assert document["document_name"] == "leads.csv" and document["document_bytes"] == b"a,b\n1,2\n"
+    assert api.called("sendPhoto") == []
 
 
 def test_sender_rate_limits_per_chat(front_end):

@@ -64,6 +64,16 @@ def test_forwarded_location_is_refused_and_the_visit_keeps_waiting(tg, db):
     assert "已核验" in texts(tg(location_update(30.2432, 120.1508, accuracy=10)))
 
 
+def test_location_forwarded_in_the_legacy_shape_is_refused_too(tg, db):
+    tg(text_update("/visit c1"))
+    forwarded = location_update(30.2432, 120.1508, accuracy=10)
+    forwarded["message"]["forward_date"] = int(time.time()) - 600  # Bot API < 7.0: no forward_origin
+    forwarded["message"]["forward_from"] = {"id": 777, "is_bot": False, "first_name": "Zhang"}
+    assert "转发的位置是别人的位置" in texts(tg(forwarded))
+    [visit] = visits_of(db, "li")
+    assert visit.latitude is None and visit.status == "waiting"
+
+
 def test_future_dated_location_is_refused(tg, db):
     tg(text_update("/visit c1"))
     assert "比现在晚" in texts(tg(location_update(30.2432, 120.1508, accuracy=10, date=int(time.time()) + 3600)))

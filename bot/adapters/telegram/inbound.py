@@ -1,6 +1,7 @@
-"""Telegram updates -> Incoming: a command, a location (static, venue or live), a button press.
+"""Telegram updates -> Incoming: a command, a location (static, venue or live), a button press,
+plain words in a private chat.
 
-Anything the bot does not act on (plain chat, joins, a command for another bot, an edited
+Anything the bot does not act on (chatter in a group, joins, a command for another bot, an edited
 command) translates to None.
 """
 import warnings
@@ -22,7 +23,7 @@ def bot_id(token: str) -> str:
 
 
 def to_incoming(update: Update, workspace: str, bot_username: str | None = None) -> Incoming | None:
-    """Translate one update; None for anything the bot does not act on (plain chat, joins...)."""
+    """Translate one update; None for anything the bot does not act on (group chatter, joins...)."""
     message = update.effective_message
     if message is not None and getattr(message, "chat", None) is None:
         return None  # malformed: Telegram always names the chat
@@ -59,6 +60,8 @@ def _from_message(update: Update, message: Message, workspace: str, bot_username
     if location is not None:
         return Incoming(**base, sent_at=message.date, location=location)
     text = message.text or ""
+    if text.strip() and not text.startswith("/") and base["is_private"]:
+        return Incoming(**base, sent_at=message.date, text=text)  # in groups, chatter is never answered
     if not text.startswith("/") or not _addressed_to(text, bot_username):
         return None
     name, args = command_line(text)
@@ -113,11 +116,26 @@ def _location(message: Message, edited: bool) -> Location | None:
         accuracy_m=point.horizontal_accuracy,
         source=source,
         taken_at=(message.edit_date if edited else None) or message.date,
-        forwarded=message.forward_origin is not None,
+        forwarded=is_forwarded(message),
         live_period_s=int(live_period) if live_period is not None else None,
         message_id=str(message.message_id),
         edited=edited,
     )
+
+
+# Before Bot API 7.0 a forward carried these fields instead of forward_origin; older or self-hosted
+# API servers still send them, and PTB keeps unknown fields in api_kwargs.
+LEGACY_FORWARD_FIELDS = frozenset({
+    "forward_date", "forward_from", "forward_from_chat", "forward_from_message_id",
+    "forward_sender_name", "forward_signature",
+})
+
+
+def is_forwarded(message: Message) -> bool:
+    """A forward in either shape: forward_origin (Bot API 7.0+) or the legacy forward_* fields."""
+    if message.forward_origin is not None:
+        return True
+    return bool(LEGACY_FORWARD_FIELDS & set(message.api_kwargs or {}))
 
 
 def period_seconds(obj: object, attribute: str) -> float | None:

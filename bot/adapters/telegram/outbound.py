@@ -1,5 +1,5 @@
 """Reply -> Telegram messages: HTML within the length limit, inline keyboards, the share-location
-keyboard; `deliver` sends them in order, and `TelegramSender` delivers outbox posts within
+keyboard; `deliver` sends them in order (a picture as a photo, any other file as a document), and `TelegramSender` delivers outbox posts within
 Telegram's rate limits.
 """
 import asyncio
@@ -24,6 +24,7 @@ from telegram.error import RetryAfter as TgRetryAfter
 from bot.adapters.telegram.inbound import period_seconds
 from bot.adapters.telegram.words import COMMAND_PREFIX, PLATFORM
 from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
+from bot.handlers.registry import SHARE_LOCATION_COMMAND
 from bot.i18n import label, pick_locale, render_text
 from bot.messages import Button, Reply
 
@@ -41,6 +42,9 @@ CHAT_GONE = (
     "not enough rights",
     "have no rights",
 )
+# Pictures Telegram shows inline (sendPhoto); any other file is a document to download.
+PHOTO_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
+PHOTO_LIMIT = 10 * 1024 * 1024  # bytes; a bigger picture still goes, as a document
 # A flood wait met in the middle of a multi-part reply is waited out here, up to this long,
 # rather than resending the parts already delivered.
 INLINE_WAIT_LIMIT_S = 60.0
@@ -139,10 +143,19 @@ def location_keyboard(locale: str) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
 
 
-def plan_messages(reply: Reply, private: bool, locale: str) -> list[Outgoing]:
+def private_chat_link(bot_username: str | None) -> str | None:
+    """The deep link opening the private chat with the bot, which then asks for the location again."""
+    return f"https://t.me/{bot_username}?start={SHARE_LOCATION_COMMAND}" if bot_username else None
+
+
+def plan_messages(reply: Reply, private: bool, locale: str, bot_username: str | None = None) -> list[Outgoing]:
     """The sendMessage calls for one reply. A request for location is a reply keyboard, which
-    Telegram allows in private chats only; a message carries one keyboard, so an inline keyboard
-    and a location request need two messages."""
+    Telegram allows in private chats only: in a group the request becomes one line with a link to
+    the private chat. A message carries one keyboard, so an inline keyboard and a location request
+    need two messages."""
+    if reply.request_location and not private:
+        line = render_text("telegram/continue_in_private", locale, link=private_chat_link(bot_username))
+        reply = replace(reply, text=line, request_location=False)
     messages = [Outgoing(chunk) for chunk in render_html(reply)]
     inline = inline_keyboard(reply.buttons)
     if inline is not None:
@@ -186,14 +199,29 @@ async def _flood_safe(call: Callable[[], Awaitable[object]], patient: bool) -> N
 async def deliver(bot: Any, chat_id: str, reply: Reply, private: bool, locale: str, patient: bool) -> None:
     """Send one reply: its messages in order, then its file. Raises PTB's errors."""
     target = chat_ref(chat_id)
-    for index, out in enumerate(plan_messages(reply, private, locale)):
+    for index, out in enumerate(plan_messages(reply, private, locale, _username(bot))):
         await _flood_safe(
             lambda out=out: bot.send_message(target, out.html, parse_mode=ParseMode.HTML, reply_markup=out.markup),
             patient=patient or index > 0,
         )
     if reply.file_bytes is not None:
-        document = InputFile(reply.file_bytes, filename=reply.file_name or "file")
-        await _flood_safe(lambda: bot.send_document(target, document), patient=True)
+        upload = InputFile(reply.file_bytes, filename=reply.file_name or "file")
+        if is_photo(reply.file_bytes):
+            await _flood_safe(lambda: bot.send_photo(target, upload), patient=True)
+        else:
+            await _flood_safe(lambda: bot.send_document(target, upload), patient=True)
+
+
+def _username(bot: Any) -> str | None:
+    try:
+        return bot.username  # known from getMe once the application is initialised
+    except RuntimeError:
+        return None
+
+
+def is_photo(content: bytes) -> bool:
+    """A PNG or JPEG picture (told by its first bytes, not its name) small enough for sendPhoto."""
+    return content.startswith(PHOTO_SIGNATURES) and len(content) <= PHOTO_LIMIT
 
 
 def reply_locale(reply: Reply, hint: str | None, default: str) -> str:

@@ -1,7 +1,7 @@
 """Joining, who am I, help and language: the commands every user has from day one."""
 from bot.context import Context
 from bot.handlers.args import Param
-from bot.handlers.registry import ROLE_ACCESS, Access, command
+from bot.handlers.registry import ROLE_ACCESS, SHARE_LOCATION_COMMAND, Access, command
 from bot.i18n import command_info, label
 from bot.messages import Reply
 from bot.services.core import identity
@@ -26,7 +26,14 @@ def join(ctx: Context, code: str) -> Reply:
 
 @command("start", access=Access.PUBLIC, params=[Param("code", optional=True)], hidden=True)
 def start(ctx: Context, code: str | None) -> Reply:
-    """Telegram's deep link t.me/<bot>?start=CODE arrives as /start CODE."""
+    """Telegram's deep link t.me/<bot>?start=CODE arrives as /start CODE; ?start=share_location is
+    the link a group's /visit or /checkin gives, to share the location in the private chat."""
+    if code == SHARE_LOCATION_COMMAND:
+        if ctx.user is None or not ctx.user.active:
+            return ctx.reply("errors/not_linked")
+        shared = ctx.commands.lookup(SHARE_LOCATION_COMMAND)
+        assert shared is not None
+        return shared.handler(ctx)
     if code:
         return join(ctx, code)
     if ctx.user is None:

@@ -5,7 +5,7 @@ from datetime import date
 from bot.context import Context
 from bot.errors import UsageError
 from bot.handlers.args import Flag, Param
-from bot.handlers.registry import command
+from bot.handlers.registry import SHARE_LOCATION_COMMAND, command
 from bot.messages import Reply
 from bot.services.visits import checkin_links, customer_location, visits
 
@@ -61,3 +61,16 @@ def setloc(ctx: Context, customer: str) -> Reply:
     """Also reached from `/customer <id> setloc` through the command table."""
     requested = customer_location.request_customer_location(ctx.uow, ctx.user_id, customer, ctx.now)
     return ask_location(ctx, "visits/setloc_waiting", None, requested=requested)
+
+
+@command(SHARE_LOCATION_COMMAND, hidden=True)
+def share_location(ctx: Context) -> Reply:
+    """Ask again for the location a visit, check-in or /setloc waits for (a group sends the rep here);
+    the newest of them, as in bot.services.visits.shared_location.receive_location."""
+    waiting = visits.waiting_for_location(ctx.uow, ctx.user_id)
+    setloc_ = customer_location.pending_request(ctx.uow, ctx.user_id, ctx.now)
+    if setloc_ is not None and (waiting is None or setloc_[1] > waiting.created_at):
+        return ask_location(ctx, "visits/setloc_waiting", None, requested=setloc_[0])
+    if waiting is None:
+        return ctx.reply("errors/no_location_expected")
+    return ask_location(ctx, "visits/waiting", waiting.visit_id, waiting=waiting)

@@ -39,6 +39,16 @@ def waiting_request_query(user_id, now) -> Select:
     ).order_by(CustomerLocationRequest.created_at.desc(), CustomerLocationRequest.id.desc()).limit(1)
 
 
+def pending_request(uow: UnitOfWork, user_id: int, now: datetime) -> tuple[SetlocRequested, datetime] | None:
+    """The owner's /setloc still waiting, and when he asked (the newer of it and a waiting visit wins)."""
+    request = uow.session.scalar(waiting_request_query(user_id, now))
+    if request is None:
+        return None
+    customer = uow.session.get(Customer, request.customer_id)
+    assert customer is not None
+    return SetlocRequested(customer.id, customer.name, request.expires_at), request.created_at
+
+
 def request_customer_location(uow: UnitOfWork, user_id: int, customer_text: str, now: datetime) -> SetlocRequested:
     """`/setloc CUSTOMER`: the next location the owner shares becomes the customer's location."""
     active_user(uow, user_id, lock=True)

@@ -41,6 +41,16 @@ class VisitStarted:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """The visit or check-in/out still waiting for its location."""
+
+    visit_id: int
+    kind: str  # visit | checkin | checkout
+    target_name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class VisitEnded:
     visit_id: int
     target_name: str
@@ -112,6 +122,19 @@ def open_visit(uow: UnitOfWork, user_id: int) -> Visit | None:
         select(Visit).where(Visit.user_id == user_id, Visit.kind == "visit", _IS_OPEN)
         .order_by(Visit.started_at.desc()).limit(1)
     )
+
+
+def waiting_for_location(uow: UnitOfWork, user_id: int) -> Waiting | None:
+    """The latest visit or check-in/out of the rep waiting for its location (the one a position lands on)."""
+    active_user(uow, user_id)
+    visit = uow.session.scalar(
+        select(Visit).where(Visit.user_id == user_id, Visit.status == WAITING)
+        .order_by(Visit.created_at.desc(), Visit.id.desc()).limit(1)
+    )
+    if visit is None:
+        return None
+    name = target_name(target_of(uow, visit)) if visit.kind == "visit" else None
+    return Waiting(visit.id, visit.kind, name, visit.created_at)
 
 
 def start_visit(uow: UnitOfWork, user_id: int, target_text: str, note: str | None, now: datetime,
