@@ -32,6 +32,7 @@ class Converted:
     linked_existing: bool  # True: the duplicate check found the customer, none was created
     customer_owner: str | None
     contact_id: int | None
+    contact_name: str | None
     deal_id: int | None
     amount: Decimal | None
     currency: str | None
@@ -77,7 +78,7 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
     lead.updated_at = now
     record_event(uow, lead, "convert", actor_id, before, owner_id, now, f"customer #{customer.id}")
     return Converted(lead.id, customer.id, customer.name, linked, user_name(uow, customer.owner_id),
-                     contact_id, deal_id, deal_amount, currency)
+                     contact_id, contact_name if contact_id else None, deal_id, deal_amount, currency)
 
 
 # --- customers --------------------------------------------------------------------------------
