@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from bot.errors import UserError
+from bot.services.core import paging
 from bot.services.leads import dedupe
 from bot.services.leads.lifecycle import (
     MAX_CONTACT_CHARS,
@@ -96,10 +97,12 @@ class CustomerRow:
 class CustomerList:
     rows: list[CustomerRow]
     total: int
+    page: paging.Page
 
 
-def list_customers(uow: UnitOfWork, user_id: int, today) -> CustomerList:
-    """Customers the user may see (his own, his team's for a manager, team-member records)."""
+def list_customers(uow: UnitOfWork, user_id: int, today, page_no: int | None = None) -> CustomerList:
+    """Customers the user may see (his own, his team's for a manager, team-member records), one page of them."""
+    page_no = paging.number(page_no)
     visible = scope.of(uow, user_id, today)
     query = (
         select(Customer, User.name).outerjoin(User, User.id == Customer.owner_id)
@@ -108,8 +111,8 @@ def list_customers(uow: UnitOfWork, user_id: int, today) -> CustomerList:
     total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = [CustomerRow(c.id, c.name, owner, c.level, c.phone)
             for c, owner in uow.session.execute(query.order_by(Customer.created_at.desc(), Customer.id.desc())
-                                                .limit(LIST_LIMIT))]
-    return CustomerList(rows, total)
+                                                .offset(paging.offset(page_no)).limit(LIST_LIMIT))]
+    return CustomerList(rows, total, paging.of_total(page_no, len(rows), total))
 
 
 @dataclass(frozen=True)
