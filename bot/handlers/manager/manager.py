@@ -3,6 +3,7 @@ from dataclasses import replace
 from datetime import date
 
 from bot.context import Context
+from bot.handlers import paging
 from bot.handlers.args import Flag, Param
 from bot.handlers.manager import charts
 from bot.handlers.registry import Access, command
@@ -60,10 +61,11 @@ def report(ctx: Context, period: str | None, unit: str | None) -> Reply:
 
 
 @command("audit", access=Access.MANAGER, group=GROUP,
-         params=[Param("record_type"), Param("record_id", kind="int")])
-def audit_(ctx: Context, record_type: str, record_id: int) -> Reply:
-    history = audit.history(ctx.uow, ctx.user_id, record_type, record_id, _today(ctx))
-    return ctx.reply("manager/audit", history=history)
+         params=[Param("record_type"), Param("record_id", kind="int")], flags=[paging.PAGE_FLAG])
+def audit_(ctx: Context, record_type: str, record_id: int, page: int | None) -> Reply:
+    history = audit.history(ctx.uow, ctx.user_id, record_type, record_id, _today(ctx), page)
+    reply = ctx.reply("manager/audit", history=history)
+    return paging.add_buttons(ctx, reply, paging.line("audit", record_type, str(record_id)), history.page)
 
 
 @command(
