@@ -81,3 +81,22 @@ def test_customers_and_deals_page_too(console, demo_pool):
     last = press(console, first, "Next »")
     assert "Order 30" in last.text and "Order 31" in last.text and "Order 29" not in last.text
     assert "Showing 31–32 · page 2." in last.text and [b.label for b in last.buttons] == ["« Previous"]
+
+
+def test_the_pool_next_button_keeps_both_the_search_words_and_a_filter(console, demo_pool):
+    from db.models import Pool
+
+    with demo_pool.uow() as uow:
+        pool_id = uow.session.scalar(select(Pool.id))
+        uow.session.add_all(Lead(company=f"Steel Works {i:02}", name_key=f"steelworks{i:02}", pool_id=pool_id,
+                                 region="华东", created_at=utcnow() - timedelta(hours=1, minutes=i)) for i in range(12))
+        uow.session.add(Lead(company="Steel Elsewhere", name_key="steelelsewhere", pool_id=pool_id, region="华北",
+                             created_at=utcnow() - timedelta(hours=2)))
+        uow.commit()
+    say(console, "/as sam")
+    first = console.router.handle(console.to_incoming("/pool steel --region 华东"))[0]
+    [following] = [b for b in first.buttons if b.label == "Next »"]
+    assert following.payload == "pool 2 steel --region 华东"
+    second = press(console, first, "Next »")
+    assert "Steel Works 10" in second.text and "Steel Works 11" in second.text
+    assert "Steel Elsewhere" not in second.text and "上海" not in second.text
