@@ -44,6 +44,12 @@ def of_total(page_no: int, shown: int, total: int, size: int = PAGE_SIZE) -> Pag
     return Page(page_no, size, shown, total, offset(page_no, size) + shown < total)
 
 
+def of_rows(page_no: int, total: int, size: int = PAGE_SIZE) -> Page:
+    """A page of a list built whole in memory: rows[page.first - 1 : page.last] are shown."""
+    shown = max(0, min(size, total - offset(page_no, size)))
+    return of_total(page_no, shown, total, size)
+
+
 def of_probe(page_no: int, fetched: int, size: int = PAGE_SIZE) -> Page:
     """A page of a list read with one row more than a page (LIMIT size + 1) to learn whether another follows."""
     return Page(page_no, size, min(fetched, size), None, fetched > size)
