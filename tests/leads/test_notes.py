@@ -43,3 +43,17 @@ def test_a_quoted_whole_note_loses_only_its_outer_quotes(console, demo_pool):
     say(console, '/follow 6 "call back on Friday"')
     say(console, "/follow 6 “周五回电”")
     assert notes(demo_pool, 6) == ["call back on Friday", "周五回电"]
+
+
+def test_a_reason_ends_where_the_commands_own_flag_begins(console, demo_pool):
+    from db.models import LeadEvent
+
+    say(console, "/as li")
+    say(console, "/lang en")
+    say(console, "/claim 6")
+    out = say(console, "/release 6 they're \"not buying\" this year --pool \"demo pool\"")
+    assert 'is back in the pool "demo pool"' in out
+    with demo_pool.uow() as uow:
+        reason = uow.session.scalars(select(LeadEvent.reason).where(LeadEvent.lead_id == 6)
+                                     .order_by(LeadEvent.id.desc())).first()
+    assert reason == "they're \"not buying\" this year"
