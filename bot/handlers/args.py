@@ -1,9 +1,8 @@
-"""Argument parsing shared by every command: quoted words, typed parameters, --flags.
+"""Argument parsing shared by every command: quoted words, free-text tails, typed parameters, --flags.
 
 Parsing failures raise UsageError, which the router renders as the command's usage line.
 """
 import re
-import shlex
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -13,6 +12,7 @@ from bot.errors import UsageError
 MAX_ARGS_CHARS = 1000
 MAX_WORD_CHARS = 200
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_FLAG_WORD = re.compile(r"(?<!\S)--([A-Za-z][A-Za-z0-9-]*)(?!\S)")
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,52 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
-def split_words(command: str, text: str) -> list[str]:
-    # Chinese keyboards type full-width quotes; accept them as quotes.
-    text = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
-    try:
-        return shlex.split(text)
-    except ValueError:
-        raise UsageError(command, "unbalanced_quotes") from None
+# Quotes group words only where a word is expected (a multi-word company name, a quoted --region value that is
+# not a text flag). A quote opens only at the start of a word; Chinese keyboards type full-width quotes.
+_CLOSERS = {'"': '"”', "'": "'’", "“": '”"', "‘": "’'"}
+
+
+@dataclass(frozen=True)
+class _Token:
+    word: str
+    start: int  # where the word begins in the line
+    end: int  # just past it (past its closing quote)
+
+
+def _next_token(command: str, text: str, pos: int) -> _Token | None:
+    """The word starting at or after pos, quotes honoured, or None at the end of the line."""
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    if pos >= len(text):
+        return None
+    start = pos
+    closers = _CLOSERS.get(text[pos])
+    if closers is not None:
+        close = min((i for i in (text.find(c, pos + 1) for c in closers) if i != -1), default=-1)
+        if close == -1:
+            raise UsageError(command, "unbalanced_quotes")
+        end = close + 1
+        # A closing quote glued to more text ('"Acme"Steel') continues the word up to the next space.
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        return _Token(text[pos + 1 : close] + text[close + 1 : end], start, end)
+    while pos < len(text) and not text[pos].isspace():
+        pos += 1
+    return _Token(text[start:pos], start, pos)
+
+
+def _tail(text: str, start: int, flag_names: set[str]) -> tuple[str, int]:
+    """The raw text from start up to the next of this command's own --flags (or the end of the line), as typed;
+    one pair of quotes around all of it is dropped. Returns the text and where it stopped."""
+    stop = len(text)
+    for match in _FLAG_WORD.finditer(text, start):
+        if match.group(1).lower() in flag_names:
+            stop = match.start()
+            break
+    raw = text[start:stop].strip()
+    if len(raw) >= 2 and raw[-1] in _CLOSERS.get(raw[0], "") and not any(c in raw[1:-1] for c in _CLOSERS[raw[0]]):
+        raw = raw[1:-1].strip()
+    return raw, stop
 
 
 def convert(command: str, name: str, kind: str, raw: str, choices: tuple[str, ...]) -> object:
@@ -75,52 +114,63 @@ def convert(command: str, name: str, kind: str, raw: str, choices: tuple[str, ..
 
 
 def parse(command: str, text: str, params: tuple[Param, ...], flags: tuple[Flag, ...]) -> dict[str, object]:
+    """Words are split (quotes honoured) until a text parameter or text flag; that takes the rest of the line as
+    typed, up to the next of the command's own --flags."""
     text = clean(text)
     if len(text) > MAX_ARGS_CHARS:
         raise UsageError(command, "too_long", limit=MAX_ARGS_CHARS)
-    words = split_words(command, text)
     values: dict[str, object] = {f.name.replace("-", "_"): None for f in flags}
     for flag in flags:
         if flag.kind == "bool":
             values[flag.name.replace("-", "_")] = False
-    positional: list[str] = []
     flag_by_name = {f"--{f.name}": f for f in flags}
-    i = 0
-    while i < len(words):
-        word = words[i]
-        if word.startswith("--") and len(word) > 2:
-            flag = flag_by_name.get(word.lower())
+    flag_names = {f.name for f in flags}
+    tail_at = next((i for i, p in enumerate(params) if p.kind == "text"), None)
+    positional: list[str] = []
+    tail: list[str] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        raw_word = text[pos:].split(None, 1)[0]
+        in_tail = tail_at is not None and len(positional) == tail_at
+        if raw_word.startswith("--") and len(raw_word) > 2 and (not in_tail or raw_word.lower() in flag_by_name):
+            flag = flag_by_name.get(raw_word.lower())
             if flag is None:
-                raise UsageError(command, "unknown_flag", flag=word[:40])
+                raise UsageError(command, "unknown_flag", flag=raw_word[:40])
             key = flag.name.replace("-", "_")
+            pos += len(raw_word)
             if flag.kind == "bool":
                 values[key] = True
-                i += 1
                 continue
             if flag.kind == "text":
-                # A text flag takes the words up to the next flag.
-                j = i + 1
-                while j < len(words) and not words[j].startswith("--"):
-                    j += 1
-                if j == i + 1:
-                    raise UsageError(command, "flag_needs_value", flag=word)
-                values[key] = " ".join(words[i + 1 : j])
-                i = j
+                value, pos = _tail(text, pos, flag_names)
+                if not value:
+                    raise UsageError(command, "flag_needs_value", flag=raw_word)
+                values[key] = value
                 continue
-            if i + 1 >= len(words):
-                raise UsageError(command, "flag_needs_value", flag=word)
-            values[key] = convert(command, flag.name, flag.kind, words[i + 1], flag.choices)
-            i += 2
+            token = _next_token(command, text, pos)
+            if token is None:
+                raise UsageError(command, "flag_needs_value", flag=raw_word)
+            values[key] = convert(command, flag.name, flag.kind, token.word, flag.choices)
+            pos = token.end
             continue
-        positional.append(word)
-        i += 1
+        if in_tail:
+            value, pos = _tail(text, pos, flag_names)
+            tail.append(value)
+            continue
+        token = _next_token(command, text, pos)
+        assert token is not None
+        positional.append(token.word)
+        pos = token.end
     for index, param in enumerate(params):
         if param.kind == "text":
-            rest = " ".join(positional[index:])
+            rest = " ".join(part for part in tail if part)
             if not rest and not param.optional:
                 raise UsageError(command)
             values[param.name] = rest or None
-            positional = positional[: index]
             break
         if index >= len(positional):
             if not param.optional:

@@ -70,3 +70,17 @@ def test_customer_detail_respects_scope_and_setloc_forwards(console, demo_pool):
     say(console, "/as li")
     out = say(console, "/customer 1 setloc")
     assert "客户 #1" not in out and out  # answered by the visits command, not the detail page
+
+
+def test_convert_names_the_new_contact_in_the_users_language(console, demo_pool):
+    say(console, "/as li")
+    say(console, "/claim 6")
+    out = say(console, "/convert 6 --contact 陈静")
+    assert "联系人: 陈静" in out.splitlines() and "联系人: #" not in out
+    say(console, "/as sam")
+    say(console, "/lang en")
+    say(console, "/claim 5")
+    out = say(console, "/convert 5 --contact Tom O'Brien")
+    assert "Contact: Tom O'Brien" in out.splitlines() and "Contact: #" not in out
+    with demo_pool.uow() as uow:
+        assert sorted(uow.session.scalars(select(Contact.name))) == ["Tom O'Brien", "陈静"]

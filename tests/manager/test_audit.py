@@ -1,5 +1,7 @@
 """The audit log: every change by anyone (or the system) is recorded with before and after, read by
 a manager for his subtree with /audit, and bad org files are refused as a whole."""
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import func, select
 
 from bot.actor import CURRENT_ACTOR
@@ -91,3 +93,24 @@ def test_org_file_with_a_cycle_is_refused_by_the_cli_and_writes_nothing(db, tmp_
     with db.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(OrgUnit)) == 0
         assert uow.session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+def test_a_long_history_pages_with_buttons(console, db):
+    with db.uow() as uow:
+        li = identity.find_user(uow, "li")
+        lead = Lead(company="Busy Co", name_key="busyco", status="pending", owner_id=li.id)
+        uow.session.add(lead)
+        uow.session.flush()
+        uow.session.add_all(AuditEntry(record_type="lead", record_id=lead.id, action="update", platform="console",
+                                       before={"note": f"v{i}"}, after={"note": f"v{i + 1}"},
+                                       at=datetime(2026, 5, 1, tzinfo=UTC) + timedelta(minutes=i))
+                            for i in range(40))
+        uow.commit()
+    first = console.router.handle(console.to_incoming(f"/audit lead {lead.id}"))[0]
+    assert "note: v39 → v40" in first.text and "note: v9 → v10" not in first.text
+    [following] = [b.payload for b in first.buttons]
+    assert following == f"audit lead {lead.id} --page 2"
+    second = console.router.handle(console.to_incoming("/" + following))[0]
+    assert "note: v9 → v10" in second.text and "note: v0 → v1" in second.text and "v39" not in second.text
+    assert "Showing 31–41 of 41 · page 2." in second.text  # the 40 updates and the lead's creation
+    assert [b.label for b in second.buttons] == ["« Previous"]

@@ -108,3 +108,25 @@ def test_charts_never_fail_on_fonts_or_names(monkeypatch):
     ])
     assert png[:4] == b"\x89PNG" and len(png) > 1000
     charts.font.cache_clear()
+
+
+def test_a_big_unit_pages_its_rows_and_the_chart_comes_once(db, demo_org, settings):
+    from db.models import OrgUnit, User
+
+    with db.uow() as uow:
+        east = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == "East Team"))
+        uow.session.add_all(User(handle=f"rep{i:02}", name=f"Rep {i:02}", unit_id=east, role="rep", locale="en")
+                            for i in range(33))
+        uow.commit()
+    router = build_router(db, settings, clock=lambda: NOW)
+    first = ask(router, "admin", "team East Team")
+    assert "Showing rows 1–30 of 35 · page 1." in first.text and first.file_name == "team.png"
+    [following] = first.buttons
+    assert (following.label, following.payload) == ("Next »", 'team "East Team" --page 2')
+    second = ask(router, "admin", following.payload)
+    assert "Showing rows 31–35 of 35 · page 2." in second.text and second.file_name is None
+    rows = [line for line in first.text.splitlines() + second.text.splitlines() if line.startswith("• ")]
+    assert len(rows) == 35 and len(set(rows)) == 35
+    report = ask(router, "admin", "report week East Team --page 2")
+    assert "Showing rows 31–35 of 35 · page 2." in report.text
+    assert [b.payload for b in report.buttons] == ['report week "East Team" --page 1']

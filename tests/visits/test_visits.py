@@ -97,6 +97,14 @@ def test_genuine_visit_is_verified_pinned_and_closed_with_duration(li, db, clock
     assert visit.note == "first call" and round(visit.distance_m) == 29
 
 
+def test_a_visit_note_with_an_apostrophe_is_kept_as_typed(li, db):
+    out = say(li, "/visit c1 at the customer's office, “new” building")
+    assert "Visit started: West Lake Tea" in out and "quote" not in out
+    assert "Duration" in say(li, "/visit end the buyer’s boss joined")
+    [visit] = visits_of(db, "li")
+    assert (visit.note, visit.end_note) == ("at the customer's office, “new” building", "the buyer’s boss joined")
+
+
 def test_chinese_user_gets_chinese_replies(db, settings, records, clock):
     console = clocked_console(db, settings, clock)
     assert "开始拜访" in say(console, "/visit c1")

@@ -1,5 +1,6 @@
 """Deals: list, show, create, move stage, win, lose, record a payment (回款)."""
 from bot.context import Context
+from bot.handlers import paging
 from bot.handlers.args import Flag, Param
 from bot.handlers.registry import command
 from bot.i18n import label
@@ -9,10 +10,12 @@ from bot.services.deals import deals
 GROUP = "4-deals"
 
 
-@command("deals", params=[Param("stage", optional=True)], aliases=("商机",), group=GROUP)
-def list_deals(ctx: Context, stage: str | None) -> Reply:
-    rows = deals.list_deals(ctx.uow, ctx.user_id, stage, ctx.now)
-    return ctx.reply("deals/list", deals=rows, stage=(stage or "open").lower(), stage_label=_stage_label(ctx))
+@command("deals", params=[Param("stage", optional=True)], flags=[paging.PAGE_FLAG], aliases=("商机",), group=GROUP)
+def list_deals(ctx: Context, stage: str | None, page: int | None) -> Reply:
+    listed = deals.list_deals(ctx.uow, ctx.user_id, stage, ctx.now, page)
+    reply = ctx.reply("deals/list", deals=listed.deals, page=listed.page, stage=(stage or "open").lower(),
+                      stage_label=_stage_label(ctx))
+    return paging.add_buttons(ctx, reply, paging.line("deals", stage), listed.page)
 
 
 @command("deal", params=[Param("deal")], group=GROUP)

@@ -1,6 +1,7 @@
 """Customers: /customers and /customer <id> [setloc]."""
 from bot.context import Context
 from bot.errors import UsageError
+from bot.handlers import paging
 from bot.handlers.args import Param
 from bot.handlers.registry import command
 from bot.messages import Reply
@@ -9,9 +10,11 @@ from bot.services.leads import conversion
 GROUP = "3-leads"
 
 
-@command("customers", group=GROUP)
-def list_(ctx: Context) -> Reply:
-    return ctx.reply("customers/list", result=conversion.list_customers(ctx.uow, ctx.user_id, ctx.now.date()))
+@command("customers", flags=[paging.PAGE_FLAG], group=GROUP)
+def list_(ctx: Context, page: int | None) -> Reply:
+    result = conversion.list_customers(ctx.uow, ctx.user_id, ctx.now.date(), page)
+    reply = ctx.reply("customers/list", result=result)
+    return paging.add_buttons(ctx, reply, "customers", result.page)
 
 
 @command("customer", params=[Param("customer"), Param("action", "choice", optional=True, choices=("setloc",))],

@@ -2,6 +2,7 @@
 from decimal import Decimal
 
 from bot.context import Context
+from bot.handlers import paging
 from bot.handlers.args import Flag, Param
 from bot.handlers.registry import command
 from bot.i18n import button
@@ -11,10 +12,12 @@ from bot.services.leads import conversion, lifecycle, reading
 GROUP = "3-leads"
 
 
-@command("leads", params=[Param("status", optional=True), Param("who", optional=True)], group=GROUP)
-def list_(ctx: Context, status: str | None, who: str | None) -> Reply:
-    result = reading.list_leads(ctx.uow, ctx.user_id, status, who, ctx.now.date())
-    return ctx.reply("leads/list", result=result)
+@command("leads", params=[Param("status", optional=True), Param("who", optional=True)], flags=[paging.PAGE_FLAG],
+         group=GROUP)
+def list_(ctx: Context, status: str | None, who: str | None, page: int | None) -> Reply:
+    result = reading.list_leads(ctx.uow, ctx.user_id, status, who, ctx.now.date(), page)
+    reply = ctx.reply("leads/list", result=result)
+    return paging.add_buttons(ctx, reply, paging.line("leads", status, who), result.page)
 
 
 @command("lead", params=[Param("lead")], group=GROUP)

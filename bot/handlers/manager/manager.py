@@ -3,11 +3,13 @@ from dataclasses import replace
 from datetime import date
 
 from bot.context import Context
+from bot.handlers import paging
 from bot.handlers.args import Flag, Param
 from bot.handlers.manager import charts
 from bot.handlers.registry import Access, command
 from bot.i18n import button
 from bot.messages import Reply
+from bot.services.core import paging as pages
 from bot.services.manager import audit, export, handover, reports, team
 
 GROUP = "5-team"
@@ -37,11 +39,15 @@ def undo_handover(ctx: Context, batch: int | None) -> Reply:
     return ctx.reply("manager/undo_done", result=result)
 
 
-@command("team", access=Access.MANAGER, group=GROUP, params=[Param("unit", kind="text", optional=True)])
-def team_(ctx: Context, unit: str | None) -> Reply:
+@command("team", access=Access.MANAGER, group=GROUP, params=[Param("unit", kind="text", optional=True)],
+         flags=[paging.PAGE_FLAG])
+def team_(ctx: Context, unit: str | None, page: int | None) -> Reply:
     view = team.build(ctx.uow, ctx.user_id, unit, ctx.now)
-    chart = charts.team_chart(view, ctx.locale) if view.rows else None
-    reply = ctx.reply("manager/team", view=view, stages=team.OPEN_STAGES)
+    shown = pages.of_rows(pages.number(page), len(view.rows))
+    # The chart comes with the first page only: the next pages are more rows of the same table.
+    chart = charts.team_chart(view, ctx.locale) if view.rows and shown.number == 1 else None
+    reply = ctx.reply("manager/team", view=view, stages=team.OPEN_STAGES, page=shown)
+    paging.add_buttons(ctx, reply, paging.line("team", unit), shown)
     return replace(reply, file_name="team.png", file_bytes=chart) if chart else reply
 
 
@@ -49,21 +55,25 @@ def team_(ctx: Context, unit: str | None) -> Reply:
     "report", access=Access.MANAGER, group=GROUP,
     params=[Param("period", kind="choice", optional=True, choices=reports.PERIODS),
             Param("unit", kind="text", optional=True)],
+    flags=[paging.PAGE_FLAG],
 )
-def report(ctx: Context, period: str | None, unit: str | None) -> Reply:
+def report(ctx: Context, period: str | None, unit: str | None, page: int | None) -> Reply:
     result, standing = reports.build(ctx.uow, ctx.user_id, period or "week", unit, ctx.now)
-    reply = ctx.reply("manager/report", report=result)
-    chart = charts.team_chart(standing, ctx.locale) if result.rows else None
+    shown = pages.of_rows(pages.number(page), len(result.rows))
+    reply = ctx.reply("manager/report", report=result, page=shown)
+    paging.add_buttons(ctx, reply, paging.line("report", period or "week", unit), shown)
+    chart = charts.team_chart(standing, ctx.locale) if result.rows and shown.number == 1 else None
     if chart:
         reply = replace(reply, file_name=f"report-{result.period.first_day.isoformat()}.png", file_bytes=chart)
     return reply
 
 
 @command("audit", access=Access.MANAGER, group=GROUP,
-         params=[Param("record_type"), Param("record_id", kind="int")])
-def audit_(ctx: Context, record_type: str, record_id: int) -> Reply:
-    history = audit.history(ctx.uow, ctx.user_id, record_type, record_id, _today(ctx))
-    return ctx.reply("manager/audit", history=history)
+         params=[Param("record_type"), Param("record_id", kind="int")], flags=[paging.PAGE_FLAG])
+def audit_(ctx: Context, record_type: str, record_id: int, page: int | None) -> Reply:
+    history = audit.history(ctx.uow, ctx.user_id, record_type, record_id, _today(ctx), page)
+    reply = ctx.reply("manager/audit", history=history)
+    return paging.add_buttons(ctx, reply, paging.line("audit", record_type, str(record_id)), history.page)
 
 
 @command(

@@ -3,6 +3,7 @@ from dataclasses import replace
 
 from bot.context import Context
 from bot.errors import UsageError
+from bot.handlers import paging
 from bot.handlers.args import Param
 from bot.handlers.registry import Access, command
 from bot.i18n import button
@@ -18,13 +19,15 @@ from bot.services.visits import review as reviews
         Param("visit_id", kind="int", optional=True),
         Param("note", kind="text", optional=True),
     ],
+    flags=[paging.PAGE_FLAG],
     group="5-team",
 )
-def review(ctx: Context, action: str | None, visit_id: int | None, note: str | None) -> Reply | list[Reply]:
+def review(ctx: Context, action: str | None, visit_id: int | None, note: str | None,
+           page: int | None) -> Reply | list[Reply]:
     if action is None:
-        queue = reviews.queue(ctx.uow, ctx.user_id, ctx.now)
+        queue = reviews.queue(ctx.uow, ctx.user_id, ctx.now, page_no=page)
         head = ctx.reply("review/queue", queue=queue)
-        return [head] + [
+        replies = [head] + [
             replace(
                 ctx.reply("review/item", item=item),
                 buttons=[
@@ -34,6 +37,9 @@ def review(ctx: Context, action: str | None, visit_id: int | None, note: str | N
             )
             for item in queue.items
         ]
+        # The paging buttons go under the last item, where the reader's eye ends.
+        paging.add_buttons(ctx, replies[-1], "review", queue.page)
+        return replies
     if visit_id is None:
         raise UsageError("review")
     decision = reviews.decide(ctx.uow, ctx.user_id, visit_id, action == "approve", note, ctx.now)

@@ -4,6 +4,7 @@ from datetime import date
 
 from bot.context import Context
 from bot.errors import UsageError
+from bot.handlers import paging
 from bot.handlers.args import Flag, Param
 from bot.handlers.registry import SHARE_LOCATION_COMMAND, command
 from bot.messages import Reply
@@ -42,18 +43,20 @@ def visit(ctx: Context, target: str, note: str | None, no_location: str | None) 
 @command(
     "visits",
     params=[Param("period", optional=True)],
-    flags=[Flag("rep", kind="word"), Flag("unit", kind="text")],
+    flags=[Flag("rep", kind="word"), Flag("unit", kind="text"), paging.PAGE_FLAG],
     group="2-visits",
 )
-def list_visits(ctx: Context, period: str | None, rep: str | None, unit: str | None) -> Reply:
+def list_visits(ctx: Context, period: str | None, rep: str | None, unit: str | None, page: int | None) -> Reply:
     day = None
     if period and period.lower() not in PERIODS:
         try:
             day = date.fromisoformat(period)
         except ValueError:
             raise UsageError("visits", "bad_date", value=period[:40]) from None
-    listed = visits.list_visits(ctx.uow, ctx.user_id, ctx.now, period and period.lower(), day, rep, unit)
-    return ctx.reply("visits/list", listed=listed)
+    listed = visits.list_visits(ctx.uow, ctx.user_id, ctx.now, period and period.lower(), day, rep, unit,
+                                page_no=page)
+    reply = ctx.reply("visits/list", listed=listed)
+    return paging.add_buttons(ctx, reply, paging.line("visits", period, rep=rep, unit=unit), listed.page)
 
 
 @command("setloc", params=[Param("customer", kind="text")], hidden=True)

@@ -13,6 +13,7 @@ from sqlalchemy import case, func, select
 
 from bot.errors import UserError
 from bot.i18n import label
+from bot.services.core import paging
 from bot.services.deals import announcement_rules, announcements
 from bot.services.manager import scope
 from db.models import Customer, Deal, Stage, User
@@ -28,7 +29,7 @@ STAGE_WORDS = {
 LIST_STAGES = ("open", "initial", "intent", "negotiation", "won", "lost", "all")
 BUILTIN_LOSE_REASONS = ("price", "competitor", "budget", "timing", "no_decision", "no_response", "other")
 MAX_AMOUNT = Decimal("1e12")
-LIST_LIMIT = 30
+LIST_LIMIT = paging.PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -152,9 +153,16 @@ def _require_open(deal: Deal) -> None:
         raise UserError("deals/already_lost", deal_id=deal.id)
 
 
+@dataclass(frozen=True)
+class DealList:
+    deals: list[DealView]
+    page: paging.Page
+
+
 # ---- commands -----------------------------------------------------------------------------
 
-def list_deals(uow: UnitOfWork, user_id: int, stage: str | None, now: datetime) -> list[DealView]:
+def list_deals(uow: UnitOfWork, user_id: int, stage: str | None, now: datetime, page_no: int | None = None) -> DealList:
+    page_no = paging.number(page_no)
     stage = (stage or "open").lower()
     if stage not in LIST_STAGES:
         raise UserError("deals/bad_stage", value=stage[:30], stages=", ".join(LIST_STAGES))
@@ -165,8 +173,9 @@ def list_deals(uow: UnitOfWork, user_id: int, stage: str | None, now: datetime) 
     elif stage != "all":
         query = query.where(Deal.stage == stage)
     open_first = case((Deal.stage.in_(OPEN_STAGES), 0), else_=1)
-    deals = uow.session.scalars(query.order_by(open_first, Deal.updated_at.desc()).limit(LIST_LIMIT))
-    return [view(uow, d) for d in deals]
+    deals = list(uow.session.scalars(query.order_by(open_first, Deal.updated_at.desc(), Deal.id.desc())
+                                     .offset(paging.offset(page_no)).limit(LIST_LIMIT + 1)))
+    return DealList([view(uow, d) for d in deals[:LIST_LIMIT]], paging.of_probe(page_no, len(deals)))
 
 
 def show(uow: UnitOfWork, user_id: int, ref: str, now: datetime) -> DealView:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from bot.errors import UserError
+from bot.services.core import paging
 from bot.services.leads import dedupe
 from bot.services.leads.lifecycle import (
     MAX_CONTACT_CHARS,
@@ -32,6 +33,7 @@ class Converted:
     linked_existing: bool  # True: the duplicate check found the customer, none was created
     customer_owner: str | None
     contact_id: int | None
+    contact_name: str | None
     deal_id: int | None
     amount: Decimal | None
     currency: str | None
@@ -77,7 +79,7 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
     lead.updated_at = now
     record_event(uow, lead, "convert", actor_id, before, owner_id, now, f"customer #{customer.id}")
     return Converted(lead.id, customer.id, customer.name, linked, user_name(uow, customer.owner_id),
-                     contact_id, deal_id, deal_amount, currency)
+                     contact_id, contact_name if contact_id else None, deal_id, deal_amount, currency)
 
 
 # --- customers --------------------------------------------------------------------------------
@@ -95,10 +97,12 @@ class CustomerRow:
 class CustomerList:
     rows: list[CustomerRow]
     total: int
+    page: paging.Page
 
 
-def list_customers(uow: UnitOfWork, user_id: int, today) -> CustomerList:
-    """Customers the user may see (his own, his team's for a manager, team-member records)."""
+def list_customers(uow: UnitOfWork, user_id: int, today, page_no: int | None = None) -> CustomerList:
+    """Customers the user may see (his own, his team's for a manager, team-member records), one page of them."""
+    page_no = paging.number(page_no)
     visible = scope.of(uow, user_id, today)
     query = (
         select(Customer, User.name).outerjoin(User, User.id == Customer.owner_id)
@@ -107,8 +111,8 @@ def list_customers(uow: UnitOfWork, user_id: int, today) -> CustomerList:
     total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = [CustomerRow(c.id, c.name, owner, c.level, c.phone)
             for c, owner in uow.session.execute(query.order_by(Customer.created_at.desc(), Customer.id.desc())
-                                                .limit(LIST_LIMIT))]
-    return CustomerList(rows, total)
+                                                .offset(paging.offset(page_no)).limit(LIST_LIMIT))]
+    return CustomerList(rows, total, paging.of_total(page_no, len(rows), total))
 
 
 @dataclass(frozen=True)

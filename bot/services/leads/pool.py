@@ -128,10 +128,11 @@ def page(uow: UnitOfWork, user_id: int, text: str | None, region: str | None = N
         rows = run(uow, _page_query(*shape), {**params, "pool_ids": list(pool_names)}).all() if pool_names else []
     items = [PoolItem(r.id, r.company, r.contact_name, r.region, r.source, r.industry, pool_names[r.pool_id])
              for r in rows[:PAGE_SIZE]]
+    # The search words come before the flags: a text flag takes everything up to the next flag.
     filters = " ".join(
-        [f"--{name} {_quoted(value)}" for name, value in (("region", region), ("source", source),
-                                                          ("industry", industry)) if value]
-        + ([needle] if needle else [])
+        ([needle] if needle else [])
+        + [f"--{name} {_quoted(value)}" for name, value in (("region", region), ("source", source),
+                                                            ("industry", industry)) if value]
     )
     return PoolPage(items, page_no, len(rows) > PAGE_SIZE, list(pool_names.values()), filters)
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.errors import UserError
-from bot.services.core import identity, org
+from bot.services.core import identity, org, paging
 from bot.services.leads.lifecycle import S, parse_id, user_name
 from bot.services.leads.pool import can_manage_pool, visible_pools
 from bot.services.manager import scope
@@ -16,7 +16,7 @@ from db.models import Lead, LeadEvent, LeadFollowup, LeadStatus, OrgUnit, Pool, 
 from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import UnitOfWork
 
-LIST_LIMIT = 30
+LIST_LIMIT = paging.PAGE_SIZE
 # What /leads accepts as a status word, in both languages.
 STATUS_WORDS = {
     **{s.value: s.value for s in LeadStatus},
@@ -135,6 +135,7 @@ class LeadList:
     total: int
     status: str  # a status, "open" or "all"
     whose: str  # a user's or unit's name
+    page: paging.Page
 
 
 def _status_filter(word: str | None) -> str | None:
@@ -143,8 +144,10 @@ def _status_filter(word: str | None) -> str | None:
     return STATUS_WORDS.get(unicodedata.normalize("NFKC", word).strip().casefold())
 
 
-def list_leads(uow: UnitOfWork, user_id: int, status_word: str | None, who: str | None, today) -> LeadList:
-    """/leads [status] [rep|unit]: own leads; a manager may name a rep or a unit in his scope."""
+def list_leads(uow: UnitOfWork, user_id: int, status_word: str | None, who: str | None, today,
+               page_no: int | None = None) -> LeadList:
+    """/leads [status] [rep|unit]: own leads; a manager may name a rep or a unit in his scope. One page of them."""
+    page_no = paging.number(page_no)
     status = _status_filter(status_word)
     if status is None:
         if who is not None:
@@ -160,9 +163,10 @@ def list_leads(uow: UnitOfWork, user_id: int, status_word: str | None, who: str 
     total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = [
         LeadRow(lead.id, lead.company, lead.status, owner, lead.contact_name, lead.phone)
-        for lead, owner in uow.session.execute(query.order_by(Lead.updated_at.desc(), Lead.id.desc()).limit(LIST_LIMIT))
+        for lead, owner in uow.session.execute(query.order_by(Lead.updated_at.desc(), Lead.id.desc())
+                                               .offset(paging.offset(page_no)).limit(LIST_LIMIT))
     ]
-    return LeadList(rows, total, status, whose)
+    return LeadList(rows, total, status, whose, paging.of_total(page_no, len(rows), total))
 
 
 def _owners(uow: UnitOfWork, visible: scope.Scope, user_id: int, who: str | None):

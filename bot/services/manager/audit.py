@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.actor import CURRENT_ACTOR
 from bot.errors import UserError
+from bot.services.core import paging
 from bot.services.manager import scope
 from db.base import utcnow
 from db.models.audit import AuditEntry
@@ -157,6 +158,7 @@ class History:
     record_id: int
     changes: list[Change]
     total: int
+    page: paging.Page
 
 
 def _record_owner(uow: UnitOfWork, record_type: str, record_id: int) -> tuple[bool, int | None]:
@@ -177,8 +179,10 @@ def _record_owner(uow: UnitOfWork, record_type: str, record_id: int) -> tuple[bo
     return True, row.owner_id
 
 
-def history(uow: UnitOfWork, user_id: int, record_type: str, record_id: int, today: date) -> History:
-    """A record's changes, newest first, for someone whose scope covers the record."""
+def history(uow: UnitOfWork, user_id: int, record_type: str, record_id: int, today: date,
+            page_no: int | None = None) -> History:
+    """A record's changes, newest first, one page of them, for someone whose scope covers the record."""
+    page_no = paging.number(page_no)
     from db.models import User
 
     kind = TYPE_ALIASES.get(record_type.lower())
@@ -195,11 +199,13 @@ def history(uow: UnitOfWork, user_id: int, record_type: str, record_id: int, tod
         select(User.id, User.name).where(User.id.in_({e.actor_id for e in entries if e.actor_id}))
     ).tuples().all())
     changes = []
-    for entry in entries[:MAX_ENTRIES]:
+    start = paging.offset(page_no, MAX_ENTRIES)
+    for entry in entries[start : start + MAX_ENTRIES]:
         before, after = entry.before or {}, entry.after or {}
         keys = [k for k in dict.fromkeys([*after, *before]) if k not in ("id", "created_at", "updated_at")]
         fields = [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
         actor = names.get(entry.actor_id, "") if entry.actor_id else ""
         changes.append(Change(entry.at, actor, entry.platform, entry.action, fields))
-    return History(kind, record_id, changes, len(entries))
+    return History(kind, record_id, changes, len(entries), paging.of_total(page_no, len(changes), len(entries),
+                                                                         MAX_ENTRIES))
 

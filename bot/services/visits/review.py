@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from bot.errors import UserError
-from bot.services.core import outbox
+from bot.services.core import outbox, paging
 from bot.services.manager import scope
 from bot.services.visits import visits
 from bot.services.visits.visit_targets import target_name, target_of
@@ -37,6 +37,7 @@ class QueueItem:
 class Queue:
     items: list[QueueItem]
     total: int
+    page: paging.Page
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ def _reviewable(visible: scope.Scope, manager_id: int):
     )
 
 
-def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PAGE) -> Queue:
+def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PAGE, page_no: int | None = None) -> Queue:
+    """One page of the visits waiting for this manager's review, oldest first."""
+    page_no = paging.number(page_no)
     manager = visits.active_user(uow, manager_id)
     visible = scope.of(uow, manager_id, now.date())
     zone = visits.zone_of(manager)
@@ -65,7 +68,7 @@ def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PA
     total = uow.session.scalar(select(func.count()).select_from(Visit).where(*conditions)) or 0
     rows = uow.session.execute(
         select(Visit, User.name).join(User, Visit.user_id == User.id).where(*conditions)
-        .order_by(Visit.started_at).limit(limit)
+        .order_by(Visit.started_at, Visit.id).offset(paging.offset(page_no, limit)).limit(limit)
     ).all()
     items = [
         QueueItem(
@@ -74,7 +77,7 @@ def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PA
         )
         for v, name in rows
     ]
-    return Queue(items, total)
+    return Queue(items, total, paging.of_total(page_no, len(items), total, limit))
 
 
 def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note: str | None, now: datetime) -> Decision:

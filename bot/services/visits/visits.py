@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import joinedload
 
 from bot.errors import UserError
+from bot.services.core import paging
 from bot.services.manager import scope
 from bot.services.visits import location_checks as checks
 from bot.services.visits.location_checks import Reason
@@ -80,11 +81,10 @@ class VisitList:
     first_day: date
     last_day: date
     whose: str  # "me", a user's name, or a unit's name
-    rows: list[VisitRow] = field(default_factory=list)
-
-    @property
-    def verified(self) -> int:
-        return sum(1 for r in self.rows if r.counts)
+    rows: list[VisitRow] = field(default_factory=list)  # one page of them
+    total: int = 0  # in the whole period
+    verified: int = 0  # of them counted
+    page: paging.Page = paging.Page(1, 50, 0, 0, False)
 
 
 # ---------------------------------------------------------------- the rep and his day
@@ -196,7 +196,9 @@ def period_days(period: str | None, day: date | None, today: date) -> tuple[date
 
 
 def list_visits(uow: UnitOfWork, viewer_id: int, now: datetime, period: str | None = None, day: date | None = None,
-                rep_handle: str | None = None, unit_name: str | None = None, limit: int = 50) -> VisitList:
+                rep_handle: str | None = None, unit_name: str | None = None, limit: int = 50,
+                page_no: int | None = None) -> VisitList:
+    page_no = paging.number(page_no)
     viewer = active_user(uow, viewer_id)
     visible = scope.of(uow, viewer_id, now.date())
     zone = zone_of(viewer)
@@ -223,12 +225,15 @@ def list_visits(uow: UnitOfWork, viewer_id: int, now: datetime, period: str | No
         whose = unit.name
     else:
         query = query.where(Visit.user_id == viewer_id)
+    counted = query.with_only_columns(func.count(), func.coalesce(func.sum(case((Visit.counts, 1), else_=0)), 0))
+    total, verified = uow.session.execute(counted.order_by(None)).one()
     rows = []
-    for visit, user_name in uow.session.execute(query.order_by(Visit.started_at.desc()).limit(limit)):
+    for visit, user_name in uow.session.execute(query.order_by(Visit.started_at.desc(), Visit.id.desc())
+                                                .offset(paging.offset(page_no, limit)).limit(limit)):
         minutes = round((visit.ended_at - visit.started_at).total_seconds() / 60) if visit.ended_at else None
         rows.append(VisitRow(
             visit.id, visit.kind, user_name, target_name(target_of(uow, visit)),
             (visit.taken_at or visit.started_at).astimezone(zone), minutes, visit.verdict, visit.review_status,
             visit.counts, visit.distance_m, visit.reasons, visit.status,
         ))
-    return VisitList(first, last, whose, rows)
+    return VisitList(first, last, whose, rows, total, verified, paging.of_total(page_no, len(rows), total, limit))
