@@ -53,3 +53,22 @@ def test_the_process_is_assembled_once_with_every_command_and_job(db: Database, 
         assert [c.name for c in command_table().all()] == [c.name for c in process.router.commands.all()]
     finally:
         process.dispose()
+
+
+def test_every_declared_command_and_job_is_assembled():
+    """A handler or job module left out of bootstrap's lists would silently drop its commands."""
+    import importlib
+    import pkgutil
+
+    import bot.handlers
+    import bot.jobs
+    from bot.handlers.registry import CommandTable
+    from bot.scheduler import collect_jobs
+
+    def every_module(package):
+        return [importlib.import_module(m.name)
+                for m in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")]
+
+    declared = {c.name for c in CommandTable.collect(every_module(bot.handlers)).all()}
+    assert declared == {c.name for c in command_table().all()}
+    assert {j.name for j in collect_jobs(every_module(bot.jobs))} == {j.name for j in jobs()}
