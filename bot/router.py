@@ -150,7 +150,9 @@ class Router:
 
     def _handle(self, incoming: Incoming, trace: Trace) -> list[Reply]:
         with self.db.uow() as uow:
-            if incoming.event_id and not identity.claim_event(uow, incoming.platform, incoming.event_id):
+            fresh = not incoming.event_id or identity.claim_event(
+                uow, incoming.platform, incoming.workspace, incoming.event_id)
+            if not fresh:
                 trace.outcome = "duplicate"
                 log.info("duplicate %s event %s ignored", incoming.platform, incoming.event_id)
                 return []
@@ -176,7 +178,7 @@ class Router:
             return
         with self.db.uow() as uow:
             try:
-                if identity.claim_event(uow, incoming.platform, incoming.event_id):
+                if identity.claim_event(uow, incoming.platform, incoming.workspace, incoming.event_id):
                     uow.commit()
             except IntegrityError:
                 pass

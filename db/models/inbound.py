@@ -8,12 +8,15 @@ from db.base import Base, UTCDateTime, utcnow
 
 
 class InboundEvent(Base):
-    """One row per platform event acted on; the unique key makes a retry act zero times."""
+    """One row per platform event acted on; the unique key makes a retry act zero times. The key is
+    the platform, the bot or team it came to (workspace) and the platform's event id; a row older
+    than the platforms' retry window no longer counts (Telegram reuses update ids after a quiet week)."""
 
     __tablename__ = "inbound_events"
-    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+    __table_args__ = (UniqueConstraint("platform", "workspace", "event_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
+    workspace: Mapped[str] = mapped_column(String(64), default="", server_default="")
     event_id: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,5 +1,7 @@
 """A platform retry (same event id) acts once, whatever the command's outcome."""
-from sqlalchemy import func, select
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
 
 from bot.messages import Incoming
 from bot.services.core import identity
@@ -7,8 +9,9 @@ from db.base import utcnow
 from db.models import InboundEvent, OutboxMessage
 
 
-def incoming(command: str, args: str = "", event_id: str = "ev-1", user: str = "U9") -> Incoming:
-    return Incoming(platform="slack", workspace="T1", chat_id="D1", user_id=user, command=command, args=args,
+def incoming(command: str, args: str = "", event_id: str = "ev-1", user: str = "U9", workspace: str = "T1"
+             ) -> Incoming:
+    return Incoming(platform="slack", workspace=workspace, chat_id="D1", user_id=user, command=command, args=args,
                     event_id=event_id, is_private=True)
 
 
@@ -43,3 +46,27 @@ def test_no_traceback_reaches_the_chat(router, demo_org, monkeypatch):
     router.handle(incoming("join", code, event_id="ev-3"))
     reply = router.handle(incoming("whoami", event_id="ev-4"))[0]
     assert "went wrong" in reply.text and "secret" not in reply.text and "Traceback" not in reply.text
+
+
+def test_one_event_id_at_two_bots_is_two_events(router, demo_org):
+    """Telegram numbers updates per bot: bot 1's update 7 and bot 2's update 7 both act."""
+    for handle, user, name in (("sam", "U1", "Sam Carter"), ("li", "U2", "李雷 Li Lei")):
+        with demo_org.uow() as uow:
+            code = identity.create_invitation(uow, identity.find_user(uow, handle).id, utcnow(), 14)
+            uow.commit()
+        [welcome] = router.handle(incoming("join", code, event_id="7", user=user, workspace=f"bot-{user}"))
+        assert name in welcome.title
+    with demo_org.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(InboundEvent)) == 2
+
+
+def test_an_event_id_older_than_the_retry_window_acts_again(router, demo_org):
+    """Telegram starts update ids afresh after a quiet week: an old id must not swallow a new update."""
+    first = router.handle(incoming("whoami", event_id="42"))
+    assert router.handle(incoming("whoami", event_id="42")) == []  # a retry within the window
+    with demo_org.uow() as uow:
+        uow.session.execute(update(InboundEvent).values(received_at=utcnow() - identity.RETRY_WINDOW
+                                                        - timedelta(minutes=1)))
+        uow.commit()
+    assert router.handle(incoming("whoami", event_id="42")) == first
+    assert router.handle(incoming("whoami", event_id="42")) == []

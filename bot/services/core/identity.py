@@ -21,24 +21,33 @@ CODE_LENGTH = 8
 PLATFORMS = ("slack", "telegram", "console")
 
 
-# INSERT ... ON CONFLICT DO NOTHING RETURNING, spelled alike by PostgreSQL and SQLite (3.35+). As
-# text, because SQLAlchemy cannot cache the dialect insert().on_conflict_do_nothing() construct
-# and would compile it again for every command.
+# Platforms retry an event for minutes (Slack) up to a day (Telegram keeps undelivered updates 24 h);
+# past that an id is new again: Telegram starts update ids afresh after a week without updates.
+RETRY_WINDOW = timedelta(hours=24)
+
+# INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING, spelled alike by PostgreSQL and SQLite
+# (3.35+): a row comes back when the event is new, or when its old row is past the retry window (it
+# is renewed); nothing comes back for a retry. As text, because SQLAlchemy cannot cache the dialect
+# insert().on_conflict_do_update() construct and would compile it again for every command.
 _CLAIM = text(
-    "INSERT INTO inbound_events (platform, event_id, received_at) "
-    "VALUES (:platform, :event_id, :received_at) ON CONFLICT DO NOTHING RETURNING id"
-).bindparams(bindparam("received_at", type_=InboundEvent.__table__.c.received_at.type))
+    "INSERT INTO inbound_events (platform, workspace, event_id, received_at) "
+    "VALUES (:platform, :workspace, :event_id, :received_at) "
+    "ON CONFLICT (platform, workspace, event_id) DO UPDATE SET received_at = excluded.received_at "
+    "WHERE inbound_events.received_at < :expired_before RETURNING id"
+).bindparams(bindparam("received_at", type_=InboundEvent.__table__.c.received_at.type),
+             bindparam("expired_before", type_=InboundEvent.__table__.c.received_at.type))
 _CLAIM_DIALECTS = frozenset({"postgresql", "sqlite"})
 
 
-def claim_event(uow: UnitOfWork, platform: str, event_id: str) -> bool:
-    """Record an inbound event; False when it was seen before (a platform retry).
+def claim_event(uow: UnitOfWork, platform: str, workspace: str, event_id: str) -> bool:
+    """Record an inbound event; False when it was seen before within the retry window (a retry).
 
-    One round trip on PostgreSQL and SQLite: INSERT ... ON CONFLICT DO NOTHING RETURNING, no
-    savepoint. A concurrent claim of the same event from another process waits on the unique
-    index until that transaction ends, then finds the row (or inserts it, if the other rolled back).
+    One round trip on PostgreSQL and SQLite, no savepoint. A concurrent claim of the same event from
+    another process waits on the unique index until that transaction ends, then finds the row (or
+    inserts it, if the other rolled back).
     """
-    row = {"platform": platform, "event_id": event_id[:128], "received_at": utcnow()}
+    now = utcnow()
+    row = {"platform": platform, "workspace": workspace[:64], "event_id": event_id[:128], "received_at": now}
     if uow.dialect not in _CLAIM_DIALECTS:  # another database: a savepoint keeps the caller's transaction usable
         try:
             with uow.session.begin_nested():
@@ -46,7 +55,7 @@ def claim_event(uow: UnitOfWork, platform: str, event_id: str) -> bool:
         except IntegrityError:
             return False
         return True
-    return uow.session.execute(_CLAIM, row).first() is not None
+    return uow.session.execute(_CLAIM, {**row, "expired_before": now - RETRY_WINDOW}).first() is not None
 
 
 def resolve_user(uow: UnitOfWork, platform: str, workspace: str, platform_user_id: str) -> User | None:
