@@ -7,7 +7,7 @@ whoever needs it. Nothing registers itself on import and no module keeps state a
 The CLI, the tests and the benches build their parts through the same functions.
 """
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
@@ -127,7 +127,6 @@ class BotProcess:
     front_ends: list[FrontEnd]
     dispatcher: Dispatcher
     scheduler: Scheduler
-    senders: dict[str, Sender] = field(default_factory=dict)
 
     def web_app(self) -> web.Application:
         return web_app(self.db, self.settings, self.metrics, self.front_ends)
@@ -147,5 +146,4 @@ def bot_process(settings: Settings, console_out: TextIO) -> BotProcess:
     return BotProcess(
         settings=settings, db=db, metrics=metrics, router=router, front_ends=front_ends,
         dispatcher=Dispatcher(db, senders, metrics=metrics), scheduler=Scheduler(db, settings, jobs()),
-        senders=senders,
     )

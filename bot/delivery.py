@@ -127,7 +127,7 @@ class Dispatcher:
         metrics: Metrics | None = None,
     ):
         self.db = db
-        self.metrics = metrics
+        self.metrics = metrics if metrics is not None else Metrics()  # a process passes its own
         self.senders = senders
         self.clock = clock
         self.lease = timedelta(seconds=lease_seconds)
@@ -137,14 +137,6 @@ class Dispatcher:
         self.wakeup = asyncio.Event()
         # A 429 pauses its chat here, whatever windows the sender declares.
         self._pauses: dict[tuple[str, str], SlidingWindow] = {}
-
-    def _count_delivered(self) -> None:
-        if self.metrics is not None:
-            self.metrics.outbox_delivered.inc()
-
-    def _count_failure(self) -> None:
-        if self.metrics is not None:
-            self.metrics.outbox_failures.inc()
 
     def _windows(self, message: OutboxMessage) -> list[SlidingWindow]:
         pause = self._pauses.setdefault((message.platform, message.chat_id), SlidingWindow(1_000_000, 1.0))
@@ -203,18 +195,18 @@ class Dispatcher:
                 await self._post(sender, message, windows)
             except RetryAfter as exc:
                 # Honour it for this chat and try again once the platform allows.
-                self._count_failure()
+                self.metrics.outbox_failures.inc()
                 for window in windows:
                     window.block_for(exc.seconds)
                 log.info("outbox %s: 429, retry after %ss", message.id, exc.seconds)
                 continue
             except PermanentFailure as exc:
-                self._count_failure()
+                self.metrics.outbox_failures.inc()
                 log.warning("outbox %s undeliverable: %s", message.id, exc)
                 await asyncio.to_thread(self._finish, message.id, status="dead", last_error=str(exc)[:2000])
                 return
             except Exception as exc:  # network, 5xx, timeouts: back off and retry later
-                self._count_failure()
+                self.metrics.outbox_failures.inc()
                 dead = message.attempts >= self.max_attempts
                 log.warning("outbox %s failed (attempt %s): %r", message.id, message.attempts, exc)
                 await asyncio.to_thread(
@@ -226,7 +218,7 @@ class Dispatcher:
                     next_attempt_at=self.clock() + timedelta(seconds=backoff_seconds(message.attempts)),
                 )
                 return
-            self._count_delivered()
+            self.metrics.outbox_delivered.inc()
             await asyncio.to_thread(self._finish, message.id, status="sent", sent_at=self.clock(), locked_until=None)
             return
 
