@@ -41,3 +41,5 @@ class PoolMember(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Taken out of the pool (an org file or /pool admin members remove); the row stays as history.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -30,7 +30,7 @@ class Distributed:
 def pool_reps(uow: UnitOfWork, pool: Pool) -> list[int]:
     """Active reps who belong to the pool, directly or through their unit or an ancestor unit."""
     members = list(uow.session.execute(select(PoolMember.unit_id, PoolMember.user_id)
-                                       .where(PoolMember.pool_id == pool.id)))
+                                       .where(PoolMember.pool_id == pool.id, PoolMember.removed_at.is_(None))))
     user_ids = {m.user_id for m in members if m.user_id}
     unit_ids = [m.unit_id for m in members if m.unit_id]
     paths = list(uow.session.scalars(select(OrgUnit.path).where(OrgUnit.id.in_(unit_ids)))) if unit_ids else []

@@ -60,7 +60,8 @@ def member_pool_ids(user_id: UserId) -> Select:
     my_units = select(OrgUnit.id).where(my_path.startswith(OrgUnit.path))  # his unit and its ancestors
     return (
         select(PoolMember.pool_id).join(Pool, Pool.id == PoolMember.pool_id)
-        .where(Pool.active.is_(True), or_(PoolMember.user_id == user_id, PoolMember.unit_id.in_(my_units)))
+        .where(Pool.active.is_(True), PoolMember.removed_at.is_(None),
+               or_(PoolMember.user_id == user_id, PoolMember.unit_id.in_(my_units)))
     )
 
 

@@ -42,7 +42,7 @@ def is_pool_admin(uow: UnitOfWork, user: User, pool_id: int | None) -> bool:
     ancestors = org.ancestor_unit_ids(unit.path) if unit else []
     return uow.session.scalar(
         select(PoolMember.id).where(
-            PoolMember.pool_id == pool_id, PoolMember.is_admin.is_(True),
+            PoolMember.pool_id == pool_id, PoolMember.is_admin.is_(True), PoolMember.removed_at.is_(None),
             or_(PoolMember.user_id == user.id, PoolMember.unit_id.in_(ancestors)),
         ).limit(1)
     ) is not None
