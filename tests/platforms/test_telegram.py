@@ -98,7 +98,7 @@ async def webhook_bot(db: Database, demo_org: Database, router: Router, api: Fak
                       ) -> AsyncIterator[WebhookBot]:
     settings = telegram_settings(db, api, webhook=True)
     front_end = TelegramFrontEnd(settings, router)
-    app = web_app(db, settings, router.metrics, [front_end])
+    app = web_app(db, settings, [front_end])
     runner, port = await start_server(app)
     await front_end.start()
     async with aiohttp.ClientSession() as session:
