@@ -73,6 +73,7 @@ def test_set_merges_checks_writes_and_audits(console, db):
     assert board.daily and board.weekly_weekday == 4 and not board.monthly
     assert audit_count(db) >= before + 2  # the channel and its board row
     assert "Nothing changed" in in_chat(console, "/channel set boards.time=17:30")
+    assert "name: #sales → East sales" in in_chat(console, '/channel set name="East sales"')
     in_chat(console, "/channel set boards.metric=off boards.periods=day")
     _, board = channel(db)
     assert board.metric == "" and board.weekly_weekday is None  # the unit's metric, no week board
