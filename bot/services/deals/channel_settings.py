@@ -58,6 +58,13 @@ def _periods(value: object) -> object:
     return value
 
 
+def _off(value: object) -> object:
+    """A setting whose None means "the default" may be typed off (as it is shown)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "")):
+        return None
+    return value
+
+
 Clock = Annotated[str, BeforeValidator(_clock)]
 Zone = Annotated[str, AfterValidator(_zone)]
 
@@ -66,10 +73,12 @@ class BoardPlan(Strict):
     time: Clock = "18:00"
     periods: Annotated[list[Literal["day", "week", "month"]], BeforeValidator(_periods)] = ["day", "week", "month"]
     weekly_on: Literal[WEEKDAYS] = "friday"  # type: ignore[valid-type]
-    metric: Literal[METRICS] | None = None  # type: ignore[valid-type]  # None: the unit's announcement metric
+    # None: the unit's announcement metric
+    metric: Annotated[Literal[METRICS] | None, BeforeValidator(_off)] = None  # type: ignore[valid-type]
     top: int = Field(10, ge=1, le=50)
     weekends: bool = False
-    merge_seconds: int | None = Field(None, ge=0, le=3600)  # None: the platform's default
+    # None: the platform's default
+    merge_seconds: Annotated[int | None, Field(ge=0, le=3600), BeforeValidator(_off)] = None
 
 
 class ChannelSettings(Strict):
