@@ -132,11 +132,16 @@ def apply(uow: UnitOfWork, channel: TeamChannel, settings: ChannelSettings) -> N
 
 def _apply_boards(uow: UnitOfWork, channel: TeamChannel, plan: BoardPlan) -> None:
     row = uow.session.scalar(select(ChannelBoardSettings).where(ChannelBoardSettings.channel_id == channel.id))
+    if row is None and plan == BoardPlan():
+        return  # no row means the defaults: none is written for a channel that keeps them
     if row is None:
         if channel.id is None:
             uow.session.flush()
         row = ChannelBoardSettings(channel_id=channel.id)
         uow.session.add(row)
+        # Inserted with the column defaults first: the ORM leaves a None out of an INSERT when the
+        # column has a default, so "no weekly board" written at once would come back as Friday.
+        uow.session.flush()
     row.push_minute = _minutes(plan.time)
     row.daily = "day" in plan.periods
     row.weekly_weekday = WEEKDAYS.index(plan.weekly_on) if "week" in plan.periods else None
