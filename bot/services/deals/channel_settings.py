@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from sqlalchemy import select
 
 from bot.config import LOCALES
+from bot.services.core.text import visible
 from bot.services.core.validation import Strict, problem
 from bot.services.deals.board_metrics import METRICS
 from db.models import ChannelBoardSettings, TeamChannel
@@ -82,7 +83,7 @@ class BoardPlan(Strict):
 
 
 class ChannelSettings(Strict):
-    name: str | None = Field(None, max_length=200)
+    name: Annotated[str, AfterValidator(visible)] | None = Field(None, max_length=200)
     locale: Literal[LOCALES] = "en"  # type: ignore[valid-type]
     timezone: Zone = "UTC"
     include_subunits: bool = True

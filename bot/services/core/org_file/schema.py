@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from bot.config import LOCALES
+from bot.services.core.text import visible
 from bot.services.core.validation import Strict, problem
 from bot.services.deals.channel_settings import ChannelSettings, Zone
 from bot.services.leads.pool_rules import PoolRules
@@ -42,7 +43,8 @@ def _region(value: str) -> str:
 
 
 Text = Annotated[str, BeforeValidator(_as_text), Field(min_length=1, max_length=200)]
-Name = Annotated[Text, AfterValidator(str.strip)]
+# Names lose the invisible characters that let one pass for another (bot.services.core.text).
+Name = Annotated[Text, AfterValidator(lambda v: visible(v).strip())]
 Handle = Annotated[str, BeforeValidator(_as_text), AfterValidator(lambda v: v.strip().lower()),
                    Field(max_length=64), AfterValidator(_handle)]
 Region = Annotated[str, AfterValidator(lambda v: v.strip().upper()), AfterValidator(_region)]
