@@ -31,6 +31,7 @@ OBJECTS = frozenset({"event", "message", "previous_message", "item", "assistant_
                      "container", "view"})
 OBJECT_OR_ID = frozenset({"team", "enterprise", "user", "channel"})
 LISTS = frozenset({"authorizations", "actions"})
+NEVER_NULL = frozenset({"view", "event"})
 TEXT_HOLDERS = frozenset({"", "event", "message", "previous_message"})  # where "text" is a string
 
 
@@ -101,8 +102,8 @@ def _check(obj: dict[str, Any], where: str) -> str | None:
 def _field(key: str, value: object, where: str) -> str | None:
     path = f"{where}.{key}" if where else key
     wrong = f"{path}: {type(value).__name__}"
-    if value is None:
-        return None
+    if value is None:  # bolt looks inside these whenever the key is there ("callback_id" in body["view"])
+        return wrong if key in NEVER_NULL else None
     if key == "response_url":  # the answer is posted there
         return None if isinstance(value, str) and value.startswith(("https://", "http://")) else wrong
     if key in STRINGS or (key == "text" and where.split(".")[-1] in TEXT_HOLDERS):
