@@ -13,6 +13,7 @@ from bot.errors import UserError
 from bot.i18n import render_text
 from bot.logs import configure_logging
 from bot.services.core import demo, identity, org_file
+from bot.startup import StartupError, Unreachable, database_reachable, wait_for_database
 from db.base import utcnow
 from db.migrate import upgrade
 from db.session import Database
@@ -142,6 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     console_only = args.command == "console" or not (settings.slack_enabled or settings.telegram_enabled)
     if args.command in ("run", "console") and console_only:
         logging.getLogger().setLevel(logging.ERROR)  # logs would interleave with the chat
+    try:
+        if args.command == "run":  # a service: wait for the database (one line per try)
+            wait_for_database(settings.DATABASE_URL)
+        elif getattr(args, "upgrade_first", True):
+            database_reachable(settings.DATABASE_URL)
+    except Unreachable as exc:
+        print("fieldcrm: " + render_text("cli/database_unreachable", settings.DEFAULT_LOCALE, reason=str(exc)),
+              file=sys.stderr)
+        return 1
     if getattr(args, "upgrade_first", True):
         upgrade(settings.DATABASE_URL)
     db = open_database(settings.DATABASE_URL)
@@ -176,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as exc:
         print(f"fieldcrm: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:  # a platform refused the bot's token: retrying cannot help
+        logging.getLogger(__name__).critical("%s", exc)
+        return 1
     except KeyboardInterrupt:
         return 130
     finally:

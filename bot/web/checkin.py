@@ -12,6 +12,7 @@ import logging
 import math
 import secrets
 from functools import cache
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -139,11 +140,28 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
         return locale, reply, True
 
 
+async def _read_form(request: web.Request) -> dict[str, str] | None:
+    """The page's form (URL-encoded UTF-8, as the page posts it); None for any other body."""
+    charset = (request.charset or "utf-8").lower().replace("_", "-")
+    if request.content_type != "application/x-www-form-urlencoded" or charset not in ("utf-8", "utf8"):
+        return None
+    body = await request.content.read(MAX_FORM_BYTES + 1)
+    if len(body) > MAX_FORM_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=len(body))
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
+    except ValueError:  # not UTF-8, or a %-escape that is not
+        return None
+
+
 async def post_position(db: Database, settings: Settings, command_prefix: str, request: web.Request
                         ) -> web.Response:
     if (request.content_length or 0) > MAX_FORM_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length or 0)
-    form = dict(await request.post())
+    form = await _read_form(request)
+    if form is None:
+        locale = pick_locale(request.headers.get("Accept-Language"), settings.DEFAULT_LOCALE)
+        return _error_page(UserError("visits/checkin_unreadable"), locale)
     try:
         locale, outcome, ok = await asyncio.to_thread(
             _pin, db, settings, command_prefix, request.match_info["token"], form,

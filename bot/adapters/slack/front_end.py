@@ -1,19 +1,27 @@
 """The Slack front end: the bolt app, its listeners (ack first, work after) and the answers.
 
-HTTP mode serves POST /slack/events on the shared aiohttp app (bolt checks the signature and
-answers Slack's url_verification); Socket Mode is used instead when SLACK_APP_TOKEN is set.
+HTTP mode serves POST /slack/events on the shared aiohttp app: the signature is checked over the
+raw bytes, then the body read and its shape checked (`edge`), and only then is the payload handed
+to bolt (which answers Slack's url_verification); Socket Mode is used instead when SLACK_APP_TOKEN
+is set.
 """
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.slack import edge
 from bot.adapters.slack.blocks import ACTION_PREFIX, LINK_PREFIX
 from bot.adapters.slack.inbound import (
     action_incoming,
@@ -27,6 +35,7 @@ from bot.adapters.slack.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.config import Settings
 from bot.messages import Incoming
 from bot.router import Router
+from bot.startup import StartupError, Unreachable, reason, until_reachable
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +56,9 @@ class SlackFrontEnd:
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.SLACK_SIGNING_SECRET or "",
-            request_verification_enabled=bool(settings.SLACK_SIGNING_SECRET),
+            # _http verifies the signature over the raw bytes before anything is parsed, and
+            # hands bolt the payload it read (re-encoded), which bolt's own check cannot verify.
+            request_verification_enabled=False,
             # Every listener only acks and starts the work as a task, so running it before the
             # response costs nothing, and the ack leaves at once: otherwise bolt starts the
             # listener as a task and polls every 10 ms for its ack() (slack_bolt asyncio_runner).
@@ -68,22 +79,72 @@ class SlackFrontEnd:
         self.app.event("app_mention")(self._on_mention)
         self.app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_button)
         self.app.action(re.compile("^" + re.escape(LINK_PREFIX)))(self._on_link)
+        self.app.error(self._on_bolt_error)
 
     def add_routes(self, app: web.Application) -> None:
         if self.settings.SLACK_SIGNING_SECRET:
             app.router.add_post(EVENTS_PATH, self._http)
 
     async def _http(self, request: web.Request) -> web.Response:
-        response = await self.app.async_dispatch(await to_bolt_request(request))
+        """Signature, body, shape, then bolt: 401 unsigned, 400 unreadable, 200 and one log line
+        for a signed payload of the wrong shape (Slack would only send it again)."""
+        raw = await request.read()  # over client_max_size: 413, from aiohttp
+        try:
+            edge.verify(self.settings.SLACK_SIGNING_SECRET or "", request.headers, raw)
+            payload = edge.read_body(request.content_type, request.charset, raw)
+        except edge.Refusal as refusal:
+            log.info("slack: request refused (%s) from %s", refusal.code, request.remote)
+            return web.Response(status=refusal.status, text=refusal.code)
+        problem = edge.shape_problem(payload)
+        if problem is not None:
+            log.warning("slack: signed request ignored, wrong shape: %s", problem)
+            return web.Response(text="")
+        bolt_request = self._bolt_request(request, payload)
+        if bolt_request is None:
+            return web.Response(text="")
+        try:
+            response = await self.app.async_dispatch(bolt_request)
+        except Exception as exc:  # raised by bolt's own error handling: the last guard, one line
+            log.error("slack: bolt failed on a checked request: %r", exc)
+            return web.Response(status=400, text="unhandled")
         return await to_aiohttp_response(response)
 
+    @staticmethod
+    def _bolt_request(request: web.Request, payload: dict) -> AsyncBoltRequest | None:
+        """The payload re-encoded as JSON (bolt parses exactly what was checked), or None."""
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-type"}
+        try:
+            return AsyncBoltRequest(body=json.dumps(payload), query=request.query_string,
+                                    headers={**headers, "Content-Type": "application/json"})
+        except Exception as exc:  # a shape edge.shape_problem missed: ignored like the others
+            log.warning("slack: signed request ignored, unreadable by bolt: %r", exc)
+            return None
+
+    async def _on_bolt_error(self, error: Exception) -> BoltResponse:
+        """Whatever bolt trips over in a checked payload: one line, no traceback, no 500."""
+        log.error("slack: bolt could not handle a request: %r", error)
+        return BoltResponse(status=400, body="unhandled")
+
     async def start(self) -> None:
+        await until_reachable(self._connect)
         if self.settings.slack_socket_mode:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
             # Connecting retries until Slack answers: in the background, so other front ends start now.
             self._socket = AsyncSocketModeHandler(self.app, self.settings.SLACK_APP_TOKEN)
             self._spawn(self._socket.connect_async())
+
+    async def _connect(self) -> None:
+        """auth.test: Unreachable while Slack does not answer, StartupError when it refuses the token."""
+        try:
+            await self.client.auth_test()
+        except SlackApiError as exc:
+            status, error = exc.response.status_code, exc.response.get("error")
+            if status < 500 and error != "ratelimited":
+                raise StartupError(f"slack refused the bot token ({error})") from None
+            raise Unreachable(f"slack API {self.settings.SLACK_API_URL} unreachable (HTTP {status})") from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise Unreachable(f"slack API {self.settings.SLACK_API_URL} unreachable ({reason(exc)})") from None
 
     async def stop(self) -> None:
         if self._socket is not None:

@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.adapters.telegram import edge
 from bot.adapters.telegram.inbound import bot_id, to_incoming
 from bot.adapters.telegram.menu import RELINKING_COMMANDS, bot_commands, set_own_menus
 from bot.adapters.telegram.outbound import TelegramSender, deliver, reply_locale
@@ -18,6 +19,7 @@ from bot.adapters.telegram.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.config import LOCALES, Settings
 from bot.messages import Incoming, Reply
 from bot.router import Router
+from bot.startup import StartupError, Unreachable, reason, until_reachable
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +75,22 @@ class TelegramFrontEnd:
         async with self._init_lock:
             await self.application.initialize()  # idempotent: getMe once
 
+    async def _connect(self) -> None:
+        """getMe: Unreachable while Telegram does not answer, StartupError when it refuses the token."""
+        try:
+            await self._initialize()
+        except InvalidToken as exc:
+            raise StartupError(f"telegram refused the bot token ({reason(exc)})") from None
+        except (NetworkError, RetryAfter) as exc:  # TimedOut is a NetworkError
+            url = self.settings.TELEGRAM_API_BASE_URL
+            raise Unreachable(f"telegram API {url} unreachable ({reason(exc)})") from None
+
     def add_routes(self, app: web.Application) -> None:
         if self.webhook_url:
             app.router.add_post(WEBHOOK_PATH, self._webhook)
 
     async def start(self) -> None:
-        await self._initialize()
+        await until_reachable(self._connect)
         await self._set_commands()
         await self.application.start()
         if self.webhook_url:
@@ -111,28 +123,45 @@ class TelegramFrontEnd:
             log.warning("telegram: setMyCommands failed: %s", exc)
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        secret = self.settings.TELEGRAM_WEBHOOK_SECRET or ""
-        given = request.headers.get(SECRET_HEADER, "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        """Secret token first (403), then the body: not an update at all is a 400; an update of
+        the wrong shape is ignored with one log line and a 200, or Telegram would send it again."""
+        if not self._secret_matches(request.headers.get(SECRET_HEADER, "")):
             log.warning("telegram: webhook call with a wrong or missing secret token from %s", request.remote)
             return web.Response(status=403)
         if not self._started:
             return web.Response(status=503)  # Telegram retries
-        update = await self._parse_update(request)
-        if update is None:
-            return web.Response(status=400)
-        await self.application.process_update(update)
+        try:
+            data = edge.read_update(await request.read())
+        except edge.Unreadable as exc:
+            log.info("telegram: unreadable webhook body: %s", exc)
+            return web.Response(status=400, text="unreadable_body")
+        update = self._parse_update(data)
+        if update is not None:
+            await self.application.process_update(update)
         return web.Response(text="ok")
 
-    async def _parse_update(self, request: web.Request) -> Update | None:
+    def _secret_matches(self, given: str) -> bool:
+        secret = self.settings.TELEGRAM_WEBHOOK_SECRET or ""
         try:
-            data = await request.json()
-            return Update.de_json(data, self.bot) if isinstance(data, dict) else None
-        except Exception as exc:  # malformed body: 400, never a traceback
-            log.info("telegram: unreadable webhook body: %r", exc)
-            return None
+            given_bytes = given.encode("utf-8", "surrogateescape")  # aiohttp's decoding of raw bytes
+        except UnicodeEncodeError:
+            return False
+        return bool(secret) and hmac.compare_digest(given_bytes, secret.encode())
+
+    def _parse_update(self, data: dict) -> Update | None:
+        """The update, or None (logged once, one line) when its shape is wrong."""
+        problem = edge.shape_problem(data)
+        if problem is None:
+            try:
+                return Update.de_json(data, self.bot)
+            except Exception as exc:  # a field PTB reads and edge does not check
+                problem = repr(exc)
+        log.warning("telegram: update %s ignored, wrong shape: %s", data.get("update_id"), problem)
+        return None
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.webhook_url is None and not _well_shaped(update):  # polled: not checked at the edge
+            return
         query = update.callback_query
         if query is not None:
             try:  # every press is answered (stops the spinner), whatever happens next
@@ -158,5 +187,19 @@ class TelegramFrontEnd:
                 log.warning("telegram: could not answer in chat %s: %s", incoming.chat_id, exc)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        update_id = getattr(update, "update_id", "?")
-        log.error("telegram: update %s failed", update_id, exc_info=context.error)
+        """Must not fail itself: PTB would log that failure with a traceback of its own."""
+        update_id = update.update_id if isinstance(update, Update) else "?"
+        if isinstance(context.error, TelegramError):  # the platform's answer, not a bug: one line
+            log.warning("telegram: update %s failed: %r", update_id, context.error)
+        else:
+            log.error("telegram: update %s failed", update_id, exc_info=context.error)
+
+
+def _well_shaped(update: Update) -> bool:
+    try:
+        problem = edge.shape_problem(update.to_dict())
+    except Exception as exc:
+        problem = repr(exc)
+    if problem is not None:
+        log.warning("telegram: update %s ignored, wrong shape: %s", update.update_id, problem)
+    return problem is None

@@ -47,7 +47,7 @@ def _base(update: Update, message: MaybeInaccessibleMessage, workspace: str, use
         event_id=str(update.update_id),
         is_private=message.chat.type == ChatType.PRIVATE,
         display_name=user.full_name,
-        language_hint=user.language_code,
+        language_hint=user.language_code if isinstance(user.language_code, str) else None,
     )
 
 

@@ -75,7 +75,7 @@ def url(base_url: str, secret_key: str | None, user_id: int, visit_id: int, now:
 def read_signed(secret_key: str | None, token: str) -> LinkClaims:
     """The claims of a genuine link, expired or not; LinkError("altered") otherwise."""
     body, _, signature = token.partition(".")
-    if not body or not signature or not hmac.compare_digest(_sign(secret_bytes(secret_key), body), signature):
+    if not token.isascii() or not body or not signature or not hmac.compare_digest(_sign(secret_bytes(secret_key), body), signature):
         raise LinkError("altered")
     try:
         version, user_id, visit_id, expires, nonce = _unb64(body).decode().split(":")
