@@ -8,6 +8,8 @@ from sqlalchemy import Select, func, select
 
 from bot.config import LOCALES
 from bot.errors import UserError
+from bot.services.core import audit_log
+from db.base import utcnow
 from db.models import OrgUnit, PlatformIdentity, Role, TeamChannel, User
 from db.models.org import DEFAULT_SCOPE, DataScope
 from db.phone_keys import is_region, phone_key, rekey
@@ -182,8 +184,19 @@ def load_org(uow: UnitOfWork, data: dict, default_timezone: str, default_locale:
         _set_active(uow, units[name], raw.get("active", True) is not False)
     if new_region is not None:
         # The duplicate check spans the database (one company), so every stored phone is re-keyed.
-        result.phones_rekeyed = rekey(uow.session.connection(), partial(phone_key, region=new_region))
+        rekeyed: list = []
+        result.phones_rekeyed = rekey(uow.session.connection(), partial(phone_key, region=new_region), rekeyed)
+        _audit_rekeyed(uow, rekeyed)
     return result
+
+
+def _audit_rekeyed(uow: UnitOfWork, rekeyed: list) -> None:
+    """One audit row per re-keyed phone (the rekey is set-based, past the session's listener)."""
+    now, rows = utcnow(), []
+    for name, row_id, owner_id, old, new in rekeyed:
+        change = (row_id, {"phone_key": old}, {"phone_key": new}, owner_id)
+        rows += audit_log.bulk_rows(audit_log.record_type_of(name), "update", [change], now)
+    audit_log.write(uow.session, rows)
 
 
 def _set_active(uow: UnitOfWork, unit: OrgUnit, active: bool) -> None:

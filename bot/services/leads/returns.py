@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Integer,
     ScalarSelect,
     String,
     and_,
     case,
+    cast,
     exists,
     func,
     insert,
@@ -39,7 +41,7 @@ from sqlalchemy import (
     update,
 )
 
-from bot.services.core import outbox
+from bot.services.core import audit_log, outbox
 from bot.services.leads.lifecycle import S
 from bot.services.leads.ownership import constant
 from db.base import UTCDateTime
@@ -160,9 +162,24 @@ def _all_candidates(rules):
         .join(default_rule, and_(default_rule.c.pool_id == Lead.pool_id, default_rule.c.level.is_(None)))
         .outerjoin(level_rule, and_(level_rule.c.pool_id == Lead.pool_id, level_rule.c.level == Lead.level))
     )
-    return select(Lead.id, Lead.owner_id, Lead.status, Lead.pool_id, reason.label("reason")).select_from(joined).where(
+    return select(Lead.id, Lead.owner_id, Lead.status, Lead.pool_id, reason.label("reason"), Lead.claimed_at,
+                  Lead.last_followup_at).select_from(joined).where(
         Lead.status.in_(OPEN_LEAD_STATUSES), Lead.locked.is_(False), Lead.owner_id.is_not(None), or_(*due.values()),
     )
+
+
+_AFTER = {key: audit_log.plain(value) for key, value in _RETURNED_VALUES.items()}
+
+
+def _before(dialect: str, row) -> ColumnElement:
+    """The returned fields as they were, built in SQL from the moved rows."""
+    return audit_log.json_object(dialect, **{key: row[key] for key in _RETURNED_VALUES})
+
+
+def _audit_rows(rows, now: datetime) -> list[dict]:
+    return audit_log.bulk_rows("lead", "update", [
+        (row.id, {key: audit_log.plain(getattr(row, key)) for key in _RETURNED_VALUES}, _AFTER, None) for row in rows
+    ], now)
 
 
 def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, int]:
@@ -171,7 +188,8 @@ def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, in
     old = candidates.with_for_update(of=Lead).subquery("old")
     moved = (
         update(Lead).where(Lead.id == old.c.id).values(**_RETURNED_VALUES, updated_at=now)
-        .returning(old.c.id, old.c.owner_id, old.c.status, old.c.pool_id, old.c.reason).cte("moved")
+        .returning(old.c.id, old.c.owner_id, old.c.status, old.c.pool_id, old.c.reason, old.c.claimed_at,
+                   old.c.last_followup_at).cte("moved")
     )
     logged = insert(LeadEvent).from_select(
         ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id", "pool_id",
@@ -179,7 +197,13 @@ def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, in
         select(moved.c.id, literal(now, UTCDateTime()), null(), literal("return"), moved.c.status,
                literal(S.UNASSIGNED.value), moved.c.owner_id, null(), moved.c.pool_id, moved.c.reason),
     ).returning(LeadEvent.reason).cte("logged")
-    rows = uow.session.execute(select(logged.c.reason, func.count()).group_by(logged.c.reason),
+    actor = audit_log.actor_fields()
+    audited = audit_log.insert_from(select(
+        literal(now, UTCDateTime()), literal(actor["actor_id"], Integer), literal(actor["platform"], String),
+        literal("lead", String), moved.c.id,
+        literal("update"), _before(uow.dialect, moved.c), cast(literal(_AFTER, JSON), JSON), null(),
+    )).cte("audited")
+    rows = uow.session.execute(select(logged.c.reason, func.count()).group_by(logged.c.reason).add_cte(audited),
                                execution_options={"synchronize_session": False})
     return {reason: count for reason, count in rows}
 
@@ -198,6 +222,7 @@ def _return_serialised(uow: UnitOfWork, candidates, now: datetime) -> dict[str, 
                  reason=row.reason)
             for row in rows
         ])
+        audit_log.write(uow.session, _audit_rows(rows, now))
     by_reason: dict[str, int] = {}
     for row in rows:
         by_reason[row.reason] = by_reason.get(row.reason, 0) + 1
