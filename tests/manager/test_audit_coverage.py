@@ -4,7 +4,9 @@ in bot.services.core.audit_log) must have an audit row for that change.
 
 A command without a scenario here fails `test_every_command_has_a_scenario`: add it to WRITERS
 (setup lines, then the lines that make it write) or, when it only reads, to READ_ONLY, where it is
-checked to write nothing.
+checked to write nothing. A command with subcommands (a choice parameter named `action`) is walked
+one subcommand at a time ("review approve"; the bare name too when the action is optional). The
+writers outside the command table (the lead import, the org file) are walked at the end.
 """
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +16,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.bootstrap import command_table, jobs
-from bot.services.core import audit_log, identity
+from bot.services.core import audit_log, demo, identity, org
+from bot.services.leads import imports
 from db.base import Base, utcnow
 from db.models import Lead, Pool, User, Visit
 from db.models.audit import AuditEntry
@@ -58,11 +61,12 @@ WRITERS: dict[str, Scenario] = {
     "lang": Scenario(("/as li", "/lang en")),
     "visit": Scenario(("/visit c1", "/location 30 120"), setup=CONVERTED),
     "setloc": Scenario(("/setloc c1", "/location 30 120"), setup=CONVERTED),
-    "customer": Scenario(("/customer 1 setloc", "/location 30 120"), setup=CONVERTED),
+    "customer setloc": Scenario(("/customer 1 setloc", "/location 30 120"), setup=CONVERTED),
     "location": Scenario(("/location 30.001 120.001",), setup=(*CONVERTED, "/visit c1")),
     "checkin": Scenario(("/checkin", "/location 30 120"), setup=("/as li",)),
     "checkout": Scenario(("/checkout", "/location 30 120"), setup=("/as li", "/checkin", "/location 30 120")),
-    "review": Scenario(("/as mei", "/review approve {visit}"), setup=VISITED, prepare=_flag_visit),
+    "review approve": Scenario(("/as mei", "/review approve {visit}"), setup=VISITED, prepare=_flag_visit),
+    "review reject": Scenario(("/as mei", "/review reject {visit} not there"), setup=VISITED, prepare=_flag_visit),
     "newlead": Scenario(("/newlead FreshCo Bob",), setup=("/as li",)),
     "follow": Scenario(("/follow 1 called them",), setup=CLAIMED),
     "invalid": Scenario(("/invalid 1 wrong number",), setup=CLAIMED),
@@ -88,6 +92,7 @@ READ_ONLY: dict[str, tuple[str, ...]] = {
     "share_location": ("/as li", "/share_location"), "leads": ("/leads",), "lead": ("/lead 1",), "pool": ("/pool",),
     "customers": ("/customers",), "deals": ("/deals",), "deal": ("/deal 1",), "rank": ("/rank",), "team": ("/team",),
     "report": ("/report",), "audit": ("/audit lead 1",), "export": ("/export leads --format csv",),
+    "customer": ("/customer 1",), "review": ("/as mei", "/review"),
 }
 
 
@@ -158,13 +163,26 @@ def measure(db, act: Callable[[], object]) -> tuple[set, set]:
 
 # --- the tests -------------------------------------------------------------------------------
 
+def walked_names() -> set[str]:
+    """Every command, and every subcommand of a command with a choice parameter named `action`."""
+    names: set[str] = set()
+    for command in command_table().all():
+        actions = [p for p in command.params if p.name == "action" and p.kind == "choice"]
+        if not actions or actions[0].optional:
+            names.add(command.name)
+        names |= {f"{command.name} {choice}" for p in actions for choice in p.choices}
+    return names
+
+
 def test_every_command_has_a_scenario():
-    names = {c.name for c in command_table().all()}
+    names = walked_names()
     missing = sorted(names - WRITERS.keys() - READ_ONLY.keys())
     assert not missing, (
-        f"commands without an audit scenario: {', '.join('/' + n for n in missing)}. Add each to WRITERS in "
-        f"{__file__} (Scenario(run=lines that make it write, setup=lines before)) or, if it never writes, to "
-        "READ_ONLY (lines that run it)."
+        f"commands without an audit scenario: {', '.join('/' + n for n in missing)}. In {__file__}, add each "
+        "that writes to WRITERS, e.g. "
+        + "; ".join(f'"{n}": Scenario(run=("/{n} ...",), setup=("/as mei", ...))' for n in missing)
+        + " (the run lines must make it write; setup lines run before the snapshot), or each that only "
+        "reads to READ_ONLY, e.g. " + "; ".join(f'"{n}": ("/{n} ...",)' for n in missing) + "."
     )
     assert not (WRITERS.keys() | READ_ONLY.keys()) - names, "scenarios for commands that no longer exist"
     assert not WRITERS.keys() & READ_ONLY.keys()
@@ -217,6 +235,28 @@ def test_a_quiet_job_writes_no_business_record(name, console, db, demo_pool, set
     run_lines(console, CONVERTED)
     touched, audited = measure(db, lambda: _job(name).func(db, utcnow(), settings))
     assert not touched and not audited, f"{name} wrote {sorted(touched | audited)}"
+
+
+def _import(db) -> None:
+    with db.uow() as uow:
+        report = imports.import_leads(uow, b"company,phone\nImported Co,13800138123\n", "leads.csv",
+                                      demo.DEMO_POOL, utcnow())
+        uow.commit()
+    assert report.created == 1
+
+
+def _org_file_with_a_new_phone_region(db) -> None:
+    tree = demo.DEMO_ORG
+    with db.uow() as uow:
+        org.load_org(uow, {**tree, "units": [{**tree["units"][0], "phone_region": "US"}]}, "Asia/Shanghai", "en")
+        uow.commit()
+
+
+@pytest.mark.parametrize("writer", [_import, _org_file_with_a_new_phone_region])
+def test_writers_outside_the_command_table_audit_every_record_they_change(writer, db, demo_pool):
+    touched, audited = measure(db, lambda: writer(db))
+    assert touched, f"{writer.__name__}: the scenario wrote nothing"
+    assert touched <= audited, f"{writer.__name__} changed records without an audit row: {sorted(touched - audited)}"
 
 
 def test_the_audit_rows_of_a_claim_say_who_and_what(console, db, demo_pool):

@@ -6,7 +6,10 @@ claiming one lead exactly one row changes; the others are told who has it. A rep
 are serialised on his users row (SELECT ... FOR UPDATE), and the UPDATE, a later statement, counts
 his open leads and today's claims afresh and is guarded by them, so he cannot overshoot his cap
 or his daily limit. On SQLite every writer is already serialised (BEGIN IMMEDIATE).
+The UPDATE bypasses the audit listener: the claim log, the LeadEvent and the audit row are written
+with it (on PostgreSQL in the same statement).
 """
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
@@ -188,8 +191,9 @@ def _take_statements():
         select(moved.c.id, _NOW, _REP, literal("claim"), literal(S.UNASSIGNED.value),
                literal(S.PENDING.value), null(), _REP, _POOL_ID)).cte("log_event")
     log_audit = audit_log.insert_from(
-        select(_NOW, _ACTOR, _PLATFORM, literal("lead"), moved.c.id, literal("update"),
-               cast(literal(UNCLAIMED, JSON), JSON), cast(_AFTER, JSON), _REP)).cte("log_audit")
+        select(_NOW, _ACTOR, _PLATFORM, ownership.constant("lead"), moved.c.id, ownership.constant("update"),
+               cast(ownership.constant(json.dumps(UNCLAIMED)), JSON).label("before"), cast(_AFTER, JSON), _REP),
+    ).cte("log_audit")
     take_and_log = select(fresh.c.held, fresh.c.today, select(func.count()).select_from(moved).scalar_subquery()
                           .label("taken")).add_cte(log_claim, log_event, log_audit)
     return counts, taken, take_and_log

@@ -10,7 +10,8 @@ or no won deal after `return_no_deal_days` (a customer level may override them i
 return (`close_to_return`, asked by bot.services.manager.team).
 
 The sweep is set-based: one statement for the whole table (every pool and customer level), never one
-round trip per lead. Each returned lead gets an owner-change LeadEvent ("return").
+round trip per lead. Each returned lead gets an owner-change LeadEvent ("return") and an audit row,
+in the same statement on PostgreSQL.
 Racing a follow-up, a lead is either followed or returned, never both: on PostgreSQL the sweep
 locks candidate rows with SELECT ... FOR UPDATE, which re-checks the rule on the row's newest
 version, and a follow-up locks the row too (lifecycle.lock_lead) and refuses a lead that left its owner.
@@ -184,7 +185,7 @@ def _audit_rows(rows, now: datetime) -> list[dict]:
 
 def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, int]:
     """One statement: lock the due rows (re-checked on their newest version), move them, log them
-    (a data-modifying CTE: the UPDATE's RETURNING feeds the INSERT of the history rows)."""
+    (data-modifying CTEs: the UPDATE's RETURNING feeds the INSERTs of the history and audit rows)."""
     old = candidates.with_for_update(of=Lead).subquery("old")
     moved = (
         update(Lead).where(Lead.id == old.c.id).values(**_RETURNED_VALUES, updated_at=now)
