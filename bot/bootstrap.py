@@ -32,8 +32,8 @@ from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter, from_settings
 from bot.router import Router
 from bot.scheduler import ScheduledJob, Scheduler, collect_jobs
+from bot.services.core import audit_log
 from bot.services.core.secrets import shared_secret
-from bot.services.manager import audit
 from bot.web import checkin, ops
 from bot.web.server import build_web_app
 from db.base import utcnow
@@ -60,7 +60,7 @@ def jobs() -> list[ScheduledJob]:
 def open_database(url: str, **engine_kwargs: object) -> Database:
     """A database whose every flush is audited."""
     db = Database(url, **engine_kwargs)
-    audit.install(db)
+    audit_log.install(db)
     return db
 
 

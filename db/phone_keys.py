@@ -69,19 +69,24 @@ def phone_key(phone: str | None, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def rekey(connection: Connection, key_of: Callable[[str], str | None]) -> int:
+def rekey(connection: Connection, key_of: Callable[[str], str | None],
+          changed: list[tuple[str, int, int | None, str | None, str | None]] | None = None) -> int:
     """Recompute every stored phone key with `key_of` (e.g. phone_key in a region); returns how many
-    keys changed."""
-    changed = 0
+    keys changed, and appends each change to `changed` as (table, row id, owner id, old key, new
+    key) when given, for the caller's audit log."""
+    count = 0
     for name in PHONE_TABLES:
-        rows = table(name, column("id"), column("phone"), column("phone_key"))
-        stored = connection.execute(select(rows.c.id, rows.c.phone, rows.c.phone_key)
+        rows = table(name, column("id"), column("phone"), column("phone_key"), column("owner_id"))
+        stored = connection.execute(select(rows.c.id, rows.c.phone, rows.c.phone_key, rows.c.owner_id)
                                     .where(rows.c.phone.is_not(None))).all()
-        updates = [{"row_id": row_id, "key": key} for row_id, phone, old in stored
+        updates = [{"row_id": row_id, "key": key, "old": old, "owner": owner} for row_id, phone, old, owner in stored
                    if (key := key_of(phone)) != old]
         if updates:
             connection.execute(
-                update(rows).where(rows.c.id == bindparam("row_id")).values(phone_key=bindparam("key")), updates
+                update(rows).where(rows.c.id == bindparam("row_id")).values(phone_key=bindparam("key")),
+                [{"row_id": u["row_id"], "key": u["key"]} for u in updates],
             )
-        changed += len(updates)
-    return changed
+        if changed is not None:
+            changed.extend((name, u["row_id"], u["owner"], u["old"], u["key"]) for u in updates)
+        count += len(updates)
+    return count

@@ -79,7 +79,45 @@ def test_audit_command_shows_history_inside_scope_only(console, db):
         uow.commit()
     say(console, "/as westboss")
     out = say(console, f"/audit lead {lead.id}")
-    assert "don't have access" in out and "Audited Co" not in out
+    # Out of reach reads exactly like a record that does not exist.
+    assert out == say(console, "/audit lead 999").replace("999", str(lead.id)) and "Audited Co" not in out
+
+
+def _add_manager(db, handle: str, unit: str) -> None:
+    from bot.services.core import org
+    from db.base import utcnow
+
+    with db.uow() as uow:
+        unit_id = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == unit))
+        uow.session.add(User(handle=handle, name=handle.title(), unit_id=unit_id, role="manager",
+                             data_scope="subtree", locale="en"))
+        uow.session.flush()
+        org.link_console_identity(uow, identity.find_user(uow, handle).id, handle, utcnow())
+        uow.commit()
+
+
+def test_audit_follows_lead_visibility_for_an_unassigned_pool_lead(console, db, demo_pool):
+    """/audit lead N answers whoever /lead N answers: a manager of the pool's team reads an
+    unassigned lead's history; a manager outside it gets exactly the not-found line."""
+    from db.models import Pool, PoolMember
+
+    _add_manager(db, "eastboss", "East Team")
+    _add_manager(db, "westboss", "West Team")
+    with db.uow() as uow:
+        east = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == "East Team"))
+        pool = Pool(name="east pool", unit_id=east)
+        uow.session.add(pool)
+        uow.session.flush()
+        uow.session.add(PoolMember(pool_id=pool.id, unit_id=east))
+        lead = Lead(company="East Pool Co", name_key="eastpoolco", status="unassigned", pool_id=pool.id)
+        uow.session.add(lead)
+        uow.commit()
+    say(console, "/as eastboss")
+    assert "East Pool Co" in say(console, f"/lead {lead.id}")
+    assert "History of lead" in say(console, f"/audit lead {lead.id}")
+    say(console, "/as westboss")
+    missing = say(console, "/audit lead 999")
+    assert say(console, f"/audit lead {lead.id}") == missing.replace("999", str(lead.id))
 
 
 def test_org_file_with_a_cycle_is_refused_by_the_cli_and_writes_nothing(db, tmp_path, monkeypatch, capsys):

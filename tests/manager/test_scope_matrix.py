@@ -21,8 +21,8 @@ from bot.handlers.registry import ROLE_ACCESS
 from bot.metrics import Metrics
 from bot.ratelimit import from_settings
 from bot.router import Router
-from bot.services.core import org, org_file
-from bot.services.manager import audit, scope
+from bot.services.core import audit_log, org, org_file
+from bot.services.manager import scope
 from db.base import utcnow
 from db.models import (
     Contact,
@@ -355,7 +355,7 @@ def run_isolated(db, settings, viewer: str, line: str, probe) -> tuple[str, str 
         outer = connection.begin()
         try:
             pinned = Pinned(connection)
-            audit.install(pinned)
+            audit_log.install(pinned)
             router = RecordingRouter(pinned, settings, COMMAND_TABLE, metrics=Metrics(), limiter=from_settings(settings))
             text = "\n".join(ConsoleAdapter(router, viewer).handle_line("/" + line))
             with pinned.uow() as uow:

@@ -6,15 +6,21 @@ claiming one lead exactly one row changes; the others are told who has it. A rep
 are serialised on his users row (SELECT ... FOR UPDATE), and the UPDATE, a later statement, counts
 his open leads and today's claims afresh and is guarded by them, so he cannot overshoot his cap
 or his daily limit. On SQLite every writer is already serialised (BEGIN IMMEDIATE).
+The UPDATE bypasses the audit listener: the claim log, the LeadEvent and the audit row are written
+with it (on PostgreSQL in the same statement).
 """
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    JSON,
     Integer,
     Select,
+    String,
     bindparam,
+    cast,
     exists,
     func,
     insert,
@@ -25,10 +31,12 @@ from sqlalchemy import (
 )
 
 from bot.errors import UserError
-from bot.services.core import identity, outbox
+from bot.services.core import audit_log, identity, outbox
 from bot.services.leads import ownership, returns
 from bot.services.leads.lifecycle import (
+    UNCLAIMED,
     S,
+    claimed_fields,
     lock_lead,
     lock_user,
     next_status,
@@ -132,6 +140,9 @@ _POOL_ID = bindparam("the_pool", type_=Integer)
 _REP = bindparam("the_rep", type_=Integer)
 _CAP = bindparam("the_cap", type_=Integer)
 _LIMIT = bindparam("the_limit", type_=Integer)
+_ACTOR = bindparam("audit_actor", type_=Integer)
+_PLATFORM = bindparam("audit_platform", type_=String)
+_AFTER = bindparam("audit_after", type_=JSON)
 
 
 def _lock_and_check_query() -> Select:
@@ -179,8 +190,12 @@ def _take_statements():
         ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id", "pool_id"],
         select(moved.c.id, _NOW, _REP, literal("claim"), literal(S.UNASSIGNED.value),
                literal(S.PENDING.value), null(), _REP, _POOL_ID)).cte("log_event")
+    log_audit = audit_log.insert_from(
+        select(_NOW, _ACTOR, _PLATFORM, ownership.constant("lead"), moved.c.id, ownership.constant("update"),
+               cast(ownership.constant(json.dumps(UNCLAIMED)), JSON).label("before"), cast(_AFTER, JSON), _REP),
+    ).cte("log_audit")
     take_and_log = select(fresh.c.held, fresh.c.today, select(func.count()).select_from(moved).scalar_subquery()
-                          .label("taken")).add_cte(log_claim, log_event)
+                          .label("taken")).add_cte(log_claim, log_event, log_audit)
     return counts, taken, take_and_log
 
 
@@ -194,7 +209,10 @@ def _take(uow: UnitOfWork, user_id: int, lead_id: int, check, since: datetime,
     params = {"the_rep": user_id, "the_lead": lead_id, "the_pool": check.pool_id, "the_time": now, "since": since,
               "the_cap": check.cap, "the_limit": check.daily_limit}
     options = {"synchronize_session": False}
+    after = claimed_fields(user_id, now)
     if uow.dialect == "postgresql":
+        actor = audit_log.actor_fields()
+        params.update(audit_actor=actor["actor_id"], audit_platform=actor["platform"], audit_after=after)
         held, today, taken = run(uow, _TAKE_AND_LOG, params).one()
         return held, today, taken == 1
     # SQLite: every writer is serialised, so count-then-update cannot race.
@@ -203,6 +221,7 @@ def _take(uow: UnitOfWork, user_id: int, lead_id: int, check, since: datetime,
         return held, today, False
     if uow.session.execute(_TAKE, params, execution_options=options).rowcount != 1:
         return held, today, False
+    audit_log.write(uow.session, audit_log.bulk_rows("lead", "update", [(lead_id, UNCLAIMED, after, user_id)], now))
     uow.session.add(LeadClaim(user_id=user_id, lead_id=lead_id, pool_id=check.pool_id, claimed_at=now))
     uow.session.add(LeadEvent(lead_id=lead_id, at=now, actor_id=user_id, kind="claim", from_status=S.UNASSIGNED,
                               to_status=S.PENDING, from_owner_id=None, to_owner_id=user_id, pool_id=check.pool_id))

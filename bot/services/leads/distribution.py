@@ -11,8 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import exists, select, update
 
+from bot.services.core import audit_log
 from bot.services.leads import ownership
-from bot.services.leads.lifecycle import S, lock_user
+from bot.services.leads.lifecycle import UNCLAIMED, S, claimed_fields, lock_user
 from db.models import Lead, LeadEvent, OrgUnit, Pool, PoolMember, User
 from db.models.org import Role
 from db.session import UnitOfWork
@@ -76,6 +77,7 @@ def distribute(uow: UnitOfWork, pool_id: int, now: datetime, rng: random.Random 
     rooms = {rep: ownership.room(uow, rep) for rep in reps}
     assigned = plan(rooms, lead_ids, rng)
     done: dict[int, list[int]] = {}
+    changes: list[audit_log.Change] = []
     for rep, ids in assigned.items():
         rows = uow.session.execute(
             update(Lead).where(Lead.id.in_(ids), Lead.status == S.UNASSIGNED)
@@ -90,4 +92,7 @@ def distribute(uow: UnitOfWork, pool_id: int, now: datetime, rng: random.Random 
                 for lead_id in rows
             ])
             done[rep] = list(rows)
+            after = claimed_fields(rep, now)
+            changes += [(lead_id, UNCLAIMED, after, rep) for lead_id in rows]
+    audit_log.write(uow.session, audit_log.bulk_rows("lead", "update", changes, now))
     return Distributed(pool_id, done)

@@ -17,7 +17,7 @@ from charset_normalizer import from_bytes
 from sqlalchemy import insert, select
 
 from bot.errors import UserError
-from bot.services.core import org
+from bot.services.core import audit_log, org
 from bot.services.core.text import visible
 from bot.services.leads import lifecycle
 from bot.services.leads.lifecycle import S
@@ -226,6 +226,10 @@ def import_leads(uow: UnitOfWork, data: bytes, file_name: str, pool_name: str | 
                  from_owner_id=None, to_owner_id=None, pool_id=pool.id, reason=f"import {file_name[-80:]}")
             for lead_id in ids
         ])
+        audit_log.write(uow.session, audit_log.bulk_rows("lead", "create", [
+            (lead_id, None, {"id": lead_id, **{k: audit_log.plain(v) for k, v in values.items()}}, None)
+            for lead_id, values in zip(ids, batch, strict=True)
+        ], now))
         report.created += len(ids)
         if progress:
             progress(min(start + CHUNK, len(fresh)), len(fresh))

@@ -34,6 +34,15 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "convert": {S.PENDING: S.CONVERTED, S.FOLLOWING: S.CONVERTED},
     "void": {S.UNASSIGNED: S.VOIDED, S.PENDING: S.VOIDED, S.FOLLOWING: S.VOIDED, S.INVALID: S.VOIDED},
 }
+# The audited fields of a claim or an assignment from the pool, before and after (set-based writers
+# log these): an unassigned lead has no owner and no claim time, since every way back clears them.
+UNCLAIMED = {"status": S.UNASSIGNED.value, "owner_id": None, "claimed_at": None}
+
+
+def claimed_fields(owner_id: int, now: datetime) -> dict[str, object]:
+    return {"status": S.PENDING.value, "owner_id": owner_id, "claimed_at": now.isoformat()}
+
+
 MAX_COMPANY_CHARS = 200
 MAX_CONTACT_CHARS = 100
 MAX_NOTE_CHARS = 2000

@@ -73,20 +73,31 @@ def _zone(uow: UnitOfWork, user_id: int) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def _reach(uow: UnitOfWork, user_id: int, lead: Lead, today) -> str | None:
+    """The one rule for reading a lead (/lead N, /audit lead N): "pool" when it waits in one of his
+    pools; "read" when it is an ownerless lead of a pool he manages (or he sees everything) or its
+    owner is in his scope; None: out of his reach."""
+    if lead.status == S.UNASSIGNED and any(p.id == lead.pool_id for p in visible_pools(uow, user_id)):
+        return "pool"
+    visible = scope.of(uow, user_id, today)
+    if lead.owner_id is None and (visible.sees_all or can_manage_pool(uow, user_id, lead.pool_id)):
+        return "read"
+    return "read" if scope.can_access(uow, visible, "lead", lead.id, lead.owner_id) else None
+
+
+def may_read_lead(uow: UnitOfWork, user_id: int, lead: Lead, today) -> bool:
+    return _reach(uow, user_id, lead, today) is not None
+
+
 def readable_lead(uow: UnitOfWork, user_id: int, lead_id: int, today) -> tuple[Lead, bool]:
     """The lead if the user may read it; the flag tells whether it waits in one of his pools."""
     lead = uow.session.get(Lead, lead_id)
     if lead is None:
         raise UserError("leads/unknown", lead_id=lead_id)
-    in_my_pool = lead.status == S.UNASSIGNED and any(p.id == lead.pool_id for p in visible_pools(uow, user_id))
-    if in_my_pool:
-        return lead, True
-    visible = scope.of(uow, user_id, today)
-    if lead.owner_id is None and (visible.sees_all or can_manage_pool(uow, user_id, lead.pool_id)):
-        return lead, False
-    if not scope.can_access(uow, visible, "lead", lead.id, lead.owner_id):
+    reach = _reach(uow, user_id, lead, today)
+    if reach is None:
         raise UserError("leads/not_yours", lead_id=lead.id, owner=user_name(uow, lead.owner_id) or "")
-    return lead, False
+    return lead, reach == "pool"
 
 
 def detail(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> LeadDetail:

@@ -10,7 +10,8 @@ or no won deal after `return_no_deal_days` (a customer level may override them i
 return (`close_to_return`, asked by bot.services.manager.team).
 
 The sweep is set-based: one statement for the whole table (every pool and customer level), never one
-round trip per lead. Each returned lead gets an owner-change LeadEvent ("return").
+round trip per lead. Each returned lead gets an owner-change LeadEvent ("return") and an audit row,
+in the same statement on PostgreSQL.
 Racing a follow-up, a lead is either followed or returned, never both: on PostgreSQL the sweep
 locks candidate rows with SELECT ... FOR UPDATE, which re-checks the rule on the row's newest
 version, and a follow-up locks the row too (lifecycle.lock_lead) and refuses a lead that left its owner.
@@ -21,12 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Integer,
     ScalarSelect,
     String,
     and_,
     case,
+    cast,
     exists,
     func,
     insert,
@@ -39,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 
-from bot.services.core import outbox
+from bot.services.core import audit_log, outbox
 from bot.services.leads.lifecycle import S
 from bot.services.leads.ownership import constant
 from db.base import UTCDateTime
@@ -160,18 +163,34 @@ def _all_candidates(rules):
         .join(default_rule, and_(default_rule.c.pool_id == Lead.pool_id, default_rule.c.level.is_(None)))
         .outerjoin(level_rule, and_(level_rule.c.pool_id == Lead.pool_id, level_rule.c.level == Lead.level))
     )
-    return select(Lead.id, Lead.owner_id, Lead.status, Lead.pool_id, reason.label("reason")).select_from(joined).where(
+    return select(Lead.id, Lead.owner_id, Lead.status, Lead.pool_id, reason.label("reason"), Lead.claimed_at,
+                  Lead.last_followup_at).select_from(joined).where(
         Lead.status.in_(OPEN_LEAD_STATUSES), Lead.locked.is_(False), Lead.owner_id.is_not(None), or_(*due.values()),
     )
 
 
+_AFTER = {key: audit_log.plain(value) for key, value in _RETURNED_VALUES.items()}
+
+
+def _before(dialect: str, row) -> ColumnElement:
+    """The returned fields as they were, built in SQL from the moved rows."""
+    return audit_log.json_object(dialect, **{key: row[key] for key in _RETURNED_VALUES})
+
+
+def _audit_rows(rows, now: datetime) -> list[dict]:
+    return audit_log.bulk_rows("lead", "update", [
+        (row.id, {key: audit_log.plain(getattr(row, key)) for key in _RETURNED_VALUES}, _AFTER, None) for row in rows
+    ], now)
+
+
 def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, int]:
     """One statement: lock the due rows (re-checked on their newest version), move them, log them
-    (a data-modifying CTE: the UPDATE's RETURNING feeds the INSERT of the history rows)."""
+    (data-modifying CTEs: the UPDATE's RETURNING feeds the INSERTs of the history and audit rows)."""
     old = candidates.with_for_update(of=Lead).subquery("old")
     moved = (
         update(Lead).where(Lead.id == old.c.id).values(**_RETURNED_VALUES, updated_at=now)
-        .returning(old.c.id, old.c.owner_id, old.c.status, old.c.pool_id, old.c.reason).cte("moved")
+        .returning(old.c.id, old.c.owner_id, old.c.status, old.c.pool_id, old.c.reason, old.c.claimed_at,
+                   old.c.last_followup_at).cte("moved")
     )
     logged = insert(LeadEvent).from_select(
         ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id", "pool_id",
@@ -179,7 +198,13 @@ def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, in
         select(moved.c.id, literal(now, UTCDateTime()), null(), literal("return"), moved.c.status,
                literal(S.UNASSIGNED.value), moved.c.owner_id, null(), moved.c.pool_id, moved.c.reason),
     ).returning(LeadEvent.reason).cte("logged")
-    rows = uow.session.execute(select(logged.c.reason, func.count()).group_by(logged.c.reason),
+    actor = audit_log.actor_fields()
+    audited = audit_log.insert_from(select(
+        literal(now, UTCDateTime()), literal(actor["actor_id"], Integer), literal(actor["platform"], String),
+        literal("lead", String), moved.c.id,
+        literal("update"), _before(uow.dialect, moved.c), cast(literal(_AFTER, JSON), JSON), null(),
+    )).cte("audited")
+    rows = uow.session.execute(select(logged.c.reason, func.count()).group_by(logged.c.reason).add_cte(audited),
                                execution_options={"synchronize_session": False})
     return {reason: count for reason, count in rows}
 
@@ -198,6 +223,7 @@ def _return_serialised(uow: UnitOfWork, candidates, now: datetime) -> dict[str, 
                  reason=row.reason)
             for row in rows
         ])
+        audit_log.write(uow.session, _audit_rows(rows, now))
     by_reason: dict[str, int] = {}
     for row in rows:
         by_reason[row.reason] = by_reason.get(row.reason, 0) + 1

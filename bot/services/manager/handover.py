@@ -9,12 +9,24 @@ and voided leads keep their owner as history.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import JSON, Date, Integer, String, and_, func, insert, literal, select, update
+from sqlalchemy import (
+    JSON,
+    Date,
+    Integer,
+    String,
+    and_,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 
 from bot.errors import UserError
-from bot.services.core import identity, outbox
+from bot.services.core import audit_log, identity, outbox
 from bot.services.leads import ownership
-from bot.services.manager import audit, scope
+from bot.services.manager import scope
 from db.base import UTCDateTime
 from db.models import Contact, Customer, Deal, Lead, LeadEvent, RecordMember, User
 from db.models.audit import AuditEntry
@@ -137,7 +149,7 @@ def _moved_ids(batch_id: int, record_type: str):
 
 
 def _audit_moves(uow, batch_id, record_type, model, from_id, to_id, action, now) -> None:
-    actor = audit.actor_fields()
+    actor = audit_log.actor_fields()
     source = select(
         literal(now, UTCDateTime()), literal(actor["actor_id"], Integer), literal(actor["platform"], String),
         literal(record_type, String), model.id, literal(action, String),
@@ -184,6 +196,27 @@ def _add_stay_members(uow, batch_id, giver_id, manager_id, access, until, now) -
         uow.session.execute(insert(RecordMember).from_select(
             ["record_type", "record_id", "user_id", "access", "until", "added_by_id", "created_at"], source
         ))
+    added = and_(RecordMember.user_id == giver_id, RecordMember.added_by_id == manager_id,
+                 RecordMember.created_at == now)
+    _audit_members(uow, "create", added, None, {
+        "record_type": RecordMember.record_type, "record_id": RecordMember.record_id, "user_id": RecordMember.user_id,
+        "access": RecordMember.access, "until": RecordMember.until,
+    }, now)
+
+
+def _audit_members(uow, action: str, where, before: dict | None, after: dict | None, now) -> None:
+    """One INSERT ... SELECT of audit rows for the team-member rows `where` selects (before/after
+    are columns, built into JSON in SQL; None stays NULL)."""
+    actor = audit_log.actor_fields()
+
+    def built(values: dict | None):
+        return audit_log.json_object(uow.dialect, **values) if values else null()
+
+    uow.session.execute(audit_log.insert_from(select(
+        literal(now, UTCDateTime()), literal(actor["actor_id"], Integer), literal(actor["platform"], String),
+        literal("record_member", String), RecordMember.id, literal(action, String), built(before), built(after),
+        RecordMember.user_id,
+    ).where(where)))
 
 
 def hand_over(
@@ -269,11 +302,14 @@ def undo(uow: UnitOfWork, manager_id: int, batch_id: int | None, *, now: datetim
         done, left = _restore(uow, batch, record_type, model, now)
         restored, kept = restored + done, kept + left
     if batch.stay_access:
+        added = and_(RecordMember.user_id == batch.from_user_id, RecordMember.added_by_id == batch.manager_id,
+                     RecordMember.created_at >= batch.created_at)
+        ended = today - timedelta(days=1)
+        _audit_members(uow, "undo", added, {"until": RecordMember.until}, {"until": literal(ended, Date)}, now)
         uow.session.execute(
             update(RecordMember)
-            .where(RecordMember.user_id == batch.from_user_id, RecordMember.added_by_id == batch.manager_id,
-                   RecordMember.created_at >= batch.created_at)
-            .values(until=today - timedelta(days=1))
+            .where(added)
+            .values(until=ended)
             .execution_options(synchronize_session=False)
         )
     giver = uow.session.get(User, batch.from_user_id)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from bot.errors import UserError
-from bot.services.core import outbox, paging
+from bot.services.core import audit_log, outbox, paging
 from bot.services.manager import scope
 from bot.services.visits import visits
 from bot.services.visits.visit_targets import target_name, target_of
@@ -90,17 +90,20 @@ def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note:
     if visit.verdict not in REVIEWABLE:
         raise UserError("review/not_reviewable", visit_id=visit_id, verdict=visit.verdict)
     status = "approved" if approve else "rejected"
+    values = dict(review_status=status, reviewed_by_id=manager_id, reviewed_at=now, review_note=note, counts=approve)
+    before = {key: audit_log.plain(getattr(visit, key)) for key in values}
     # Conditional update: of two managers pressing at once, one decides and the other is told.
     done = uow.session.execute(
-        update(Visit).where(Visit.id == visit_id, Visit.review_status == "none").values(
-            review_status=status, reviewed_by_id=manager_id, reviewed_at=now, review_note=note, counts=approve,
-        ).execution_options(synchronize_session=False)
+        update(Visit).where(Visit.id == visit_id, Visit.review_status == "none").values(**values)
+        .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
         uow.session.refresh(visit)
         reviewer = uow.session.get(User, visit.reviewed_by_id) if visit.reviewed_by_id else None
         raise UserError("review/already_decided", visit_id=visit_id, status=visit.review_status,
                         by=reviewer.name if reviewer else "?")
+    after = {key: audit_log.plain(value) for key, value in values.items()}
+    audit_log.write(uow.session, audit_log.bulk_rows("visit", "update", [(visit_id, before, after, visit.user_id)], now))
     uow.session.refresh(visit)
     rep = uow.session.get(User, visit.user_id)
     assert rep is not None

@@ -9,6 +9,7 @@ from functools import partial
 
 from sqlalchemy import func, select
 
+from bot.services.core import audit_log
 from bot.services.core.org import ancestor_unit_ids, set_path
 from bot.services.core.org_file.lines import parse
 from bot.services.core.org_file.references import PlannedUnit, Refusal, check
@@ -78,7 +79,9 @@ def _write(uow: UnitOfWork, org: OrgFile, planned: list[PlannedUnit], refuse: Re
         _set_active(uow, units[unit.entry.name], unit, refuse)
     if new_region is not None:
         # The duplicate check spans the database (one company), so every stored phone is re-keyed.
-        result.phones_rekeyed = rekey(uow.session.connection(), partial(phone_key, region=new_region))
+        rekeyed: list = []
+        result.phones_rekeyed = rekey(uow.session.connection(), partial(phone_key, region=new_region), rekeyed)
+        _audit_rekeyed(uow, rekeyed)
     return result
 
 
@@ -186,3 +189,12 @@ def _set_active(uow: UnitOfWork, unit: OrgUnit, planned: PlannedUnit, refuse: Re
         if people:
             raise refuse("unit_has_people", (*planned.path, "active"), unit.name, count=people)
     unit.active = planned.entry.active
+
+
+def _audit_rekeyed(uow: UnitOfWork, rekeyed: list) -> None:
+    """One audit row per re-keyed phone (the rekey is set-based, past the session's listener)."""
+    now, rows = utcnow(), []
+    for name, row_id, owner_id, old, new in rekeyed:
+        change = (row_id, {"phone_key": old}, {"phone_key": new}, owner_id)
+        rows += audit_log.bulk_rows(audit_log.record_type_of(name), "update", [change], now)
+    audit_log.write(uow.session, rows)
