@@ -1,4 +1,5 @@
-"""The terminal front end: one line in, plain text out. `/as USER` switches who you are."""
+"""The terminal front end: one line in, plain text out. `/as USER` switches who you are, `/in CHAT`
+where you type (a team channel such as #sales; `/in` alone: back to your private chat with the bot)."""
 import asyncio
 import sys
 from collections.abc import Callable
@@ -68,6 +69,7 @@ class ConsoleAdapter:
         self.out = out
         self.clock = clock
         self._ids = count(1)
+        self.chat: str | None = None  # a group chat typed in (/in #sales); None: the private chat
 
     def to_incoming(self, line: str) -> Incoming | None:
         """Translate one typed line; None for console-only commands handled here."""
@@ -75,8 +77,8 @@ class ConsoleAdapter:
         if not name:
             return None
         base = dict(
-            platform=PLATFORM, command_prefix=COMMAND_PREFIX, workspace=WORKSPACE, chat_id=f"@{self.user}", user_id=self.user,
-            sent_at=self.clock(), event_id=None, is_private=True,
+            platform=PLATFORM, command_prefix=COMMAND_PREFIX, workspace=WORKSPACE, chat_id=self.chat or f"@{self.user}",
+            user_id=self.user, sent_at=self.clock(), event_id=None, is_private=self.chat is None,
         )
         if name == "location":
             # Unparsable coordinates still reach the location command, which explains the format.
@@ -89,6 +91,9 @@ class ConsoleAdapter:
         if name == "as":
             self.user = args.strip().lstrip("@").lower() or self.user
             return [f"-- you are now @{self.user}"]
+        if name == "in":
+            self.chat = args.strip() or None
+            return [f"-- typing in {self.chat or 'your private chat'}"]
         incoming = self.to_incoming(line)
         if incoming is None:
             return []

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.bootstrap import command_table, jobs
-from bot.services.core import audit_log, demo, identity, org
+from bot.services.core import audit_log, demo, identity, org_file
 from bot.services.leads import imports
 from db.base import Base, utcnow
 from db.models import Lead, Pool, User, Visit
@@ -85,6 +85,14 @@ WRITERS: dict[str, Scenario] = {
     "handover": Scenario(("/as mei", "/handover li zhang all --stay readonly --until 2099-12-31"), setup=CONVERTED),
     "undo_handover": Scenario(("/undo_handover",), setup=(*CONVERTED, "/as mei",
                                                           "/handover li zhang all --stay readonly --until 2099-12-31")),
+    "pool admin create": Scenario(("/pool admin create \"East pool\" \"East Team\"",), setup=("/as admin",)),
+    "pool admin rules": Scenario(("/pool admin rules demo pool daily_claim_limit=5 A.return_no_followup_days=14",),
+                                 setup=("/as admin",)),
+    "pool admin members": Scenario(("/pool admin members demo pool add @sam --admin",), setup=("/as admin",)),
+    "channel set": Scenario(("/channel set quiet_hours=22:00-08:00 boards.time=17:30",),
+                            setup=("/as mei", "/in #sales")),
+    "channel link": Scenario(("/channel link East Team",), setup=("/as mei", "/in #east")),
+    "channel unlink": Scenario(("/channel unlink",), setup=("/as mei", "/in #sales")),
 }
 # Commands that only read: each must write no business record at all.
 READ_ONLY: dict[str, tuple[str, ...]] = {
@@ -92,7 +100,8 @@ READ_ONLY: dict[str, tuple[str, ...]] = {
     "share_location": ("/as li", "/share_location"), "leads": ("/leads",), "lead": ("/lead 1",), "pool": ("/pool",),
     "customers": ("/customers",), "deals": ("/deals",), "deal": ("/deal 1",), "rank": ("/rank",), "team": ("/team",),
     "report": ("/report",), "audit": ("/audit lead 1",), "export": ("/export leads --format csv",),
-    "customer": ("/customer 1",), "review": ("/as mei", "/review"),
+    "customer": ("/customer 1",), "review": ("/as mei", "/review"), "pool admin": ("/as admin", "/pool admin"),
+    "channel": ("/in #sales", "/channel"),
 }
 
 
@@ -246,9 +255,16 @@ def _import(db) -> None:
 
 
 def _org_file_with_a_new_phone_region(db) -> None:
+    """The demo org again, with another phone region (every phone re-keyed), a channel's board
+    plan and quiet hours, and a new pool with members, an admin and rules."""
     tree = demo.DEMO_ORG
+    channel = {**tree["channels"][0], "quiet_hours": "22:00-08:00", "boards": {"time": "17:30", "periods": ["day"]}}
+    pool = {"name": "East pool", "members": {"units": ["East Team"]}, "admins": ["mei"],
+            "rules": {"daily_claim_limit": 5, "levels": {"A": {"return_no_followup_days": 14}}}}
+    changed_org = {**tree, "units": [{**tree["units"][0], "phone_region": "US"}], "channels": [channel],
+                   "pools": [pool]}
     with db.uow() as uow:
-        org.load_org(uow, {**tree, "units": [{**tree["units"][0], "phone_region": "US"}]}, "Asia/Shanghai", "en")
+        org_file.load_org(uow, changed_org, "Asia/Shanghai", "en")
         uow.commit()
 
 
