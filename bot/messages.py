@@ -71,8 +71,11 @@ class Reply:
     file_bytes: bytes | None = None
     locale: str | None = None  # language it was rendered in; adapters use it for their own labels
 
-    def to_json(self) -> dict:
-        return {
+    def to_json(self, file_limit: int = 0) -> dict:
+        """A JSON dict that from_json turns back into this reply. Only what is set is written, so an
+        outbox row stays small. A file of at most `file_limit` bytes travels along (base64); a bigger
+        one leaves only its name under "file_dropped" (who reads it back asks for the file again)."""
+        data: dict[str, Any] = {
             "text": self.text,
             "title": self.title,
             "fields": [list(f) for f in self.fields],
@@ -82,14 +85,30 @@ class Reply:
             ],
             "locale": self.locale,
         }
+        flags = {"ephemeral": self.ephemeral, "public": self.public, "request_location": self.request_location,
+                 "checkin_url": self.checkin_url, "file_name": self.file_name}
+        data.update((key, value) for key, value in flags.items() if value)
+        if self.file_bytes is not None:
+            if len(self.file_bytes) <= file_limit:
+                data["file"] = base64.b64encode(self.file_bytes).decode()
+            else:
+                data["file_dropped"] = self.file_name or ""
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Reply":
+        """The reply to_json wrote; a file that was not kept comes back without its bytes."""
         return cls(
             text=data["text"],
             title=data.get("title"),
             fields=[(k, v) for k, v in data.get("fields", [])],
             buttons=[Button(**b) for b in data.get("buttons", [])],
+            ephemeral=bool(data.get("ephemeral")),
+            public=bool(data.get("public")),
+            request_location=bool(data.get("request_location")),
+            checkin_url=data.get("checkin_url"),
+            file_name=data.get("file_name"),
+            file_bytes=base64.b64decode(data["file"]) if "file" in data else None,
             locale=data.get("locale"),
         )
 

@@ -2,7 +2,9 @@
 
 Front ends call Router.handle_async: the command runs in one of the router's few threads
 (services are synchronous), so the event loop goes on acking requests meanwhile.
-The command's writes, its dedupe row and its outbox rows commit in one transaction.
+The command's writes, its dedupe row with its answer and its outbox rows commit in one transaction;
+the front end tells Router.sent_async when the answer left, and a redelivered event whose answer
+never did gets it again (bot.services.core.answers).
 """
 import asyncio
 import contextvars
@@ -16,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.actor import CURRENT_ACTOR, Actor
 from bot.config import Settings
@@ -24,13 +26,15 @@ from bot.context import Context
 from bot.errors import UsageError, UserError
 from bot.handlers.args import parse
 from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, CommandTable
+from bot.handouts import Handouts
 from bot.i18n import command_info, pick_locale, render
 from bot.messages import Incoming, Reply
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
-from bot.services.core import identity
+from bot.services.core import answers, identity
+from bot.services.core.answers import EventKey
 from db.base import utcnow
-from db.session import Database
+from db.session import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,9 @@ LAST_OUTCOME: ContextVar[str] = ContextVar("LAST_OUTCOME", default="")
 # Measured on 2 cores (bench/slack_path.py, bench/telegram_path.py): 2 beat 4 and the default 6.
 # The price: two long commands (an export) at once delay the others' answers, never their acks.
 COMMAND_THREADS = 2
+# A file bigger than this is not kept with a stored answer (a redelivery says to ask for it again):
+# exports and charts would grow every dedupe row by up to megabytes.
+KEPT_FILE_LIMIT = 64 * 1024
 
 
 @dataclass
@@ -68,6 +75,9 @@ class Router:
         self.limiter = limiter
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        self.handouts = Handouts()  # answers handed to the front ends, not yet reported sent
+        self._answered: list[EventKey] = []  # reported sent, to be marked in the next batch
+        self._marking: asyncio.Future | None = None
 
     async def handle_async(self, incoming: Incoming) -> list[Reply]:
         """handle() in one of the router's few threads, for the event loop."""
@@ -82,7 +92,8 @@ class Router:
         return self._executor
 
     async def aclose(self) -> None:
-        """Let the commands in flight finish (app shutdown)."""
+        """Let the commands in flight finish and the answers sent be marked (app shutdown)."""
+        await self.marked()
         if self._executor is not None:
             await asyncio.to_thread(self._executor.shutdown, wait=True)
 
@@ -150,41 +161,126 @@ class Router:
         return pick_locale(incoming.language_hint, self.settings.DEFAULT_LOCALE)
 
     def _handle(self, incoming: Incoming, trace: Trace) -> list[Reply]:
+        key = event_key(incoming)
         with self.db.uow() as uow:
-            fresh = not incoming.event_id or identity.claim_event(
-                uow, incoming.platform, incoming.workspace, incoming.event_id)
-            if not fresh:
-                trace.outcome = "duplicate"
-                log.info("duplicate %s event %s ignored", incoming.platform, incoming.event_id)
-                return []
+            if key is not None and not identity.claim_event(uow, key.platform, key.workspace, key.event_id):
+                return self._duplicate(uow, incoming, key, trace)
             user = identity.resolve_user(uow, incoming.platform, incoming.workspace, incoming.user_id)
             CURRENT_ACTOR.set(Actor(user.id if user else None, incoming.platform))
             locale = user.locale if user else self._fallback_locale(incoming)
             trace.locale = user.locale if user else None
             ctx = Context(uow, incoming, user, locale, self.clock(), self.settings, self.commands)
             try:
-                replies = self._run(ctx, trace)
+                replies = self._for_whom(self._run(ctx, trace), trace, incoming)
+                self._keep(uow, key, replies)
                 uow.commit()
                 trace.locale = user.locale if user else None  # /lang may just have changed it
             except UserError as error:
                 trace.outcome = "usage_error" if isinstance(error, UsageError) else "refused"
                 uow.rollback()
-                self._remember_event(incoming)
-                replies = [self._render_error(error, locale, incoming.command_prefix)]
-            if trace.public and not incoming.is_private:
-                replies = [replace(reply, public=True) for reply in replies]
+                refusal = self._for_whom([self._render_error(error, locale, incoming.command_prefix)], trace,
+                                         incoming)
+                self._remember_event(key, refusal)
+                return refusal
             return replies
 
-    def _remember_event(self, incoming: Incoming) -> None:
-        """A refused command still consumed its event: a retry must not answer twice."""
-        if not incoming.event_id:
+    @staticmethod
+    def _for_whom(replies: list[Reply], trace: Trace, incoming: Incoming) -> list[Reply]:
+        """A public command's answers, errors too, are for the whole group chat."""
+        if trace.public and not incoming.is_private:
+            return [replace(reply, public=True) for reply in replies]
+        return replies
+
+    def _remember_event(self, key: EventKey | None, refusal: list[Reply]) -> None:
+        """A refused command still consumed its event: a retry must not act, and gets the same answer."""
+        if key is None:
             return
         with self.db.uow() as uow:
             try:
-                if identity.claim_event(uow, incoming.platform, incoming.workspace, incoming.event_id):
+                if identity.claim_event(uow, key.platform, key.workspace, key.event_id):
+                    self._keep(uow, key, refusal)
                     uow.commit()
             except IntegrityError:
                 pass
+
+    # -- the kept answer: written with the effect, sent again to a redelivery until confirmed sent
+
+    def _keep(self, uow: UnitOfWork, key: EventKey | None, replies: list[Reply]) -> None:
+        """Store the answer with the effect; noted as on its way before the commit, so a retry
+        waiting on the claim finds it so. No replies: nothing to keep, nothing to wait for."""
+        if key is not None and replies:
+            answers.keep(uow, key, [reply.to_json(KEPT_FILE_LIMIT) for reply in replies])
+            self.handouts.hand_out(key)
+
+    def _duplicate(self, uow: UnitOfWork, incoming: Incoming, key: EventKey, trace: Trace) -> list[Reply]:
+        """A redelivered event: nothing again, unless its answer was never confirmed sent."""
+        trace.outcome = "duplicate"
+        kept = answers.kept(uow, key)
+        if kept is None or not kept.unsent or not self.handouts.hand_out_again(key, kept.received_at):
+            log.info("duplicate %s event %s ignored", incoming.platform, incoming.event_id)
+            return []
+        trace.outcome = "resent"
+        log.info("duplicate %s event %s: its answer was never confirmed sent, sending it again",
+                 incoming.platform, incoming.event_id)
+        return [reply for data in kept.answer or [] for reply in self._restored(data, incoming)]
+
+    def _restored(self, data: dict, incoming: Incoming) -> list[Reply]:
+        """A kept reply; a file that was too big to keep becomes a line saying to ask for it again."""
+        reply = Reply.from_json(data)
+        if "file_dropped" not in data:
+            return [reply]
+        locale = reply.locale or self._fallback_locale(incoming)
+        return [reply, render("answers/file_again", locale, command_prefix=incoming.command_prefix,
+                              file_name=data["file_dropped"],
+                              command=f"{incoming.command} {incoming.args}".strip()[:200])]
+
+    def sent(self, incoming: Incoming, delivered: bool) -> None:
+        """The front end is done with the answer to `incoming`; `delivered`: every reply left. Marks
+        the row at once (sent_async batches); only for an answer this process handed out."""
+        key = event_key(incoming)
+        if key is None or not self.handouts.sending(key):
+            return
+        if delivered:
+            self._mark_answered([key])
+        else:
+            self.handouts.reported(key, delivered=False)
+
+    async def sent_async(self, incoming: Incoming, delivered: bool) -> None:
+        """sent() for the event loop, without waiting: the answers reported sent meanwhile are
+        marked together, one executemany UPDATE by the dedupe key in one of the router's threads.
+        Each stays noted as on its way until its mark commits, so a retry between never resends it;
+        a crash before the mark repeats it once at most."""
+        key = event_key(incoming)
+        if key is None or not self.handouts.sending(key):
+            return
+        if not delivered:
+            self.handouts.reported(key, delivered=False)
+            return
+        self._answered.append(key)
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.ensure_future(self._mark_batches())
+
+    async def marked(self) -> None:
+        """Wait until every answer reported sent is marked (tests, shutdown)."""
+        while self._marking is not None and not self._marking.done():
+            await asyncio.shield(self._marking)
+
+    async def _mark_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._answered:
+            keys, self._answered = self._answered, []
+            await loop.run_in_executor(self._threads(), self._mark_answered, keys)
+
+    def _mark_answered(self, keys: list[EventKey]) -> None:
+        try:
+            with self.db.uow() as uow:
+                answers.mark_answered(uow, keys, utcnow())
+                uow.commit()
+        except SQLAlchemyError as exc:  # the answers did leave: a redelivery would only repeat one once
+            log.warning("could not mark %d answered events: %s", len(keys), str(exc).splitlines()[0][:300])
+        finally:
+            for key in keys:
+                self.handouts.reported(key, delivered=True)
 
     def _run(self, ctx: Context, trace: Trace) -> list[Reply]:
         incoming, user = ctx.incoming, ctx.user
@@ -224,6 +320,13 @@ class Router:
             return render(f"errors/{error.template}", locale, command_prefix=command_prefix,
                           usage=command_info(locale, error.command)["usage"], **error.params)
         return render(f"errors/{error.template}", locale, command_prefix=command_prefix, **error.params)
+
+
+def event_key(incoming: Incoming) -> EventKey | None:
+    """The dedupe key of an event the platform may deliver again; None when it never does."""
+    if not incoming.event_id:
+        return None
+    return EventKey.of(incoming.platform, incoming.workspace, incoming.event_id)
 
 
 def command_line(text: str) -> tuple[str, str]:

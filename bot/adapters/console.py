@@ -97,6 +97,7 @@ class ConsoleAdapter:
         incoming = self.to_incoming(line)
         if incoming is None:
             return []
+        # No event id here (a typed line is never delivered twice), so no answer to confirm as sent.
         return [format_reply(reply, save_file(reply)) for reply in self.router.handle(incoming)]
 
     async def run(self, stdin: TextIO = sys.stdin, after_each: Callable | None = None) -> None:

@@ -70,3 +70,27 @@ def test_an_event_id_older_than_the_retry_window_acts_again(router, demo_org):
         uow.commit()
     assert router.handle(incoming("whoami", event_id="42")) == first
     assert router.handle(incoming("whoami", event_id="42")) == []
+
+
+def test_a_retry_while_the_answer_is_on_its_way_gets_nothing_then_the_answer_if_it_failed(router, demo_org):
+    event = incoming("whoami", event_id="ev-5")
+    first = router.handle(event)
+    assert router.handle(event) == []  # the first delivery is still sending it
+    router.sent(event, delivered=False)  # ... and could not
+    assert router.handle(event) == first  # the next copy gets the answer
+    router.sent(event, delivered=True)
+    assert router.handle(event) == []
+    with demo_org.uow() as uow:
+        assert uow.session.scalar(select(InboundEvent.answered_at)) is not None
+
+
+def test_a_kept_answer_keeps_everything_a_front_end_shows():
+    from bot.messages import Button, Reply
+
+    reply = Reply(text="t", title="T", fields=[("a", "b")], buttons=[Button("x", "claim 1", "primary")],
+                  ephemeral=True, request_location=True, checkin_url="https://c", file_name="f.csv",
+                  file_bytes=b"a,b\n", locale="zh")
+    assert Reply.from_json(reply.to_json(file_limit=100)) == reply
+    dropped = reply.to_json(file_limit=3)
+    assert dropped["file_dropped"] == "f.csv" and Reply.from_json(dropped).file_bytes is None
+    assert Reply.from_json(Reply(text="plain").to_json()) == Reply(text="plain")

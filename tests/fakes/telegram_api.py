@@ -42,6 +42,7 @@ class Refused(Exception):
 class Call:
     method: str
     params: dict[str, Any]
+    status: int = 200  # what the fake answered: a failure told by fail_next is not 200
 
 
 @dataclass
@@ -107,6 +108,14 @@ class FakeTelegramAPI:
             if chat_id is None or str(p.get("chat_id")) == str(chat_id)
         ]
 
+    def delivered(self, chat_id: int | str | None = None) -> list[str]:
+        """Texts of the sendMessage calls that succeeded: what the person actually got."""
+        return [
+            c.params["text"] for c in self.calls
+            if c.method == "sendMessage" and c.status == 200
+            and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
+        ]
+
     async def wait_for(self, method: str, n: int = 1, timeout: float = 5.0) -> list[dict]:
         deadline = time.monotonic() + timeout
         while len(self.called(method)) < n:
@@ -126,6 +135,7 @@ class FakeTelegramAPI:
         pending = self.failures.get(method)
         if pending:
             failure = pending.pop(0)
+            self.calls[-1].status = failure.status
             return web.json_response(failure.body, status=failure.status)
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:

@@ -21,6 +21,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.front_end import answer
 from bot.adapters.slack import edge
 from bot.adapters.slack.blocks import ACTION_PREFIX, LINK_PREFIX
 from bot.adapters.slack.inbound import (
@@ -33,7 +34,7 @@ from bot.adapters.slack.inbound import (
 from bot.adapters.slack.outbound import SlackAnswerer, SlackSender, Target
 from bot.adapters.slack.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.config import Settings
-from bot.messages import Incoming
+from bot.messages import Incoming, Reply
 from bot.router import Router
 from bot.startup import StartupError, Unreachable, reason, until_reachable
 
@@ -151,6 +152,7 @@ class SlackFrontEnd:
             await self._socket.close_async()
             self._socket = None
         await self.drain()
+        await self.router.marked()
         await self.answerer.close()
 
     async def drain(self) -> None:
@@ -222,10 +224,13 @@ class SlackFrontEnd:
 
     async def _answer(self, incoming: Incoming, target: Target) -> None:
         try:
-            replies = await self.router.handle_async(incoming)
-            await self.answerer.answer(target, replies)
+            await answer(self.router, incoming, lambda replies: self._send(target, replies))
         except Exception:  # logged, never shown: the user just gets no (further) answer
             log.exception("could not answer Slack %s from %s", incoming.command, incoming.user_id)
+
+    async def _send(self, target: Target, replies: list[Reply]) -> bool:
+        await self.answerer.answer(target, replies)  # raises when a reply could not be posted
+        return True
 
     async def _dm_channel(self, team: str, user: str) -> str | None:
         """The bot's own DM with this user (a slash command may come from a DM between two people)."""

@@ -11,6 +11,7 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.adapters.front_end import answer
 from bot.adapters.telegram import edge
 from bot.adapters.telegram.inbound import bot_id, to_incoming
 from bot.adapters.telegram.menu import RELINKING_COMMANDS, bot_commands, set_own_menus
@@ -112,6 +113,7 @@ class TelegramFrontEnd:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        await self.router.marked()
 
     async def _set_commands(self) -> None:
         try:
@@ -173,18 +175,21 @@ class TelegramFrontEnd:
             return
         if not incoming.is_private and incoming.command:
             log.info("telegram: /%s in group chat %s", incoming.command, incoming.chat_id)
-        replies = await self.router.handle_async(incoming)
-        await self._answer(incoming, replies)
+        await answer(self.router, incoming, lambda replies: self._send(incoming, replies))
         if incoming.is_private and incoming.command in RELINKING_COMMANDS:  # a manager's own menu, in his language
             await set_own_menus(self.bot, self.router.commands, self.router.db, self.workspace, incoming.user_id)
 
-    async def _answer(self, incoming: Incoming, replies: list[Reply]) -> None:
+    async def _send(self, incoming: Incoming, replies: list[Reply]) -> bool:
+        """Every reply is tried; True when all of them left."""
+        delivered = True
         for reply in replies:
             locale = reply_locale(reply, incoming.language_hint, self.settings.DEFAULT_LOCALE)
             try:
                 await deliver(self.bot, incoming.chat_id, reply, incoming.is_private, locale, patient=True)
             except TelegramError as exc:
+                delivered = False
                 log.warning("telegram: could not answer in chat %s: %s", incoming.chat_id, exc)
+        return delivered
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Must not fail itself: PTB would log that failure with a traceback of its own."""

@@ -28,12 +28,13 @@ RETRY_WINDOW = timedelta(hours=24)
 
 # INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING, spelled alike by PostgreSQL and SQLite
 # (3.35+): a row comes back when the event is new, or when its old row is past the retry window (it
-# is renewed); nothing comes back for a retry. As text, because SQLAlchemy cannot cache the dialect
+# is renewed, its old answer dropped); nothing comes back for a retry. As text, because SQLAlchemy cannot cache the dialect
 # insert().on_conflict_do_update() construct and would compile it again for every command.
 _CLAIM = text(
     "INSERT INTO inbound_events (platform, workspace, event_id, received_at) "
     "VALUES (:platform, :workspace, :event_id, :received_at) "
-    "ON CONFLICT (platform, workspace, event_id) DO UPDATE SET received_at = excluded.received_at "
+    "ON CONFLICT (platform, workspace, event_id) DO UPDATE SET received_at = excluded.received_at, "
+    "answer = NULL, answered_at = NULL "
     "WHERE inbound_events.received_at < :expired_before RETURNING id"
 ).bindparams(bindparam("received_at", type_=InboundEvent.__table__.c.received_at.type),
              bindparam("expired_before", type_=InboundEvent.__table__.c.received_at.type))
