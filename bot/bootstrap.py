@@ -106,10 +106,11 @@ def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
     return front_ends
 
 
-def web_app(db: Database, settings: Settings, metrics: Metrics, front_ends: list[FrontEnd]) -> web.Application:
-    """Health and metrics, the check-in pages, and each front end's own routes."""
+def web_app(db: Database, settings: Settings, metrics: Metrics, front_ends: list[FrontEnd],
+            clock: Callable[[], datetime] = utcnow) -> web.Application:
+    """Health and metrics, the check-in pages (on the router's clock), and each front end's own routes."""
     page_prefixes = [fe.command_prefix for fe in front_ends if fe.location_ask == "checkin_page"]
-    check_in = checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX)
+    check_in = checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX, clock)
     app = build_web_app([*ops.routes(db, metrics), *check_in])
     for front_end in front_ends:
         front_end.add_routes(app)
@@ -129,7 +130,7 @@ class BotProcess:
     scheduler: Scheduler
 
     def web_app(self) -> web.Application:
-        return web_app(self.db, self.settings, self.metrics, self.front_ends)
+        return web_app(self.db, self.settings, self.metrics, self.front_ends, self.router.clock)
 
     def dispose(self) -> None:
         self.db.dispose()
