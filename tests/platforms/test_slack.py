@@ -387,3 +387,20 @@ async def test_socket_mode_acks_envelopes_and_dedupes_on_event_id(db, demo_org, 
     assert [a["envelope_id"] for a in fake_slack.socket_acks] == ["env-1", "env-2"]
     assert len(fake_slack.posts()) == 1 and "Ada Admin" in posts[0].text
 
+
+async def test_a_file_answering_a_private_reply_goes_to_the_callers_own_dm(db, demo_org, fake_slack):
+    """Slack has no private file: the chart of `/crm team` typed in a channel or in a DM between two
+    people answers privately, so it lands in the caller's own DM with the bot, never where everyone
+    (or the colleague) would see it."""
+    fake_slack.bot_channels = {"C0SALES"}
+    async with running_slack(db, slack_settings_for(db, fake_slack), fake_slack) as slack:
+        link(db, "mei", "UMEI")
+        for channel in ("C0SALES", "D0MEILI"):
+            await slack.command("team", "UMEI", channel)
+            await slack.front.drain()
+        answers = slack.fake.posts()
+    assert [(a.method, a.payload["response_type"]) for a in answers] == [("response_url", "ephemeral")] * 2
+    assert [(u.payload["channel_id"], u.payload["filename"]) for u in fake_slack.uploads()] == [
+        ("DUMEI", "team.png"), ("DUMEI", "team.png")]
+    assert fake_slack.uploads()[0].payload["content"].startswith(b"\x89PNG")
+    assert not [c for c in fake_slack.calls if c.method.startswith("refused:")]
