@@ -59,6 +59,7 @@ async def serve(mode: str, db_url: str, api_url: str) -> None:
     from tests.fakes.slack_api import FakeSlackApi
 
     app = web.Application()
+    admin_port = 0  # only the real app has an admin listener
     if mode == "fake":
         fake = await FakeSlackApi().start()
         app, api_url = None, fake.api_url
@@ -76,7 +77,7 @@ async def serve(mode: str, db_url: str, api_url: str) -> None:
         app.router.add_post("/slack/events", events)
     else:
         from bot.adapters.slack.front_end import SlackFrontEnd
-        from bot.bootstrap import build_router, open_database, web_app
+        from bot.bootstrap import admin_app, build_router, open_database, web_app
         from bot.config import load_settings
 
         settings = load_settings(env_file=None, DATABASE_URL=db_url, SLACK_BOT_TOKEN="xoxb-bench",
@@ -85,9 +86,10 @@ async def serve(mode: str, db_url: str, api_url: str) -> None:
         db = open_database(db_url)
         router = build_router(db, settings)
         front = SlackFrontEnd(settings, router)
-        app = web_app(db, settings, router.metrics, [front])
+        app = web_app(db, settings, [front])
+        admin_port = (await start_server(admin_app(db, settings, router.metrics)))[1]  # /metrics is there
     port = fake.port if app is None else (await start_server(app))[1]
-    print(port, api_url, flush=True)
+    print(port, api_url, admin_port, flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
@@ -132,7 +134,7 @@ DRAIN_TIMEOUT_S = 300
 
 
 async def answered(http: aiohttp.ClientSession, port: int) -> int:
-    """Commands the app has finished, from its /metrics."""
+    """Commands the app has finished, from its /metrics (on its admin listener's port)."""
     async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
         lines = (await response.text()).splitlines()
     return sum(int(float(line.rsplit(" ", 1)[1])) for line in lines
@@ -163,7 +165,7 @@ async def measure(ports: dict[str, int], hook: str, quick: bool) -> list[Row]:
                     results[mode] += await load(http, url, hook, clients, requests)
                     if mode == "app":
                         sent += requests
-                        await drain(http, ports["app"], sent)
+                        await drain(http, ports["app_admin"], sent)
                     await asyncio.sleep(0.5)
             app, bare, inline = results["app"], results["bare"], results["bare_inline"]
             rows.append(Row("slack_path", f"ack median, {clients} concurrent (floor: bare, no ack poll)", median(app),
@@ -175,12 +177,12 @@ async def measure(ports: dict[str, int], hook: str, quick: bool) -> list[Row]:
     return rows
 
 
-async def launch(mode: str, db_url: str, api_url: str) -> tuple[asyncio.subprocess.Process, int, str]:
+async def launch(mode: str, db_url: str, api_url: str) -> tuple[asyncio.subprocess.Process, int, str, int]:
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.slack_path", "serve", mode, db_url,
                                                 api_url, stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
-    port, api_url = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().split()
-    return proc, int(port), api_url
+    port, api_url, admin_port = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().split()
+    return proc, int(port), api_url, int(admin_port)
 
 
 async def main(quick: bool) -> list[Row]:
@@ -194,9 +196,10 @@ async def main(quick: bool) -> list[Row]:
             for mode in SERVERS:
                 servers.append(await launch(mode, url, api_url))
                 ports[mode] = servers[-1][1]
+            ports["app_admin"] = next(admin for _proc, _port, _api, admin in servers if admin)
             return await measure(ports, f"http://127.0.0.1:{fake[1]}/response_url/b", quick)
         finally:
-            for proc, _port, _api in servers:
+            for proc, *_ in servers:
                 proc.terminate()
                 await proc.wait()
 

@@ -57,7 +57,7 @@ async def serve(mode: str, db_url: str) -> None:
         db = open_database(db_url)
         router = build_router(db, settings)
         front = TelegramFrontEnd(settings, router)
-        app = web_app(db, settings, router.metrics, [front])
+        app = web_app(db, settings, [front])
         await front.start()
     runner, port = await start_server(app)
     print(port, flush=True)

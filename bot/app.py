@@ -1,6 +1,8 @@
-"""Run one bot process, assembled by bot.bootstrap: HTTP server, front ends, outbox dispatcher, scheduler."""
+"""Run one bot process, assembled by bot.bootstrap: the public HTTP listener and the admin one, front ends,
+outbox dispatcher, scheduler."""
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import sys
@@ -24,12 +26,11 @@ async def serve(
 ) -> None:
     """Run until a signal (platforms) or end of input (console only)."""
     process = bot_process(settings, console_out=stdout)
-    runner: web.AppRunner | None = None
+    runners: list[web.AppRunner] = []
     tasks: list[asyncio.Task] = []
     try:
         if process.front_ends:
-            runner, port = await start_server(process.web_app(), settings.HTTP_HOST, settings.HTTP_PORT)
-            log.info("HTTP endpoints on %s:%s", settings.HTTP_HOST, port)
+            runners = await _listen(process)
             for front_end in process.front_ends:
                 await front_end.start()
         process.scheduler.start()
@@ -41,10 +42,35 @@ async def serve(
             await console.run(stdin, after_each=process.dispatcher.deliver_due)
             await process.dispatcher.deliver_due()
     finally:
-        await _stop(process, runner, tasks)
+        await _stop(process, runners, tasks)
 
 
-async def _stop(process: BotProcess, runner: web.AppRunner | None, tasks: list[asyncio.Task]) -> None:
+async def _listen(process: BotProcess) -> list[web.AppRunner]:
+    """The public listener (webhooks, check-in pages) and the admin one (/healthz, /metrics)."""
+    settings = process.settings
+    runner, port = await start_server(process.web_app(), settings.HTTP_HOST, settings.HTTP_PORT)
+    log.info("HTTP endpoints on %s:%s", settings.HTTP_HOST, port)
+    try:
+        admin, admin_port = await start_server(process.admin_app(), settings.ADMIN_HOST, settings.ADMIN_PORT)
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("/healthz and /metrics on %s:%s%s", settings.ADMIN_HOST, admin_port,
+             " (bearer token required)" if settings.ADMIN_TOKEN else "")
+    if not settings.ADMIN_TOKEN and not _loopback(settings.ADMIN_HOST):
+        log.warning("ADMIN_HOST %s is not loopback and ADMIN_TOKEN is unset: /metrics is open to that network",
+                    settings.ADMIN_HOST)
+    return [runner, admin]
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def _stop(process: BotProcess, runners: list[web.AppRunner], tasks: list[asyncio.Task]) -> None:
     process.scheduler.shutdown()
     for task in tasks:
         task.cancel()
@@ -52,7 +78,7 @@ async def _stop(process: BotProcess, runner: web.AppRunner | None, tasks: list[a
             await task
     for front_end in process.front_ends:
         await front_end.stop()
-    if runner:
+    for runner in runners:
         await runner.cleanup()
     await process.router.aclose()  # commands in flight finish
     process.dispose()

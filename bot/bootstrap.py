@@ -106,15 +106,21 @@ def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
     return front_ends
 
 
-def web_app(db: Database, settings: Settings, metrics: Metrics, front_ends: list[FrontEnd],
+def web_app(db: Database, settings: Settings, front_ends: list[FrontEnd],
             clock: Callable[[], datetime] = utcnow) -> web.Application:
-    """Health and metrics, the check-in pages (on the router's clock), and each front end's own routes."""
+    """The public listener: the check-in pages (on the router's clock) and each front end's own
+    routes (webhooks)."""
     page_prefixes = [fe.command_prefix for fe in front_ends if fe.location_ask == "checkin_page"]
-    check_in = checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX, clock)
-    app = build_web_app([*ops.routes(db, metrics), *check_in])
+    app = build_web_app(checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX, clock))
     for front_end in front_ends:
         front_end.add_routes(app)
     return app
+
+
+def admin_app(db: Database, settings: Settings, metrics: Metrics) -> web.Application:
+    """The operator's listener: /healthz and /metrics, behind ADMIN_TOKEN when it is set."""
+    guard = [ops.bearer_guard(settings.ADMIN_TOKEN)] if settings.ADMIN_TOKEN else []
+    return build_web_app(ops.routes(db, metrics), guard)
 
 
 @dataclass
@@ -130,7 +136,10 @@ class BotProcess:
     scheduler: Scheduler
 
     def web_app(self) -> web.Application:
-        return web_app(self.db, self.settings, self.metrics, self.front_ends, self.router.clock)
+        return web_app(self.db, self.settings, self.front_ends, self.router.clock)
+
+    def admin_app(self) -> web.Application:
+        return admin_app(self.db, self.settings, self.metrics)
 
     def dispose(self) -> None:
         self.db.dispose()

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     TELEGRAM_WEBHOOK_SECRET: str | None = None
     HTTP_HOST: str = "127.0.0.1"
     HTTP_PORT: int = 8080
+    # The operator's listener: /healthz and /metrics, never on the public one. Loopback by default;
+    # ADMIN_TOKEN (sent as "Authorization: Bearer ...") guards it when it must listen further.
+    ADMIN_HOST: str = "127.0.0.1"
+    ADMIN_PORT: int = 9080
+    ADMIN_TOKEN: str | None = None
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8080"
     DEFAULT_TIMEZONE: str = "UTC"
     DEFAULT_LOCALE: str = "en"
@@ -66,7 +71,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a two-letter country code such as CN, US or GB")
         return code
 
-    @field_validator("HTTP_PORT")
+    @field_validator("HTTP_PORT", "ADMIN_PORT")
     @classmethod
     def _port_range(cls, value: int) -> int:
         if not 0 <= value <= 65535:
@@ -99,6 +104,8 @@ class Settings(BaseSettings):
             raise SettingsError(
                 "setting SLACK_SIGNING_SECRET is missing: HTTP mode needs it (or set SLACK_APP_TOKEN for Socket Mode)"
             )
+        if self.ADMIN_PORT == self.HTTP_PORT != 0:
+            raise SettingsError("setting ADMIN_PORT is invalid: it must differ from HTTP_PORT")
         if self.TELEGRAM_WEBHOOK_URL and not self.TELEGRAM_WEBHOOK_SECRET:
             raise SettingsError("setting TELEGRAM_WEBHOOK_SECRET is missing: a webhook needs a secret token")
 

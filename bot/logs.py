@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 MASK = "***"
 SECRET_SETTINGS = (
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_WEBHOOK_SECRET", "SECRET_KEY",
+    "TELEGRAM_WEBHOOK_SECRET", "SECRET_KEY", "ADMIN_TOKEN",
 )
 # Shapes of secrets whatever their value: Slack tokens, Telegram bot tokens (also in /bot<token>/
 # URLs), passwords in URLs, bearer tokens, key=value pairs that name a secret.

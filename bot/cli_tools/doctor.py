@@ -2,7 +2,8 @@
 
 Checks the database (reachable, migrated), the shared secret, each configured platform's token
 (Slack auth.test, Telegram getMe), Telegram's webhook registration (getWebhookInfo: its URL and the
-last error Telegram saw), and whether PUBLIC_BASE_URL answers from here. It changes nothing.
+last error Telegram saw), whether the running bot's /healthz on the admin listener answers 200, and whether
+PUBLIC_BASE_URL answers from here. It changes nothing.
 """
 import argparse
 import asyncio
@@ -25,7 +26,7 @@ TIMEOUT_S = 10
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # database, migrations, secret, slack, telegram, webhook, public_url
+    check: str  # database, migrations, secret, slack, telegram, webhook, health, public_url
     ok: bool
     code: str  # which sentence of cli/doctor.j2 says it
     params: dict = field(default_factory=dict)
@@ -49,6 +50,7 @@ async def examine(settings: Settings, db: Database) -> list[Finding]:
         findings.append(await slack_token(settings))
     if settings.telegram_enabled:
         findings.extend(await telegram_findings(settings))
+    findings.append(await health(settings))
     findings.append(await public_url(settings))
     return findings
 
@@ -107,16 +109,42 @@ def webhook_finding(settings: Settings, info: dict) -> Finding:
     return Finding("webhook", True, "webhook_ok" if wanted else "polling_ok", {"url": wanted})
 
 
+def admin_url(settings: Settings) -> str:
+    """Where this machine reaches the admin listener's /healthz (a wildcard address means loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.ADMIN_HOST, settings.ADMIN_HOST)
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.ADMIN_PORT}/healthz"
+
+
+async def health(settings: Settings) -> Finding:
+    """The running bot's own health, on the admin listener (with ADMIN_TOKEN when set)."""
+    url = admin_url(settings)
+    headers = {"Authorization": f"Bearer {settings.ADMIN_TOKEN}"} if settings.ADMIN_TOKEN else {}
+    status = await _status(url, headers)
+    if isinstance(status, str):
+        return Finding("health", False, "health_unreachable", {"url": url, "error": status})
+    code = {200: "health_ok", 401: "health_refused"}.get(status, "health_status")
+    return Finding("health", status == 200, code, {"url": url, "status": status})
+
+
 async def public_url(settings: Settings) -> Finding:
-    url = settings.PUBLIC_BASE_URL.rstrip("/") + "/healthz"
+    """PUBLIC_BASE_URL reaches a server from here; /healthz is not public, so any answer short of a
+    proxy's 5xx will do (the bot itself answers 404 at /)."""
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + "/"
+    status = await _status(url, {})
+    if isinstance(status, str):
+        return Finding("public_url", False, "public_url_unreachable", {"url": url, "error": status})
+    return Finding("public_url", status < 500, "public_url_ok" if status < 500 else "public_url_status",
+                   {"url": url, "status": status})
+
+
+async def _status(url: str, headers: dict[str, str]) -> int | str:
+    """The HTTP status of a GET, or the first line of why there was none."""
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as http, \
-                http.get(url) as response:
-            status = response.status
+                http.get(url, headers=headers) as response:
+            return response.status
     except Exception as exc:
-        return Finding("public_url", False, "public_url_unreachable", {"url": url, "error": _first_line(exc)})
-    return Finding("public_url", status == 200, "public_url_ok" if status == 200 else "public_url_status",
-                   {"url": url, "status": status})
+        return _first_line(exc)
 
 
 async def _telegram(http: aiohttp.ClientSession, url: str) -> dict:

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from bot.errors import UsageError
+from bot.services.core.text import visible
 
 MAX_ARGS_CHARS = 1000
 MAX_WORD_CHARS = 200
@@ -31,8 +32,8 @@ class Flag:
 
 
 def clean(text: str) -> str:
-    """Drop control characters (but keep newlines) and surrounding space."""
-    return _CONTROL.sub("", text).strip()
+    """Drop control characters (but keep newlines), invisible spoofing characters and surrounding space."""
+    return visible(_CONTROL.sub("", text)).strip()
 
 
 # Quotes group words only where a word is expected (a multi-word company name, a quoted --region value that is

@@ -1,5 +1,12 @@
-"""What an operator's load balancer and dashboard read: /healthz and /metrics."""
+"""What an operator's load balancer and dashboard read: /healthz and /metrics.
+
+They are served on the admin listener (ADMIN_HOST:ADMIN_PORT, loopback by default), never on the
+public one with the webhooks and check-in pages; with ADMIN_TOKEN set, every request there must
+carry it as a bearer token.
+"""
 import asyncio
+import hmac
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
@@ -47,3 +54,20 @@ def routes(db: Database, metrics: Metrics) -> list[web.RouteDef]:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     return [web.get("/healthz", healthz), web.get("/metrics", metrics_page)]
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def bearer_guard(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """A middleware answering 401 unless the request carries `Authorization: Bearer <token>`."""
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    return guard

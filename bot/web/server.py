@@ -2,12 +2,13 @@
 from collections.abc import Iterable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-def build_web_app(routes: Iterable[web.AbstractRouteDef]) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+def build_web_app(routes: Iterable[web.AbstractRouteDef], middlewares: Iterable[Middleware] = ()) -> web.Application:
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=list(middlewares))
     app.add_routes(list(routes))
     return app
 

@@ -2,6 +2,7 @@
 import threading
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -175,7 +176,9 @@ def test_undo_within_a_day_by_the_same_manager(console, db, router, settings):
     assert owners(db)["leads"] == ["li"] * 3 and owners(db)["deals"]["Open deal"] == "li"
     assert count(db, LeadEvent, LeadEvent.kind == "handover") == 6  # there and back: both kept
     with db.uow() as uow:
-        today = utcnow().date()
+        # The stay ends on the manager's calendar (mei is in Asia/Shanghai), whatever UTC's date is.
+        mei_zone = uow.session.scalar(select(User.timezone).where(User.handle == "mei"))
+        today = utcnow().astimezone(ZoneInfo(mei_zone)).date()
         assert all(m.until < today for m in uow.session.scalars(select(RecordMember).where(RecordMember.user_id == li)))
     assert "已经撤销过了" in say(console, "/undo_handover 1")
     # A day later it is too late.

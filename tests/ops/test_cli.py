@@ -65,6 +65,8 @@ def test_org_file_with_a_cycle_is_refused_in_one_line(tmp_path):
     ("env", "named"),
     [
         ({"HTTP_PORT": "eighty"}, "HTTP_PORT"),
+        ({"ADMIN_PORT": "70000"}, "ADMIN_PORT"),
+        ({"HTTP_PORT": "9090", "ADMIN_PORT": "9090"}, "ADMIN_PORT"),
         ({"DEFAULT_TIMEZONE": "Mars/Base"}, "DEFAULT_TIMEZONE"),
         ({"DEFAULT_LOCALE": "fr"}, "DEFAULT_LOCALE"),
         ({"DEFAULT_PHONE_REGION": "XX"}, "DEFAULT_PHONE_REGION"),

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.bootstrap import open_database, web_app
+from bot.bootstrap import admin_app, open_database, web_app
 from bot.config import load_settings
 from bot.metrics import Metrics
 from bot.web.server import start_server
@@ -42,18 +42,21 @@ async def test_a_healthy_installation_reads_all_good(tmp_path):
     telegram = await FakeTelegramAPI().start()
     telegram.webhook = {"url": WEBHOOK}
     settings = load_settings(env_file=None, DATABASE_URL=url, SECRET_KEY="k")
-    runner, port = await start_server(web_app(db, settings, Metrics(db), []))
+    runner, port = await start_server(web_app(db, settings, []))
+    admin, admin_port = await start_server(admin_app(db, settings, Metrics(db)))
     try:
         code, out = await doctor(tmp_path, DATABASE_URL=url, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-                                 **platform_env(slack, telegram, "xoxb-good"))
+                                 ADMIN_PORT=str(admin_port), **platform_env(slack, telegram, "xoxb-good"))
     finally:
         await runner.cleanup()
+        await admin.cleanup()
         await slack.stop()
         await telegram.close()
         db.dispose()
     assert code == 0, out
     lines = out.strip().splitlines()
-    assert [line[:3] for line in lines[:-1]] == ["ok "] * 7, out
+    assert [line[:3] for line in lines[:-1]] == ["ok "] * 8, out
+    assert f"health: http://127.0.0.1:{admin_port}/healthz answers 200" in out
     assert "Slack: the token works: bot fieldcrm in Acme" in out and "Telegram webhook: registered at" in out
     assert lines[-1] == "All good."
 
@@ -65,22 +68,24 @@ async def test_each_problem_gets_one_line_with_its_fix_in_the_admins_language(tm
     telegram.webhook = {"url": "https://old.example/hook", "last_error_message": "Connection refused",
                         "pending_update_count": 12}
     try:
-        code, out = await doctor(tmp_path, DATABASE_URL=url, PUBLIC_BASE_URL="http://127.0.0.1:9",
+        code, out = await doctor(tmp_path, DATABASE_URL=url, PUBLIC_BASE_URL="http://127.0.0.1:9", ADMIN_PORT="9",
                                  DEFAULT_LOCALE="en", **platform_env(slack, telegram, "xoxb-revoked"))
         zh_code, zh_out = await doctor(tmp_path, DATABASE_URL=url, PUBLIC_BASE_URL="http://127.0.0.1:9",
-                                       DEFAULT_LOCALE="zh", **platform_env(slack, telegram, "xoxb-revoked"))
+                                       ADMIN_PORT="9", DEFAULT_LOCALE="zh",
+                                       **platform_env(slack, telegram, "xoxb-revoked"))
     finally:
         await slack.stop()
         await telegram.close()
     assert code == 1 and zh_code == 1
     fixes = [line for line in out.splitlines() if line.startswith("FIX")]
-    assert len(fixes) == 4, out
+    assert len(fixes) == 5, out
     assert "migrations: at -, the latest is" in out and "fieldcrm db upgrade" in out
     assert "Slack refused the token (invalid_auth)" in out
     assert "Telegram has https://old.example/hook, the settings want " + WEBHOOK in out
-    assert "http://127.0.0.1:9/healthz does not answer" in out
-    assert out.strip().endswith("4 things to fix.")
-    assert "需修复 迁移" in zh_out and "Slack 拒绝了令牌(invalid_auth)" in zh_out and "共 4 项需要修复" in zh_out
+    assert "FIX health: http://127.0.0.1:9/healthz does not answer" in out and "ADMIN_PORT" in out
+    assert "FIX public URL: http://127.0.0.1:9/ does not answer" in out
+    assert out.strip().endswith("5 things to fix.")
+    assert "需修复 迁移" in zh_out and "Slack 拒绝了令牌(invalid_auth)" in zh_out and "共 5 项需要修复" in zh_out
     assert "Traceback" not in out + zh_out
 
 

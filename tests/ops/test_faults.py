@@ -418,7 +418,7 @@ async def two_bots(pg_db: Database, tmp_path: Path) -> AsyncIterator[tuple[FakeT
     for port in ports:
         env = {**os.environ, "DATABASE_URL": pg_db.url, "TELEGRAM_BOT_TOKEN": TG_TOKEN,
                "TELEGRAM_API_BASE_URL": api.base_url, "TELEGRAM_WEBHOOK_URL": "https://bot.example.com/telegram/webhook",
-               "TELEGRAM_WEBHOOK_SECRET": TG_SECRET, "HTTP_PORT": str(port), "SECRET_KEY": "k", "LOG_LEVEL": "WARNING"}
+               "TELEGRAM_WEBHOOK_SECRET": TG_SECRET, "HTTP_PORT": str(port), "ADMIN_PORT": "0", "SECRET_KEY": "k", "LOG_LEVEL": "WARNING"}
         procs.append(await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", cwd=tmp_path,
                                                           env=env))
     urls = [f"http://127.0.0.1:{port}/telegram/webhook" for port in ports]

@@ -1,4 +1,5 @@
-"""/metrics in Prometheus text format and /healthz: what an operator's dashboard reads."""
+"""/metrics in Prometheus text format and /healthz: what an operator's dashboard reads, on the admin
+listener only (the public one, with the webhooks and check-in pages, does not serve them)."""
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -6,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from bot.bootstrap import web_app
+from bot.bootstrap import admin_app, web_app
 from bot.config import Settings, load_settings
 from bot.delivery import Dispatcher
 from bot.metrics import Metrics
@@ -33,8 +34,8 @@ def parse(text: str) -> dict[str, float]:
 
 @pytest.fixture
 async def http(db: Database, settings: Settings, router: Router) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
-    """The process's own HTTP endpoints, showing the metrics of the router the console uses."""
-    runner, port = await start_server(web_app(db, settings, router.metrics, []))
+    """The process's admin listener, showing the metrics of the router the console uses."""
+    runner, port = await start_server(admin_app(db, settings, router.metrics))
     async with aiohttp.ClientSession() as session:
         yield session, f"http://127.0.0.1:{port}"
     await runner.cleanup()
@@ -110,7 +111,7 @@ async def test_outbox_backlog_failures_and_scheduled_runs(demo_org, router, http
 async def test_a_dead_database_is_reported_not_raised(tmp_path):
     broken = Database(f"sqlite:///{tmp_path / 'missing' / 'crm.sqlite3'}")
     settings = load_settings(env_file=None, DATABASE_URL=broken.url, SECRET_KEY="k")
-    runner, port = await start_server(web_app(broken, settings, Metrics(broken), []))
+    runner, port = await start_server(admin_app(broken, settings, Metrics(broken)))
     try:
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
@@ -130,3 +131,41 @@ def test_label_values_are_escaped():
     text = metrics.exposition().decode()
     assert 'command="we\\"ird\\\\name\\n"' in text
     assert parse(text)['fieldcrm_commands_total{command="we"ird\\name\n",outcome="ok"}'] == 1
+
+
+async def test_the_public_listener_does_not_serve_health_or_metrics(db, settings, router):
+    public, public_port = await start_server(web_app(db, settings, []))
+    admin, admin_port = await start_server(admin_app(db, settings, router.metrics))
+    try:
+        async with aiohttp.ClientSession() as session:
+            for path in ("/healthz", "/metrics"):
+                async with session.get(f"http://127.0.0.1:{public_port}{path}") as response:
+                    assert response.status == 404
+                async with session.get(f"http://127.0.0.1:{admin_port}{path}") as response:
+                    assert response.status == 200
+    finally:
+        await public.cleanup()
+        await admin.cleanup()
+
+
+def test_the_admin_listener_is_loopback_unless_configured():
+    settings = load_settings(env_file=None)
+    assert (settings.ADMIN_HOST, settings.ADMIN_PORT, settings.ADMIN_TOKEN) == ("127.0.0.1", 9080, None)
+
+
+async def test_with_a_token_the_admin_listener_wants_it(db, router):
+    settings = load_settings(env_file=None, DATABASE_URL=db.url, SECRET_KEY="k", ADMIN_TOKEN="s3cret-token")
+    runner, port = await start_server(admin_app(db, settings, router.metrics))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"}):
+                async with session.get(f"{base}/metrics", headers=headers) as response:
+                    assert response.status == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+            good = {"Authorization": "Bearer s3cret-token"}
+            async with session.get(f"{base}/metrics", headers=good) as response:
+                assert response.status == 200 and "fieldcrm_database_up 1.0" in await response.text()
+            async with session.get(f"{base}/healthz", headers=good) as response:
+                assert response.status == 200
+    finally:
+        await runner.cleanup()

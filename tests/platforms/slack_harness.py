@@ -97,7 +97,7 @@ async def running_slack(db: Database, settings: Settings, fake: FakeSlackApi,
     """The bot's Slack routes on a live HTTP server, with a client that sends them signed requests."""
     router = build_router(db, settings, clock=clock)
     front = SlackFrontEnd(settings, router)
-    app = web_app(db, settings, router.metrics, [front], clock=clock)
+    app = web_app(db, settings, [front], clock=clock)
     runner, port = await start_server(app)
     try:
         async with aiohttp.ClientSession() as http:

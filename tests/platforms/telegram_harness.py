@@ -57,7 +57,7 @@ async def running_webhook(db: Database, router: Router, api: FakeTelegramAPI) ->
     """The Telegram front end in webhook mode on a live HTTP server, started as `fieldcrm run` does."""
     settings = telegram_settings(db, api, webhook=True)
     front_end = TelegramFrontEnd(settings, router)
-    app = web_app(db, settings, router.metrics, [front_end], clock=router.clock)
+    app = web_app(db, settings, [front_end], clock=router.clock)
     runner, port = await start_server(app)
     await front_end.start()
     try:

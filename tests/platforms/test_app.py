@@ -1,5 +1,6 @@
-"""One bot process: Slack over HTTP and a Telegram webhook on one HTTP server, with the outbox
-dispatcher delivering to both platforms and /healthz answering — the way `fieldcrm run` starts."""
+"""One bot process: Slack over HTTP and a Telegram webhook on one public HTTP listener, with the outbox
+dispatcher delivering to both platforms and /healthz answering on the loopback admin listener only — the
+way `fieldcrm run` starts."""
 import asyncio
 import contextlib
 import hashlib
@@ -56,12 +57,13 @@ def bind_channels(db) -> None:
         uow.commit()
 
 
-async def test_both_platforms_share_one_process_and_one_http_server(db, demo_org, fakes):
+async def test_both_platforms_share_one_process_and_one_http_server(db, demo_org, fakes, caplog):
     slack, telegram = fakes
     bind_channels(db)
-    port = free_port()
+    port, admin_port = free_port(), free_port()
+    caplog.set_level("INFO", logger="bot.app")
     settings = load_settings(
-        env_file=None, DATABASE_URL=db.url, SECRET_KEY="k", HTTP_PORT=port,
+        env_file=None, DATABASE_URL=db.url, SECRET_KEY="k", HTTP_PORT=port, ADMIN_PORT=admin_port,
         SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SIGNING, SLACK_API_URL=slack.api_url,
         TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.base_url,
         TELEGRAM_WEBHOOK_URL="https://bot.example.com/telegram/webhook", TELEGRAM_WEBHOOK_SECRET=TG_SECRET,
@@ -72,11 +74,15 @@ async def test_both_platforms_share_one_process_and_one_http_server(db, demo_org
         async with aiohttp.ClientSession() as http:
             for _ in range(100):  # wait for the server
                 with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{base}/healthz") as response:
+                    async with http.get(f"http://127.0.0.1:{admin_port}/healthz") as response:
                         health = await response.json()
                         break
                 await asyncio.sleep(0.05)
             assert health["database"] == "ok"
+            assert f"/healthz and /metrics on 127.0.0.1:{admin_port}" in caplog.text  # loopback by default
+            for path in ("/healthz", "/metrics"):
+                async with http.get(f"{base}{path}") as response:
+                    assert response.status == 404  # not on the public listener
             await telegram.wait_for("setWebhook")
 
             body = urlencode({"team_id": "T1", "channel_id": "D42", "user_id": "UNEW", "command": "/crm",

@@ -368,7 +368,7 @@ async def test_socket_mode_acks_envelopes_and_dedupes_on_event_id(db, demo_org, 
     link(db, "admin", "UADMIN")
     router = build_router(db, settings)
     front = SlackFrontEnd(settings, router)
-    app = web_app(db, settings, router.metrics, [front])
+    app = web_app(db, settings, [front])
     assert not any(r.resource and r.resource.canonical == "/slack/events" for r in app.router.routes())
     await front.start()
     try:

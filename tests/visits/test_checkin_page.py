@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from bot.bootstrap import build_router, web_app
 from bot.messages import Incoming
-from bot.metrics import Metrics
 from bot.services.visits import checkin_links
 from bot.web.server import start_server
 from db.base import utcnow
@@ -27,7 +26,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture
 async def server(db, settings, demo_org):
     add_records(db)
-    app = web_app(db, settings, Metrics(db), [])
+    app = web_app(db, settings, [])
     runner, port = await start_server(app)
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from bot.config import LOCALES
 from bot.errors import UserError
 from bot.services.core import org, outbox
+from bot.services.core.text import visible
 from db.base import utcnow
 from db.models import InboundEvent, Invitation, PlatformIdentity, User
 from db.session import UnitOfWork
@@ -146,7 +147,7 @@ def join(
         dm_chat_id=dm_chat_id,
         user_id=user.id,
         linked_at=now,
-        display_name=display_name[:128] or None,
+        display_name=visible(display_name)[:128] or None,
     )
     uow.session.add(identity)
     uow.session.flush()

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 
 from bot.errors import UserError
 from bot.services.core import org
+from bot.services.core.text import visible
 from bot.services.leads import lifecycle
 from bot.services.leads.lifecycle import S
 from db.models import Customer, Lead, LeadEvent, LeadStatus, Pool
@@ -156,7 +157,7 @@ def _clean_row(row: list[str], mapping: dict[str, int], phone_region: str) -> di
         index = mapping.get(name)
         if index is None or index >= len(row):
             return None
-        value = " ".join(row[index].split())
+        value = " ".join(visible(row[index]).split())  # as typed, less invisible spoofing characters
         return value or None
 
     company = cell("company")

@@ -3,6 +3,11 @@
 The same rows for `fieldcrm export` (the whole company, optionally one unit's subtree) and for a
 manager's /export in chat (only what his data scope covers). Rows stream from the database, so a
 million visits export without loading them all at once.
+
+Text cells are written so no spreadsheet runs them (CSV or formula injection, OWASP's rule): in a CSV a
+text beginning with = + - @ or a tab or carriage return gets a leading apostrophe; in an XLSX every
+text is a string cell (never a formula), and those same texts carry Excel's quote-prefix mark, so the
+text stays exactly as typed. Numbers (amounts, negative ones too) stay numbers.
 """
 import csv
 import io
@@ -10,6 +15,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, and_, func, select
 
@@ -21,10 +28,14 @@ from db.models.audit import AuditEntry
 from db.models.deal import Deal
 from db.session import UnitOfWork
 
+if TYPE_CHECKING:  # openpyxl loads only when an XLSX is written
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
 KINDS = ("visits", "leads", "customers", "deals", "audit")
 FORMATS = ("csv", "xlsx")
 CHAT_ROW_LIMIT = 50_000  # a chat file stays small enough to send; the CLI has no limit
 BATCH = 2000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -134,19 +145,43 @@ def _cell(value: object) -> object:
     return value
 
 
+def live_in_a_spreadsheet(value: object) -> bool:
+    """A text a spreadsheet would read as a formula (or start one): OWASP's CSV injection characters."""
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
+def csv_cell(value: object) -> object:
+    """The value for a CSV: a text that would start a formula gets a leading apostrophe."""
+    value = _cell(value)
+    return "'" + value if live_in_a_spreadsheet(value) else value
+
+
 def write_csv(data: Table, out: io.TextIOBase) -> int:
     writer = csv.writer(out)
     writer.writerow(data.columns)
     count = 0
     for row in data.rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
         count += 1
     return count
 
 
-def write_xlsx(data: Table, out: io.BufferedIOBase | io.BytesIO) -> int:
-    from decimal import Decimal
+def xlsx_cell(sheet: "WriteOnlyWorksheet", value: object) -> object:
+    """The value for an XLSX row: a number as a number, a text as a string cell, never a formula."""
+    if isinstance(value, Decimal):
+        return float(value)
+    value = _cell(value)
+    if not live_in_a_spreadsheet(value):
+        return value
+    from openpyxl.cell import WriteOnlyCell
 
+    cell = WriteOnlyCell(sheet, value)  # openpyxl reads "=..." as a formula: force a string cell
+    cell.data_type = "s"
+    cell.quotePrefix = True  # as if typed with a leading apostrophe: editing it keeps it text
+    return cell
+
+
+def write_xlsx(data: Table, out: io.BufferedIOBase | io.BytesIO) -> int:
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
@@ -154,7 +189,7 @@ def write_xlsx(data: Table, out: io.BufferedIOBase | io.BytesIO) -> int:
     sheet.append(data.columns)
     count = 0
     for row in data.rows:
-        sheet.append([float(v) if isinstance(v, Decimal) else _cell(v) for v in row])
+        sheet.append([xlsx_cell(sheet, v) for v in row])
         count += 1
     book.save(out)
     return count
