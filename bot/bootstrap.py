@@ -18,8 +18,8 @@ from bot.adapters.front_end import FrontEnd
 from bot.config import Settings
 from bot.delivery import Dispatcher, Sender
 from bot.handlers.core import identity as identity_handlers
-from bot.handlers.deals import deals, nudges, rank, targets
-from bot.handlers.leads import customers, leads, pool
+from bot.handlers.deals import channels, deals, nudges, rank, targets
+from bot.handlers.leads import customers, leads, pool, pool_admin
 from bot.handlers.manager import manager
 from bot.handlers.registry import CommandTable
 from bot.handlers.visits import attendance, location, review, visits
@@ -42,8 +42,8 @@ from db.session import Database
 HANDLER_MODULES = (
     identity_handlers,
     visits, location, attendance, review,
-    leads, pool, customers,
-    deals, rank, targets, nudges,
+    leads, pool, pool_admin, customers,
+    deals, rank, targets, nudges, channels,
     manager,
 )
 JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports)

@@ -1,11 +1,10 @@
-"""`fieldcrm`: run the bot, the console, migrations, the demo org, org files, invitations and unlinking."""
+"""`fieldcrm`: run the bot, the console, migrations, the demo org, org files (load, dump), invitations and
+unlinking."""
 import argparse
 import asyncio
 import logging
 import sys
 from pathlib import Path
-
-import yaml
 
 from bot.bootstrap import open_database
 from bot.cli_tools import register_all as register_tools
@@ -13,7 +12,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.errors import UserError
 from bot.i18n import render_text
 from bot.logs import configure_logging
-from bot.services.core import demo, identity, org
+from bot.services.core import demo, identity, org_file
 from db.base import utcnow
 from db.migrate import upgrade
 from db.session import Database
@@ -33,9 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="load the demo org (safe to run twice)")
     db = sub.add_parser("db", help="database")
     db.add_argument("action", choices=["upgrade"])
-    org_cmd = sub.add_parser("org", help="org tree")
-    org_cmd.add_argument("action", choices=["load"])
-    org_cmd.add_argument("file", type=Path)
+    org_cmd = sub.add_parser("org", help="the org file: units, users, team channels, pools")
+    org_actions = org_cmd.add_subparsers(dest="action", required=True)
+    org_actions.add_parser("load", help="create or update the org from a YAML file").add_argument("file", type=Path)
+    org_actions.add_parser("dump", help="write the org as a YAML file (stdout when no file is named)").add_argument(
+        "file", type=Path, nargs="?")
     invite = sub.add_parser("invite", help="a new invitation code for a user")
     invite.add_argument("user")
     unlink = sub.add_parser("unlink", help="end a user's link to his account on a platform (he can join again)")
@@ -70,18 +71,33 @@ def _load_demo(settings: Settings, db: Database, only_if_empty: bool) -> None:
 
 def _load_org(settings: Settings, db: Database, path: Path) -> None:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
         raise Refused(
             render_text("cli/org_unreadable", settings.DEFAULT_LOCALE, path=path, reason=str(exc)[:200])
         ) from None
     now = utcnow()
     with db.uow() as uow:
-        result = org.load_org(uow, data, settings.DEFAULT_TIMEZONE, settings.DEFAULT_LOCALE)
+        result = org_file.load_org_text(uow, text, str(path), settings.DEFAULT_TIMEZONE, settings.DEFAULT_LOCALE,
+                                        now)
         codes = {h: identity.create_invitation(uow, _user_id(uow, h), now, settings.INVITATION_DAYS)
                  for h in result.users_created}
         uow.commit()
     print(render_text("cli/org_loaded", settings.DEFAULT_LOCALE, result=result, codes=codes))
+
+
+def _dump_org(settings: Settings, db: Database, path: Path | None) -> None:
+    with db.uow() as uow:
+        text = org_file.dump_org(uow)
+    if path is None:
+        sys.stdout.write(text)
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise Refused(render_text("cli/org_unwritable", settings.DEFAULT_LOCALE, path=path,
+                                  reason=exc.strerror or str(exc))) from None
+    print(render_text("cli/org_dumped", settings.DEFAULT_LOCALE, path=path), file=sys.stderr)
 
 
 def _user_id(uow, handle: str) -> int:
@@ -136,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             print(render_text("cli/db_upgraded", settings.DEFAULT_LOCALE))
         elif args.command == "demo":
             _load_demo(settings, db, only_if_empty=False)
+        elif args.command == "org" and args.action == "dump":
+            _dump_org(settings, db, args.file)
         elif args.command == "org":
             _load_org(settings, db, args.file)
         elif args.command == "invite":

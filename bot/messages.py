@@ -61,6 +61,8 @@ class Reply:
     fields: list[tuple[str, str]] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
     ephemeral: bool = False
+    # For everyone in the group chat, even where a platform answers commands privately (Slack).
+    public: bool = False
     # Ask for the user's location: Telegram shows a "share location" reply keyboard (private chats),
     # Slack shows a button opening checkin_url (a signed one-time page), the console a hint.
     request_location: bool = False

@@ -52,6 +52,7 @@ class Trace:
 
     outcome: str = "ok"
     locale: str | None = None
+    public: bool = False  # the command's answers, errors too, are for the whole group chat
 
 
 class Router:
@@ -133,7 +134,7 @@ class Router:
 
     def _metric_name(self, incoming: Incoming) -> str:
         """Declared names only: arbitrary typed words must not become metric series."""
-        cmd = self.commands.lookup(incoming.command) if incoming.command else None
+        cmd = self.commands.resolve(incoming.command, incoming.args)[0] if incoming.command else None
         return cmd.name if cmd is not None else ("(none)" if not incoming.command else "(unknown)")
 
     def _normalise(self, incoming: Incoming) -> Incoming:
@@ -165,12 +166,14 @@ class Router:
                 replies = self._run(ctx, trace)
                 uow.commit()
                 trace.locale = user.locale if user else None  # /lang may just have changed it
-                return replies
             except UserError as error:
                 trace.outcome = "usage_error" if isinstance(error, UsageError) else "refused"
                 uow.rollback()
                 self._remember_event(incoming)
-                return [self._render_error(error, locale, incoming.command_prefix)]
+                replies = [self._render_error(error, locale, incoming.command_prefix)]
+            if trace.public and not incoming.is_private:
+                replies = [replace(reply, public=True) for reply in replies]
+            return replies
 
     def _remember_event(self, incoming: Incoming) -> None:
         """A refused command still consumed its event: a retry must not answer twice."""
@@ -188,7 +191,7 @@ class Router:
         linked = user is not None and user.active
         if incoming.text is not None and not incoming.command:
             return [self._plain_text(ctx, linked, trace)]
-        cmd = self.commands.lookup(incoming.command)
+        cmd, args = self.commands.resolve(incoming.command, incoming.args)
         if not linked and (cmd is None or cmd.access is not Access.PUBLIC):
             trace.outcome = "not_linked"
             return [ctx.reply("errors/not_linked")]
@@ -196,9 +199,10 @@ class Router:
         if cmd is None:
             trace.outcome = "unknown"
             return [self._unknown(ctx, access)]
+        trace.public = cmd.public
         if cmd.access > access:
             raise UserError("forbidden", command=cmd.name)
-        kwargs = parse(cmd.name, incoming.args, cmd.params, cmd.flags)
+        kwargs = parse(cmd.name, args, cmd.params, cmd.flags)
         result = cmd.handler(ctx, **kwargs)
         return result if isinstance(result, list) else [result]
 

@@ -13,13 +13,15 @@ from bot.services.core.text import visible
 MAX_ARGS_CHARS = 1000
 MAX_WORD_CHARS = 200
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_TAILS = ("text", "words")  # parameters taking the rest of the line
 _FLAG_WORD = re.compile(r"(?<!\S)--([A-Za-z][A-Za-z0-9-]*)(?!\S)")
 
 
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str = "word"  # word | text (rest of line) | int | decimal | date | choice
+    # word | text (rest of line) | words (rest of line as words, quotes honoured) | int | decimal | date | choice
+    kind: str = "word"
     optional: bool = False
     choices: tuple[str, ...] = ()
 
@@ -70,16 +72,16 @@ def _next_token(command: str, text: str, pos: int) -> _Token | None:
     return _Token(text[start:pos], start, pos)
 
 
-def _tail(text: str, start: int, flag_names: set[str]) -> tuple[str, int]:
+def _tail(text: str, start: int, flag_names: set[str], unquote: bool = True) -> tuple[str, int]:
     """The raw text from start up to the next of this command's own --flags (or the end of the line), as typed;
-    one pair of quotes around all of it is dropped. Returns the text and where it stopped."""
+    one pair of quotes around all of it is dropped (unless not `unquote`). Returns the text and where it stopped."""
     stop = len(text)
     for match in _FLAG_WORD.finditer(text, start):
         if match.group(1).lower() in flag_names:
             stop = match.start()
             break
     raw = text[start:stop].strip()
-    if len(raw) >= 2 and raw[-1] in _CLOSERS.get(raw[0], "") and not any(c in raw[1:-1] for c in _CLOSERS[raw[0]]):
+    if unquote and len(raw) >= 2 and raw[-1] in _CLOSERS.get(raw[0], "") and not any(c in raw[1:-1] for c in _CLOSERS[raw[0]]):
         raw = raw[1:-1].strip()
     return raw, stop
 
@@ -126,7 +128,7 @@ def parse(command: str, text: str, params: tuple[Param, ...], flags: tuple[Flag,
             values[flag.name.replace("-", "_")] = False
     flag_by_name = {f"--{f.name}": f for f in flags}
     flag_names = {f.name for f in flags}
-    tail_at = next((i for i, p in enumerate(params) if p.kind == "text"), None)
+    tail_at = next((i for i, p in enumerate(params) if p.kind in _TAILS), None)
     positional: list[str] = []
     tail: list[str] = []
     pos = 0
@@ -159,7 +161,7 @@ def parse(command: str, text: str, params: tuple[Param, ...], flags: tuple[Flag,
             pos = token.end
             continue
         if in_tail:
-            value, pos = _tail(text, pos, flag_names)
+            value, pos = _tail(text, pos, flag_names, unquote=params[tail_at].kind == "text")
             tail.append(value)
             continue
         token = _next_token(command, text, pos)
@@ -167,11 +169,11 @@ def parse(command: str, text: str, params: tuple[Param, ...], flags: tuple[Flag,
         positional.append(token.word)
         pos = token.end
     for index, param in enumerate(params):
-        if param.kind == "text":
+        if param.kind in _TAILS:
             rest = " ".join(part for part in tail if part)
             if not rest and not param.optional:
                 raise UsageError(command)
-            values[param.name] = rest or None
+            values[param.name] = words(command, rest) if param.kind == "words" else rest or None
             break
         if index >= len(positional):
             if not param.optional:
@@ -183,3 +185,41 @@ def parse(command: str, text: str, params: tuple[Param, ...], flags: tuple[Flag,
         if len(positional) > len(params):
             raise UsageError(command, "too_many_args")
     return values
+
+
+_ASSIGNED_QUOTE = re.compile(r"([^\s=\"'“‘]+=)(?=[\"'“‘])")
+
+
+def words(command: str, text: str) -> list[str]:
+    """The words of a line, quotes honoured ('"East pool"'), also after a key= ('name="East sales"')."""
+    text = clean(text)
+    found: list[str] = []
+    pos = 0
+    while True:
+        key = _ASSIGNED_QUOTE.match(text, pos) if pos < len(text) and not text[pos].isspace() else None
+        token = _next_token(command, text, pos + len(key.group(1)) if key else pos)
+        if token is None:
+            return found
+        found.append((key.group(1) if key else "") + token.word)
+        pos = token.end
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+
+
+def is_assignment(word: str) -> bool:
+    """key=value, as settings are typed."""
+    key, sep, _value = word.partition("=")
+    return bool(sep and key)
+
+
+def assignments(command: str, typed: list[str]) -> list[tuple[str, str]]:
+    """[(key, value)] of words typed key=value; any other word is a usage error."""
+    pairs = []
+    for word in typed:
+        if not is_assignment(word):
+            raise UsageError(command, "not_an_assignment", word=word[:40])
+        key, _, value = word.partition("=")
+        pairs.append((key.strip(), value.strip()))
+    if not pairs:
+        raise UsageError(command)
+    return pairs

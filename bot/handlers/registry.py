@@ -2,6 +2,11 @@
 the table from the handler modules it names, and the router reads it.
 
 Permission is declared here, per command, and checked by the router: handlers never check roles.
+
+A command may be named by two words ("pool admin"): the platforms pass only the first as the command
+("/pool admin rules ..." arrives as command "pool", args "admin rules ..."), and `resolve` finds the
+two-word command when the arguments start with its second word; anything else stays the one-word
+command's ("/pool 2", "/pool acme").
 """
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,7 +42,15 @@ class Command:
     aliases: tuple[str, ...] = ()
     hidden: bool = False  # reachable (buttons, platform glue) but not listed in /help
     group: str = "6-account"
+    # Its answers and errors are for everyone in a group chat (channel settings), not only the caller:
+    # a platform that answers slash commands privately (Slack) posts them to the chat.
+    public: bool = False
     extra: dict = field(default_factory=dict)
+
+    @property
+    def first_word(self) -> str:
+        """What a platform passes as the command: the first word of a two-word name."""
+        return self.name.split(" ", 1)[0]
 
 
 def command(
@@ -49,13 +62,14 @@ def command(
     aliases: tuple[str, ...] = (),
     hidden: bool = False,
     group: str = "6-account",
+    public: bool = False,
 ) -> Callable[[Callable], Callable]:
     """Declare a handler's command. Nothing is registered: CommandTable.collect reads the declarations
     of the handler modules bootstrap names."""
 
     def declare(handler: Callable) -> Callable:
         handler.__command__ = Command(  # type: ignore[attr-defined]
-            name, handler, access, tuple(params), tuple(flags), aliases, hidden, group
+            name, handler, access, tuple(params), tuple(flags), aliases, hidden, group, public
         )
         return handler
 
@@ -85,6 +99,18 @@ class CommandTable:
 
     def lookup(self, name: str) -> Command | None:
         return self._commands.get(self._aliases.get(name, name))
+
+    def resolve(self, name: str, args: str) -> tuple[Command | None, str]:
+        """The command a typed line means, and the arguments left for it: "pool" + "admin rules x"
+        is the command "pool admin" with "rules x" when it is declared, else "pool" with all of it."""
+        first = self.lookup(name)
+        word, _, rest = args.strip().partition(" ")
+        if word and " " not in name:
+            base = first.name if first is not None else name
+            two_words = self._commands.get(f"{base} {word.lower()}")
+            if two_words is not None:
+                return two_words, rest.strip()
+        return first, args
 
     def all(self) -> list[Command]:
         return list(self._commands.values())

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.errors import UserError
-from bot.services.core import org
+from bot.services.core import org, org_file
 from db.models import Lead, OrgUnit, TeamChannel, User
 
 TREE = {
@@ -23,7 +23,7 @@ TREE = {
 
 def load(db, data):
     with db.uow() as uow:
-        result = org.load_org(uow, data, "UTC", "en")
+        result = org_file.load_org(uow, data, "UTC", "en")
         uow.commit()
     return result
 
@@ -63,21 +63,21 @@ def test_moving_a_unit_carries_its_subtree(db):
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        ({"units": [{"name": "A", "parent": "B"}, {"name": "B", "parent": "A"}]}, "org_file/unit_cycle"),
-        ({"units": [{"name": "A", "parent": "Nowhere"}]}, "org_file/unknown_parent"),
-        ({"units": [{"name": "A"}, {"name": "A"}]}, "org_file/duplicate_unit"),
-        ({"units": [{"name": "A"}], "users": [{"handle": "x", "unit": "B"}]}, "org_file/unknown_unit"),
-        ({"units": [{"name": "A"}], "users": [{"handle": "x", "unit": "A", "role": "boss"}]}, "org_file/bad_role"),
-        ({"units": [{"name": "A", "timezone": "Mars/Base"}]}, "org_file/bad_timezone"),
-        ({"units": [{"name": "A", "phone_region": "XX"}]}, "org_file/bad_phone_region"),
-        ({"units": [{"name": "A", "children": [{"name": "B", "phone_region": "US"}]}]}, "org_file/bad_phone_region"),
-        ({"units": [{"name": "A"}], "channels": [{"platform": "irc", "chat": "#a", "unit": "A"}]}, "org_file/bad_platform"),
-        (["not", "a", "mapping"], "org_file/not_a_mapping"),
+        ({"units": [{"name": "A", "parent": "B"}, {"name": "B", "parent": "A"}]}, "settings/unit_cycle"),
+        ({"units": [{"name": "A", "parent": "Nowhere"}]}, "settings/unknown_unit"),
+        ({"units": [{"name": "A"}, {"name": "A"}]}, "settings/duplicate"),
+        ({"units": [{"name": "A"}], "users": [{"handle": "x", "unit": "B"}]}, "settings/unknown_unit"),
+        ({"units": [{"name": "A"}], "users": [{"handle": "x", "unit": "A", "role": "boss"}]}, "settings/not_a_choice"),
+        ({"units": [{"name": "A", "timezone": "Mars/Base"}]}, "settings/bad_timezone"),
+        ({"units": [{"name": "A", "phone_region": "XX"}]}, "settings/bad_phone_region"),
+        ({"units": [{"name": "A", "children": [{"name": "B", "phone_region": "US"}]}]}, "settings/bad_phone_region"),
+        ({"units": [{"name": "A"}], "channels": [{"platform": "irc", "chat": "#a", "unit": "A"}]}, "settings/not_a_choice"),
+        (["not", "a", "mapping"], "settings/not_a_mapping"),
     ],
 )
 def test_bad_org_files_write_nothing(db, data, problem):
     with db.uow() as uow, pytest.raises(UserError) as error:
-        org.load_org(uow, data, "UTC", "en")
+        org_file.load_org(uow, data, "UTC", "en")
     assert error.value.template == problem
     with db.uow() as uow:
         assert uow.session.scalars(select(OrgUnit)).all() == []
@@ -90,8 +90,8 @@ def test_a_unit_with_people_cannot_be_closed_but_an_emptied_one_can(db):
         {"name": "South", "children": [{"name": "S1"}]},
     ]}]}
     with db.uow() as uow, pytest.raises(UserError) as error:
-        org.load_org(uow, closing, "UTC", "en")
-    assert error.value.template == "org_file/unit_has_people" and error.value.params["count"] == 1
+        org_file.load_org(uow, closing, "UTC", "en")
+    assert error.value.template == "settings/unit_has_people" and error.value.params["count"] == 1
     with db.uow() as uow:
         assert uow.session.scalar(select(OrgUnit.active).where(OrgUnit.name == "N1")) is True
     nina_moved = {**closing, "users": [TREE["users"][0], {**TREE["users"][1], "unit": "N2"}]}

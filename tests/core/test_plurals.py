@@ -7,7 +7,8 @@ from bot.i18n import render_text
 
 
 def org_loaded(n: int) -> str:
-    result = NS(units_created=n, users_created=["x"] * n, users_updated=n, channels=n, phones_rekeyed=n)
+    result = NS(units_created=n, users_created=["x"] * n, users_updated=n, channels=n, pools_created=n, pools_updated=n,
+                phones_rekeyed=n)
     return render_text("cli/org_loaded", "en", result=result, codes={})
 
 
@@ -17,8 +18,8 @@ def handed_over(n: int) -> str:
 
 
 @pytest.mark.parametrize(("n", "words"), [
-    (1, ["1 new unit,", "1 new user,", "1 channel.", "1 stored phone was"]),
-    (2, ["2 new units,", "2 new users,", "2 channels.", "2 stored phones were"]),
+    (1, ["1 new unit,", "1 new user,", "1 channel,", "1 new pool,", "1 stored phone was"]),
+    (2, ["2 new units,", "2 new users,", "2 channels,", "2 new pools,", "2 stored phones were"]),
 ])
 def test_org_loaded(n, words):
     out = org_loaded(n)

@@ -5,7 +5,7 @@ from sqlalchemy import func, select, update
 from bot.adapters.console import ConsoleAdapter
 from bot.bootstrap import build_router
 from bot.config import load_settings
-from bot.services.core import org
+from bot.services.core import org_file
 from db.models import Lead, LeadEvent, OrgUnit
 from db.models.lead import LeadFollowup
 from tests.conftest import say
@@ -83,7 +83,7 @@ def test_newlead_is_duplicate_checked_against_pool_hands_and_customers(console, 
 
 def set_phone_region(db, region: str) -> None:
     with db.uow() as uow:
-        org.load_org(uow, {"units": [{"name": "Acme Trading", "phone_region": region}]}, "UTC", "en")
+        org_file.load_org(uow, {"units": [{"name": "Acme Trading", "phone_region": region}]}, "UTC", "en")
         uow.commit()
 
 

@@ -21,7 +21,7 @@ from bot.handlers.registry import ROLE_ACCESS
 from bot.metrics import Metrics
 from bot.ratelimit import from_settings
 from bot.router import Router
-from bot.services.core import org
+from bot.services.core import org, org_file
 from bot.services.manager import audit, scope
 from db.base import utcnow
 from db.models import (
@@ -122,7 +122,7 @@ class World:
 def build_world(db) -> World:
     now = utcnow()
     with db.uow() as uow:
-        org.load_org(uow, TREE, "UTC", "en")
+        org_file.load_org(uow, TREE, "UTC", "en")
         users = {u.handle: u.id for u in uow.session.scalars(select(User))}
         units = {u.name: u.id for u in uow.session.scalars(select(OrgUnit))}
         for handle, user_id in users.items():
@@ -209,7 +209,7 @@ def test_moving_a_unit_or_a_user_changes_what_everyone_sees_at_once(db, world):
     with db.uow() as uow:
         north = scope.of(uow, world.users["north"], utcnow().date())
         assert not scope.covers_user(uow, north, world.users["s2a"])
-        org.load_org(uow, moved, "UTC", "en")
+        org_file.load_org(uow, moved, "UTC", "en")
         uow.commit()
     with db.uow() as uow:
         north = scope.of(uow, world.users["north"], utcnow().date())
@@ -229,7 +229,7 @@ def test_moving_a_unit_carries_its_deeper_subtree(db, world):
         {"name": "South", "children": [{"name": "S1"}, {"name": "S2"}]},
     ]}], "users": [{"handle": "deep", "name": "Deep Rep", "unit": "N1x", "role": "rep"}]}
     with db.uow() as uow:
-        org.load_org(uow, deeper, "UTC", "en")
+        org_file.load_org(uow, deeper, "UTC", "en")
         uow.commit()
     moved = {"units": [{"name": "Company", "children": [
         {"name": "North", "children": [{"name": "N2"}]},
@@ -237,7 +237,7 @@ def test_moving_a_unit_carries_its_deeper_subtree(db, world):
     ]}]}
     with db.uow() as uow:
         # Only the moved unit is named under its new parent; its child N1x is not in the file at all.
-        org.load_org(uow, moved, "UTC", "en")
+        org_file.load_org(uow, moved, "UTC", "en")
         uow.commit()
     with db.uow() as uow:
         south = scope.of(uow, world.users["south"], utcnow().date())

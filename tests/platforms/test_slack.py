@@ -23,7 +23,7 @@ from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
 from bot.services.core import identity, outbox
 from db.base import utcnow
-from db.models import Customer, InboundEvent, OutboxMessage, PlatformIdentity
+from db.models import Customer, InboundEvent, OutboxMessage, PlatformIdentity, TeamChannel
 from db.session import Database
 from tests.conftest import say
 from tests.fakes.slack_api import TEAM_ID, Call, FakeSlackApi, block_texts
@@ -99,6 +99,25 @@ async def test_slash_replies_in_a_channel_are_only_for_the_caller(slack, db):
     await slack.command("whoami", "USAM", "C0SALES")
     (post,) = await slack.answers()
     assert post.payload["response_type"] == "ephemeral" and "Sam Carter" in post.text
+
+
+async def test_pool_admin_and_channel_setup_from_a_slack_channel(slack, db):
+    """`/crm pool admin …` reaches the two-word command; /crm channel answers (errors too) are for the
+    whole channel, unlike other slash replies there."""
+    link(db, "admin", "UADMIN")
+    await slack.command("pool admin rules demo pool daily_claim_limit=9", "UADMIN", "C0SALES")
+    (rules,) = await slack.answers()
+    assert "daily_claim_limit: 20 → 9" in rules.text and rules.payload["response_type"] == "ephemeral"
+    await slack.command("channel link Mars", "UADMIN", "C0SALES")
+    refused = (await slack.answers(2))[-1]
+    assert "Mars" in refused.text and refused.payload["response_type"] == "in_channel"
+    await slack.command("channel link East Team", "UADMIN", "C0SALES")
+    linked = (await slack.answers(3))[-1]
+    assert "East Team" in linked.text and linked.payload["response_type"] == "in_channel"
+    assert "/crm channel set" in linked.text
+    with db.uow() as uow:
+        channel = uow.session.scalar(select(TeamChannel).where(TeamChannel.chat_id == "C0SALES"))
+        assert channel is not None and (channel.platform, channel.workspace) == ("slack", TEAM_ID)
 
 
 async def test_answers_still_posting_at_shutdown_are_posted(slack, db):

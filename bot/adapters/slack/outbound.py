@@ -107,7 +107,7 @@ class SlackAnswerer:
             await self.deliver(target, reply)
 
     async def deliver(self, target: Target, reply: Reply) -> None:
-        ephemeral = reply.ephemeral or target.ephemeral_by_default
+        ephemeral = reply.ephemeral or (target.ephemeral_by_default and not reply.public)
         payload = message_payload(reply, self.locale)
         if target.response_url and target.response_posts < RESPONSE_URL_LIMIT:
             target.response_posts += 1

@@ -30,7 +30,8 @@ RELINKING_COMMANDS = ("join", "start", "lang")
 
 def bot_commands(table: CommandTable, locale: str, access: Access = Access.MEMBER) -> list[BotCommand]:
     """The command menu: what `access` may use, plus /join, with summaries in `locale`."""
-    names = [c.name for c in table.visible_to(access)]
+    # A two-word command ("pool admin") cannot be a menu entry: its first word stands for it, once.
+    names = list(dict.fromkeys(c.first_word for c in table.visible_to(access)))
     if table.lookup("join") is not None and "join" not in names:
         names.append("join")
     commands = []
@@ -38,9 +39,16 @@ def bot_commands(table: CommandTable, locale: str, access: Access = Access.MEMBE
         if not COMMAND_NAME.fullmatch(name):
             log.warning("telegram: command %r left out of the menu: names are 1-32 of a-z 0-9 _", name)
             continue
-        summary = (command_info(locale, name)["summary"] or name).strip()[:256]
+        summary = (_summary(table, locale, name) or name).strip()[:256]
         commands.append(BotCommand(name, summary))
     return commands[:MAX_COMMANDS]
+
+
+def _summary(table: CommandTable, locale: str, name: str) -> str:
+    """The command's summary; a first word that is no command of its own takes its two-word command's."""
+    if table.lookup(name) is None:
+        name = next((c.name for c in table.all() if c.first_word == name), name)
+    return command_info(locale, name)["summary"]
 
 
 def _own_menu_chats(db: Database, workspace: str, platform_user_id: str | None) -> list[tuple[str, str, str]]:

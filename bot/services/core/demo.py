@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.services.core import org
+from bot.services.core import org, org_file
 from bot.services.leads import dedupe
 from bot.services.leads.lifecycle import S, record_event
 from db import phone_keys
@@ -39,8 +39,8 @@ DEMO_ORG: dict = {
 }
 
 
-def load_demo(uow: UnitOfWork, now: datetime) -> org.OrgLoadResult:
-    result = org.load_org(uow, DEMO_ORG, "Asia/Shanghai", "en")
+def load_demo(uow: UnitOfWork, now: datetime) -> org_file.OrgLoadResult:
+    result = org_file.load_org(uow, DEMO_ORG, "Asia/Shanghai", "en", now=now)
     for raw in DEMO_ORG["users"]:
         user = uow.session.scalar(select(User).where(User.handle == raw["handle"]))
         assert user is not None

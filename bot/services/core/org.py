@@ -1,19 +1,10 @@
-"""The org tree (units with a materialised path), users, team channels, and the org file loader."""
-from dataclasses import dataclass, field
+"""The org tree (units with a materialised path) and its helpers; the org file is in `org_file`."""
 from datetime import datetime
-from functools import partial
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
-from bot.config import LOCALES
-from bot.errors import UserError
-from db.models import OrgUnit, PlatformIdentity, Role, TeamChannel, User
-from db.models.org import DEFAULT_SCOPE, DataScope
-from db.phone_keys import is_region, phone_key, rekey
+from db.models import OrgUnit, PlatformIdentity, User
 from db.session import UnitOfWork
-
-PLATFORMS = ("console", "slack", "telegram")
 
 
 def ancestor_unit_ids(path: str) -> list[int]:
@@ -61,7 +52,7 @@ def units_by_name(uow: UnitOfWork, name: str) -> list[OrgUnit]:
     return exact or [u for u in units if fragment in u.name.lower()]
 
 
-def _set_path(uow: UnitOfWork, unit: OrgUnit) -> None:
+def set_path(uow: UnitOfWork, unit: OrgUnit) -> None:
     """Give the unit its path under its parent, and carry its whole subtree along when it moved."""
     parent = uow.session.get(OrgUnit, unit.parent_id) if unit.parent_id else None
     old_path, new_path = unit.path, f"{parent.path if parent else '/'}{unit.id}/"
@@ -73,194 +64,6 @@ def _set_path(uow: UnitOfWork, unit: OrgUnit) -> None:
         ):
             descendant.path = new_path + descendant.path.removeprefix(old_path)
     unit.path = new_path
-
-
-class OrgFileError(UserError):
-    """The org file is wrong; nothing of it was written."""
-
-    def __init__(self, problem: str, **params: object):
-        super().__init__(f"org_file/{problem}", **params)
-
-
-@dataclass
-class OrgLoadResult:
-    units_created: int = 0
-    users_created: list[str] = field(default_factory=list)
-    users_updated: int = 0
-    channels: int = 0
-    phones_rekeyed: int = 0
-
-
-def _check_zone(name: str, where: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise OrgFileError("bad_timezone", value=name, where=where) from None
-    return name
-
-
-def _check_phone_region(raw: object, where: str, is_root: bool) -> str:
-    code = str(raw).strip().upper()
-    if not is_root or not is_region(code):
-        raise OrgFileError("bad_phone_region", value=str(raw), where=where)
-    return code
-
-
-def _flatten_units(data: dict) -> list[tuple[str, str | None, dict]]:
-    """Units as (name, parent name, raw) from either nested `children` or flat `parent:` form."""
-    flat: list[tuple[str, str | None, dict]] = []
-
-    def walk(items: list, parent: str | None) -> None:
-        for raw in items or []:
-            if not isinstance(raw, dict) or not str(raw.get("name", "")).strip():
-                raise OrgFileError("unit_without_name")
-            name = str(raw["name"]).strip()
-            flat.append((name, raw.get("parent", parent), raw))
-            walk(raw.get("children", []), name)
-
-    walk(data.get("units", []), None)
-    names = [name for name, _, _ in flat]
-    duplicates = {n for n in names if names.count(n) > 1}
-    if duplicates:
-        raise OrgFileError("duplicate_unit", name=sorted(duplicates)[0])
-    return flat
-
-
-def _ordered(flat: list[tuple[str, str | None, dict]], existing: set[str]) -> list[tuple[str, str | None, dict]]:
-    """Parents before children; a cycle or an unknown parent is an error."""
-    by_name = {name: (name, parent, raw) for name, parent, raw in flat}
-    done: set[str] = set(existing)
-    ordered = []
-    for name in by_name:
-        trail: list[str] = []
-        current: str | None = name
-        while current is not None and current not in done:
-            if current in trail:
-                raise OrgFileError("unit_cycle", name=current)
-            if current not in by_name:
-                raise OrgFileError("unknown_parent", name=trail[-1], parent=current)
-            trail.append(current)
-            current = by_name[current][1]
-        for item in reversed(trail):
-            ordered.append(by_name[item])
-            done.add(item)
-    return ordered
-
-
-def load_org(uow: UnitOfWork, data: dict, default_timezone: str, default_locale: str) -> OrgLoadResult:
-    """Create or update units, users and channels from an org file; safe to run twice."""
-    if not isinstance(data, dict):
-        raise OrgFileError("not_a_mapping")
-    result = OrgLoadResult()
-    new_region: str | None = None
-    units = {u.name: u for u in uow.session.scalars(select(OrgUnit))}
-    flat = _ordered(_flatten_units(data), set())
-    for name, parent_name, raw in flat:
-        unit = units.get(name)
-        if unit is None:
-            unit = OrgUnit(name=name)
-            uow.session.add(unit)
-            result.units_created += 1
-        unit.parent_id = units[parent_name].id if parent_name else None
-        if raw.get("timezone"):
-            unit.timezone = _check_zone(str(raw["timezone"]), name)
-        if raw.get("phone_region") is not None:
-            region = _check_phone_region(raw["phone_region"], name, is_root=parent_name is None)
-            if region != unit.phone_region:
-                unit.phone_region = new_region = region
-        uow.session.flush()
-        _set_path(uow, unit)
-        units[name] = unit
-    for raw in data.get("users", []) or []:
-        _load_user(uow, raw, units, default_timezone, default_locale, result)
-    for raw in data.get("channels", []) or []:
-        _load_channel(uow, raw, units, default_timezone, default_locale)
-        result.channels += 1
-    uow.session.flush()
-    # After users: a file that moves people out of a unit may close it in the same load.
-    for name, _parent, raw in flat:
-        _set_active(uow, units[name], raw.get("active", True) is not False)
-    if new_region is not None:
-        # The duplicate check spans the database (one company), so every stored phone is re-keyed.
-        result.phones_rekeyed = rekey(uow.session.connection(), partial(phone_key, region=new_region))
-    return result
-
-
-def _set_active(uow: UnitOfWork, unit: OrgUnit, active: bool) -> None:
-    """Units are closed, never deleted; a unit with active people in it cannot be closed."""
-    if not active and unit.active:
-        people = uow.session.scalar(
-            select(func.count()).select_from(User).where(User.unit_id == unit.id, User.active.is_(True))
-        )
-        if people:
-            raise OrgFileError("unit_has_people", name=unit.name, count=people)
-    unit.active = active
-
-
-def _load_user(uow, raw: dict, units: dict, default_tz: str, default_locale: str, result: OrgLoadResult) -> None:
-    handle = str(raw.get("handle", "")).strip().lower()
-    if not handle or not handle.replace("_", "").replace(".", "").replace("-", "").isalnum():
-        raise OrgFileError("bad_handle", value=handle)
-    unit_name = str(raw.get("unit", ""))
-    if unit_name not in units:
-        raise OrgFileError("unknown_unit", name=unit_name, user=handle)
-    role = str(raw.get("role", Role.REP))
-    if role not in set(Role):
-        raise OrgFileError("bad_role", value=role, user=handle)
-    locale = str(raw.get("locale", default_locale))
-    if locale not in LOCALES:
-        raise OrgFileError("bad_locale", value=locale, user=handle)
-    scope = str(raw.get("scope", DEFAULT_SCOPE[Role(role)]))
-    if scope not in set(DataScope):
-        raise OrgFileError("bad_scope", value=scope, user=handle)
-    user = uow.session.scalar(select(User).where(User.handle == handle))
-    if user is None:
-        user = User(handle=handle)
-        uow.session.add(user)
-        result.users_created.append(handle)
-    else:
-        result.users_updated += 1
-    user.name = str(raw.get("name", handle))
-    user.unit_id = units[unit_name].id
-    user.role = role
-    user.data_scope = scope
-    user.locale = locale
-    user.timezone = _check_zone(str(raw.get("timezone", default_tz)), handle)
-    user.active = bool(raw.get("active", True))
-    if raw.get("manager"):
-        manager = uow.session.scalar(select(User).where(User.handle == str(raw["manager"]).lower()))
-        if manager is None:
-            raise OrgFileError("unknown_manager", name=str(raw["manager"]), user=handle)
-        user.manager_id = manager.id
-    uow.session.flush()
-
-
-def _load_channel(uow, raw: dict, units: dict, default_tz: str, default_locale: str) -> None:
-    platform = str(raw.get("platform", ""))
-    if platform not in PLATFORMS:
-        raise OrgFileError("bad_platform", value=platform)
-    chat = str(raw.get("chat", "")).strip()
-    if not chat:
-        raise OrgFileError("channel_without_chat")
-    unit_name = str(raw.get("unit", ""))
-    if unit_name not in units:
-        raise OrgFileError("unknown_unit", name=unit_name, user=chat)
-    workspace = str(raw.get("workspace", ""))
-    channel = uow.session.scalar(
-        select(TeamChannel).where(
-            TeamChannel.platform == platform, TeamChannel.workspace == workspace, TeamChannel.chat_id == chat
-        )
-    )
-    if channel is None:
-        channel = TeamChannel(platform=platform, workspace=workspace, chat_id=chat)
-        uow.session.add(channel)
-    channel.name = str(raw.get("name", chat))
-    channel.unit_id = units[unit_name].id
-    channel.locale = str(raw.get("locale", default_locale))
-    if channel.locale not in LOCALES:
-        raise OrgFileError("bad_locale", value=channel.locale, user=chat)
-    channel.timezone = _check_zone(str(raw.get("timezone", default_tz)), chat)
-    channel.include_subunits = bool(raw.get("include_subunits", True))
 
 
 def link_console_identity(uow: UnitOfWork, user_id: int, handle: str, now: datetime) -> None:

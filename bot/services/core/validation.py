@@ -43,7 +43,7 @@ _PROBLEMS = {
 
 # Every problem a person can be told about: pydantic's, grouped, and our own checks'.
 PROBLEMS = {*_PROBLEMS.values(), "bad_timezone", "bad_time", "bad_quiet_hours", "unknown_unit", "unknown_user",
-            "duplicate", "invalid"}
+            "duplicate", "invalid", "bad_handle", "bad_phone_region", "unit_cycle", "unit_has_people", "not_yaml"}
 
 
 class SettingsError(UserError):

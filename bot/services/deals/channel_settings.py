@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from sqlalchemy import select
 
 from bot.config import LOCALES
+from bot.services.core.text import visible
 from bot.services.core.validation import Strict, problem
 from bot.services.deals.board_metrics import METRICS
 from db.models import ChannelBoardSettings, TeamChannel
@@ -58,6 +59,13 @@ def _periods(value: object) -> object:
     return value
 
 
+def _off(value: object) -> object:
+    """A setting whose None means "the default" may be typed off (as it is shown)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "")):
+        return None
+    return value
+
+
 Clock = Annotated[str, BeforeValidator(_clock)]
 Zone = Annotated[str, AfterValidator(_zone)]
 
@@ -66,14 +74,16 @@ class BoardPlan(Strict):
     time: Clock = "18:00"
     periods: Annotated[list[Literal["day", "week", "month"]], BeforeValidator(_periods)] = ["day", "week", "month"]
     weekly_on: Literal[WEEKDAYS] = "friday"  # type: ignore[valid-type]
-    metric: Literal[METRICS] | None = None  # type: ignore[valid-type]  # None: the unit's announcement metric
+    # None: the unit's announcement metric
+    metric: Annotated[Literal[METRICS] | None, BeforeValidator(_off)] = None  # type: ignore[valid-type]
     top: int = Field(10, ge=1, le=50)
     weekends: bool = False
-    merge_seconds: int | None = Field(None, ge=0, le=3600)  # None: the platform's default
+    # None: the platform's default
+    merge_seconds: Annotated[int | None, Field(ge=0, le=3600), BeforeValidator(_off)] = None
 
 
 class ChannelSettings(Strict):
-    name: str | None = Field(None, max_length=200)
+    name: Annotated[str, AfterValidator(visible)] | None = Field(None, max_length=200)
     locale: Literal[LOCALES] = "en"  # type: ignore[valid-type]
     timezone: Zone = "UTC"
     include_subunits: bool = True
@@ -123,11 +133,16 @@ def apply(uow: UnitOfWork, channel: TeamChannel, settings: ChannelSettings) -> N
 
 def _apply_boards(uow: UnitOfWork, channel: TeamChannel, plan: BoardPlan) -> None:
     row = uow.session.scalar(select(ChannelBoardSettings).where(ChannelBoardSettings.channel_id == channel.id))
+    if row is None and plan == BoardPlan():
+        return  # no row means the defaults: none is written for a channel that keeps them
     if row is None:
         if channel.id is None:
             uow.session.flush()
         row = ChannelBoardSettings(channel_id=channel.id)
         uow.session.add(row)
+        # Inserted with the column defaults first: the ORM leaves a None out of an INSERT when the
+        # column has a default, so "no weekly board" written at once would come back as Friday.
+        uow.session.flush()
     row.push_minute = _minutes(plan.time)
     row.daily = "day" in plan.periods
     row.weekly_weekday = WEEKDAYS.index(plan.weekly_on) if "week" in plan.periods else None
