@@ -106,10 +106,12 @@ def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
     return front_ends
 
 
-def web_app(db: Database, settings: Settings, front_ends: list[FrontEnd]) -> web.Application:
-    """The public listener: the check-in pages and each front end's own routes (webhooks)."""
+def web_app(db: Database, settings: Settings, front_ends: list[FrontEnd],
+            clock: Callable[[], datetime] = utcnow) -> web.Application:
+    """The public listener: the check-in pages (on the router's clock) and each front end's own
+    routes (webhooks)."""
     page_prefixes = [fe.command_prefix for fe in front_ends if fe.location_ask == "checkin_page"]
-    app = build_web_app(checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX))
+    app = build_web_app(checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX, clock))
     for front_end in front_ends:
         front_end.add_routes(app)
     return app
@@ -134,7 +136,7 @@ class BotProcess:
     scheduler: Scheduler
 
     def web_app(self) -> web.Application:
-        return web_app(self.db, self.settings, self.front_ends)
+        return web_app(self.db, self.settings, self.front_ends, self.router.clock)
 
     def admin_app(self) -> web.Application:
         return admin_app(self.db, self.settings, self.metrics)

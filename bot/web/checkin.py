@@ -11,6 +11,8 @@ import asyncio
 import logging
 import math
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 from urllib.parse import parse_qsl
 
@@ -38,14 +40,16 @@ def _html() -> Environment:
                        trim_blocks=True, lstrip_blocks=True)
 
 
-def routes(db: Database, settings: Settings, command_prefix: str) -> list[web.RouteDef]:
-    """The pages, answering in the words of the platform whose reps open them (command_prefix)."""
+def routes(db: Database, settings: Settings, command_prefix: str,
+           clock: Callable[[], datetime] = utcnow) -> list[web.RouteDef]:
+    """The pages, answering in the words of the platform whose reps open them (command_prefix);
+    `clock` is the router's (links are signed with its time)."""
 
     async def get_page(request: web.Request) -> web.Response:
-        return await show_page(db, settings, request)
+        return await show_page(db, settings, request, clock)
 
     async def post_page(request: web.Request) -> web.Response:
-        return await post_position(db, settings, command_prefix, request)
+        return await post_position(db, settings, command_prefix, request, clock)
 
     return [web.get("/checkin/{token}", get_page), web.post("/checkin/{token}", post_page)]
 
@@ -70,7 +74,8 @@ def _error_page(error: UserError, locale: str) -> web.Response:
     return _page("result", locale, status, ok=False, reply=message)
 
 
-def _look_up(db: Database, settings: Settings, token: str, hint: str | None) -> tuple[str, UserError | None, str]:
+def _look_up(db: Database, settings: Settings, token: str, hint: str | None, now: datetime
+             ) -> tuple[str, UserError | None, str]:
     """Check the link without using it: (locale, what is wrong or None, kind of the visit)."""
     locale = pick_locale(hint, settings.DEFAULT_LOCALE)
     try:
@@ -80,7 +85,7 @@ def _look_up(db: Database, settings: Settings, token: str, hint: str | None) -> 
     with db.uow() as uow:
         user = uow.session.get(User, claims.user_id)
         locale = user.locale if user else locale
-        if utcnow() >= claims.expires_at:
+        if now >= claims.expires_at:
             return locale, LinkError("expired"), ""
         if checkin_links.is_used(uow, claims):
             return locale, LinkError("used"), ""
@@ -90,10 +95,11 @@ def _look_up(db: Database, settings: Settings, token: str, hint: str | None) -> 
         return locale, None, visit.kind
 
 
-async def show_page(db: Database, settings: Settings, request: web.Request) -> web.Response:
+async def show_page(db: Database, settings: Settings, request: web.Request,
+                    clock: Callable[[], datetime] = utcnow) -> web.Response:
     token = request.match_info["token"]
     locale, problem, kind = await asyncio.to_thread(
-        _look_up, db, settings, token, request.headers.get("Accept-Language")
+        _look_up, db, settings, token, request.headers.get("Accept-Language"), clock()
     )
     if problem is not None:
         return _error_page(problem, locale)
@@ -110,9 +116,9 @@ def _number(form: dict, name: str) -> float | None:
         return math.nan
 
 
-def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form: dict, hint: str | None):
+def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form: dict, hint: str | None,
+         now: datetime):
     """Use the link and pin the position in one transaction; returns (locale, reply, ok)."""
-    now = utcnow()
     locale = pick_locale(hint, settings.DEFAULT_LOCALE)
     try:
         claims = checkin_links.verify(settings.SECRET_KEY, token, now)
@@ -154,8 +160,8 @@ async def _read_form(request: web.Request) -> dict[str, str] | None:
         return None
 
 
-async def post_position(db: Database, settings: Settings, command_prefix: str, request: web.Request
-                        ) -> web.Response:
+async def post_position(db: Database, settings: Settings, command_prefix: str, request: web.Request,
+                        clock: Callable[[], datetime] = utcnow) -> web.Response:
     if (request.content_length or 0) > MAX_FORM_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM_BYTES, actual_size=request.content_length or 0)
     form = await _read_form(request)
@@ -165,7 +171,7 @@ async def post_position(db: Database, settings: Settings, command_prefix: str, r
     try:
         locale, outcome, ok = await asyncio.to_thread(
             _pin, db, settings, command_prefix, request.match_info["token"], form,
-            request.headers.get("Accept-Language")
+            request.headers.get("Accept-Language"), clock()
         )
     except Exception:
         log.exception("check-in page failed")

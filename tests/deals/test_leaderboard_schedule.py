@@ -104,3 +104,33 @@ def test_two_processes_on_one_postgres_push_once(pg_db):
     with pg_db.uow() as uow:
         boards = uow.session.scalars(select(OutboxMessage.chat_id).where(OutboxMessage.kind == "board")).all()
     assert sorted(boards) == ["#sales", "-100berlin"]
+
+
+def test_two_channels_of_one_team_each_get_arrows_since_their_own_last_board(demo_org, db):
+    """A team with a Slack channel and a Telegram group gets the same board in both; the second
+    must not show "=" against the board the first got a moment ago, but movement since its own."""
+    from tests.deals.test_leaderboards import ids, won
+
+    u = ids(db)
+    with db.uow() as uow:
+        company = uow.session.scalar(select(TeamChannel.unit_id).where(TeamChannel.chat_id == "#sales"))
+        uow.session.add(TeamChannel(platform="telegram", workspace="bot", chat_id="-100same", name="group",
+                                    unit_id=company, locale="en", timezone="Asia/Shanghai"))
+        uow.commit()
+    won(db, u["li"], 100, datetime(2026, 11, 26, 2, 0, tzinfo=UTC))
+    won(db, u["sam"], 50, datetime(2026, 11, 26, 3, 0, tzinfo=UTC))
+    thursday = run_day(db, date(2026, 11, 26), step_minutes=15)
+    assert sorted(chat for chat, period, _ in thursday if period == "day") == ["#sales", "-100same"]
+    won(db, u["sam"], 500, datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
+    won(db, u["li"], 20, datetime(2026, 11, 27, 3, 0, tzinfo=UTC))
+    run_day(db, date(2026, 11, 27), step_minutes=15)
+    with db.uow() as uow:
+        boards = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "board")
+                                     .order_by(OutboxMessage.id)).all()
+        texts = {(b.chat_id, posted(b).title.split("(")[-1]): posted(b).text for b in boards
+                 if "today" in posted(b).title}
+    first_day = [text for (chat, day), text in texts.items() if day.startswith("2026-11-26")]
+    assert len(first_day) == 2 and not any(mark in text for text in first_day for mark in ("=", "↑", "↓"))
+    for chat in ("#sales", "-100same"):
+        (friday,) = [text for (c, day), text in texts.items() if c == chat and day.startswith("2026-11-27")]
+        assert "↑1 Sam Carter" in friday and "↓1 李雷 Li Lei" in friday

@@ -3,6 +3,12 @@
 Serves /api/<method> (point SLACK_API_URL at `api_url`) and /response_url/<id> (give
 `response_url(id)` in slash-command payloads). `fail_next(n, status=429, retry_after=2)` makes the
 next n posting calls fail; `error_next("channel_not_found")` makes the next one answer ok=false.
+File uploads take Slack's three steps (files.getUploadURLExternal, the upload URL,
+files.completeUploadExternal) and are kept in `uploads()`.
+
+With `bot_channels` set, the bot is a member of those conversations and of its own DMs (opened with
+conversations.open) only: posting or sharing a file anywhere else is refused as Slack refuses it
+(a DM between two people: channel_not_found; a channel it was not invited to: not_in_channel).
 """
 import asyncio
 import json
@@ -17,6 +23,7 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0001"
 POSTING = ("chat.postMessage", "chat.postEphemeral")
+INTO_A_CONVERSATION = (*POSTING, "files.completeUploadExternal")
 
 
 @dataclass
@@ -51,7 +58,10 @@ class FakeSlackApi:
     hook_delay: float = 0.0  # seconds a response_url post takes (recorded only once answered)
     # When set, a Web API call with any other bot token is refused with invalid_auth, as Slack does.
     valid_tokens: frozenset[str] | None = None
+    # When set, the conversations the bot is a member of (its own DMs are added as it opens them).
+    bot_channels: set[str] | None = None
     port: int = 0
+    _blobs: dict[str, dict] = field(default_factory=dict)  # file id -> filename, content
     _runner: web.AppRunner | None = None
     _socket: web.WebSocketResponse | None = None
 
@@ -70,6 +80,7 @@ class FakeSlackApi:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response_url/{hook}", self._hook)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._websocket)
         self._runner, self.port = await start_server(app)
         return self
@@ -95,6 +106,10 @@ class FakeSlackApi:
     def posts(self, method: str | None = None) -> list[Call]:
         wanted = (method,) if method else (*POSTING, "response_url")
         return [c for c in self.calls if c.method in wanted]
+
+    def uploads(self) -> list[Call]:
+        """Files shared into a conversation: payload channel, filename, title, initial_comment, content."""
+        return [c for c in self.calls if c.method == "files.completeUploadExternal" and "content" in c.payload]
 
     async def wait_for_posts(self, count: int = 1, method: str | None = None, timeout: float = 5.0) -> list[Call]:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -122,6 +137,14 @@ class FakeSlackApi:
         if method in POSTING and self.failures:
             status, headers, body = self.failures.pop(0)
             return web.json_response(body, status=status, headers=headers)
+        if method in INTO_A_CONVERSATION:
+            channel = str(payload.get("channel") or payload.get("channel_id") or "")
+            if self.bot_channels is not None and channel not in self.bot_channels:
+                error = "channel_not_found" if channel.startswith("D") else "not_in_channel"
+                self.calls[-1] = Call(f"refused:{method}", payload, request.path)
+                return web.json_response({"ok": False, "error": error})
+        if method == "files.completeUploadExternal":
+            return web.json_response(self._complete_upload(payload))
         return web.json_response(self._answer(method, payload))
 
     def _answer(self, method: str, payload: dict) -> dict:
@@ -131,10 +154,33 @@ class FakeSlackApi:
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "conversations.open":
-            return {"ok": True, "channel": {"id": f"D{payload.get('users', 'X')}"}}
+            channel = f"D{payload.get('users', 'X')}"
+            if self.bot_channels is not None:
+                self.bot_channels.add(channel)
+            return {"ok": True, "channel": {"id": channel}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{len(self.calls):04d}"
+            self._blobs[file_id] = {"filename": payload.get("filename"), "content": b""}
+            return {"ok": True, "file_id": file_id, "upload_url": f"{self.base}/upload/{file_id}"}
         if method == "chat.postMessage":
             return {"ok": True, "channel": payload.get("channel"), "ts": f"{len(self.calls)}.000100"}
         return {"ok": True}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self._blobs:
+            return web.Response(status=404)
+        self._blobs[file_id]["content"] = await request.read()
+        return web.Response(text="OK - 200")
+
+    def _complete_upload(self, payload: dict) -> dict:
+        files = json.loads(payload.get("files") or "[]")
+        if len(files) != 1 or files[0].get("id") not in self._blobs:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = files[0]["id"]
+        call = self.calls[-1]
+        call.payload.update(self._blobs.pop(file_id), title=files[0].get("title"))
+        return {"ok": True, "files": [{"id": file_id, "title": files[0].get("title")}]}
 
     async def _hook(self, request: web.Request) -> web.Response:
         payload = await request.json()

@@ -183,7 +183,7 @@ class Server:
         )
         self.router = build_router(self.db, settings)
         self.front_ends = [SlackFrontEnd(settings, self.router), TelegramFrontEnd(settings, self.router)]
-        self.runner, port = await start_server(web_app(self.db, settings, self.router.metrics, self.front_ends))
+        self.runner, port = await start_server(web_app(self.db, settings, self.front_ends))
         for front_end in self.front_ends:
             await front_end.start()
         self.base = f"http://127.0.0.1:{port}"

@@ -1,17 +1,10 @@
 """The Slack adapter end to end: signed HTTP requests through the real slack-bolt app, answers
 checked on a fake Slack Web API, on SQLite and PostgreSQL."""
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from itertools import count
-from urllib.parse import urlencode
 
-import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -29,14 +22,12 @@ from bot.config import Settings, load_settings
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
 from bot.services.core import identity, outbox
-from bot.web.server import start_server
 from db.base import utcnow
 from db.models import Customer, InboundEvent, OutboxMessage, PlatformIdentity, TeamChannel
 from db.session import Database
 from tests.conftest import say
 from tests.fakes.slack_api import TEAM_ID, Call, FakeSlackApi, block_texts
-
-SECRET = "test-signing-secret"
+from tests.platforms.slack_harness import Slack, running_slack, slack_settings_for
 
 
 @pytest.fixture
@@ -48,81 +39,7 @@ async def fake_slack() -> AsyncIterator[FakeSlackApi]:
 
 @pytest.fixture
 def slack_settings(db: Database, fake_slack: FakeSlackApi) -> Settings:
-    return load_settings(
-        env_file=None, DATABASE_URL=db.url, SECRET_KEY="test-secret", SLACK_BOT_TOKEN="xoxb-test",
-        SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake_slack.api_url,
-    )
-
-
-@dataclass
-class Slack:
-    """A running bot with Slack routes, and a way to send it signed requests."""
-
-    front: SlackFrontEnd
-    fake: FakeSlackApi
-    url: str
-    http: aiohttp.ClientSession
-    ids = count(1)
-
-    async def post(self, body: str, content_type: str, ts: int | None = None, secret: str = SECRET,
-                   headers: dict | None = None) -> aiohttp.ClientResponse:
-        ts = int(time.time()) if ts is None else ts
-        digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-        signed = {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}",
-                  "Content-Type": content_type, **(headers or {})}
-        async with self.http.post(self.url, data=body.encode(), headers=signed) as response:
-            await response.read()
-            return response
-
-    async def command(self, text: str, user: str, channel: str, **kw) -> aiohttp.ClientResponse:
-        n = next(self.ids)
-        body = urlencode({
-            "token": "legacy", "team_id": TEAM_ID, "team_domain": "acme", "channel_id": channel,
-            "channel_name": "directmessage" if channel.startswith("D") else "sales", "user_id": user,
-            "user_name": user.lower(), "command": "/crm", "text": text, "api_app_id": "A0001",
-            "response_url": self.fake.response_url(str(n)), "trigger_id": f"{n}.1.abc",
-        })
-        return await self.post(body, "application/x-www-form-urlencoded", **kw)
-
-    async def event(self, event: dict, event_id: str, **kw) -> aiohttp.ClientResponse:
-        body = json.dumps({
-            "token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0001", "type": "event_callback",
-            "event_id": event_id, "event_time": int(time.time()), "event": event,
-        })
-        return await self.post(body, "application/json", **kw)
-
-    async def click(self, value: str, user: str, channel: str) -> aiohttp.ClientResponse:
-        n = next(self.ids)
-        payload = {
-            "type": "block_actions", "team": {"id": TEAM_ID, "domain": "acme"}, "api_app_id": "A0001",
-            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID}, "token": "legacy",
-            "trigger_id": f"{n}.2.xyz", "channel": {"id": channel, "name": "directmessage"},
-            "container": {"type": "message", "channel_id": channel, "message_ts": "1.1"},
-            "response_url": self.fake.response_url(f"a{n}"),
-            "actions": [{"type": "button", "action_id": "crm:0", "block_id": "b1", "value": value,
-                         "text": {"type": "plain_text", "text": "x"}, "action_ts": f"{time.time():.6f}"}],
-        }
-        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
-
-    async def answers(self, count_: int = 1) -> list[Call]:
-        await self.front.drain()
-        return await self.fake.wait_for_posts(count_, timeout=2.0)
-
-
-@asynccontextmanager
-async def running_slack(db: Database, settings: Settings, fake: FakeSlackApi) -> AsyncIterator[Slack]:
-    """The bot's Slack routes on a live HTTP server, with a client that sends them signed requests."""
-    router = build_router(db, settings)
-    front = SlackFrontEnd(settings, router)
-    app = web_app(db, settings, [front])
-    runner, port = await start_server(app)
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Slack(front, fake, f"http://127.0.0.1:{port}/slack/events", http)
-    finally:
-        await front.stop()
-        await router.aclose()
-        await runner.cleanup()
+    return slack_settings_for(db, fake_slack)
 
 
 @pytest.fixture
@@ -488,3 +405,21 @@ async def test_socket_mode_acks_envelopes_and_dedupes_on_event_id(db, demo_org, 
         await front.stop()
     assert [a["envelope_id"] for a in fake_slack.socket_acks] == ["env-1", "env-2"]
     assert len(fake_slack.posts()) == 1 and "Ada Admin" in posts[0].text
+
+
+async def test_a_file_answering_a_private_reply_goes_to_the_callers_own_dm(db, demo_org, fake_slack):
+    """Slack has no private file: the chart of `/crm team` typed in a channel or in a DM between two
+    people answers privately, so it lands in the caller's own DM with the bot, never where everyone
+    (or the colleague) would see it."""
+    fake_slack.bot_channels = {"C0SALES"}
+    async with running_slack(db, slack_settings_for(db, fake_slack), fake_slack) as slack:
+        link(db, "mei", "UMEI")
+        for channel in ("C0SALES", "D0MEILI"):
+            await slack.command("team", "UMEI", channel)
+            await slack.front.drain()
+        answers = slack.fake.posts()
+    assert [(a.method, a.payload["response_type"]) for a in answers] == [("response_url", "ephemeral")] * 2
+    assert [(u.payload["channel_id"], u.payload["filename"]) for u in fake_slack.uploads()] == [
+        ("DUMEI", "team.png"), ("DUMEI", "team.png")]
+    assert fake_slack.uploads()[0].payload["content"].startswith(b"\x89PNG")
+    assert not [c for c in fake_slack.calls if c.method.startswith("refused:")]

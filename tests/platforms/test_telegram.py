@@ -3,24 +3,21 @@ the real aiohttp server and the real router and database (SQLite and PostgreSQL)
 import html
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import aiohttp
 import pytest
 from sqlalchemy import func, select
 from telegram import Update
 
-from bot.adapters.telegram.front_end import WEBHOOK_PATH, TelegramFrontEnd
+from bot.adapters.telegram.front_end import TelegramFrontEnd
 from bot.adapters.telegram.inbound import to_incoming
 from bot.adapters.telegram.outbound import MESSAGE_LIMIT, plan_messages, utf16_len
-from bot.bootstrap import build_router, web_app
-from bot.config import Settings, load_settings
+from bot.bootstrap import build_router
+from bot.config import load_settings
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
 from bot.router import Router
 from bot.services.core import identity
-from bot.web.server import start_server
 from db.base import utcnow
 from db.models import InboundEvent, OutboxMessage
 from db.session import Database
@@ -33,22 +30,15 @@ from tests.fakes.telegram_api import (
     next_update_id,
     text_update,
 )
+from tests.platforms.telegram_harness import (
+    SECRET,
+    TOKEN,
+    WebhookBot,
+    running_webhook,
+    telegram_settings,
+)
 
-SECRET = "s3cret-token"
-TOKEN = "123:ABC"
 LI, SAM, STRANGER = 555, 777, 999
-
-
-def telegram_settings(db: Database, api: FakeTelegramAPI, webhook: bool) -> Settings:
-    return load_settings(
-        env_file=None,
-        DATABASE_URL=db.url,
-        SECRET_KEY="test-secret",
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=api.base_url,
-        TELEGRAM_WEBHOOK_URL="https://bot.example.com/telegram/webhook" if webhook else "",
-        TELEGRAM_WEBHOOK_SECRET=SECRET if webhook else None,
-    )
 
 
 def invitation_for(db: Database, handle: str) -> str:
@@ -72,39 +62,11 @@ async def api() -> AsyncIterator[FakeTelegramAPI]:
     await fake.close()
 
 
-@dataclass
-class WebhookBot:
-    front_end: TelegramFrontEnd
-    api: FakeTelegramAPI
-    url: str
-    session: aiohttp.ClientSession
-
-    async def post(self, update: dict | str, secret: str | None = SECRET) -> int:
-        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
-        body = {"data": update} if isinstance(update, str) else {"json": update}
-        async with self.session.post(self.url, headers=headers, **body) as response:
-            return response.status
-
-    async def say(self, text: str, chat_id: int = LI, **kwargs: object) -> str:
-        """Send one text as user `chat_id` in his private chat; the bot's answer, as sent."""
-        before = len(self.api.texts())
-        assert await self.post(text_update(text, chat_id=chat_id, user_id=chat_id, **kwargs)) == 200
-        sent = await self.api.wait_for("sendMessage", before + 1)
-        return "\n".join(p["text"] for p in sent[before:])
-
-
 @pytest.fixture
 async def webhook_bot(db: Database, demo_org: Database, router: Router, api: FakeTelegramAPI
                       ) -> AsyncIterator[WebhookBot]:
-    settings = telegram_settings(db, api, webhook=True)
-    front_end = TelegramFrontEnd(settings, router)
-    app = web_app(db, settings, [front_end])
-    runner, port = await start_server(app)
-    await front_end.start()
-    async with aiohttp.ClientSession() as session:
-        yield WebhookBot(front_end, api, f"http://127.0.0.1:{port}{WEBHOOK_PATH}", session)
-    await front_end.stop()
-    await runner.cleanup()
+    async with running_webhook(db, router, api) as bot:
+        yield bot
 
 
 async def link(bot: WebhookBot, db: Database, handle: str, chat_id: int) -> str:

@@ -63,6 +63,20 @@ def test_approve_counts_reject_does_not_and_both_are_recorded(flagged, db, setti
     assert "Visits to review: 0" in say(mei, "/review")
 
 
+def test_a_reviewed_check_in_is_called_a_check_in(flagged, db, settings, clock):
+    """Li's check-in from a vague position is reviewed: he is told about his check-in, not a visit."""
+    li = clocked_console(db, settings, clock)
+    say(li, "/checkin")
+    say(li, "/location 30.2432 120.1508 900")
+    (checkin,) = [v.id for v in visits_of(db, "li") if v.kind == "checkin"]
+    mei = clocked_console(db, settings, clock, "mei")
+    say(mei, "/lang en")
+    assert f"Check-in #{checkin} of 李雷 Li Lei approved: it now counts" in say(mei, f"/review approve {checkin}")
+    with db.uow() as uow:
+        (told,) = [posted(m).text for m in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct"))]
+    assert told == f"你的签到 #{checkin} 已被主管批准,计入统计。"
+
+
 def test_reps_cannot_review_and_managers_only_their_subtree(flagged, db, settings, clock):
     li = clocked_console(db, settings, clock)
     say(li, "/lang en")

@@ -69,7 +69,7 @@ class SlackFrontEnd:
         self._socket: Any = None
         self._tasks: set[asyncio.Task] = set()
         self._dm_channels: dict[tuple[str, str], str] = {}
-        self.answerer = SlackAnswerer(self.client, self.locale)
+        self.answerer = SlackAnswerer(self.client, self.locale, self._dm_channel)
         self._register()
 
     # -- wiring
@@ -179,6 +179,7 @@ class SlackFrontEnd:
         target = Target(
             channel=channel, user=user, private=is_im(channel),
             response_url=body.get("response_url"), ephemeral_by_default=own_dm != channel,
+            team=body.get("team_id", ""),
         )
         await self._answer(command_incoming(body, own_dm), target)
 
@@ -197,7 +198,7 @@ class SlackFrontEnd:
             return
         target = Target(
             channel=incoming.chat_id, user=incoming.user_id, private=incoming.is_private,
-            thread_ts=event.get("thread_ts"),
+            thread_ts=event.get("thread_ts"), team=incoming.workspace,
         )
         await self._answer(incoming, target)
 
@@ -214,6 +215,7 @@ class SlackFrontEnd:
         target = Target(
             channel=incoming.chat_id, user=incoming.user_id, private=incoming.is_private,
             response_url=body.get("response_url"), ephemeral_by_default=own_dm != incoming.chat_id,
+            team=incoming.workspace,
         )
         await self._answer(incoming, target)
 

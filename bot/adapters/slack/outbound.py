@@ -4,6 +4,7 @@
 Slack's refusals become RetryAfter / PermanentFailure for the outbox dispatcher (`classify`).
 """
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -37,6 +38,7 @@ class Target:
     response_url: str | None = None
     ephemeral_by_default: bool = False
     response_posts: int = 0
+    team: str = ""
 
 
 def classify(exc: SlackApiError) -> Exception:
@@ -88,11 +90,14 @@ class SlackSender:
 class SlackAnswerer:
     """Posts one interaction's replies where Slack expects them: through the slash command's
     response_url while Slack takes posts there, else chat.postEphemeral / chat.postMessage; then
-    any file."""
+    any file. Slack has no private file: a file answering a private reply goes to the person's own
+    DM with the bot (`own_dm`), never into the channel or the DM between two people it was asked in."""
 
-    def __init__(self, client: AsyncWebClient, locale: str):
+    def __init__(self, client: AsyncWebClient, locale: str,
+                 own_dm: Callable[[str, str], Awaitable[str | None]] | None = None):
         self.client = client
         self.locale = locale  # Slack events carry no locale: for labels only
+        self.own_dm = own_dm
         # One pooled HTTP session for response_url posts: a session (and a new connection) per
         # answer costs the event loop more than the ack it delays.
         self._http_session: aiohttp.ClientSession | None = None
@@ -107,13 +112,13 @@ class SlackAnswerer:
         if target.response_url and target.response_posts < RESPONSE_URL_LIMIT:
             target.response_posts += 1
             if await self._respond(target.response_url, payload, ephemeral):
-                await self._upload(target, reply)
+                await self._upload(target, reply, ephemeral)
                 return
         if ephemeral:
             await self.client.chat_postEphemeral(channel=target.channel, user=target.user, **payload)
         else:
             await self.client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, **payload)
-        await self._upload(target, reply)
+        await self._upload(target, reply, ephemeral)
 
     async def _respond(self, url: str, payload: dict, ephemeral: bool) -> bool:
         """Answer through the slash command's response_url; False to fall back to the Web API."""
@@ -136,17 +141,25 @@ class SlackAnswerer:
             self._http_session = aiohttp.ClientSession(timeout=timeout)
         return self._http_session
 
-    async def _upload(self, target: Target, reply: Reply) -> None:
-        """Attach a file when the reply has one; best effort (the bot may not be in that channel)."""
+    async def _upload(self, target: Target, reply: Reply, private: bool) -> None:
+        """Attach a file when the reply has one, where the reply was seen: a private reply's file
+        goes to the person's own DM with the bot. Best effort (the bot may not be in that channel)."""
         if not reply.file_bytes:
             return
+        channel, thread_ts = target.channel, target.thread_ts
+        if private:
+            own = await self.own_dm(target.team, target.user) if self.own_dm else None
+            if own is None:
+                log.warning("Slack file for %s not sent: no DM with the bot to put it in", target.user)
+                return
+            if own != channel:
+                channel, thread_ts = own, None
         try:
             await self.client.files_upload_v2(
-                channel=target.channel, file=reply.file_bytes, filename=reply.file_name or "export",
-                thread_ts=target.thread_ts,
+                channel=channel, file=reply.file_bytes, filename=reply.file_name or "export", thread_ts=thread_ts,
             )
         except Exception:
-            log.warning("Slack file upload to %s failed", target.channel, exc_info=True)
+            log.warning("Slack file upload to %s failed", channel, exc_info=True)
 
     async def close(self) -> None:
         if self._http_session is not None:

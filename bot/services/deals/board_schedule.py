@@ -54,9 +54,13 @@ def due_periods(plan: PushPlan, local: datetime, holidays: set[date]) -> list[st
 
 def scheduled_board(uow: UnitOfWork, channel_id: int, unit_id: int, zone: ZoneInfo, period: str, plan: PushPlan,
                     now: datetime) -> leaderboards.Board:
-    """Compute a channel's board and store it as the reference for the next board's arrows."""
+    """Compute a channel's board, its arrows since this channel's previous board, and store it as the
+    reference for the channel's next board (and for /rank's arrows)."""
     metric = plan.metric or leaderboards.default_metric(uow, unit_id)
     today = now.astimezone(zone).date()
     board = leaderboards.compute_boards(uow, [unit_id], metric, period, today, zone, top_n=plan.top_n)[unit_id]
+    own = leaderboards.channel_snapshot_key(board, channel_id)
+    leaderboards.add_movement(uow, board, own)
     leaderboards.save_snapshot(uow, board, now)
+    leaderboards.save_snapshot(uow, board, now, own)
     return board

@@ -120,7 +120,7 @@ def compute_boards(
         boards[unit_id] = board
     if with_extras:
         for board in boards.values():
-            _add_movement(uow, board)
+            add_movement(uow, board)
             if board.by == "rep":
                 _add_streaks(uow, board, today, zone)
     return boards
@@ -210,21 +210,28 @@ def _attach_caller(board: Board, caller_id: int, member_name: str | None) -> Non
         board.caller_line = BoardLine(0, caller_id, member_name, Decimal(0), EPOCH, is_caller=True)
 
 
-def _add_movement(uow: UnitOfWork, board: Board) -> None:
+def channel_snapshot_key(board: Board, channel_id: int) -> str:
+    """The snapshots of the boards one channel was pushed: its arrows compare with its own last board,
+    not with the same board another channel (the team's Telegram group beside its Slack channel) got
+    a moment ago."""
+    return f"{board.key}:channel:{channel_id}"
+
+
+def add_movement(uow: UnitOfWork, board: Board, key: str | None = None) -> None:
+    """Places gained since the newest snapshot under `key` (by default the board's own key)."""
     previous = uow.session.scalar(
-        select(BoardSnapshot.ranks).where(BoardSnapshot.board_key == board.key)
+        select(BoardSnapshot.ranks).where(BoardSnapshot.board_key == (key or board.key))
         .order_by(BoardSnapshot.taken_at.desc(), BoardSnapshot.id.desc()).limit(1)
     )
-    if previous is None:
-        return
     for line in board.all_lines:
-        before = previous.get(str(line.subject_id))
+        before = previous.get(str(line.subject_id)) if previous is not None else None
         line.movement = None if before is None else before - line.rank
 
 
-def save_snapshot(uow: UnitOfWork, board: Board, now: datetime) -> None:
+
+def save_snapshot(uow: UnitOfWork, board: Board, now: datetime, key: str | None = None) -> None:
     ranks = {str(line.subject_id): line.rank for line in board.all_lines}
-    uow.session.add(BoardSnapshot(board_key=board.key, ranks=ranks, taken_at=now))
+    uow.session.add(BoardSnapshot(board_key=key or board.key, ranks=ranks, taken_at=now))
 
 
 def _add_streaks(uow: UnitOfWork, board: Board, today: date, zone: ZoneInfo) -> None:

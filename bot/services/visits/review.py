@@ -49,6 +49,7 @@ class Decision:
     rep_locale: str
     target_name: str | None
     counts: bool
+    kind: str = "visit"  # visit | checkin | checkout: what the rep is told about
 
 
 def _reviewable(visible: scope.Scope, manager_id: int):
@@ -108,7 +109,7 @@ def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note:
     rep = uow.session.get(User, visit.user_id)
     assert rep is not None
     decision = Decision(visit_id, approve, rep.id, rep.name, rep.locale, target_name(target_of(uow, visit)),
-                        visit.counts)
+                        visit.counts, visit.kind)
     outbox.queue_direct(uow, rep.id, "review/rep_told", {"decision": decision, "note": note},
                         dedupe_key=f"review:{visit_id}")
     return decision
