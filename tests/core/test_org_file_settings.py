@@ -59,9 +59,10 @@ def run_nudges(db) -> int:
     return sent
 
 
-def test_a_holiday_from_the_file_keeps_the_nudge_away(demo_org, db):
+@pytest.mark.parametrize("written", ["\n  2026-11-26: 公司周年", " [2026-11-26]", "\n  - 2026-11-26: 公司周年"])
+def test_a_holiday_from_the_file_keeps_the_nudge_away(demo_org, db, written):
     assert run_nudges(db) > 0
-    load(db, "holidays:\n  2026-11-26: 公司周年\n")
+    load(db, f"holidays:{written}\n")
     assert run_nudges(db) == 0
     load(db, "holidays: []\n")
     assert run_nudges(db) > 0

@@ -7,17 +7,14 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 from sqlalchemy import select
 
+from bot.services.core.settings_rows import as_mapping
 from db.models import Holiday
 from db.session import UnitOfWork
 
 
 def _as_mapping(value: object) -> object:
     """A list of dates is dates without names; nothing under the key is no holidays."""
-    if value is None:
-        return {}
-    if isinstance(value, list):
-        return {day: "" for day in value}
-    return value
+    return as_mapping(value, lambda _day: "")
 
 
 HolidayName = Annotated[str, BeforeValidator(lambda v: "" if v is None else v), Field(max_length=100)]

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field
 from sqlalchemy import select
 
+from bot.services.core.settings_rows import as_mapping
 from bot.services.core.text import visible
 from bot.services.core.validation import problem
 from db.models import LoseReason
@@ -17,11 +18,7 @@ _CODE = re.compile(r"^\S{1,32}$")
 
 def _as_mapping(value: object) -> object:
     """A list of codes names each reason by its code; nothing under the key is no reasons."""
-    if value is None:
-        return {}
-    if isinstance(value, list):
-        return {code: code for code in value}
-    return value
+    return as_mapping(value, lambda code: code)
 
 
 def _code(value: str) -> str:
