@@ -11,6 +11,12 @@ units:
   - name: 华东贸易
     timezone: Asia/Shanghai
     phone_region: CN
+    visits:
+      geofence_m: 300
+      work_hours: 08:30-17:30
+      grace_minutes: 10
+      office: {latitude: 31.2304, longitude: 121.4737, radius_m: 200}
+    announcements: {announce_on: collected, fanfare: [50000, 10000]}
     children:
       - name: 上海一组
         children:
@@ -19,12 +25,12 @@ units:
   - name: Berlin GmbH
     timezone: Europe/Berlin
     children:
-      - {name: Vertrieb}
+      - {name: Vertrieb, visits: {accuracy_max_m: 100}, announcements: {}}
 users:
   - {handle: wang, name: 王总, unit: 华东贸易, role: admin, locale: zh, timezone: Asia/Shanghai}
   - {handle: mei, name: 王梅, unit: 上海一组, role: manager, locale: zh, manager: wang}
   - {handle: li, name: 李雷, unit: 浦东, manager: mei}
-  - {handle: zhang, name: 张伟, unit: 杭州组, scope: unit, manager: mei}
+  - {handle: zhang, name: 张伟, unit: 杭州组, scope: unit, manager: mei, nudges: {enabled: off, visit_by: 10:30}}
   - {handle: jan, name: Jan Weber, unit: Vertrieb, locale: en, timezone: Europe/Berlin}
 channels:
   - platform: telegram
@@ -63,6 +69,12 @@ pools:
         b: {return_no_deal_created_days: 20, return_no_followup_days: off}
   - name: Berlin pool
     members: {units: [Berlin GmbH]}
+holidays:
+  2026-10-01: 国庆节
+  2026-10-02: 国庆节
+lose_reasons:
+  price: 价格太高
+  competitor: 选了竞争对手
 """
 
 

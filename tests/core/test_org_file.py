@@ -1,10 +1,21 @@
-"""A whole company from one org file through `fieldcrm org load`: units, users, team channels with
-their settings, pools with members, admins and rules; leads then import into the new pool."""
+"""A whole company from one org file through `fieldcrm org load`: units with their visit checks and
+announcements, users with their nudges, team channels with their settings, pools with members,
+admins and rules, holidays and lose reasons; leads then import into the new pool."""
+import yaml
 from sqlalchemy import select
 
 from bot.services.deals import channel_settings
 from bot.services.leads import pool_members, pool_rules
-from db.models import AuditEntry, ChannelBoardSettings, Lead, OrgUnit, Pool, TeamChannel, User
+from db.models import (
+    AuditEntry,
+    ChannelBoardSettings,
+    Lead,
+    LoseReason,
+    OrgUnit,
+    Pool,
+    TeamChannel,
+    User,
+)
 from tests.conftest import ROOT
 from tests.core.org_files import COMPANY, audit_rows, row_counts, write
 
@@ -49,7 +60,8 @@ def test_every_write_is_audited(db, fieldcrm, tmp_path):
     assert fieldcrm("org", "load", write(tmp_path, COMPANY))[0] == 0
     with db.uow() as uow:
         audited = {(row.record_type, row.action) for row in uow.session.scalars(select(AuditEntry))}
-    for table in ("pool", "pool_member", "channel", "channel_board_settings", "unit", "user"):
+    for table in ("pool", "pool_member", "channel", "channel_board_settings", "unit", "user", "visit_settings",
+                  "unit_announce_settings", "nudge_settings", "holidays", "lose_reasons"):
         assert (table, "create") in audited, table
     changed = COMPANY.replace("daily_claim_limit: 10", "daily_claim_limit: 12").replace("top: 5", "top: 7")
     changed = changed.replace("admins: [mei]", "admins: [zhang]").replace("22:00-08:00", "23:00-07:00")
@@ -111,3 +123,24 @@ def test_the_example_in_the_setup_guide_loads(db, fieldcrm, tmp_path):
     with db.uow() as uow:
         pool = uow.session.scalar(select(Pool).where(Pool.name == "华东公海"))
         assert pool.level_rules == {"A": {"return_no_followup_days": 21}} and pool.return_no_deal_days is None
+
+
+def test_unit_settings_holidays_and_lose_reasons_follow_the_file_and_nudges_stay(db, fieldcrm, tmp_path):
+    assert fieldcrm("org", "load", write(tmp_path, COMPANY))[0] == 0
+    changed = (COMPANY.replace("    announcements: {announce_on: collected, fanfare: [50000, 10000]}\n", "")
+               .replace(", visits: {accuracy_max_m: 100}, announcements: {}", "")
+               .replace(", nudges: {enabled: off, visit_by: 10:30}", "")
+               .replace("  2026-10-02: 国庆节\n", "").replace("  competitor: 选了竞争对手\n", ""))
+    assert fieldcrm("org", "load", write(tmp_path, changed))[0] == 0
+    data = yaml.safe_load(fieldcrm("org", "dump")[1])
+    company, berlin = data["units"]
+    assert "announcements" not in company and company["visits"]["geofence_m"] == 300
+    assert berlin["children"] == [{"name": "Vertrieb"}]  # its own settings removed: it follows Berlin GmbH
+    assert data["users"][3]["nudges"] == {"enabled": False, "visit_by": "10:30"}  # left out: the person's stand
+    assert data["holidays"] == {"2026-10-01": "国庆节"}
+    assert data["lose_reasons"] == {"price": "价格太高"}
+    with db.uow() as uow:
+        removed = {row.record_type for row in uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "delete"))}
+    assert removed == {"visit_settings", "unit_announce_settings", "holidays"}  # every removal audited
+    with db.uow() as uow:  # a reason no longer listed is closed, not deleted (deals may name it)
+        assert uow.session.scalars(select(LoseReason.active).order_by(LoseReason.id)).all() == [True, False]

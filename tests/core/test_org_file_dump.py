@@ -14,9 +14,21 @@ def test_the_dump_reads_like_the_file(db, fieldcrm, tmp_path):
     assert code == 0
     assert "name: 华东贸易" in dump and "王梅" in dump  # Chinese kept readable
     data = yaml.safe_load(dump)
-    assert list(data) == ["units", "users", "channels", "pools"]
+    assert list(data) == ["units", "users", "channels", "pools", "holidays", "lose_reasons"]
     assert [u["name"] for u in data["units"]] == ["华东贸易", "Berlin GmbH"]
-    assert data["units"][0]["children"][0] == {"name": "上海一组", "children": [{"name": "浦东"}]}
+    company, berlin_unit = data["units"]
+    assert company["children"][0] == {"name": "上海一组", "children": [{"name": "浦东"}]}
+    # Only what differs from the defaults; the times as written, the fanfare in ascending order.
+    assert company["visits"] == {"geofence_m": 300, "work_hours": "08:30-17:30", "grace_minutes": 10,
+                                 "office": {"latitude": 31.2304, "longitude": 121.4737, "radius_m": 200}}
+    assert company["announcements"] == {"announce_on": "collected", "fanfare": [10000, 50000]}
+    # A unit with settings of its own that keep the defaults says so ({}); one without follows its parent.
+    assert berlin_unit["children"] == [{"name": "Vertrieb", "visits": {"accuracy_max_m": 100}, "announcements": {}}]
+    assert "visits" not in berlin_unit and "announcements" not in berlin_unit
+    assert data["users"][3]["nudges"] == {"enabled": False, "visit_by": "10:30"}
+    assert all("nudges" not in user for user in data["users"][:3])
+    assert data["holidays"] == {"2026-10-01": "国庆节", "2026-10-02": "国庆节"}
+    assert data["lose_reasons"] == {"price": "价格太高", "competitor": "选了竞争对手"}
     assert data["users"][2] == {"handle": "li", "name": "李雷", "unit": "浦东", "role": "rep", "manager": "mei",
                                 "locale": "en", "timezone": "UTC"}
     telegram, slack = data["channels"]

@@ -30,7 +30,9 @@ _PROBLEMS = {
     "extra_forbidden": "unknown_key",
     "missing": "missing_key",
     "int_parsing": "not_a_number", "int_type": "not_a_number", "int_from_float": "not_a_number",
-    "float_parsing": "not_a_number", "float_type": "not_a_number",
+    "float_parsing": "not_numeric", "float_type": "not_numeric", "finite_number": "not_numeric",
+    "date_parsing": "not_a_date", "date_from_datetime_parsing": "not_a_date", "date_type": "not_a_date",
+    "date_from_datetime_inexact": "not_a_date",
     "greater_than_equal": "too_small", "greater_than": "too_small",
     "less_than_equal": "too_large", "less_than": "too_large",
     "bool_parsing": "not_on_off", "bool_type": "not_on_off",
@@ -43,7 +45,8 @@ _PROBLEMS = {
 
 # Every problem a person can be told about: pydantic's, grouped, and our own checks'.
 PROBLEMS = {*_PROBLEMS.values(), "bad_timezone", "bad_time", "bad_quiet_hours", "unknown_unit", "unknown_user",
-            "duplicate", "invalid", "bad_handle", "bad_phone_region", "unit_cycle", "unit_has_people", "not_yaml"}
+            "duplicate", "invalid", "bad_handle", "bad_phone_region", "unit_cycle", "unit_has_people", "not_yaml",
+            "bad_work_hours", "bad_reason_code"}
 
 
 class SettingsError(UserError):
@@ -74,7 +77,8 @@ def check(model: type[Model], data: object, *, locate: Locate | None = None, sou
 
 def settings_error(error: ErrorDetails, *, locate: Locate | None = None, source: str | None = None,
                    prefix: Path = ()) -> SettingsError:
-    path = prefix + tuple(error["loc"])
+    # A mapping's key is named by itself (holidays.2026-13-01), not by pydantic's "[key]" after it.
+    path = prefix + tuple(part for part in error["loc"] if part != "[key]")
     kind = error["type"]
     code = _PROBLEMS.get(kind, kind)
     params = dict(error.get("ctx") or {})
@@ -85,7 +89,8 @@ def settings_error(error: ErrorDetails, *, locate: Locate | None = None, source:
         params["choices"] = re.sub(r",? or ", ", ", str(params.pop("expected"))).replace("'", "")
     for bound in ("ge", "gt", "le", "lt", "max_length", "min_length"):
         if bound in params:
-            params["limit"] = params.pop(bound)
+            limit = params.pop(bound)
+            params["limit"] = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
     value = None if code == "unknown_key" else error.get("input")
     return SettingsError(code, dotted(path), value=value, line=locate(path) if locate else None, source=source,
                          **params)

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from sqlalchemy import select
 
 from bot.config import LOCALES
+from bot.services.core.clock import Clock, clock_of, minutes, split_span
 from bot.services.core.text import visible
 from bot.services.core.validation import Strict, problem
 from bot.services.deals.board_metrics import METRICS
@@ -18,7 +19,6 @@ from db.session import UnitOfWork
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PERIODS = ("day", "week", "month")
-_CLOCK = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
 
 
 def _zone(name: str) -> str:
@@ -29,26 +29,14 @@ def _zone(name: str) -> str:
     return name
 
 
-def _clock(value: object) -> object:
-    """'18:00' or '8:30' (a full-width colon too), kept as HH:MM. YAML 1.1 reads an unquoted 18:00 as
-    the number 1080 (sexagesimal): the org file loader keeps such scalars as text."""
-    if isinstance(value, str):
-        match = _CLOCK.match(value.strip())
-        if not match:
-            raise problem("bad_time")
-        return value.strip().replace("：", ":").zfill(5)
-    raise problem("bad_time")
-
-
 def _quiet(value: object) -> object:
     """'22:00-08:00', or off / null for none."""
     if value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "")):
         return None
-    if isinstance(value, str):
-        start, sep, end = value.replace("–", "-").replace("~", "-").partition("-")
-        if sep and _CLOCK.match(start.strip()) and _CLOCK.match(end.strip()):
-            return f"{_clock(start)}-{_clock(end)}"
-    raise problem("bad_quiet_hours")
+    span = split_span(value) if isinstance(value, str) else None
+    if span is None:
+        raise problem("bad_quiet_hours")
+    return "-".join(span)
 
 
 def _periods(value: object) -> object:
@@ -66,7 +54,6 @@ def _off(value: object) -> object:
     return value
 
 
-Clock = Annotated[str, BeforeValidator(_clock)]
 Zone = Annotated[str, AfterValidator(_zone)]
 
 
@@ -91,25 +78,16 @@ class ChannelSettings(Strict):
     boards: BoardPlan = Field(default_factory=BoardPlan)
 
 
-def _minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def _clock_of(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def settings_of(uow: UnitOfWork, channel: TeamChannel) -> ChannelSettings:
     """The settings a channel's rows hold (defaults where there is no board row)."""
     row = uow.session.scalar(select(ChannelBoardSettings).where(ChannelBoardSettings.channel_id == channel.id))
-    quiet = (f"{_clock_of(channel.quiet_start)}-{_clock_of(channel.quiet_end)}"
+    quiet = (f"{clock_of(channel.quiet_start)}-{clock_of(channel.quiet_end)}"
              if channel.quiet_start is not None and channel.quiet_end is not None else None)
     boards = BoardPlan()
     if row is not None:
         periods = [p for p, on in (("day", row.daily), ("week", row.weekly_weekday is not None),
                                    ("month", row.monthly)) if on]
-        boards = BoardPlan(time=_clock_of(row.push_minute), periods=periods,
+        boards = BoardPlan(time=clock_of(row.push_minute), periods=periods,
                            weekly_on=WEEKDAYS[row.weekly_weekday if row.weekly_weekday is not None else 4],
                            metric=row.metric if row.metric in METRICS else None, top=row.top_n,
                            weekends=row.include_weekends, merge_seconds=row.merge_seconds)
@@ -125,7 +103,7 @@ def apply(uow: UnitOfWork, channel: TeamChannel, settings: ChannelSettings) -> N
     channel.include_subunits = settings.include_subunits
     if settings.quiet_hours:
         start, end = settings.quiet_hours.split("-")
-        channel.quiet_start, channel.quiet_end = _minutes(start), _minutes(end)
+        channel.quiet_start, channel.quiet_end = minutes(start), minutes(end)
     else:
         channel.quiet_start = channel.quiet_end = None
     _apply_boards(uow, channel, settings.boards)
@@ -143,7 +121,7 @@ def _apply_boards(uow: UnitOfWork, channel: TeamChannel, plan: BoardPlan) -> Non
         # Inserted with the column defaults first: the ORM leaves a None out of an INSERT when the
         # column has a default, so "no weekly board" written at once would come back as Friday.
         uow.session.flush()
-    row.push_minute = _minutes(plan.time)
+    row.push_minute = minutes(plan.time)
     row.daily = "day" in plan.periods
     row.weekly_weekday = WEEKDAYS.index(plan.weekly_on) if "week" in plan.periods else None
     row.monthly = "month" in plan.periods

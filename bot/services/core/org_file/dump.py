@@ -1,14 +1,22 @@
-"""The database written back as an org file: units nested as children, users, team channels with
-the settings that differ from the defaults, pools with members, admins and rules. Loading the dump
+"""The database written back as an org file: units nested as children with their own visit checks
+and announcements, users with their nudges, team channels with the settings that differ from the
+defaults, pools with members, admins and rules, the holidays and the lose reasons. Loading the dump
 changes nothing; loading it into an empty database and dumping again gives the same text."""
 from collections import defaultdict
 
 import yaml
 from sqlalchemy import select
 
-from bot.services.deals import channel_settings
+from bot.services.deals import (
+    channel_settings,
+    holidays,
+    lose_reasons,
+    nudge_settings,
+    unit_announcements,
+)
 from bot.services.deals.channel_settings import BoardPlan, ChannelSettings
 from bot.services.leads import pool_members, pool_rules
+from bot.services.visits import unit_settings
 from db.models import OrgUnit, Pool, TeamChannel, User
 from db.models.org import DEFAULT_SCOPE, Role
 from db.session import UnitOfWork
@@ -27,20 +35,22 @@ def dump_org(uow: UnitOfWork) -> str:
     users = list(uow.session.scalars(select(User).order_by(User.id)))
     names = {unit.id: unit.name for unit in units}
     handles = {user.id: user.handle for user in users}
-    data: dict[str, list] = {
-        "units": _unit_tree(units),
-        "users": [_user(user, names, handles) for user in users],
+    data: dict[str, list | dict] = {
+        "units": _unit_tree(uow, units),
+        "users": [_user(uow, user, names, handles) for user in users],
         "channels": [_channel(uow, channel, names)
                      for channel in uow.session.scalars(select(TeamChannel).order_by(TeamChannel.id))],
         "pools": [_pool(uow, pool, names, handles)
                   for pool in uow.session.scalars(select(Pool).order_by(Pool.id))],
+        "holidays": holidays.as_file(holidays.holidays_of(uow)),
+        "lose_reasons": lose_reasons.as_file(lose_reasons.reasons_of(uow)),
     }
     data = {key: items for key, items in data.items() if items}
     return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False,
                      width=120) if data else ""
 
 
-def _unit_tree(units: list[OrgUnit]) -> list[dict]:
+def _unit_tree(uow: UnitOfWork, units: list[OrgUnit]) -> list[dict]:
     children: dict[int | None, list[OrgUnit]] = defaultdict(list)
     for unit in units:
         children[unit.parent_id].append(unit)
@@ -53,6 +63,7 @@ def _unit_tree(units: list[OrgUnit]) -> list[dict]:
             written["phone_region"] = unit.phone_region
         if not unit.active:
             written["active"] = False
+        written.update(_unit_settings(uow, unit))
         if children[unit.id]:
             written["children"] = [entry(child) for child in children[unit.id]]
         return written
@@ -60,7 +71,19 @@ def _unit_tree(units: list[OrgUnit]) -> list[dict]:
     return [entry(unit) for unit in children[None]]
 
 
-def _user(user: User, names: dict[int, str], handles: dict[int, str]) -> dict:
+def _unit_settings(uow: UnitOfWork, unit: OrgUnit) -> dict:
+    """The unit's own visit checks and announcements (`{}`: its own, all defaults); none: inherited."""
+    written: dict = {}
+    visits = unit_settings.settings_of(uow, unit.id)
+    if visits is not None:
+        written["visits"] = visits.as_file()
+    announcements = unit_announcements.settings_of(uow, unit.id)
+    if announcements is not None:
+        written["announcements"] = announcements.as_file()
+    return written
+
+
+def _user(uow: UnitOfWork, user: User, names: dict[int, str], handles: dict[int, str]) -> dict:
     written: dict = {"handle": user.handle, "name": user.name, "unit": names[user.unit_id], "role": user.role}
     role = Role(user.role) if user.role in set(Role) else None
     if role is None or user.data_scope != DEFAULT_SCOPE[role]:
@@ -70,6 +93,9 @@ def _user(user: User, names: dict[int, str], handles: dict[int, str]) -> dict:
     written.update(locale=user.locale, timezone=user.timezone)
     if not user.active:
         written["active"] = False
+    nudges = nudge_settings.settings_of(uow, user.id).as_file()
+    if nudges:
+        written["nudges"] = nudges
     return written
 
 

@@ -16,8 +16,15 @@ from bot.services.core.org_file.references import PlannedUnit, Refusal, check
 from bot.services.core.org_file.schema import ChannelEntry, OrgFile, PoolEntry, UserEntry
 from bot.services.core.validation import Locate
 from bot.services.core.validation import check as check_model
-from bot.services.deals import channel_settings
+from bot.services.deals import (
+    channel_settings,
+    holidays,
+    lose_reasons,
+    nudge_settings,
+    unit_announcements,
+)
 from bot.services.leads import pool_members, pool_rules
+from bot.services.visits import unit_settings
 from db.base import utcnow
 from db.models import OrgUnit, Pool, TeamChannel, User
 from db.models.org import DEFAULT_SCOPE, Role
@@ -55,7 +62,7 @@ def load_org_text(uow: UnitOfWork, text: str, source: str, default_timezone: str
 def load_org(uow: UnitOfWork, data: object, default_timezone: str, default_locale: str, *,
              locate: Locate | None = None, source: str | None = None,
              now: datetime | None = None) -> OrgLoadResult:
-    """Create or update units, users, channels and pools from an org file's data."""
+    """Create or update units, users, channels, pools, holidays and lose reasons from an org file's data."""
     org = check_model(OrgFile, data, locate=locate, source=source)
     refuse = Refusal(locate, source)
     units = check(uow, org, refuse)
@@ -73,6 +80,10 @@ def _write(uow: UnitOfWork, org: OrgFile, planned: list[PlannedUnit], refuse: Re
         result.channels += 1
     for entry in org.pools:
         _write_pool(uow, entry, units, users, now, result)
+    if org.holidays is not None:
+        holidays.apply(uow, org.holidays)
+    if org.lose_reasons is not None:
+        lose_reasons.apply(uow, org.lose_reasons)
     uow.session.flush()
     # After users: a file that moves people out of a unit may close it in the same load.
     for unit in planned:
@@ -104,6 +115,8 @@ def _write_units(uow: UnitOfWork, planned: list[PlannedUnit], units: dict[str, O
         uow.session.flush()
         set_path(uow, unit)
         units[entry.name] = unit
+        unit_settings.apply(uow, unit, entry.visits)
+        unit_announcements.apply(uow, unit, entry.announcements)
     return new_region
 
 
@@ -129,6 +142,8 @@ def _write_users(uow: UnitOfWork, entries: list[UserEntry], units: dict[str, Org
     uow.session.flush()
     for entry in entries:
         users[entry.handle].manager_id = users[entry.manager].id if entry.manager else None
+        if entry.nudges is not None:
+            nudge_settings.apply(uow, users[entry.handle].id, entry.nudges)
     return users
 
 

@@ -1,5 +1,6 @@
-"""The org file's keys, every one checked: units (nested `children` or flat `parent`), users,
-team channels with their settings inline, and pools with members, admins and rules. Unknown keys
+"""The org file's keys, every one checked: units (nested `children` or flat `parent`) with their
+visit checks and announcements, users with their nudges, team channels with their settings inline,
+pools with members, admins and rules, and the company's holidays and lose reasons. Unknown keys
 are refused. What refers to what (a user's unit, a pool's members) is checked in `references`."""
 import re
 from typing import Annotated, Literal
@@ -10,7 +11,12 @@ from bot.config import LOCALES
 from bot.services.core.text import visible
 from bot.services.core.validation import Strict, problem
 from bot.services.deals.channel_settings import ChannelSettings, Zone
+from bot.services.deals.holidays import Holidays
+from bot.services.deals.lose_reasons import LoseReasons
+from bot.services.deals.nudge_settings import NudgePlan
+from bot.services.deals.unit_announcements import AnnouncementRules
 from bot.services.leads.pool_rules import PoolRules
+from bot.services.visits.unit_settings import VisitRules
 from db.models.org import DataScope, Role
 from db.phone_keys import is_region
 
@@ -58,6 +64,9 @@ class UnitEntry(Strict):
     # On the top unit (the company) only: how phones without a country code are read.
     phone_region: Region | None = None
     active: bool = True
+    # None: the unit follows the nearest unit above with its own (its own, if any, are removed).
+    visits: VisitRules | None = None
+    announcements: AnnouncementRules | None = None
     children: Annotated[list["UnitEntry"], BeforeValidator(_none_is_empty)] = Field(default_factory=list)
 
 
@@ -71,6 +80,7 @@ class UserEntry(Strict):
     locale: Locale | None = None  # None: DEFAULT_LOCALE
     timezone: Zone | None = None  # None: DEFAULT_TIMEZONE
     active: bool = True
+    nudges: NudgePlan | None = None  # None: unchanged (the person sets them with /nudges too)
 
 
 class ChannelEntry(ChannelSettings):
@@ -106,3 +116,6 @@ class OrgFile(Strict):
     users: Annotated[list[UserEntry], BeforeValidator(_none_is_empty)] = Field(default_factory=list)
     channels: Annotated[list[ChannelEntry], BeforeValidator(_none_is_empty)] = Field(default_factory=list)
     pools: Annotated[list[PoolEntry], BeforeValidator(_none_is_empty)] = Field(default_factory=list)
+    # None (left out): unchanged; written: exactly these.
+    holidays: Holidays | None = None
+    lose_reasons: LoseReasons | None = None

@@ -1,0 +1,101 @@
+"""A unit's visit checks as people write them (org file `units: … visits:`): the thresholds of
+docs/design/rules.md ("Visit checks"), the working hours and the office. How they map onto the
+`visit_settings` row of the unit.
+
+A unit with its own row uses every value of that row: a key the file leaves out takes the default
+below, not the value of the unit above (thresholds.py reads the nearest row up the tree as a
+whole). A unit without a row follows the nearest unit above that has one."""
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field
+from sqlalchemy import select
+
+from bot.services.core.clock import clock_of, minutes, split_span
+from bot.services.core.settings_rows import assign, tidy
+from bot.services.core.validation import Strict, problem
+from db.base import utcnow
+from db.models import OrgUnit, VisitSettings
+from db.models.visit import (
+    DEFAULT_ACCURACY_M,
+    DEFAULT_GEOFENCE_M,
+    DEFAULT_LATE_MINUTES,
+    DEFAULT_MAX_SPEED_KMH,
+    DEFAULT_NO_LOCATION_HOURS,
+    DEFAULT_WORK_END,
+    DEFAULT_WORK_START,
+)
+from db.session import UnitOfWork
+
+
+def _work_hours(value: object) -> str:
+    """'09:00-18:00': a start before the end, on one day."""
+    span = split_span(value) if isinstance(value, str) else None
+    if span is None or minutes(span[0]) >= minutes(span[1]):
+        raise problem("bad_work_hours")
+    return "-".join(span)
+
+
+Metres = Annotated[float, Field(gt=0, le=100_000), AfterValidator(tidy)]
+
+
+class Office(Strict):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    radius_m: Metres | None = None  # None: the geofence
+
+
+class VisitRules(Strict):
+    accuracy_max_m: Metres = tidy(DEFAULT_ACCURACY_M)
+    geofence_m: Metres = tidy(DEFAULT_GEOFENCE_M)
+    max_speed_kmh: Annotated[float, Field(gt=0, le=2000), AfterValidator(tidy)] = tidy(DEFAULT_MAX_SPEED_KMH)
+    no_location_hours: int = Field(DEFAULT_NO_LOCATION_HOURS, ge=1, le=720)
+    work_hours: Annotated[str, BeforeValidator(_work_hours)] = (
+        f"{clock_of(DEFAULT_WORK_START)}-{clock_of(DEFAULT_WORK_END)}")
+    # A check-in this much after the start (a check-out this much before the end) is noted.
+    grace_minutes: int = Field(DEFAULT_LATE_MINUTES, ge=0, le=600)
+    office: Office | None = None
+
+    def as_file(self) -> dict:
+        """The keys that differ from the defaults, as an org file writes them."""
+        return self.model_dump(exclude_defaults=True, exclude_none=True)
+
+
+def _row(uow: UnitOfWork, unit_id: int) -> VisitSettings | None:
+    return uow.session.scalar(select(VisitSettings).where(VisitSettings.unit_id == unit_id))
+
+
+def settings_of(uow: UnitOfWork, unit_id: int) -> VisitRules | None:
+    """The unit's own settings; None when it follows the unit above."""
+    row = _row(uow, unit_id)
+    if row is None:
+        return None
+    office = None
+    if row.office_latitude is not None and row.office_longitude is not None:
+        office = Office(latitude=row.office_latitude, longitude=row.office_longitude, radius_m=row.office_radius_m)
+    return VisitRules(accuracy_max_m=row.accuracy_max_m, geofence_m=row.geofence_m, max_speed_kmh=row.max_speed_kmh,
+                      no_location_hours=row.no_location_hours,
+                      work_hours=f"{clock_of(row.work_start_min)}-{clock_of(row.work_end_min)}",
+                      grace_minutes=row.late_threshold_min, office=office)
+
+
+def apply(uow: UnitOfWork, unit: OrgUnit, rules: VisitRules | None) -> None:
+    """Write the unit's own settings; None removes them, so the unit follows the unit above."""
+    row = _row(uow, unit.id)
+    if rules is None:
+        if row is not None:
+            uow.session.delete(row)
+        return
+    if row is None:
+        row = VisitSettings(unit_id=unit.id)
+        uow.session.add(row)
+    start, end = rules.work_hours.split("-")
+    office = rules.office
+    if assign(row, {
+        "accuracy_max_m": rules.accuracy_max_m, "geofence_m": rules.geofence_m,
+        "max_speed_kmh": rules.max_speed_kmh, "no_location_hours": rules.no_location_hours,
+        "work_start_min": minutes(start), "work_end_min": minutes(end), "late_threshold_min": rules.grace_minutes,
+        "office_latitude": office.latitude if office else None,
+        "office_longitude": office.longitude if office else None,
+        "office_radius_m": office.radius_m if office else None,
+    }):
+        row.updated_at = utcnow()
