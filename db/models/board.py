@@ -67,3 +67,5 @@ class UnitAnnouncementSettings(Base):
     announce_on: Mapped[str] = mapped_column(String(12), default="won")  # won | collected
     # Ascending amounts; reaching the k-th threshold gives fanfare level k.
     fanfare_thresholds: Mapped[list] = mapped_column(JSON, default=list)
+    # Taken out by an org file that no longer writes it (kept as history, never deleted).
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

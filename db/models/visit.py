@@ -81,6 +81,8 @@ class VisitSettings(Base):
     office_longitude: Mapped[float | None] = mapped_column(Float)
     office_radius_m: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Taken out by an org file that no longer writes it (kept as history, never deleted).
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class VisitTrailPoint(Base):

@@ -140,7 +140,9 @@ def test_unit_settings_holidays_and_lose_reasons_follow_the_file_and_nudges_stay
     assert data["holidays"] == {"2026-10-01": "国庆节"}
     assert data["lose_reasons"] == {"price": "价格太高"}
     with db.uow() as uow:
-        removed = {row.record_type for row in uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "delete"))}
+        entries = uow.session.scalars(select(AuditEntry)).all()
+    assert not [e for e in entries if e.action == "delete"]  # nothing is hard-deleted: taken out is marked
+    removed = {e.record_type for e in entries if e.action == "update" and (e.after or {}).get("removed_at")}
     assert removed == {"visit_settings", "unit_announce_settings", "holidays"}  # every removal audited
     with db.uow() as uow:  # a reason no longer listed is closed, not deleted (deals may name it)
         assert uow.session.scalars(select(LoseReason.active).order_by(LoseReason.id)).all() == [True, False]

@@ -28,7 +28,8 @@ def unit_rules(uow: UnitOfWork, unit_id: int) -> UnitRules:
     chain = org.unit_chain(uow, unit_id)
     rows = {
         r.unit_id: r for r in uow.session.scalars(
-            select(UnitAnnouncementSettings).where(UnitAnnouncementSettings.unit_id.in_([u.id for u in chain]))
+            select(UnitAnnouncementSettings).where(UnitAnnouncementSettings.unit_id.in_([u.id for u in chain]),
+                                                   UnitAnnouncementSettings.removed_at.is_(None))
         )
     }
     for unit in reversed(chain):

@@ -1,13 +1,13 @@
 """The company's holidays as the org file writes them (`holidays:`): days that are not working
 days (no daily board, no nudge, streaks neither extended nor broken), a list of dates or dates with
-their names. The `holidays` table becomes exactly the file's list."""
-from datetime import date
+their names. The `holidays` table becomes exactly the file's list; days taken out are marked, not deleted."""
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 from sqlalchemy import select
 
-from bot.services.core.settings_rows import as_mapping
+from bot.services.core.settings_rows import as_mapping, assign
 from db.models import Holiday
 from db.session import UnitOfWork
 
@@ -22,7 +22,8 @@ Holidays = Annotated[dict[date, HolidayName], BeforeValidator(_as_mapping)]
 
 
 def holidays_of(uow: UnitOfWork) -> dict[date, str]:
-    return {row.day: row.name for row in uow.session.scalars(select(Holiday).order_by(Holiday.day))}
+    return {row.day: row.name for row in uow.session.scalars(
+        select(Holiday).where(Holiday.removed_at.is_(None)).order_by(Holiday.day))}
 
 
 def as_file(holidays: dict[date, str]) -> list[str] | dict[str, str]:
@@ -32,15 +33,16 @@ def as_file(holidays: dict[date, str]) -> list[str] | dict[str, str]:
     return {day.isoformat(): name for day, name in holidays.items()}
 
 
-def apply(uow: UnitOfWork, holidays: dict[date, str]) -> None:
-    """The holidays become exactly these (days no longer listed are removed)."""
+def apply(uow: UnitOfWork, holidays: dict[date, str], now: datetime) -> None:
+    """The holidays become exactly these: days no longer listed are marked removed (kept as history),
+    a day listed again comes back."""
     rows = {row.day: row for row in uow.session.scalars(select(Holiday))}
     for day, row in rows.items():
-        if day not in holidays:
-            uow.session.delete(row)
+        if day not in holidays and row.removed_at is None:
+            row.removed_at = now
     for day, name in sorted(holidays.items()):
         row = rows.get(day)
         if row is None:
             uow.session.add(Holiday(day=day, name=name))
-        elif row.name != name:
-            row.name = name
+        else:
+            assign(row, {"name": name, "removed_at": None})

@@ -57,7 +57,8 @@ class Window:
 
 
 def holidays_between(uow: UnitOfWork, start: date, end: date) -> set[date]:
-    return set(uow.session.scalars(select(Holiday.day).where(Holiday.day >= start, Holiday.day < end)))
+    return set(uow.session.scalars(select(Holiday.day).where(Holiday.day >= start, Holiday.day < end,
+                                                              Holiday.removed_at.is_(None))))
 
 
 def is_working_day(day: date, holidays: set[date]) -> bool:

@@ -2,6 +2,7 @@
 collected, and the amounts that earn a bigger fanfare. How it maps onto the unit's
 `unit_announce_settings` row; announcement_rules reads the nearest row up the tree as a whole, so a
 key left out takes the default below, not the value of the unit above."""
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -28,26 +29,30 @@ class AnnouncementRules(Strict):
 
 
 def _row(uow: UnitOfWork, unit_id: int) -> UnitAnnouncementSettings | None:
+    """The unit's own row, also when it was taken out (it comes back if written again)."""
     return uow.session.scalar(select(UnitAnnouncementSettings).where(UnitAnnouncementSettings.unit_id == unit_id))
 
 
 def settings_of(uow: UnitOfWork, unit_id: int) -> AnnouncementRules | None:
     """The unit's own settings; None when it follows the unit above."""
     row = _row(uow, unit_id)
-    if row is None:
+    if row is None or row.removed_at is not None:
         return None
     fanfare = [int(float(x)) for x in row.fanfare_thresholds or []]
     return AnnouncementRules(announce_on=row.announce_on, **({"fanfare": fanfare} if fanfare else {}))
 
 
-def apply(uow: UnitOfWork, unit: OrgUnit, rules: AnnouncementRules | None) -> None:
-    """Write the unit's own settings; None removes them, so the unit follows the unit above."""
+def apply(uow: UnitOfWork, unit: OrgUnit, rules: AnnouncementRules | None, now: datetime) -> None:
+    """Write the unit's own settings; None takes them out (the row is marked, kept as history), so the
+    unit follows the unit above."""
     row = _row(uow, unit.id)
     if rules is None:
-        if row is not None:
-            uow.session.delete(row)
+        if row is not None and row.removed_at is None:
+            row.removed_at = now
         return
-    if row is None:
+    if row is not None:
+        assign(row, {"removed_at": None})
+    else:
         row = UnitAnnouncementSettings(unit_id=unit.id)
         uow.session.add(row)
     assign(row, {"announce_on": rules.announce_on, "fanfare_thresholds": rules.fanfare})

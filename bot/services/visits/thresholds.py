@@ -13,7 +13,7 @@ def unit_settings_query(unit_id) -> Select:
     ancestor, unit = aliased(OrgUnit), aliased(OrgUnit)
     return (
         select(VisitSettings).join(ancestor, ancestor.id == VisitSettings.unit_id)
-        .join(unit, unit.path.startswith(ancestor.path)).where(unit.id == unit_id)
+        .join(unit, unit.path.startswith(ancestor.path)).where(unit.id == unit_id, VisitSettings.removed_at.is_(None))
         .order_by(func.length(ancestor.path).desc()).limit(1)
     )
 

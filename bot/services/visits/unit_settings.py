@@ -5,6 +5,7 @@ docs/design/rules.md ("Visit checks"), the working hours and the office. How the
 A unit with its own row uses every value of that row: a key the file leaves out takes the default
 below, not the value of the unit above (thresholds.py reads the nearest row up the tree as a
 whole). A unit without a row follows the nearest unit above that has one."""
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -61,13 +62,14 @@ class VisitRules(Strict):
 
 
 def _row(uow: UnitOfWork, unit_id: int) -> VisitSettings | None:
+    """The unit's own row, also when it was taken out (it comes back if written again)."""
     return uow.session.scalar(select(VisitSettings).where(VisitSettings.unit_id == unit_id))
 
 
 def settings_of(uow: UnitOfWork, unit_id: int) -> VisitRules | None:
     """The unit's own settings; None when it follows the unit above."""
     row = _row(uow, unit_id)
-    if row is None:
+    if row is None or row.removed_at is not None:
         return None
     office = None
     if row.office_latitude is not None and row.office_longitude is not None:
@@ -78,14 +80,17 @@ def settings_of(uow: UnitOfWork, unit_id: int) -> VisitRules | None:
                       grace_minutes=row.late_threshold_min, office=office)
 
 
-def apply(uow: UnitOfWork, unit: OrgUnit, rules: VisitRules | None) -> None:
-    """Write the unit's own settings; None removes them, so the unit follows the unit above."""
+def apply(uow: UnitOfWork, unit: OrgUnit, rules: VisitRules | None, now: datetime) -> None:
+    """Write the unit's own settings; None takes them out (the row is marked, kept as history), so the
+    unit follows the unit above."""
     row = _row(uow, unit.id)
     if rules is None:
-        if row is not None:
-            uow.session.delete(row)
+        if row is not None and row.removed_at is None:
+            row.removed_at = now
         return
-    if row is None:
+    if row is not None:
+        assign(row, {"removed_at": None})
+    else:
         row = VisitSettings(unit_id=unit.id)
         uow.session.add(row)
     start, end = rules.work_hours.split("-")

@@ -73,7 +73,7 @@ def _write(uow: UnitOfWork, org: OrgFile, planned: list[PlannedUnit], refuse: Re
            now: datetime) -> OrgLoadResult:
     result = OrgLoadResult()
     units = {u.name: u for u in uow.session.scalars(select(OrgUnit).order_by(OrgUnit.id))}
-    new_region = _write_units(uow, planned, units, result)
+    new_region = _write_units(uow, planned, units, result, now)
     users = _write_users(uow, org.users, units, defaults, result)
     for entry in org.channels:
         _write_channel(uow, entry, units[entry.unit], defaults)
@@ -81,7 +81,7 @@ def _write(uow: UnitOfWork, org: OrgFile, planned: list[PlannedUnit], refuse: Re
     for entry in org.pools:
         _write_pool(uow, entry, units, users, now, result)
     if org.holidays is not None:
-        holidays.apply(uow, org.holidays)
+        holidays.apply(uow, org.holidays, now)
     if org.lose_reasons is not None:
         lose_reasons.apply(uow, org.lose_reasons)
     uow.session.flush()
@@ -97,7 +97,7 @@ def _write(uow: UnitOfWork, org: OrgFile, planned: list[PlannedUnit], refuse: Re
 
 
 def _write_units(uow: UnitOfWork, planned: list[PlannedUnit], units: dict[str, OrgUnit],
-                 result: OrgLoadResult) -> str | None:
+                 result: OrgLoadResult, now: datetime) -> str | None:
     """Units in tree order; the company's new phone region, when it changed."""
     new_region = None
     for item in planned:
@@ -115,8 +115,8 @@ def _write_units(uow: UnitOfWork, planned: list[PlannedUnit], units: dict[str, O
         uow.session.flush()
         set_path(uow, unit)
         units[entry.name] = unit
-        unit_settings.apply(uow, unit, entry.visits)
-        unit_announcements.apply(uow, unit, entry.announcements)
+        unit_settings.apply(uow, unit, entry.visits, now)
+        unit_announcements.apply(uow, unit, entry.announcements, now)
     return new_region
 
 
