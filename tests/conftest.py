@@ -81,6 +81,17 @@ def empty_tables(database: Database) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked pg_only runs on PostgreSQL alone: its SQLite variant is not collected."""
+    keep, drop = [], []
+    for item in items:
+        on_sqlite = getattr(item, "callspec", None) is not None and item.callspec.params.get("db_url") == "sqlite"
+        (drop if on_sqlite and item.get_closest_marker("pg_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(params=["sqlite", "pg"])
 def db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(f"{request.param}_url")
