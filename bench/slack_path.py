@@ -94,6 +94,7 @@ async def serve(mode: str, db_url: str, api_url: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     if mode == "app":
+        await front.stop()  # its HTTP sessions too
         await router.aclose()
 
 
