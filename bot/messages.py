@@ -5,8 +5,30 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
+
+
+class Audience(StrEnum):
+    """Who may see a command's answers, declared per command (`@command(audience=...)`) and carried on
+    each Reply by the router. The one rule every platform follows is `for_caller_only`."""
+
+    # Personal: names with phones, amounts, exports, charts of people's figures, the audit, identities.
+    # Typed in a group chat, it is answered to the caller alone (his private chat with the bot, or
+    # what only he sees), files and pictures too; the group learns only that it was answered privately.
+    PRIVATE = "private"
+    # Group-safe: answered in the chat it was typed in, the platform's usual way (in a Telegram group
+    # for everyone; privately to a Slack slash command, which is Slack's way).
+    CHAT = "chat"
+    # For everyone in the group chat, even where a platform answers slash commands privately (Slack):
+    # the channel's settings.
+    GROUP = "group"
+
+
+def for_caller_only(reply: "Reply", in_private_chat: bool) -> bool:
+    """THE rule of where a reply goes: a personal answer to a command typed in a group chat is for the
+    caller alone, and so is its file (private answer, private file, always)."""
+    return reply.audience is Audience.PRIVATE and not in_private_chat
 
 
 @dataclass(frozen=True)
@@ -61,8 +83,9 @@ class Reply:
     fields: list[tuple[str, str]] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
     ephemeral: bool = False
-    # For everyone in the group chat, even where a platform answers commands privately (Slack).
-    public: bool = False
+    # Who may see it (Audience); the router sets it from the command's declaration. Outbox posts and
+    # replies to no command keep CHAT: they go where they are addressed.
+    audience: Audience = Audience.CHAT
     # Ask for the user's location: Telegram shows a "share location" reply keyboard (private chats),
     # Slack shows a button opening checkin_url (a signed one-time page), the console a hint.
     request_location: bool = False
@@ -85,8 +108,10 @@ class Reply:
             ],
             "locale": self.locale,
         }
-        flags = {"ephemeral": self.ephemeral, "public": self.public, "request_location": self.request_location,
+        flags = {"ephemeral": self.ephemeral, "request_location": self.request_location,
                  "checkin_url": self.checkin_url, "file_name": self.file_name}
+        if self.audience is not Audience.CHAT:
+            flags["audience"] = self.audience.value
         data.update((key, value) for key, value in flags.items() if value)
         if self.file_bytes is not None:
             if len(self.file_bytes) <= file_limit:
@@ -104,13 +129,20 @@ class Reply:
             fields=[(k, v) for k, v in data.get("fields", [])],
             buttons=[Button(**b) for b in data.get("buttons", [])],
             ephemeral=bool(data.get("ephemeral")),
-            public=bool(data.get("public")),
+            audience=_audience(data),
             request_location=bool(data.get("request_location")),
             checkin_url=data.get("checkin_url"),
             file_name=data.get("file_name"),
             file_bytes=base64.b64decode(data["file"]) if "file" in data else None,
             locale=data.get("locale"),
         )
+
+
+def _audience(data: dict) -> Audience:
+    """A kept reply's audience; one kept before audiences were declared says only "public"."""
+    if "audience" in data:
+        return Audience(data["audience"])
+    return Audience.GROUP if data.get("public") else Audience.CHAT
 
 
 @dataclass(frozen=True)

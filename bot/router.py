@@ -28,7 +28,7 @@ from bot.handlers.args import parse
 from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, CommandTable
 from bot.handouts import Handouts
 from bot.i18n import command_info, pick_locale, render
-from bot.messages import Incoming, Reply
+from bot.messages import Audience, Incoming, Reply
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.services.core import answers, identity
@@ -59,7 +59,9 @@ class Trace:
 
     outcome: str = "ok"
     locale: str | None = None
-    public: bool = False  # the command's answers, errors too, are for the whole group chat
+    # Who may see the command's answers, errors too; CHAT until a command is found (an unknown word,
+    # "join first" and the rate limit carry nothing personal).
+    audience: Audience = Audience.CHAT
 
 
 class Router:
@@ -186,9 +188,10 @@ class Router:
 
     @staticmethod
     def _for_whom(replies: list[Reply], trace: Trace, incoming: Incoming) -> list[Reply]:
-        """A public command's answers, errors too, are for the whole group chat."""
-        if trace.public and not incoming.is_private:
-            return [replace(reply, public=True) for reply in replies]
+        """Typed in a group chat, every answer of the command, errors too, carries its declared
+        audience: the platforms send a PRIVATE one to the caller alone, a GROUP one to all."""
+        if trace.audience is not Audience.CHAT and not incoming.is_private:
+            return [replace(reply, audience=trace.audience) for reply in replies]
         return replies
 
     def _remember_event(self, key: EventKey | None, refusal: list[Reply]) -> None:
@@ -295,7 +298,7 @@ class Router:
         if cmd is None:
             trace.outcome = "unknown"
             return [self._unknown(ctx, access)]
-        trace.public = cmd.public
+        trace.audience = cmd.audience
         if cmd.access > access:
             raise UserError("forbidden", command=cmd.name)
         kwargs = parse(cmd.name, args, cmd.params, cmd.flags)

@@ -14,6 +14,7 @@ from enum import IntEnum
 from types import ModuleType
 
 from bot.handlers.args import Flag, Param
+from bot.messages import Audience
 
 
 class Access(IntEnum):
@@ -42,9 +43,9 @@ class Command:
     aliases: tuple[str, ...] = ()
     hidden: bool = False  # reachable (buttons, platform glue) but not listed in /help
     group: str = "6-account"
-    # Its answers and errors are for everyone in a group chat (channel settings), not only the caller:
-    # a platform that answers slash commands privately (Slack) posts them to the chat.
-    public: bool = False
+    # Who may see its answers, errors too (bot.messages.Audience). Personal unless declared otherwise:
+    # a command whose answers may go to a whole group chat says so (CHAT, or GROUP for channel settings).
+    audience: Audience = Audience.PRIVATE
     extra: dict = field(default_factory=dict)
 
     @property
@@ -62,14 +63,14 @@ def command(
     aliases: tuple[str, ...] = (),
     hidden: bool = False,
     group: str = "6-account",
-    public: bool = False,
+    audience: Audience = Audience.PRIVATE,
 ) -> Callable[[Callable], Callable]:
     """Declare a handler's command. Nothing is registered: CommandTable.collect reads the declarations
     of the handler modules bootstrap names."""
 
     def declare(handler: Callable) -> Callable:
         handler.__command__ = Command(  # type: ignore[attr-defined]
-            name, handler, access, tuple(params), tuple(flags), aliases, hidden, group, public
+            name, handler, access, tuple(params), tuple(flags), aliases, hidden, group, audience
         )
         return handler
 

@@ -6,6 +6,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from bot.adapters.console import format_reply
+from bot.messages import Audience
 from bot.services.core import org
 from db.base import utcnow
 from db.models import ChannelBoardSettings, OrgUnit, TeamChannel, User
@@ -19,7 +20,7 @@ def in_chat(console, line: str, chat: str = "#sales", prefix: str = "/") -> str:
     """Type a line in a group chat (not the private chat the console is)."""
     incoming = replace(console.to_incoming(line), chat_id=chat, is_private=False, command_prefix=prefix)
     replies = console.router.handle(incoming)
-    assert all(reply.public for reply in replies)  # for the whole channel, errors too
+    assert all(reply.audience is Audience.GROUP for reply in replies)  # for the whole channel, errors too
     return "\n".join(format_reply(reply) for reply in replies)
 
 

@@ -59,6 +59,8 @@ class FakeTelegramAPI:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     poll_wait_s: float = 0.2
     webhook: dict = field(default_factory=dict)  # what getWebhookInfo answers: url, last_error_message...
+    # Users who never opened their private chat with the bot: Telegram refuses to send them anything.
+    never_started: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -132,6 +134,9 @@ class FakeTelegramAPI:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         params = await _params(request)
         self.calls.append(Call(method, params))
+        if method.startswith("send") and _chat_number(params) in self.never_started:
+            self.calls[-1].status = 403
+            return web.json_response({"ok": False, "error_code": 403, "description": NEVER_STARTED}, status=403)
         pending = self.failures.get(method)
         if pending:
             failure = pending.pop(0)
@@ -202,6 +207,14 @@ class FakeTelegramAPI:
             chat["title"] = "Team"
         return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
                 "from": BOT_USER, **content}
+
+
+NEVER_STARTED = "Forbidden: bot can't initiate conversation with a user"
+
+
+def _chat_number(params: dict) -> int | None:
+    chat_id = str(params.get("chat_id", ""))
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else None
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
@@ -293,7 +306,7 @@ def live_edit_update(lat: float, lon: float, *, message_id: int, date: int, edit
 
 
 def callback_update(data: str, *, chat_id: int = 555, user_id: int = 555, language_code: str = "zh",
-                    update_id: int | None = None) -> dict:
+                    update_id: int | None = None, chat_type: str = "private") -> dict:
     return {
         "update_id": update_id if update_id is not None else next_update_id(),
         "callback_query": {
@@ -301,7 +314,7 @@ def callback_update(data: str, *, chat_id: int = 555, user_id: int = 555, langua
             "from": user(user_id, language_code=language_code),
             "chat_instance": "ci1",
             "data": data,
-            "message": {"message_id": 77, "date": int(time.time()), "chat": chat(chat_id),
+            "message": {"message_id": 77, "date": int(time.time()), "chat": chat(chat_id, chat_type),
                         "from": BOT_USER, "text": "earlier"},
         },
     }

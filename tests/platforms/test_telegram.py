@@ -138,9 +138,11 @@ async def test_group_commands_addressed_to_this_bot_only(webhook_bot, db):
     group = dict(chat_id=-1001, chat_type="supergroup", user_id=SAM)
     assert await webhook_bot.post(text_update("/whoami@otherbot", **group)) == 200
     assert await webhook_bot.post(text_update("/whoami@FieldCRM_bot", **group)) == 200
-    sent = await webhook_bot.api.wait_for("sendMessage", 2)
-    assert sent[-1]["chat_id"] == "-1001" and "Sam Carter" in sent[-1]["text"]
-    assert len(webhook_bot.api.called("sendMessage")) == 2  # /join answer + one whoami
+    sent = await webhook_bot.api.wait_for("sendMessage", 3)
+    # /whoami names him: answered in his private chat, the group told so
+    assert sent[-2]["chat_id"] == str(SAM) and "Sam Carter" in sent[-2]["text"]
+    assert sent[-1]["chat_id"] == "-1001" and "Sam Carter" not in sent[-1]["text"]
+    assert len(webhook_bot.api.called("sendMessage")) == 3  # /join answer + one whoami + the group line
 
 
 async def test_plain_text_in_a_group_is_ignored(webhook_bot, db):

@@ -15,7 +15,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.adapters.slack.blocks import message_payload
 from bot.adapters.slack.words import COMMAND_PREFIX, PLATFORM
 from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
-from bot.messages import Reply
+from bot.messages import Audience, Reply, for_caller_only
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,15 @@ async def post_message(
     client: AsyncWebClient, channel: str, reply: Reply, locale: str, thread_ts: str | None = None
 ) -> None:
     await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message_payload(reply, locale))
+
+
+def seen_by_caller_only(target: Target, reply: Reply) -> bool:
+    """Ephemeral (and its file in the caller's DM with the bot): a personal answer outside the bot's
+    own DM with him (bot.messages.for_caller_only; a mention in a channel included), and any answer
+    where Slack answers privately (a slash command), unless it is for the whole group (GROUP)."""
+    if reply.ephemeral or for_caller_only(reply, target.private):
+        return True
+    return target.ephemeral_by_default and reply.audience is not Audience.GROUP
 
 
 class SlackSender:
@@ -107,7 +116,7 @@ class SlackAnswerer:
             await self.deliver(target, reply)
 
     async def deliver(self, target: Target, reply: Reply) -> None:
-        ephemeral = reply.ephemeral or (target.ephemeral_by_default and not reply.public)
+        ephemeral = seen_by_caller_only(target, reply)
         payload = message_payload(reply, self.locale)
         if target.response_url and target.response_posts < RESPONSE_URL_LIMIT:
             target.response_posts += 1
@@ -115,7 +124,8 @@ class SlackAnswerer:
                 await self._upload(target, reply, ephemeral)
                 return
         if ephemeral:
-            await self.client.chat_postEphemeral(channel=target.channel, user=target.user, **payload)
+            await self.client.chat_postEphemeral(channel=target.channel, user=target.user,
+                                                 thread_ts=target.thread_ts, **payload)
         else:
             await self.client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, **payload)
         await self._upload(target, reply, ephemeral)

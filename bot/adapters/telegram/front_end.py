@@ -13,9 +13,10 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.adapters.front_end import answer
 from bot.adapters.telegram import edge
+from bot.adapters.telegram.answers import send_answers
 from bot.adapters.telegram.inbound import bot_id, to_incoming
 from bot.adapters.telegram.menu import RELINKING_COMMANDS, bot_commands, set_own_menus
-from bot.adapters.telegram.outbound import TelegramSender, deliver, reply_locale
+from bot.adapters.telegram.outbound import TelegramSender
 from bot.adapters.telegram.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.config import LOCALES, Settings
 from bot.messages import Incoming, Reply
@@ -180,16 +181,9 @@ class TelegramFrontEnd:
             await set_own_menus(self.bot, self.router.commands, self.router.db, self.workspace, incoming.user_id)
 
     async def _send(self, incoming: Incoming, replies: list[Reply]) -> bool:
-        """Every reply is tried; True when all of them left."""
-        delivered = True
-        for reply in replies:
-            locale = reply_locale(reply, incoming.language_hint, self.settings.DEFAULT_LOCALE)
-            try:
-                await deliver(self.bot, incoming.chat_id, reply, incoming.is_private, locale, patient=True)
-            except TelegramError as exc:
-                delivered = False
-                log.warning("telegram: could not answer in chat %s: %s", incoming.chat_id, exc)
-        return delivered
+        """Every reply is tried, where it may be seen (bot.adapters.telegram.answers); True when all
+        of them left."""
+        return await send_answers(self.bot, incoming, replies, self.settings.DEFAULT_LOCALE)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Must not fail itself: PTB would log that failure with a traceback of its own."""

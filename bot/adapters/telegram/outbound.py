@@ -199,7 +199,7 @@ async def _flood_safe(call: Callable[[], Awaitable[object]], patient: bool) -> N
 async def deliver(bot: Any, chat_id: str, reply: Reply, private: bool, locale: str, patient: bool) -> None:
     """Send one reply: its messages in order, then its file. Raises PTB's errors."""
     target = chat_ref(chat_id)
-    for index, out in enumerate(plan_messages(reply, private, locale, _username(bot))):
+    for index, out in enumerate(plan_messages(reply, private, locale, bot_username(bot))):
         await _flood_safe(
             lambda out=out: bot.send_message(target, out.html, parse_mode=ParseMode.HTML, reply_markup=out.markup),
             patient=patient or index > 0,
@@ -212,7 +212,7 @@ async def deliver(bot: Any, chat_id: str, reply: Reply, private: bool, locale: s
             await _flood_safe(lambda: bot.send_document(target, upload), patient=True)
 
 
-def _username(bot: Any) -> str | None:
+def bot_username(bot: Any) -> str | None:
     try:
         return bot.username  # known from getMe once the application is initialised
     except RuntimeError:

@@ -3,14 +3,15 @@ from bot.context import Context
 from bot.handlers.args import Param
 from bot.handlers.registry import ROLE_ACCESS, SHARE_LOCATION_COMMAND, Access, command
 from bot.i18n import command_info, label
-from bot.messages import Reply
+from bot.messages import Audience, Reply
 from bot.services.core import identity
 
 # What a rep does most, shown first by /help; the rest follows by what people do (each command's group).
 MOST_USED = ("visit", "follow", "checkin")
 
 
-@command("join", access=Access.PUBLIC, params=[Param("code")], group="6-account")
+# Group-safe: typed in a group it only says to join in the private chat.
+@command("join", access=Access.PUBLIC, params=[Param("code")], group="6-account", audience=Audience.CHAT)
 def join(ctx: Context, code: str) -> Reply:
     incoming = ctx.incoming
     if not incoming.is_private:
@@ -47,7 +48,7 @@ def whoami(ctx: Context) -> Reply:
     return ctx.reply("whoami", me=me, role=label(f"role_{me.role}", ctx.locale))
 
 
-@command("help", aliases=("h", "帮助"), group="6-account")
+@command("help", aliases=("h", "帮助"), group="6-account", audience=Audience.CHAT)
 def help_(ctx: Context) -> Reply:
     assert ctx.user is not None
     visible = ctx.commands.visible_to(ROLE_ACCESS.get(ctx.user.role, Access.MEMBER))
@@ -59,7 +60,7 @@ def help_(ctx: Context) -> Reply:
     return ctx.reply("help", top=top, groups=list(groups.items()), platform=ctx.incoming.platform)
 
 
-@command("lang", params=[Param("locale", kind="word")], group="6-account")
+@command("lang", params=[Param("locale", kind="word")], group="6-account", audience=Audience.CHAT)
 def lang(ctx: Context, locale: str) -> Reply:
     chosen = identity.set_locale(ctx.uow, ctx.user_id, locale.lower())
     return ctx.reply_in(chosen, "lang_set")

@@ -3,7 +3,7 @@ Typed in a group chat only; the answers (errors too) are for the whole channel."
 from bot.context import Context
 from bot.handlers.args import Param, assignments
 from bot.handlers.registry import Access, command
-from bot.messages import Reply
+from bot.messages import Audience, Reply
 from bot.services.deals import channel_admin
 
 GROUP = "5-team"
@@ -17,7 +17,7 @@ def _chat(ctx: Context) -> channel_admin.Chat | None:
     return channel_admin.Chat(incoming.platform, incoming.workspace, incoming.chat_id)
 
 
-@command("channel", group="6-account", public=True)  # everyone may look
+@command("channel", group="6-account", audience=Audience.GROUP)  # everyone may look
 def show(ctx: Context) -> Reply:
     chat = _chat(ctx)
     if chat is None:
@@ -25,7 +25,8 @@ def show(ctx: Context) -> Reply:
     return ctx.reply("channel/settings", channel=channel_admin.show(ctx.uow, chat))
 
 
-@command("channel set", access=Access.MANAGER, params=[Param("settings", "words")], group=GROUP, public=True)
+@command("channel set", access=Access.MANAGER, params=[Param("settings", "words")], group=GROUP,
+         audience=Audience.GROUP)
 def set_(ctx: Context, settings: list[str]) -> Reply:
     chat = _chat(ctx)
     if chat is None:
@@ -35,7 +36,8 @@ def set_(ctx: Context, settings: list[str]) -> Reply:
     return ctx.reply("channel/changed", changed=changed)
 
 
-@command("channel link", access=Access.MANAGER, params=[Param("unit_name", "text")], group=GROUP, public=True)
+@command("channel link", access=Access.MANAGER, params=[Param("unit_name", "text")], group=GROUP,
+         audience=Audience.GROUP)
 def link(ctx: Context, unit_name: str) -> Reply:
     chat = _chat(ctx)
     if chat is None:
@@ -44,7 +46,7 @@ def link(ctx: Context, unit_name: str) -> Reply:
     return ctx.reply("channel/linked", linked=linked)
 
 
-@command("channel unlink", access=Access.MANAGER, group=GROUP, public=True)
+@command("channel unlink", access=Access.MANAGER, group=GROUP, audience=Audience.GROUP)
 def unlink(ctx: Context) -> Reply:
     chat = _chat(ctx)
     if chat is None:
