@@ -123,7 +123,7 @@ def test_managers_and_pool_admins_assign_reps_do_not(console, demo_pool):
     say(console, "/as mei")
     assert "已分配给 李雷 Li Lei" in say(console, "/assign 6 li")
     assert "当前状态是「待处理」" in say(console, "/assign 6 zhang")
-    assert "没有名为「nobody」" in say(console, "/assign 5 nobody")
+    assert "没有用户 @nobody" in say(console, "/assign 5 nobody")
     with demo_pool.uow() as uow:
         dm = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct")).one()
         assert "分配给了你" in posted(dm).text

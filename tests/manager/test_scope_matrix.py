@@ -466,6 +466,6 @@ def test_team_shows_everyone_in_scope(db, settings, world):
     text, error, _ = run_isolated(db, settings, "north", "team N1", lambda uow: None)
     assert error is None and "Rep Nalpha" in text and "Rep Nbeta" in text and "Rep Salpha" not in text
     text, error, _ = run_isolated(db, settings, "north", "team S1", lambda uow: None)
-    assert error == "manager/unit_out_of_scope" and "Rep Salpha" not in text
+    assert error == "manager/unknown_unit" and "Rep Salpha" not in text
     text, error, _ = run_isolated(db, settings, "s1s", "team", lambda uow: None)
     assert "Rep Salpha" in text and "Rep Sbeta" not in text

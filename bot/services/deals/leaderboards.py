@@ -284,6 +284,8 @@ def _zone_of(uow: UnitOfWork, unit_id: int, fallback: str) -> ZoneInfo:
 
 def find_unit(uow: UnitOfWork, name: str) -> OrgUnit:
     matches = org.units_by_name(uow, name)
+    if not matches:
+        raise scopes.not_found("unit", name)
     if len(matches) != 1:
         raise UserError("deals/rank_unknown_unit", name=name[:60], count=len(matches))
     return matches[0]
@@ -300,7 +302,7 @@ def board_for_caller(
         visible = scopes.of(uow, user_id)
         own_chain = uow.session.get(OrgUnit, user.unit_id).path.startswith(unit.path)  # type: ignore[union-attr]
         if not own_chain and not scopes.covers_unit(uow, visible, unit.id):
-            raise UserError("deals/rank_unit_out_of_scope", name=unit.name)
+            raise scopes.not_found("unit", unit_name)
     else:
         unit = uow.session.get(OrgUnit, user.unit_id)  # type: ignore[assignment]
     zone = _zone_of(uow, unit.id, user.timezone)
