@@ -97,6 +97,9 @@ def claim(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> C
     if check.status != S.UNASSIGNED:
         _refuse_taken(uow, user_id, lead_id, bool(check.in_my_pool), now)
     if not check.in_my_pool:
+        lead = uow.session.get(Lead, lead_id)
+        if lead is None or not reach.may_read_lead(uow, user_id, lead, now.date()):
+            raise scope.not_found("lead", lead_id)
         raise UserError("leads/not_your_pool", lead_id=lead_id)
     until = returns.cooldown_until(_aware(check.last_lost), check.cooldown_days)
     if until is not None and until > now:
