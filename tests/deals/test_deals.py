@@ -83,8 +83,8 @@ def test_someone_elses_deal_and_unknown_deal(console, db):
     say(console, "/as li")
     say(console, "/newdeal steel 800")
     say(console, "/as sam")
-    assert "don't have access" in say(console, "/win 1")
-    assert "don't have access" in say(console, "/deal 1")
+    assert say(console, "/win 1") == "There is no deal #1."  # out of scope reads like not found
+    assert say(console, "/deal 1") == "There is no deal #1."
     assert "There is no deal #42" in say(console, "/deal 42")
     assert "not a deal number" in say(console, "/deal abc")
     assert "No customer you can see" in say(console, "/newdeal steel 100")

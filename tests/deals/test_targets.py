@@ -40,8 +40,8 @@ def test_targets_outside_the_subtree_and_bad_values_write_nothing(console, db):
         org.link_console_identity(uow, boss.id, "boss", utcnow())
         uow.commit()
     say(console, "/as boss")
-    assert "outside your part of the org" in say(console, "/target set sam month won_amount 5000")
-    assert "outside your part of the org" in say(console, "/target set West month visits 10")
+    assert say(console, "/target set sam month won_amount 5000") == 'There is no user or unit "sam".'
+    assert say(console, "/target set West month visits 10") == 'There is no user or unit "West".'
     assert "not a target metric" in say(console, "/target set li month bananas 10")
     assert "positive" in say(console, "/target set li month won_amount -10")
     assert "whole number" in say(console, "/target set li month visits 2.5")
@@ -52,5 +52,5 @@ def test_targets_outside_the_subtree_and_bad_values_write_nothing(console, db):
     say(console, "/as li")
     assert "只有主管" in say(console, "/target set zhang month visits 4")
     say(console, "/as sam")
-    assert "outside" in say(console, "/target li")
+    assert say(console, "/target li") == 'There is no user or unit "li".'
     assert targets(db) == 1

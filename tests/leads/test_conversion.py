@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from bot.services.leads import dedupe
-from db.models import Contact, Customer, Deal, Lead, LeadEvent
+from db.models import Contact, Customer, Deal, Lead, LeadEvent, User
 from tests.conftest import say
 
 
@@ -37,7 +37,9 @@ def test_convert_makes_customer_contact_and_initial_deal(console, demo_pool):
 
 def test_convert_links_an_existing_customer_instead_of_a_second_one(console, demo_pool):
     with demo_pool.uow() as uow:
-        uow.session.add(Customer(name="NORTHWIND FOODS LIMITED", name_key=dedupe.normalise_company("Northwind Foods")))
+        sam = uow.session.scalar(select(User.id).where(User.handle == "sam"))
+        uow.session.add(Customer(name="NORTHWIND FOODS LIMITED", name_key=dedupe.normalise_company("Northwind Foods"),
+                                 owner_id=sam))
         uow.commit()
     say(console, "/as sam")
     say(console, "/claim 5")
@@ -46,6 +48,17 @@ def test_convert_links_an_existing_customer_instead_of_a_second_one(console, dem
     assert counts(demo_pool) == (1, 0, 0)
     with demo_pool.uow() as uow:
         assert uow.session.get(Lead, 5).customer_id == 1
+
+
+def test_convert_links_a_customer_outside_scope_without_naming_it(console, demo_pool):
+    with demo_pool.uow() as uow:
+        uow.session.add(Customer(name="Zyxwv Secret Co", name_key=dedupe.normalise_company("Northwind Foods")))
+        uow.commit()
+    say(console, "/as sam")
+    say(console, "/claim 5")
+    out = say(console, "/convert 5")
+    assert "outside your part of the org" in out and "Zyxwv" not in out and "#1" not in out
+    assert counts(demo_pool) == (1, 0, 0)
 
 
 def test_a_refused_conversion_writes_nothing(console, demo_pool):
@@ -64,7 +77,7 @@ def test_customer_detail_respects_scope_and_setloc_forwards(console, demo_pool):
     say(console, "/claim 6")
     say(console, "/convert 6")
     say(console, "/as sam")
-    assert "don't have access" in say(console, "/customer 1")
+    assert say(console, "/customer 1") == say(console, "/customer 99").replace("99", "1")
     assert "No customers yet" in say(console, "/customers")
     assert "There is no customer #42" in say(console, "/customer 42")
     say(console, "/as li")

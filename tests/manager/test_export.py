@@ -82,7 +82,7 @@ def test_export_in_chat_is_a_file_of_what_the_manager_may_see(db, demo_org, rout
     assert reply.file_name.endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(reply.file_bytes)).active
     assert [row[-1] for row in sheet.values][1:] == ["li visit"]
-    assert "outside your part" in ask("eastboss", "export deals --unit West Team").text
+    assert ask("eastboss", "export deals --unit West Team").text == 'There is no unit "West Team".'
     assert "after --until" in ask("eastboss", "export deals --since 2026-02-01 --until 2026-01-01").text
     assert ask("li", "export deals").file_bytes is None  # reps cannot export
 

@@ -6,6 +6,8 @@ wrong scope rule fails. Commands are discovered from the registry: a command add
 `lead`, `deal`, `customer`, `target`, `visit_id`, `rep`, `who`, `unit`... parameter is checked too.
 Each command runs inside a transaction rolled back afterwards, so one command's writes never change
 what the next one sees; the audit log tells whether anything was written to an out-of-scope record.
+test_leak_matrix.py extends it to every answer: every command, files and queued posts included, searched
+for the name, phone, amount and holder of planted out-of-scope records, and out of scope == not found.
 """
 from dataclasses import dataclass
 from datetime import timedelta
@@ -466,6 +468,6 @@ def test_team_shows_everyone_in_scope(db, settings, world):
     text, error, _ = run_isolated(db, settings, "north", "team N1", lambda uow: None)
     assert error is None and "Rep Nalpha" in text and "Rep Nbeta" in text and "Rep Salpha" not in text
     text, error, _ = run_isolated(db, settings, "north", "team S1", lambda uow: None)
-    assert error == "manager/unit_out_of_scope" and "Rep Salpha" not in text
+    assert error == "manager/unknown_unit" and "Rep Salpha" not in text
     text, error, _ = run_isolated(db, settings, "s1s", "team", lambda uow: None)
     assert "Rep Salpha" in text and "Rep Sbeta" not in text

@@ -273,7 +273,7 @@ def test_visits_listing_for_self_rep_and_unit(li, db, settings, clock):
     say(li, "/location 30.2432 120.1508 10")
     out = say(li, "/visits")
     assert "1 record, 1 counted" in out and "West Lake Tea - verified" in out
-    assert "outside your team" in say(li, "/visits --rep sam")
+    assert say(li, "/visits --rep sam") == "There is no user @sam."
     mei = clocked_console(db, settings, clock, "mei")
     say(mei, "/lang en")
     assert "of 李雷 Li Lei" in say(mei, "/visits --rep li")

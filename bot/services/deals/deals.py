@@ -87,7 +87,7 @@ def load(uow: UnitOfWork, user_id: int, ref: str, now: datetime, write: bool = F
         query = query.with_for_update()
     deal = uow.session.scalar(query)
     if deal is None:
-        raise UserError("deals/unknown", deal_id=deal_id)
+        raise scope.not_found("deal", deal_id)
     visible = scope.of(uow, user_id, _today(uow, user_id, now))
     scope.require(uow, visible, "deal", deal.id, deal.owner_id, write=write)
     return deal

@@ -284,6 +284,8 @@ def _zone_of(uow: UnitOfWork, unit_id: int, fallback: str) -> ZoneInfo:
 
 def find_unit(uow: UnitOfWork, name: str) -> OrgUnit:
     matches = org.units_by_name(uow, name)
+    if not matches:
+        raise scopes.not_found("unit", name)
     if len(matches) != 1:
         raise UserError("deals/rank_unknown_unit", name=name[:60], count=len(matches))
     return matches[0]
@@ -297,10 +299,8 @@ def board_for_caller(
     assert user is not None
     if unit_name:
         unit = find_unit(uow, unit_name)
-        visible = scopes.of(uow, user_id)
-        own_chain = uow.session.get(OrgUnit, user.unit_id).path.startswith(unit.path)  # type: ignore[union-attr]
-        if not own_chain and not scopes.covers_unit(uow, visible, unit.id):
-            raise UserError("deals/rank_unit_out_of_scope", name=unit.name)
+        if not _may_rank(uow, user_id, unit):
+            raise scopes.not_found("unit", unit_name)
     else:
         unit = uow.session.get(OrgUnit, user.unit_id)  # type: ignore[assignment]
     zone = _zone_of(uow, unit.id, user.timezone)
@@ -350,12 +350,22 @@ def board_from_words(uow: UnitOfWork, user_id: int, words: list[str], by_team: b
     user = uow.session.get(User, user_id)
     assert user is not None
     unit_name = " ".join(rest) or None
-    if unit_name and len(rest) == 1 and metric is None and not _looks_like_unit(uow, unit_name):
+    if unit_name and len(rest) == 1 and metric is None and not _looks_like_unit(uow, user_id, unit_name):
         raise UserError("deals/rank_bad_metric", metric=unit_name[:30], metrics=", ".join(METRIC_WORDS))
     metric = metric or default_metric(uow, user.unit_id)
     return board_for_caller(uow, user_id, metric, period or "month", unit_name, "team" if by_team else "rep", now)
 
 
-def _looks_like_unit(uow: UnitOfWork, name: str) -> bool:
+def _looks_like_unit(uow: UnitOfWork, user_id: int, name: str) -> bool:
+    """A word names a unit only when it names one the caller may rank: anything else is an unknown word."""
     fragment = name.lower()
-    return any(fragment in n.lower() for n in uow.session.scalars(select(OrgUnit.name)))
+    return any(fragment in unit.name.lower() and _may_rank(uow, user_id, unit)
+               for unit in uow.session.scalars(select(OrgUnit)))
+
+
+def _may_rank(uow: UnitOfWork, user_id: int, unit: OrgUnit) -> bool:
+    """His own unit's chain upwards, or a unit his scope covers."""
+    user = uow.session.get(User, user_id)
+    assert user is not None
+    own = uow.session.get(OrgUnit, user.unit_id)
+    return (own is not None and own.path.startswith(unit.path)) or scopes.covers_unit(uow, scopes.of(uow, user_id), unit.id)

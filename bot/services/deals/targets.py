@@ -81,6 +81,8 @@ def resolve_subject(uow: UnitOfWork, ref: str) -> Subject:
         assert unit is not None
         return Subject("user", user.id, user.name, unit.path)
     units = org.units_by_name(uow, ref)
+    if not units:
+        raise scope.not_found("who", ref)
     if len(units) != 1:
         raise UserError("deals/target_unknown_subject", name=ref[:60])
     return Subject("unit", units[0].id, units[0].name, units[0].path)
@@ -124,9 +126,11 @@ def set_target(
     today = now.astimezone(ZoneInfo(manager.timezone)).date()
     subject = resolve_subject(uow, ref)
     visible = scope.of(uow, manager_id, today)
-    covered = (scope.covers_user(uow, visible, subject.id) and subject.id != manager_id
+    covered = (scope.covers_user(uow, visible, subject.id)
                if subject.kind == "user" else scope.covers_unit(uow, visible, subject.id))
     if not covered:
+        raise scope.not_found("who", ref)
+    if subject.kind == "user" and subject.id == manager_id:
         raise UserError("deals/target_outside", name=subject.name)
     if metric not in TARGET_METRICS:
         raise UserError("deals/target_bad_metric", metric=metric[:30], metrics=", ".join(TARGET_METRICS))
@@ -190,12 +194,12 @@ def show(uow: UnitOfWork, user_id: int, ref: str | None, period_text: str | None
     subject = resolve_subject(uow, ref) if ref else _user_subject(uow, user_id)
     visible = scope.of(uow, user_id, today)
     if subject.kind == "user" and not scope.covers_user(uow, visible, subject.id):
-        raise UserError("deals/target_outside", name=subject.name)
+        raise scope.not_found("who", ref or "")
     if subject.kind == "unit":
         own_unit = uow.session.get(OrgUnit, user.unit_id)
         assert own_unit is not None
         if not own_unit.path.startswith(subject.unit_path) and not scope.covers_unit(uow, visible, subject.id):
-            raise UserError("deals/target_outside", name=subject.name)
+            raise scope.not_found("who", ref or "")
     period, start = parse_period(period_text, today)
     items = [progress_of(uow, subject, t, today, zone) for t in targets_of(uow, subject, period, start)]
     return TargetView(subject, period, start, items)

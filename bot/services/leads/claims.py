@@ -32,7 +32,7 @@ from sqlalchemy import (
 
 from bot.errors import UserError
 from bot.services.core import audit_log, identity, outbox
-from bot.services.leads import ownership, returns
+from bot.services.leads import ownership, reach, returns
 from bot.services.leads.lifecycle import (
     UNCLAIMED,
     S,
@@ -78,8 +78,8 @@ def _refuse_taken(uow: UnitOfWork, user_id: int, lead_id: int, in_my_pool: bool,
     assert lead is not None
     if lead.owner_id == user_id and lead.status in (S.PENDING, S.FOLLOWING, S.INVALID):
         raise UserError("leads/already_yours", lead_id=lead.id)
-    if not in_my_pool and not _in_scope(uow, user_id, lead, now):
-        raise UserError("leads/unknown", lead_id=lead.id)
+    if not in_my_pool and not reach.may_read_lead(uow, user_id, lead, now.date()):
+        raise scope.not_found("lead", lead.id)
     if lead.owner_id is not None and lead.status in (S.PENDING, S.FOLLOWING, S.INVALID):
         raise UserError("leads/taken", lead_id=lead.id, company=lead.company, owner=user_name(uow, lead.owner_id))
     next_status("claim", lead.status, lead.id)
@@ -93,10 +93,13 @@ def claim(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> C
     lead_id = parse_id(lead_id)
     check = run(uow, _LOCK_AND_CHECK, {"user_id": user_id, "the_lead": lead_id}).one()
     if check.status is None:
-        raise UserError("leads/unknown", lead_id=lead_id)
+        raise scope.not_found("lead", lead_id)
     if check.status != S.UNASSIGNED:
         _refuse_taken(uow, user_id, lead_id, bool(check.in_my_pool), now)
     if not check.in_my_pool:
+        lead = uow.session.get(Lead, lead_id)
+        if lead is None or not reach.may_read_lead(uow, user_id, lead, now.date()):
+            raise scope.not_found("lead", lead_id)
         raise UserError("leads/not_your_pool", lead_id=lead_id)
     until = returns.cooldown_until(_aware(check.last_lost), check.cooldown_days)
     if until is not None and until > now:
@@ -277,18 +280,12 @@ def assign(uow: UnitOfWork, actor_id: int, lead_id: int | str, rep: str, now: da
     """Pool admins and managers hand an unassigned lead to a rep of the pool; his cap still holds."""
     lead_id = parse_id(lead_id)
     lead = lock_lead(uow, lead_id)
-    if lead.owner_id is not None and not _in_scope(uow, actor_id, lead, now):
-        raise UserError("leads/unknown", lead_id=lead.id)
-    receiver = identity.find_user(uow, rep)
-    if receiver is None or not receiver.active:
-        raise UserError("leads/unknown_rep", rep=rep[:60])
+    reach.require_readable(uow, actor_id, lead, lead.id, now.date())
     actor = uow.session.get(User, actor_id)
     assert actor is not None
-    allowed = can_manage_pool(uow, actor_id, lead.pool_id)
-    if allowed and actor.role == Role.MANAGER and not is_pool_admin(uow, actor, lead.pool_id):
-        allowed = scope.covers_user(uow, scope.of(uow, actor_id, now.date()), receiver.id)
-    if not allowed:
+    if not can_manage_pool(uow, actor_id, lead.pool_id):
         raise UserError("leads/admin_only", lead_id=lead.id)
+    receiver = _receiver(uow, actor, rep, lead.pool_id, now)
     target = next_status("assign", lead.status, lead.id)
     if lead.pool_id not in {p.id for p in ownership.pools_of(uow, receiver.id)}:
         raise UserError("leads/rep_not_in_pool", rep=receiver.name, lead_id=lead.id)
@@ -305,5 +302,14 @@ def assign(uow: UnitOfWork, actor_id: int, lead_id: int | str, rep: str, now: da
     return Assigned(lead.id, lead.company, receiver.name, receiver.id)
 
 
-def _in_scope(uow: UnitOfWork, user_id: int, lead: Lead, now: datetime) -> bool:
-    return scope.can_access(uow, scope.of(uow, user_id, now.date()), "lead", lead.id, lead.owner_id)
+def _receiver(uow: UnitOfWork, actor: User, rep: str, pool_id: int | None, now: datetime) -> User:
+    """Whom a lead may be assigned to: someone in the actor's scope, or for a pool admin a member of the
+    lead's pool. Anyone else reads as unknown, like a handle nobody has."""
+    receiver = identity.find_user(uow, rep)
+    if receiver is None or not receiver.active:
+        raise scope.not_found("user", rep)
+    in_pool = pool_id in {p.id for p in ownership.pools_of(uow, receiver.id)}
+    pool_admin = actor.role == Role.ADMIN or is_pool_admin(uow, actor, pool_id)
+    if not (pool_admin and in_pool):
+        scope.user_or_not_found(uow, scope.of(uow, actor.id, now.date()), receiver, rep)
+    return receiver

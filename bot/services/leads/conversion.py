@@ -28,8 +28,8 @@ from db.session import UnitOfWork
 @dataclass(frozen=True)
 class Converted:
     lead_id: int
-    customer_id: int
-    customer_name: str
+    customer_id: int | None  # None, with no name or owner: an existing customer outside the caller's reach
+    customer_name: str | None
     linked_existing: bool  # True: the duplicate check found the customer, none was created
     customer_owner: str | None
     contact_id: int | None
@@ -78,6 +78,10 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
     lead.customer_id = customer.id
     lead.updated_at = now
     record_event(uow, lead, "convert", actor_id, before, owner_id, now, f"customer #{customer.id}")
+    if linked and not scope.can_access(uow, scope.of(uow, actor_id, now.date()), "customer", customer.id,
+                                       customer.owner_id):
+        return Converted(lead.id, None, None, True, None, contact_id, contact_name if contact_id else None,
+                         deal_id, deal_amount, currency)
     return Converted(lead.id, customer.id, customer.name, linked, user_name(uow, customer.owner_id),
                      contact_id, contact_name if contact_id else None, deal_id, deal_amount, currency)
 
@@ -142,7 +146,7 @@ def customer_detail(uow: UnitOfWork, user_id: int, raw_id: str | int, today) -> 
     cid = customer_id(raw_id)
     customer = uow.session.get(Customer, cid)
     if customer is None or customer.status != "active":
-        raise UserError("leads/customer_unknown", customer_id=cid)
+        raise scope.not_found("customer", cid)
     scope.require(uow, scope.of(uow, user_id, today), "customer", customer.id, customer.owner_id)
     contacts = [(c.name, c.phone) for c in uow.session.scalars(
         select(Contact).where(Contact.customer_id == cid, Contact.status == "active").order_by(Contact.id).limit(10))]

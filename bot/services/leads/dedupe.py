@@ -5,6 +5,7 @@ punctuation and symbols (emoji included) and common legal suffixes in Chinese an
 Phone keys (E.164 in the company's phone region) come from db.phone_keys, which the migrations share.
 """
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
@@ -56,6 +57,21 @@ class Match:
     owner_name: str | None
     pool_name: str | None
     by: str  # name | phone
+    pool_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """A duplicate check's answer for one caller: what is within his reach as useful as ever, what is
+    outside it only as a count (no name, id, status or holder), and whom to ask about those."""
+    shown: list[Match]
+    hidden: int
+    ask: str | None  # the caller's manager; None: ask an admin
+
+
+def split(matches: list[Match], within: Callable[[Match], bool], ask: str | None) -> Duplicates:
+    shown = [m for m in matches if within(m)]
+    return Duplicates(shown, len(matches) - len(shown), ask if len(shown) < len(matches) else None)
 
 
 def find_matches(uow: UnitOfWork, name_key: str, phone_key: str | None, exclude_lead_id: int | None = None,
@@ -89,7 +105,7 @@ def find_leads(uow: UnitOfWork, name_key: str, phone_key: str | None, exclude_le
         query = query.where(Lead.id != exclude_lead_id)
     return [
         Match("lead", lead.id, lead.company, lead.status, lead.owner_id, owner, pool,
-              "name" if name_key and lead.name_key == name_key else "phone")
+              "name" if name_key and lead.name_key == name_key else "phone", lead.pool_id)
         for lead, owner, pool in uow.session.execute(query)
     ]
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.errors import UserError
 from bot.services.core import org
-from bot.services.leads import dedupe, ownership
+from bot.services.leads import dedupe, ownership, reach
 from bot.services.leads.pool import can_manage_pool, find_pool, visible_pools
 from bot.services.manager import scope
 from db import phone_keys
@@ -77,7 +77,7 @@ def lock_lead(uow: UnitOfWork, lead_id: int) -> Lead:
         select(Lead).where(Lead.id == lead_id).with_for_update().execution_options(populate_existing=True)
     )
     if lead is None:
-        raise UserError("leads/unknown", lead_id=lead_id)
+        raise scope.not_found("lead", lead_id)
     return lead
 
 
@@ -94,12 +94,14 @@ def user_name(uow: UnitOfWork, user_id: int | None) -> str | None:
 
 
 def require_owner_side(uow: UnitOfWork, user_id: int, lead: Lead, today) -> None:
-    """The owner, his managers (write scope) or a write team member may work an owned lead."""
+    """The owner, his managers (write scope) or a write team member may work an owned lead. Out of
+    reach it reads as not found; within reach but not his to change, `not_yours` names nobody."""
+    reach.require_readable(uow, user_id, lead, lead.id, today)
     if lead.owner_id is None:
         return
     visible = scope.of(uow, user_id, today)
     if not scope.can_access(uow, visible, "lead", lead.id, lead.owner_id, write=True):
-        raise UserError("leads/not_yours", lead_id=lead.id, owner=user_name(uow, lead.owner_id) or "")
+        raise UserError("leads/not_yours", lead_id=lead.id)
 
 
 # --- creating ---------------------------------------------------------------------------------
@@ -152,7 +154,8 @@ def create(uow: UnitOfWork, actor_id: int, company: str, contact: str | None, ph
     extras = {k: clean_optional(v, 100, k) for k, v in (("region", region), ("source", source), ("industry", industry))}
     matches = dedupe.find_matches(uow, name_key, phone_key)
     if matches:
-        raise UserError("leads/duplicate", company=company, matches=matches)
+        found = reach.duplicates_for(uow, actor_id, matches, now.date())
+        raise UserError("leads/duplicate", company=company, matches=found.shown, hidden=found.hidden, ask=found.ask)
     pools = visible_pools(uow, actor_id)
     lead = Lead(company=company, name_key=name_key, contact_name=contact, phone=phone, phone_key=phone_key,
                 created_by_id=actor_id, created_at=now, updated_at=now, **extras)
@@ -218,6 +221,7 @@ def void(uow: UnitOfWork, actor_id: int, lead_id: int | str, reason: str, now: d
     lead_id = parse_id(lead_id)
     reason = clean_optional(reason, MAX_NOTE_CHARS, "reason") or ""
     lead = lock_lead(uow, lead_id)
+    reach.require_readable(uow, user_id=actor_id, lead=lead, lead_id=lead.id, today=now.date())
     if lead.owner_id is None and lead.status == S.UNASSIGNED and not can_manage_pool(uow, actor_id, lead.pool_id):
         raise UserError("leads/pool_admin_only", lead_id=lead.id)
     require_owner_side(uow, actor_id, lead, now.date())

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.errors import UserError
 from bot.services.core import identity, org, paging
 from bot.services.leads.lifecycle import S, parse_id, user_name
-from bot.services.leads.pool import can_manage_pool, visible_pools
+from bot.services.leads.reach import reach
 from bot.services.manager import scope
 from db.models import Lead, LeadEvent, LeadFollowup, LeadStatus, OrgUnit, Pool, User
 from db.models.lead import OPEN_LEAD_STATUSES
@@ -73,31 +73,16 @@ def _zone(uow: UnitOfWork, user_id: int) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _reach(uow: UnitOfWork, user_id: int, lead: Lead, today) -> str | None:
-    """The one rule for reading a lead (/lead N, /audit lead N): "pool" when it waits in one of his
-    pools; "read" when it is an ownerless lead of a pool he manages (or he sees everything) or its
-    owner is in his scope; None: out of his reach."""
-    if lead.status == S.UNASSIGNED and any(p.id == lead.pool_id for p in visible_pools(uow, user_id)):
-        return "pool"
-    visible = scope.of(uow, user_id, today)
-    if lead.owner_id is None and (visible.sees_all or can_manage_pool(uow, user_id, lead.pool_id)):
-        return "read"
-    return "read" if scope.can_access(uow, visible, "lead", lead.id, lead.owner_id) else None
-
-
-def may_read_lead(uow: UnitOfWork, user_id: int, lead: Lead, today) -> bool:
-    return _reach(uow, user_id, lead, today) is not None
-
-
 def readable_lead(uow: UnitOfWork, user_id: int, lead_id: int, today) -> tuple[Lead, bool]:
-    """The lead if the user may read it; the flag tells whether it waits in one of his pools."""
+    """The lead if the user may read it (else the one not-found answer); the flag tells whether it waits
+    in one of his pools."""
     lead = uow.session.get(Lead, lead_id)
     if lead is None:
-        raise UserError("leads/unknown", lead_id=lead_id)
-    reach = _reach(uow, user_id, lead, today)
-    if reach is None:
-        raise UserError("leads/not_yours", lead_id=lead.id, owner=user_name(uow, lead.owner_id) or "")
-    return lead, reach == "pool"
+        raise scope.not_found("lead", lead_id)
+    where = reach(uow, user_id, lead.id, lead.status, lead.owner_id, lead.pool_id, today)
+    if where is None:
+        raise scope.not_found("lead", lead_id)
+    return lead, where == "pool"
 
 
 def detail(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> LeadDetail:
@@ -185,15 +170,11 @@ def _owners(uow: UnitOfWork, visible: scope.Scope, user_id: int, who: str | None
         return select(User.id).where(User.id == user_id), user_name(uow, user_id) or ""
     user = identity.find_user(uow, who)
     if user is not None:
-        if not scope.covers_user(uow, visible, user.id):
-            raise UserError("leads/outside_scope", who=who[:60])
+        scope.user_or_not_found(uow, visible, user, who, kind="who")
         return select(User.id).where(User.id == user.id), user.name
     wanted = unicodedata.normalize("NFKC", who).strip().casefold()
     unit = next((u for u in uow.session.scalars(select(OrgUnit).where(OrgUnit.active.is_(True)))
                  if u.name.casefold() == wanted), None)
-    if unit is None:
-        raise UserError("leads/unknown_who", who=who[:60])
-    if not scope.covers_unit(uow, visible, unit.id):
-        raise UserError("leads/outside_scope", who=who[:60])
+    unit = scope.unit_or_not_found(uow, visible, unit, who, kind="who")
     members = org.subtree_user_ids(unit.path)
     return members, unit.name

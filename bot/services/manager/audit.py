@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.errors import UserError
 from bot.services.core import paging
-from bot.services.leads.reading import may_read_lead
+from bot.services.leads.reach import may_read_lead
 from bot.services.manager import scope
 from db.models import Contact, Customer, Deal, Lead, User, Visit
 from db.models.audit import AuditEntry

@@ -66,7 +66,7 @@ def _in_unit(uow: UnitOfWork, unit_name: str | None, column):
         return None
     unit = uow.session.scalar(select(OrgUnit).where(func.lower(OrgUnit.name) == unit_name.strip().lower()))
     if unit is None:
-        raise UserError("manager/unknown_unit", name=unit_name[:100])
+        raise scope.not_found("unit", unit_name)
     return unit, column.in_(org.subtree_user_ids(unit.path))
 
 
@@ -127,7 +127,7 @@ def table(uow: UnitOfWork, kind: str, since: date | None = None, until: date | N
         if viewer_id is not None:
             visible = scope.of(uow, viewer_id, today)
             if not scope.covers_unit(uow, visible, unit_row.id):
-                raise UserError("manager/unit_out_of_scope", name=unit_row.name)
+                raise scope.not_found("unit", unit_name or "")
         query = query.where(in_unit)
     if viewer_id is not None:
         query = query.where(scope.users_filter(scope.of(uow, viewer_id, today), owner_column))

@@ -70,11 +70,9 @@ class UndoResult:
     reactivated: bool
 
 
-def _user(uow: UnitOfWork, handle: str) -> User:
-    user = identity.find_user(uow, handle)
-    if user is None:
-        raise UserError("manager/unknown_user", handle=handle.lstrip("@")[:64])
-    return user
+def _user(uow: UnitOfWork, visible: scope.Scope, handle: str) -> User:
+    """The person named, if the manager's scope covers him: anyone else reads like a handle nobody has."""
+    return scope.user_or_not_found(uow, visible, identity.find_user(uow, handle), handle)
 
 
 # (record type, model, condition on the giver's rows) for each selection.
@@ -91,17 +89,13 @@ def _selections(what: str, giver_id: int) -> list[tuple[str, type, object]]:
     return chosen
 
 
-def _check_request(uow, manager_id, giver, receiver, what, stay, until, deactivate, today) -> scope.Scope:
+def _check_request(giver, receiver, what, stay, until, deactivate, today) -> None:
     if what not in WHAT:
         raise UserError("manager/handover_bad_selection", value=what, choices=", ".join(WHAT))
     if giver.id == receiver.id:
         raise UserError("manager/handover_to_self", name=giver.name)
     if not receiver.active:
         raise UserError("manager/receiver_inactive", name=receiver.name)
-    visible = scope.of(uow, manager_id, today)
-    for person in (giver, receiver):
-        if not scope.covers_user(uow, visible, person.id):
-            raise UserError("manager/user_out_of_scope", name=person.name)
     if until is not None and stay is None:
         raise UserError("manager/handover_until_needs_stay")
     if stay is not None:
@@ -115,7 +109,6 @@ def _check_request(uow, manager_id, giver, receiver, what, stay, until, deactiva
             raise UserError("manager/handover_stay_and_deactivate")
     if deactivate and what != "all":
         raise UserError("manager/handover_deactivate_needs_all")
-    return visible
 
 
 def _check_cap(uow: UnitOfWork, giver: User, receiver: User, what: str) -> None:
@@ -223,8 +216,9 @@ def hand_over(
     uow: UnitOfWork, manager_id: int, from_handle: str, to_handle: str, what: str = "all",
     stay: str | None = None, until: date | None = None, deactivate: bool = False, *, now: datetime, today: date,
 ) -> HandoverResult:
-    giver, receiver = _user(uow, from_handle), _user(uow, to_handle)
-    _check_request(uow, manager_id, giver, receiver, what, stay, until, deactivate, today)
+    visible = scope.of(uow, manager_id, today)
+    giver, receiver = _user(uow, visible, from_handle), _user(uow, visible, to_handle)
+    _check_request(giver, receiver, what, stay, until, deactivate, today)
     # Two handovers of the same rep at once would both read his records: serialise on his row.
     uow.session.execute(select(User.id).where(User.id == giver.id).with_for_update())
     _check_cap(uow, giver, receiver, what)

@@ -9,6 +9,11 @@ Use it like this in a service:
     visible = scope.of(uow, user_id)
     query = select(Lead).where(scope.owned_filter(visible, Lead.owner_id, "lead", Lead.id))
     scope.require(uow, visible, "lead", lead.id, lead.owner_id, write=True)   # raises UserError
+
+The one rule for what lies outside: it reads exactly like "not found". `not_found(kind, ref)` is the
+one answer for a missing record, person or unit AND for one outside the caller's reach (same
+template, same parameters), so nothing tells the two apart: no name, status, holder or existence.
+A record the caller may read but not change gets `read_only`, which names nobody.
 """
 from dataclasses import dataclass
 from datetime import date
@@ -116,11 +121,49 @@ def can_access(uow: UnitOfWork, scope: Scope, record_type: str, record_id: int, 
     return member is not None
 
 
+# The "not found" answer of each kind: (template, parameter). Missing and out of reach alike.
+NOT_FOUND: dict[str, tuple[str, str]] = {
+    "lead": ("leads/unknown", "lead_id"),
+    "customer": ("leads/customer_unknown", "customer_id"),
+    "deal": ("deals/unknown", "deal_id"),
+    "visit": ("review/not_found", "visit_id"),
+    "user": ("manager/unknown_user", "handle"),
+    "unit": ("manager/unknown_unit", "name"),
+    "who": ("leads/unknown_who", "who"),  # a person or a unit, typed
+}
+
+
+def not_found(kind: str, ref: int | str) -> UserError:
+    """The one answer for a record, person or unit that does not exist or is outside the caller's reach."""
+    template, param = NOT_FOUND[kind]
+    value: int | str = ref if isinstance(ref, int) else ref.strip().lstrip("@")[:64]
+    return UserError(template, **{param: value})
+
+
 def require(uow: UnitOfWork, scope: Scope, record_type: str, record_id: int, owner_id: int | None,
             write: bool = False) -> None:
-    """Raise the 'not yours' error when the record is outside the user's scope."""
-    if not can_access(uow, scope, record_type, record_id, owner_id, write):
-        raise UserError("out_of_scope", record_type=record_type, record_id=record_id)
+    """Out of reach reads as not found; readable but not writable is `read_only`, naming nobody."""
+    if not can_access(uow, scope, record_type, record_id, owner_id):
+        raise not_found(record_type, record_id)
+    if write and not can_access(uow, scope, record_type, record_id, owner_id, write=True):
+        raise UserError("read_only", record_type=record_type, record_id=record_id)
+
+
+visible_or_not_found = require
+
+
+def user_or_not_found(uow: UnitOfWork, scope: Scope, user: User | None, ref: str, kind: str = "user") -> User:
+    """The person if he exists and the scope covers him; else the not-found answer for what was typed."""
+    if user is None or not covers_user(uow, scope, user.id):
+        raise not_found(kind, ref)
+    return user
+
+
+def unit_or_not_found(uow: UnitOfWork, scope: Scope, unit: OrgUnit | None, ref: str, kind: str = "unit") -> OrgUnit:
+    """The unit if it exists and the scope covers it; else the not-found answer for what was typed."""
+    if unit is None or not covers_unit(uow, scope, unit.id):
+        raise not_found(kind, ref)
+    return unit
 
 
 

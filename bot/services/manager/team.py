@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
 
-from bot.errors import UserError
 from bot.services.leads import returns
 from bot.services.manager import scope
 from db.models import Deal, Lead, OrgUnit, Stage, User, Visit
@@ -100,11 +99,7 @@ def resolve_unit(uow: UnitOfWork, visible: scope.Scope, unit_name: str | None) -
         return unit
     wanted = unit_name.strip().lower()
     unit = uow.session.scalar(select(OrgUnit).where(func.lower(OrgUnit.name) == wanted, OrgUnit.active.is_(True)))
-    if unit is None:
-        raise UserError("manager/unknown_unit", name=unit_name[:100])
-    if not scope.covers_unit(uow, visible, unit.id):
-        raise UserError("manager/unit_out_of_scope", name=unit.name)
-    return unit
+    return scope.unit_or_not_found(uow, visible, unit, unit_name)
 
 
 def population(uow: UnitOfWork, visible: scope.Scope, unit: OrgUnit) -> dict[int, tuple[str, str, str]]:

@@ -85,7 +85,7 @@ def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note:
     visible = scope.of(uow, manager_id, now.date())
     visit = uow.session.get(Visit, visit_id)
     if visit is None or not scope.covers_user(uow, visible, visit.user_id):
-        raise UserError("review/not_found", visit_id=visit_id)
+        raise scope.not_found("visit", visit_id)
     if visit.user_id == manager_id:
         raise UserError("review/own_visit", visit_id=visit_id)
     if visit.verdict not in REVIEWABLE:

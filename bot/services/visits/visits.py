@@ -210,16 +210,13 @@ def list_visits(uow: UnitOfWork, viewer_id: int, now: datetime, period: str | No
     )
     whose = "me"
     if rep_handle:
-        rep = uow.session.scalar(select(User).where(User.handle == rep_handle.lstrip("@").lower()))
-        if rep is None:
-            raise UserError("visits/unknown_rep", handle=rep_handle[:40])
-        if not scope.covers_user(uow, visible, rep.id):
-            raise UserError("visits/rep_out_of_scope", name=rep.name)
+        rep = scope.user_or_not_found(
+            uow, visible, uow.session.scalar(select(User).where(User.handle == rep_handle.lstrip("@").lower())),
+            rep_handle)
         query, whose = query.where(Visit.user_id == rep.id), rep.name
     elif unit_name:
         unit = uow.session.scalar(select(OrgUnit).where(func.lower(OrgUnit.name) == unit_name.lower()))
-        if unit is None or not scope.covers_unit(uow, visible, unit.id):
-            raise UserError("visits/unit_out_of_scope", name=unit_name[:60])
+        unit = scope.unit_or_not_found(uow, visible, unit, unit_name)
         members = select(User.id).join(OrgUnit, User.unit_id == OrgUnit.id).where(OrgUnit.path.startswith(unit.path))
         query = query.where(Visit.user_id.in_(members), scope.users_filter(visible, Visit.user_id))
         whose = unit.name
