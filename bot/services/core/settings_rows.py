@@ -1,6 +1,12 @@
 """Writing checked settings onto a row without touching what already holds its value, so loading
 the same settings again updates nothing (and writes no audit row)."""
 from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from db.session import UnitOfWork
 
 
 def assign(row: object, values: Mapping[str, object]) -> bool:
@@ -35,3 +41,27 @@ def as_mapping(value: object, name_of: Callable[[str], str]) -> object:
         else:
             return value
     return merged
+
+
+def unit_row(uow: UnitOfWork, model: type, unit_id: int) -> Any | None:
+    """A unit's own settings row of `model`; None when it has none or it was taken out (it then
+    follows the unit above)."""
+    row = uow.session.scalar(select(model).where(model.unit_id == unit_id))
+    return row if row is not None and row.removed_at is None else None
+
+
+def unit_row_to_write(uow: UnitOfWork, model: type, unit_id: int, keep: bool, now: datetime) -> Any | None:
+    """The unit's own row of `model`, ready to be written: created, or brought back when it was taken
+    out. With keep False, an existing row is taken out instead (marked, kept as history) and None
+    returned."""
+    row = uow.session.scalar(select(model).where(model.unit_id == unit_id))
+    if not keep:
+        if row is not None and row.removed_at is None:
+            row.removed_at = now
+        return None
+    if row is None:
+        row = model(unit_id=unit_id)
+        uow.session.add(row)
+    else:
+        assign(row, {"removed_at": None})
+    return row

@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
-from sqlalchemy import select
 
-from bot.services.core.settings_rows import assign
+from bot.services.core.settings_rows import assign, unit_row, unit_row_to_write
 from bot.services.core.validation import Strict
 from bot.services.deals.announcement_rules import DEFAULT_FANFARE
 from db.models import OrgUnit, UnitAnnouncementSettings
@@ -28,15 +27,10 @@ class AnnouncementRules(Strict):
         return self.model_dump(exclude_defaults=True)
 
 
-def _row(uow: UnitOfWork, unit_id: int) -> UnitAnnouncementSettings | None:
-    """The unit's own row, also when it was taken out (it comes back if written again)."""
-    return uow.session.scalar(select(UnitAnnouncementSettings).where(UnitAnnouncementSettings.unit_id == unit_id))
-
-
 def settings_of(uow: UnitOfWork, unit_id: int) -> AnnouncementRules | None:
     """The unit's own settings; None when it follows the unit above."""
-    row = _row(uow, unit_id)
-    if row is None or row.removed_at is not None:
+    row = unit_row(uow, UnitAnnouncementSettings, unit_id)
+    if row is None:
         return None
     fanfare = [int(float(x)) for x in row.fanfare_thresholds or []]
     return AnnouncementRules(announce_on=row.announce_on, **({"fanfare": fanfare} if fanfare else {}))
@@ -45,14 +39,7 @@ def settings_of(uow: UnitOfWork, unit_id: int) -> AnnouncementRules | None:
 def apply(uow: UnitOfWork, unit: OrgUnit, rules: AnnouncementRules | None, now: datetime) -> None:
     """Write the unit's own settings; None takes them out (the row is marked, kept as history), so the
     unit follows the unit above."""
-    row = _row(uow, unit.id)
-    if rules is None:
-        if row is not None and row.removed_at is None:
-            row.removed_at = now
+    row = unit_row_to_write(uow, UnitAnnouncementSettings, unit.id, rules is not None, now)
+    if row is None or rules is None:
         return
-    if row is not None:
-        assign(row, {"removed_at": None})
-    else:
-        row = UnitAnnouncementSettings(unit_id=unit.id)
-        uow.session.add(row)
     assign(row, {"announce_on": rules.announce_on, "fanfare_thresholds": rules.fanfare})

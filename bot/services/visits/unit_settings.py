@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
-from sqlalchemy import select
 
 from bot.services.core.clock import clock_of, minutes, split_span
-from bot.services.core.settings_rows import assign, tidy
+from bot.services.core.settings_rows import assign, tidy, unit_row, unit_row_to_write
 from bot.services.core.validation import Strict, problem
 from db.base import utcnow
 from db.models import OrgUnit, VisitSettings
@@ -61,15 +60,10 @@ class VisitRules(Strict):
         return self.model_dump(exclude_defaults=True, exclude_none=True)
 
 
-def _row(uow: UnitOfWork, unit_id: int) -> VisitSettings | None:
-    """The unit's own row, also when it was taken out (it comes back if written again)."""
-    return uow.session.scalar(select(VisitSettings).where(VisitSettings.unit_id == unit_id))
-
-
 def settings_of(uow: UnitOfWork, unit_id: int) -> VisitRules | None:
     """The unit's own settings; None when it follows the unit above."""
-    row = _row(uow, unit_id)
-    if row is None or row.removed_at is not None:
+    row = unit_row(uow, VisitSettings, unit_id)
+    if row is None:
         return None
     office = None
     if row.office_latitude is not None and row.office_longitude is not None:
@@ -83,16 +77,9 @@ def settings_of(uow: UnitOfWork, unit_id: int) -> VisitRules | None:
 def apply(uow: UnitOfWork, unit: OrgUnit, rules: VisitRules | None, now: datetime) -> None:
     """Write the unit's own settings; None takes them out (the row is marked, kept as history), so the
     unit follows the unit above."""
-    row = _row(uow, unit.id)
-    if rules is None:
-        if row is not None and row.removed_at is None:
-            row.removed_at = now
+    row = unit_row_to_write(uow, VisitSettings, unit.id, rules is not None, now)
+    if row is None or rules is None:
         return
-    if row is not None:
-        assign(row, {"removed_at": None})
-    else:
-        row = VisitSettings(unit_id=unit.id)
-        uow.session.add(row)
     start, end = rules.work_hours.split("-")
     office = rules.office
     if assign(row, {
