@@ -24,7 +24,7 @@ if mode == "bare":
 import gc
 from sqlalchemy import text
 from bot.config import load_settings
-from bot.bootstrap import build_router, jobs, open_database
+from bot.bootstrap import build_router, jobs, open_database, send_budget
 from bot.adapters.slack.front_end import SlackFrontEnd
 from bot.adapters.telegram.front_end import TelegramFrontEnd
 from bot.delivery import Dispatcher
@@ -35,7 +35,7 @@ settings = load_settings(env_file=None, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-
                          TELEGRAM_BOT_TOKEN="123:ABC", SECRET_KEY="k")
 db = open_database(url)
 router = build_router(db, settings, limiter=RateLimiter())
-fronts = [SlackFrontEnd(settings, router), TelegramFrontEnd(settings, router)]
+fronts = [SlackFrontEnd(settings, router, send_budget(router.db)), TelegramFrontEnd(settings, router, send_budget(router.db))]
 dispatcher = Dispatcher(db, {f.platform: f.sender for f in fronts}, metrics=router.metrics)
 scheduler = Scheduler(db, settings, jobs())
 with db.uow() as uow:

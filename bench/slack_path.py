@@ -77,7 +77,7 @@ async def serve(mode: str, db_url: str, api_url: str) -> None:
         app.router.add_post("/slack/events", events)
     else:
         from bot.adapters.slack.front_end import SlackFrontEnd
-        from bot.bootstrap import admin_app, build_router, open_database, web_app
+        from bot.bootstrap import admin_app, build_router, open_database, send_budget, web_app
         from bot.config import load_settings
 
         settings = load_settings(env_file=None, DATABASE_URL=db_url, SLACK_BOT_TOKEN="xoxb-bench",
@@ -85,7 +85,7 @@ async def serve(mode: str, db_url: str, api_url: str) -> None:
                                  LOG_LEVEL="ERROR")
         db = open_database(db_url)
         router = build_router(db, settings)
-        front = SlackFrontEnd(settings, router)
+        front = SlackFrontEnd(settings, router, send_budget(router.db))
         app = web_app(db, settings, [front])
         admin_port = (await start_server(admin_app(db, settings, router.metrics)))[1]  # /metrics is there
     port = fake.port if app is None else (await start_server(app))[1]

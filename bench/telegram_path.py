@@ -47,7 +47,7 @@ async def serve(mode: str, db_url: str) -> None:
         app.router.add_post("/telegram/webhook", webhook)
     else:
         from bot.adapters.telegram.front_end import TelegramFrontEnd
-        from bot.bootstrap import build_router, open_database, web_app
+        from bot.bootstrap import build_router, open_database, send_budget, web_app
         from bot.config import load_settings
 
         settings = load_settings(env_file=None, DATABASE_URL=db_url, TELEGRAM_BOT_TOKEN=TOKEN,
@@ -56,7 +56,7 @@ async def serve(mode: str, db_url: str) -> None:
                                  TELEGRAM_WEBHOOK_SECRET=SECRET, LOG_LEVEL="ERROR")
         db = open_database(db_url)
         router = build_router(db, settings)
-        front = TelegramFrontEnd(settings, router)
+        front = TelegramFrontEnd(settings, router, send_budget(router.db))
         app = web_app(db, settings, [front])
         await front.start()
     runner, port = await start_server(app)

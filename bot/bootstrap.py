@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.adapters.console import ConsoleSender
 from bot.adapters.front_end import FrontEnd
+from bot.budget import Budget, BudgetStore
 from bot.config import Settings
 from bot.delivery import Dispatcher, Sender
 from bot.handlers.core import identity as identity_handlers
@@ -91,18 +92,23 @@ def build_router(
     )
 
 
-def platform_front_ends(settings: Settings, router: Router) -> list[FrontEnd]:
+def send_budget(db: Database) -> Budget:
+    """The platforms' rate limits, shared with every process on this database (bot.budget)."""
+    return Budget(BudgetStore(db))
+
+
+def platform_front_ends(settings: Settings, router: Router, budget: Budget) -> list[FrontEnd]:
     front_ends: list[FrontEnd] = []
     if settings.slack_enabled:
         from bot.adapters.slack.front_end import (
             SlackFrontEnd,  # slack-bolt loads only where Slack is configured
         )
 
-        front_ends.append(SlackFrontEnd(settings, router))
+        front_ends.append(SlackFrontEnd(settings, router, budget))
     if settings.telegram_enabled:
         from bot.adapters.telegram.front_end import TelegramFrontEnd
 
-        front_ends.append(TelegramFrontEnd(settings, router))
+        front_ends.append(TelegramFrontEnd(settings, router, budget))
     return front_ends
 
 
@@ -150,7 +156,7 @@ def bot_process(settings: Settings, console_out: TextIO) -> BotProcess:
     settings = with_secret_key(settings, db)
     metrics = Metrics(db)
     router = build_router(db, settings, metrics=metrics)
-    front_ends = platform_front_ends(settings, router)
+    front_ends = platform_front_ends(settings, router, send_budget(db))
     senders: dict[str, Sender] = {fe.platform: fe.sender for fe in front_ends}
     senders["console"] = ConsoleSender(console_out)
     return BotProcess(

@@ -1,20 +1,27 @@
-"""The outbox dispatcher: claims due posts, sends them through the platform's Sender, retries.
+"""The outbox dispatcher: leases chats with due posts, sends each chat's posts in order through the
+platform's Sender, retries.
 
-At-least-once: a row is leased while being sent; a dispatcher that dies mid-send leaves a lease
-that expires, and another dispatcher (or the same one after restart) sends it again. Rate limits
-are sliding windows per platform and per chat, and a 429's retry-after is honoured.
+- **Each chat moves on its own.** A chat is leased by one process at a time (its first unsent post
+  is locked while the lease is taken), its posts go in order, and a chat that is slow, rate limited
+  or refusing delays only itself: the dispatcher keeps leasing other chats while it waits.
+- **Leases do not expire under a live sender.** The process renews its leases every third of the
+  lease; one that dies leaves leases that expire, and another process sends what was left.
+- **Duplicates.** A post is sent again only when it may have landed without our knowing: the
+  process died while it was in flight (at most one per chat per crash, since a chat has one post in
+  flight), or the platform did not answer in time (`MaybeSent`: retried after the answer window,
+  at most one duplicate per timed-out send).
+- Rate limits are the senders' (bot.budget, shared by every process); a 429 the sender passes on
+  pauses its chat here too.
 """
 import asyncio
 import contextlib
 import logging
 import random
-import time
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
 
 from bot.i18n import render
 from bot.messages import Reply, Templated
@@ -38,63 +45,20 @@ class PermanentFailure(Exception):
     """The platform will never accept this post (channel gone, bot removed)."""
 
 
+class MaybeSent(Exception):
+    """The platform did not answer in time: the post may have landed. It is sent again only after
+    the platform's answer window (`Dispatcher.answer_window`), so a slow platform costs at most one
+    duplicate per timed-out send, never a burst of them."""
+
+
 class Sender(Protocol):
+    """One platform's outbox delivery. It keeps its sends within the account's shared budget
+    (bot.budget) itself: the dispatcher only orders, leases and retries."""
+
     platform: str
     command_prefix: str  # how this platform spells a command in a post
 
-    def limits_for(self, chat_id: str) -> list["SlidingWindow"]: ...
-
     async def send(self, workspace: str, chat_id: str, reply: Reply) -> None: ...
-
-
-class SlidingWindow:
-    """At most `limit` acquisitions in any `period` seconds.
-
-    A slot is stamped when it is taken and stamped again when the platform has answered
-    (`settle`): the platform counts a post when it arrives, which is never later than its answer,
-    so a stall on either side can bring posts closer together there, but never within our window.
-    """
-
-    def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.monotonic):
-        self.limit = limit
-        self.period = period
-        self.clock = clock
-        self.stamps: deque[float] = deque()
-        self.blocked_until = 0.0
-
-    def wait_time(self) -> float:
-        now = self.clock()
-        while self.stamps and now - self.stamps[0] >= self.period:
-            self.stamps.popleft()
-        wait = max(0.0, self.blocked_until - now)
-        if len(self.stamps) >= self.limit:
-            wait = max(wait, self.stamps[0] + self.period - now)
-        return wait
-
-    def take(self) -> float:
-        stamp = self.clock()
-        self.stamps.append(stamp)
-        return stamp
-
-    def settle(self, stamp: float) -> None:
-        """The post taken at `stamp` has been answered: count it from now."""
-        try:
-            self.stamps.remove(stamp)
-        except ValueError:
-            return  # it has left the window already
-        self.stamps.append(self.clock())
-
-    def block_for(self, seconds: float) -> None:
-        self.blocked_until = max(self.blocked_until, self.clock() + seconds)
-
-
-async def acquire_all(windows: list[SlidingWindow]) -> list[float]:
-    """Wait until every window has room, then take one slot of each at the same instant."""
-    while True:
-        wait = max((w.wait_time() for w in windows), default=0.0)
-        if wait <= 0:
-            return [window.take() for window in windows]
-        await asyncio.sleep(wait)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -123,7 +87,9 @@ class Dispatcher:
         lease_seconds: int = 60,
         max_attempts: int = 25,
         batch: int = 200,
+        per_chat: int = 10,
         poll_seconds: float = 1.0,
+        answer_window_seconds: float = 60.0,
         metrics: Metrics | None = None,
     ):
         self.db = db
@@ -132,122 +98,197 @@ class Dispatcher:
         self.clock = clock
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
-        self.batch = batch
+        self.batch = batch  # chats leased at once by this process
+        self.per_chat = per_chat  # posts of one chat taken with its lease
         self.poll_seconds = poll_seconds
+        self.answer_window = timedelta(seconds=answer_window_seconds)
         self.wakeup = asyncio.Event()
-        # A 429 pauses its chat here, whatever windows the sender declares.
-        self._pauses: dict[tuple[str, str], SlidingWindow] = {}
+        self._held: set[int] = set()  # rows this process has leased and not finished
+        self._chats: set[asyncio.Task] = set()
 
-    def _windows(self, message: OutboxMessage) -> list[SlidingWindow]:
-        pause = self._pauses.setdefault((message.platform, message.chat_id), SlidingWindow(1_000_000, 1.0))
-        return [*self.senders[message.platform].limits_for(message.chat_id), pause]
+    # --- leasing -------------------------------------------------------------------------------
 
-    def claim(self) -> list[OutboxMessage]:
-        """Lease a batch of due rows; SKIP LOCKED lets several processes share the outbox."""
+    def _due(self, row: type[OutboxMessage], now: datetime) -> ColumnElement[bool]:
+        return or_(and_(row.status == "pending", row.next_attempt_at <= now),
+                   and_(row.status == "sending", row.locked_until < now))
+
+    def claim(self, chats: int | None = None) -> list[OutboxMessage]:
+        """Lease up to `chats` chats whose first unsent post is due, with up to `per_chat` of their
+        posts, in order. SKIP LOCKED on each chat's first unsent post lets several processes share
+        the outbox without two of them ever holding one chat."""
         now = self.clock()
+        platforms = list(self.senders)
         with self.db.uow() as uow:
-            due = (
-                select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.platform.in_(list(self.senders)),
-                    or_(
-                        (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
-                        (OutboxMessage.status == "sending") & (OutboxMessage.locked_until < now),
-                    ),
-                )
-                .order_by(OutboxMessage.id)
-                .limit(self.batch)
+            unsent = OutboxMessage.status.in_(["pending", "sending"])
+            firsts = (select(func.min(OutboxMessage.id)).where(unsent, OutboxMessage.platform.in_(platforms))
+                      .group_by(OutboxMessage.platform, OutboxMessage.chat_id))
+            heads = list(uow.session.execute(
+                select(OutboxMessage.platform, OutboxMessage.chat_id)
+                .where(OutboxMessage.id.in_(firsts), self._due(OutboxMessage, now))
+                .order_by(OutboxMessage.id).limit(chats or self.batch)
                 .with_for_update(skip_locked=True)
-            )
-            ids = list(uow.session.scalars(due))
-            if not ids:
+            ))
+            if not heads:
                 return []
+            ids = self._leading_due(uow, heads, now)
             uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids))
                 .values(status="sending", locked_until=now + self.lease, attempts=OutboxMessage.attempts + 1)
             )
-            rows = list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)))
+            rows = list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                            .order_by(OutboxMessage.id)))
             uow.commit()
-            return rows
+        self._held.update(ids)
+        return rows
+
+    def _leading_due(self, uow, heads: list, now: datetime) -> list[int]:
+        """Of each leased chat, its first unsent posts while they are due, at most per_chat."""
+        rank = func.row_number().over(partition_by=(OutboxMessage.platform, OutboxMessage.chat_id),
+                                      order_by=OutboxMessage.id).label("rank")
+        queue = (select(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.chat_id,
+                        self._due(OutboxMessage, now).label("due"), rank)
+                 .where(OutboxMessage.status.in_(["pending", "sending"]),
+                        tuple_(OutboxMessage.platform, OutboxMessage.chat_id).in_([tuple(h) for h in heads]))
+                 .subquery())
+        rows = uow.session.execute(select(queue.c.id, queue.c.platform, queue.c.chat_id, queue.c.due)
+                                   .where(queue.c.rank <= self.per_chat).order_by(queue.c.id))
+        ids, stopped = [], set()
+        for row in rows:
+            chat = (row.platform, row.chat_id)
+            if chat in stopped or not row.due:
+                stopped.add(chat)  # a post waiting for its retry holds back the ones after it
+                continue
+            ids.append(row.id)
+        return ids
+
+    def _renew(self) -> None:
+        """Extend the leases this process holds: they never expire under a live sender."""
+        held = list(self._held)
+        if not held:
+            return
+        with self.db.uow() as uow:
+            uow.session.execute(update(OutboxMessage)
+                                .where(OutboxMessage.id.in_(held), OutboxMessage.status == "sending")
+                                .values(locked_until=self.clock() + self.lease))
+            uow.commit()
 
     def _finish(self, message_id: int, **values: object) -> None:
         with self.db.uow() as uow:
             uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
             uow.commit()
+        self._held.discard(message_id)
 
-    @staticmethod
-    async def _post(sender: Sender, message: OutboxMessage, windows: list[SlidingWindow]) -> None:
-        """One attempt, within the windows; its slots count from the platform's answer."""
-        reply = rendered(message.payload, sender.command_prefix)
-        stamps = await acquire_all(windows)
-        try:
-            await sender.send(message.workspace, message.chat_id, reply)
-        finally:
-            for window, stamp in zip(windows, stamps, strict=True):
-                window.settle(stamp)
+    def _give_back(self, ids: list[int]) -> None:
+        """Posts leased but not tried (their chat stopped at an earlier post): due again at once."""
+        if not ids:
+            return
+        with self.db.uow() as uow:
+            uow.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                .values(status="pending", locked_until=None, attempts=OutboxMessage.attempts - 1))
+            uow.commit()
+        self._held.difference_update(ids)
 
-    async def _send_one(self, message: OutboxMessage) -> None:
+    # --- sending -------------------------------------------------------------------------------
+
+    async def _send_one(self, message: OutboxMessage) -> bool:
+        """Deliver one post, or settle its fate; True when it was delivered or is dead for good."""
         sender = self.senders[message.platform]
-        windows = self._windows(message)
         while True:
             try:
-                await self._post(sender, message, windows)
+                await sender.send(message.workspace, message.chat_id, rendered(message.payload, sender.command_prefix))
             except RetryAfter as exc:
-                # Honour it for this chat and try again once the platform allows.
+                # The sender has told the shared budget; this chat alone waits, then tries again.
                 self.metrics.outbox_failures.inc()
-                for window in windows:
-                    window.block_for(exc.seconds)
                 log.info("outbox %s: 429, retry after %ss", message.id, exc.seconds)
+                await asyncio.sleep(exc.seconds)
                 continue
             except PermanentFailure as exc:
                 self.metrics.outbox_failures.inc()
                 log.warning("outbox %s undeliverable: %s", message.id, exc)
                 await asyncio.to_thread(self._finish, message.id, status="dead", last_error=str(exc)[:2000])
-                return
+                return True
             except Exception as exc:  # network, 5xx, timeouts: back off and retry later
                 self.metrics.outbox_failures.inc()
-                dead = message.attempts >= self.max_attempts
                 log.warning("outbox %s failed (attempt %s): %r", message.id, message.attempts, exc)
-                await asyncio.to_thread(
-                    self._finish,
-                    message.id,
-                    status="dead" if dead else "pending",
-                    locked_until=None,
-                    last_error=repr(exc)[:2000],
-                    next_attempt_at=self.clock() + timedelta(seconds=backoff_seconds(message.attempts)),
-                )
-                return
+                await asyncio.to_thread(self._retry_later, message, exc)
+                return False
             self.metrics.outbox_delivered.inc()
             await asyncio.to_thread(self._finish, message.id, status="sent", sent_at=self.clock(), locked_until=None)
-            return
+            return True
+
+    def _retry_later(self, message: OutboxMessage, exc: Exception) -> None:
+        wait = timedelta(seconds=backoff_seconds(message.attempts))
+        if isinstance(exc, MaybeSent):
+            wait = max(wait, self.answer_window)
+        self._finish(message.id, status="dead" if message.attempts >= self.max_attempts else "pending",
+                     locked_until=None, last_error=repr(exc)[:2000], next_attempt_at=self.clock() + wait)
 
     async def _send_chat(self, messages: list[OutboxMessage]) -> None:
-        for message in messages:  # in order within one chat
-            await self._send_one(message)
+        """One chat's posts in order; a post put off for later holds back the ones after it."""
+        try:
+            for index, message in enumerate(messages):
+                if not await self._send_one(message):
+                    await asyncio.to_thread(self._give_back, [m.id for m in messages[index + 1:]])
+                    return
+        finally:
+            self.poke()  # the chat may have more posts waiting
+
+    def _by_chat(self, rows: list[OutboxMessage]) -> list[list[OutboxMessage]]:
+        chats: dict[tuple[str, str], list[OutboxMessage]] = {}
+        for row in rows:
+            chats.setdefault((row.platform, row.chat_id), []).append(row)
+        return list(chats.values())
 
     async def deliver_due(self) -> int:
-        """Deliver one claimed batch: chats in parallel, each chat in order. Returns rows handled."""
+        """Deliver one leased batch and wait for it (the console, tests). Returns rows handled."""
         rows = await asyncio.to_thread(self.claim)
-        by_chat: dict[tuple[str, str], list[OutboxMessage]] = {}
-        for row in rows:
-            by_chat.setdefault((row.platform, row.chat_id), []).append(row)
-        await asyncio.gather(*(self._send_chat(batch) for batch in by_chat.values()))
+        await asyncio.gather(*(self._send_chat(chat) for chat in self._by_chat(rows)))
         return len(rows)
 
     def poke(self) -> None:
-        """Something was just queued: deliver without waiting for the next poll."""
+        """Something was just queued or a chat finished: lease more without waiting for the poll."""
         self.wakeup.set()
 
     async def run_forever(self) -> None:
+        """Lease chats as they become due, each chat's posts in a task of its own, while leases
+        are renewed. On the way out, posts leased and not tried are given back."""
+        renewing = asyncio.create_task(self._keep_leases())
+        try:
+            while True:
+                self.wakeup.clear()
+                room = self.batch - len(self._chats)
+                if room > 0:
+                    try:
+                        rows = await asyncio.to_thread(self.claim, room)
+                    except Exception:
+                        log.exception("outbox dispatcher pass failed; retrying")
+                        rows = []
+                    chats = self._by_chat(rows)
+                    for chat in chats:
+                        task = asyncio.create_task(self._send_chat(chat))
+                        self._chats.add(task)
+                        task.add_done_callback(self._chats.discard)
+                    if len(chats) >= room:
+                        self.wakeup.set()  # there may be more due chats than we had room for
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+        finally:
+            renewing.cancel()
+            for task in list(self._chats):
+                task.cancel()
+            await asyncio.gather(*self._chats, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.to_thread(self._give_back_untried))
+
+    async def _keep_leases(self) -> None:
         while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
-                handled = await self.deliver_due()
+                await asyncio.to_thread(self._renew)
             except Exception:
-                log.exception("outbox dispatcher pass failed; retrying")
-                handled = 0
-            if handled:
-                continue
-            self.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+                log.warning("outbox: could not renew leases; retrying", exc_info=True)
+
+    def _give_back_untried(self) -> None:
+        """At shutdown: leased posts not yet tried go back at once. A post in flight when the task
+        was cancelled is among them, and may arrive twice (at most one per chat)."""
+        self._give_back(list(self._held))

@@ -8,7 +8,6 @@ from itertools import count
 from pathlib import Path
 from typing import TextIO
 
-from bot.delivery import SlidingWindow
 from bot.messages import Incoming, Location, Reply
 from bot.router import Router, command_line
 from db.base import utcnow
@@ -53,9 +52,6 @@ class ConsoleSender:
 
     def __init__(self, out: TextIO):
         self.out = out
-
-    def limits_for(self, chat_id: str) -> list[SlidingWindow]:
-        return []
 
     async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
         body = format_reply(reply).replace("\n", "\n    ")

@@ -21,7 +21,7 @@ from db.models.job_run import JobRun
 from db.models.lead import Lead, LeadClaim, LeadEvent, LeadFollowup, LeadReturnWarning, LeadStatus
 from db.models.nudge import NudgeLog, NudgeSettings
 from db.models.org import DataScope, OrgUnit, Role, TeamChannel, User
-from db.models.outbox import OutboxMessage
+from db.models.outbox import OutboxMessage, SendBudget
 from db.models.pool import Pool, PoolMember
 from db.models.record_member import RecordMember
 from db.models.target import Target
@@ -67,6 +67,7 @@ __all__ = [
     "Pool",
     "PoolMember",
     "RecordMember",
+    "SendBudget",
     "Role",
     "Stage",
     "Target",

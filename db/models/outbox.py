@@ -1,7 +1,7 @@
 """The outbox: posts waiting for delivery."""
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime, utcnow
@@ -13,6 +13,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_chat", "platform", "chat_id", "id"),
         UniqueConstraint("dedupe_key"),
     )
 
@@ -31,3 +32,16 @@ class OutboxMessage(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SendBudget(Base):
+    """One rate window of a bot account (all its sends, or one chat's), shared by every process:
+    when its sends were counted (epoch seconds, the database's clock), until when the platform
+    asked us to wait (429), and until when a person's answer is waiting for room in it."""
+
+    __tablename__ = "send_budget"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    stamps: Mapped[list] = mapped_column(JSON, default=list)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    urgent_until: Mapped[float] = mapped_column(Float, default=0.0)

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.delivery import Dispatcher, PermanentFailure, RetryAfter, SlidingWindow
+from bot.budget import Budget, BudgetStore, Limit
+from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Reply
 from bot.services.core import outbox
 from db.base import utcnow
@@ -17,18 +18,20 @@ class RecordingPlatform:
     platform = "console"
     command_prefix = "/"
 
-    def __init__(self, failures: list[Exception] | None = None, per_chat: tuple[int, float] | None = None):
+    def __init__(self, failures: list[Exception] | None = None, budget: Budget | None = None,
+                 per_chat: tuple[int, float] = (0, 0.0)):
         self.sent: list[tuple[str, str]] = []
         self.failures = list(failures or [])
-        self.windows: dict[str, SlidingWindow] = {}
+        self.budget = budget
         self.per_chat = per_chat
 
-    def limits_for(self, chat_id: str) -> list[SlidingWindow]:
-        if not self.per_chat:
-            return []
-        return [self.windows.setdefault(chat_id, SlidingWindow(*self.per_chat))]
-
     async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
+        if self.budget is None:
+            return await self._send(chat_id, reply)
+        async with self.budget.slot([Limit(f"console:{chat_id}", *self.per_chat)], urgent=False):
+            await self._send(chat_id, reply)
+
+    async def _send(self, chat_id: str, reply: Reply) -> None:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append((chat_id, reply.text))
@@ -106,7 +109,7 @@ async def test_permanent_failures_are_kept_not_deleted(demo_org):
 async def test_per_chat_rate_limit_spaces_posts(demo_org):
     for name in ("A", "B", "C"):
         queue_welcome(demo_org, name)
-    platform = RecordingPlatform(per_chat=(1, 0.2))
+    platform = RecordingPlatform(budget=Budget(BudgetStore(demo_org)), per_chat=(1, 0.2))
     dispatcher = Dispatcher(demo_org, {"console": platform})
     started = asyncio.get_running_loop().time()
     await dispatcher.deliver_due()
@@ -117,12 +120,12 @@ async def test_per_chat_rate_limit_spaces_posts(demo_org):
 class LaggingPlatform(RecordingPlatform):
     """Counts a post when it gets to it, after a delay that varies (a busy server, a slow network)."""
 
-    def __init__(self, delays: list[float], per_chat: tuple[int, float]):
-        super().__init__(per_chat=per_chat)
+    def __init__(self, delays: list[float], budget: Budget, per_chat: tuple[int, float]):
+        super().__init__(budget=budget, per_chat=per_chat)
         self.delays = delays
         self.counted_at: list[float] = []
 
-    async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
+    async def _send(self, chat_id: str, reply: Reply) -> None:
         await asyncio.sleep(self.delays.pop(0))
         self.counted_at.append(asyncio.get_running_loop().time())
 
@@ -130,7 +133,7 @@ class LaggingPlatform(RecordingPlatform):
 async def test_a_late_answer_cannot_squeeze_posts_past_the_platforms_limit(demo_org):
     for name in ("A", "B", "C"):
         queue_welcome(demo_org, name)
-    platform = LaggingPlatform(delays=[0.3, 0.0, 0.0], per_chat=(2, 0.5))
+    platform = LaggingPlatform(delays=[0.3, 0.0, 0.0], budget=Budget(BudgetStore(demo_org)), per_chat=(2, 0.5))
     await Dispatcher(demo_org, {"console": platform}).deliver_due()
     first, _, third = platform.counted_at
     assert third - first >= 0.5  # never three in any half second, as the platform counts them

@@ -25,9 +25,9 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 
-from bot.adapters.slack.outbound import SlackSender
+from bot.adapters.slack.outbound import Poster, SlackSender
 from bot.adapters.telegram.front_end import TelegramFrontEnd
-from bot.bootstrap import build_router
+from bot.bootstrap import build_router, send_budget
 from bot.config import load_settings
 from bot.delivery import Dispatcher
 from bot.i18n import render
@@ -208,8 +208,6 @@ class Loopback:
     command_prefix = "/"
     def __init__(self, url, http):
         self.url, self.http = url, http
-    def limits_for(self, chat_id):
-        return []
     async def send(self, workspace, chat_id, reply):
         async with self.http.post(self.url, json={"chat": chat_id, "text": reply.text}) as response:
             response.raise_for_status()
@@ -331,12 +329,14 @@ async def test_slack_api_500s_timeouts_and_429s_are_retried_then_delivered(pg_db
     clock = Clock()
     try:
         client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url, timeout=0.3)
-        dispatcher = Dispatcher(pg_db, {"slack": SlackSender(client, "en")}, clock=clock)
+        dispatcher = Dispatcher(pg_db, {"slack": SlackSender(Poster(client, send_budget(pg_db)), "en")}, clock=clock)
         queue_post(pg_db, "slack", "C1", "Deal won")
         fake.fail_next(2, status=500)
-        fake.delays.append(1.0)  # then a timeout
+        fake.delays.append(1.0)  # the first answer comes too late: the post may have landed
         backoffs = await retried_until_delivered(pg_db, dispatcher, clock)
-        assert len(backoffs) == 3 and backoffs[0] < backoffs[1] < backoffs[2], backoffs
+        # A post that may have landed waits out the answer window before it is tried again; the
+        # 500s (which did not land) back off growing.
+        assert len(backoffs) == 3 and backoffs[0] >= 60 and backoffs[1] < backoffs[2], backoffs
         row = outbox_row(pg_db)
         assert row.attempts == 4 and row.sent_at is not None
         assert "Deal won" in fake.posts("chat.postMessage")[-1].text
@@ -358,7 +358,7 @@ async def test_telegram_api_500s_and_429s_are_retried_then_delivered(pg_db: Data
     api = await FakeTelegramAPI(token=TG_TOKEN).start()
     settings = load_settings(env_file=None, DATABASE_URL=pg_db.url, TELEGRAM_BOT_TOKEN=TG_TOKEN,
                              TELEGRAM_API_BASE_URL=api.base_url)
-    front = TelegramFrontEnd(settings, build_router(pg_db, settings))
+    front = TelegramFrontEnd(settings, build_router(pg_db, settings), send_budget(pg_db))
     clock = Clock()
     try:
         dispatcher = Dispatcher(pg_db, {"telegram": front.sender}, clock=clock)

@@ -9,7 +9,7 @@ import pytest
 from bot import cli, startup
 from bot.adapters.slack.front_end import SlackFrontEnd
 from bot.adapters.telegram.front_end import TelegramFrontEnd
-from bot.bootstrap import build_router
+from bot.bootstrap import build_router, send_budget
 from bot.config import load_settings
 from bot.startup import StartupError, Unreachable, wait_for_database
 from db.session import Database
@@ -73,7 +73,7 @@ async def telegram_api():
 def telegram(db: Database, api: FakeTelegramAPI, token: str = TOKEN) -> TelegramFrontEnd:
     settings = load_settings(env_file=None, DATABASE_URL=db.url, SECRET_KEY="k", TELEGRAM_BOT_TOKEN=token,
                              TELEGRAM_API_BASE_URL=api.base_url)
-    return TelegramFrontEnd(settings, build_router(db, settings))
+    return TelegramFrontEnd(settings, build_router(db, settings), send_budget(db))
 
 
 async def test_telegram_down_at_start_is_tried_again_until_it_answers(db, telegram_api, caplog):
@@ -105,7 +105,7 @@ async def slack_api():
 def slack(db: Database, api_url: str) -> SlackFrontEnd:
     settings = load_settings(env_file=None, DATABASE_URL=db.url, SECRET_KEY="k", SLACK_BOT_TOKEN="xoxb-test",
                              SLACK_SIGNING_SECRET="s", SLACK_API_URL=api_url)
-    return SlackFrontEnd(settings, build_router(db, settings))
+    return SlackFrontEnd(settings, build_router(db, settings), send_budget(db))
 
 
 async def test_slack_unreachable_or_refusing_the_token(db, slack_api):

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.adapters.slack.front_end import SlackFrontEnd
-from bot.bootstrap import build_router, web_app
+from bot.bootstrap import build_router, send_budget, web_app
 from bot.config import Settings, load_settings
 from bot.web.server import start_server
 from db.base import utcnow
@@ -96,7 +96,7 @@ async def running_slack(db: Database, settings: Settings, fake: FakeSlackApi,
                         clock: Callable[[], datetime] = utcnow) -> AsyncIterator[Slack]:
     """The bot's Slack routes on a live HTTP server, with a client that sends them signed requests."""
     router = build_router(db, settings, clock=clock)
-    front = SlackFrontEnd(settings, router)
+    front = SlackFrontEnd(settings, router, send_budget(router.db))
     app = web_app(db, settings, [front], clock=clock)
     runner, port = await start_server(app)
     try:

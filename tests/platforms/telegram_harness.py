@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bot.adapters.telegram.front_end import WEBHOOK_PATH, TelegramFrontEnd
-from bot.bootstrap import web_app
+from bot.bootstrap import send_budget, web_app
 from bot.config import Settings, load_settings
 from bot.router import Router
 from bot.web.server import start_server
@@ -56,7 +56,7 @@ class WebhookBot:
 async def running_webhook(db: Database, router: Router, api: FakeTelegramAPI) -> AsyncIterator[WebhookBot]:
     """The Telegram front end in webhook mode on a live HTTP server, started as `fieldcrm run` does."""
     settings = telegram_settings(db, api, webhook=True)
-    front_end = TelegramFrontEnd(settings, router)
+    front_end = TelegramFrontEnd(settings, router, send_budget(router.db))
     app = web_app(db, settings, [front_end], clock=router.clock)
     runner, port = await start_server(app)
     await front_end.start()

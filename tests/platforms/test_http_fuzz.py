@@ -6,7 +6,8 @@ Whatever arrives: no 5xx, no traceback in the log, the server still answers a kn
 and nothing is written: a request refused at the edge (unsigned, unreadable, of the wrong shape)
 writes no row at all; one that passes it is routed like any other, and from a stranger (no platform
 account is linked) the router keeps only its dedupe claim, one inbound_events row, so a retry is not
-answered twice. No other table changes, whatever arrives.
+answered twice, and the answer it sends counts in the platform's send budget. No other table
+changes, whatever arrives.
 """
 import asyncio
 import hashlib
@@ -29,12 +30,12 @@ from sqlalchemy import func, select
 
 from bot.adapters.slack.front_end import SlackFrontEnd
 from bot.adapters.telegram.front_end import TelegramFrontEnd
-from bot.bootstrap import build_router, web_app
+from bot.bootstrap import build_router, send_budget, web_app
 from bot.config import load_settings
 from bot.services.core import demo
 from bot.web.server import MAX_REQUEST_BYTES, start_server
 from db.base import utcnow
-from db.models import Base, InboundEvent
+from db.models import Base, InboundEvent, SendBudget
 from db.session import Database
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI, text_update
@@ -182,7 +183,7 @@ class Server:
             TELEGRAM_WEBHOOK_URL="https://bot.example.com/telegram/webhook", RATE_LIMIT_BURST=0,
         )
         self.router = build_router(self.db, settings)
-        self.front_ends = [SlackFrontEnd(settings, self.router), TelegramFrontEnd(settings, self.router)]
+        self.front_ends = [SlackFrontEnd(settings, self.router, send_budget(self.router.db)), TelegramFrontEnd(settings, self.router, send_budget(self.router.db))]
         self.runner, port = await start_server(web_app(self.db, settings, self.front_ends))
         for front_end in self.front_ends:
             await front_end.start()
@@ -245,10 +246,12 @@ def slack_signed(body: bytes, ts: str | None = None, secret: str = SIGNING) -> d
 
 
 def row_counts(db: Database) -> dict[str, int]:
-    """Every table but the dedupe claims (checked request by request)."""
+    """Every table but the dedupe claims (checked request by request) and the send budget (an
+    answer's slot in the platform's rate windows)."""
+    skipped = {InboundEvent.__tablename__, SendBudget.__tablename__}
     with db.uow() as uow:
         return {t.name: uow.session.scalar(select(func.count()).select_from(t)) or 0
-                for t in Base.metadata.sorted_tables if t.name != InboundEvent.__tablename__}
+                for t in Base.metadata.sorted_tables if t.name not in skipped}
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from bot.adapters.slack.blocks import (
     unescape,
 )
 from bot.adapters.slack.front_end import SlackFrontEnd
-from bot.bootstrap import build_router, web_app
+from bot.adapters.slack.outbound import limits
+from bot.bootstrap import build_router, send_budget, web_app
 from bot.config import Settings, load_settings
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
@@ -320,7 +321,8 @@ async def test_sender_posts_blocks_with_fallback_text(slack):
 
 async def test_sender_turns_slack_refusals_into_dispatcher_signals(slack):
     sender = slack.front.sender
-    assert [w.limit for w in sender.limits_for("C1")] == [1] and sender.limits_for("C1") == sender.limits_for("C1")
+    workspace, channel = limits(TEAM_ID, "C1")
+    assert workspace.shared and (channel.count, channel.period) == (3, 1.0) and channel.key != limits(TEAM_ID, "C2")[1].key
     slack.fake.fail_next(1, status=429, retry_after=3)
     with pytest.raises(RetryAfter) as caught:
         await sender.send(TEAM_ID, "C1", Reply(text="hi"))
@@ -386,7 +388,7 @@ async def test_socket_mode_acks_envelopes_and_dedupes_on_event_id(db, demo_org, 
     )
     link(db, "admin", "UADMIN")
     router = build_router(db, settings)
-    front = SlackFrontEnd(settings, router)
+    front = SlackFrontEnd(settings, router, send_budget(router.db))
     app = web_app(db, settings, [front])
     assert not any(r.resource and r.resource.canonical == "/slack/events" for r in app.router.routes())
     await front.start()

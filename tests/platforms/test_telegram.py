@@ -11,8 +11,8 @@ from telegram import Update
 
 from bot.adapters.telegram.front_end import TelegramFrontEnd
 from bot.adapters.telegram.inbound import to_incoming
-from bot.adapters.telegram.outbound import MESSAGE_LIMIT, plan_messages, utf16_len
-from bot.bootstrap import build_router
+from bot.adapters.telegram.outbound import MESSAGE_LIMIT, limits, plan_messages, utf16_len
+from bot.bootstrap import build_router, send_budget
 from bot.config import load_settings
 from bot.delivery import Dispatcher, PermanentFailure, RetryAfter
 from bot.messages import Button, Reply
@@ -197,7 +197,7 @@ async def test_start_registers_the_webhook_and_the_menu_in_each_language(webhook
 
 
 async def test_polling_mode_answers_and_stops_cleanly(db, demo_org, router, api):
-    front_end = TelegramFrontEnd(telegram_settings(db, api, webhook=False), router)
+    front_end = TelegramFrontEnd(telegram_settings(db, api, webhook=False), router, send_budget(router.db))
     api.queue_update(text_update("/help", chat_id=STRANGER, user_id=STRANGER, language_code="en"))
     await front_end.start()
     try:
@@ -332,7 +332,7 @@ def test_an_oversized_button_payload_is_dropped_loudly(caplog):
 
 @pytest.fixture
 async def front_end(db, router, api) -> AsyncIterator[TelegramFrontEnd]:
-    front = TelegramFrontEnd(telegram_settings(db, api, webhook=True), router)
+    front = TelegramFrontEnd(telegram_settings(db, api, webhook=True), router, send_budget(router.db))
     yield front
     await front.application.shutdown()
 
@@ -362,14 +362,13 @@ async def test_a_file_is_sent_as_a_document_after_its_text(front_end, api):
     assert api.called("sendPhoto") == []
 
 
-def test_sender_rate_limits_per_chat(front_end):
-    sender = front_end.sender
-    group, dm = sender.limits_for("-100200"), sender.limits_for("555")
-    # Telegram's limits, with a margin for network jitter: never faster than published.
-    assert group[0] is dm[0] and group[0].limit == 30 and 1.0 <= group[0].period <= 1.1
-    assert group[1].limit == 20 and 60.0 <= group[1].period <= 66.0
-    assert dm[1].limit == 1 and 1.0 <= dm[1].period <= 1.1
-    assert sender.limits_for("-100200")[1] is group[1]
+def test_each_send_takes_the_bots_overall_and_its_chats_limit():
+    group, dm = limits("123", "-100200"), limits("123", "555")
+    # Telegram's limits, never faster than published; the overall one shared by every chat.
+    assert group[0] == dm[0] and group[0].shared and group[0].count == 30 and 1.0 <= group[0].period <= 1.1
+    assert group[1].count == 20 and 60.0 <= group[1].period <= 66.0 and group[1].key != dm[1].key
+    assert dm[1].count == 3 and 1.0 <= dm[1].period <= 1.1
+    assert limits("456", "-100200")[0].key != group[0].key  # one budget per bot account
 
 
 async def test_dispatcher_delivers_a_telegram_post_after_a_429(db, front_end, api):
@@ -391,7 +390,7 @@ async def test_a_press_is_answered_and_explained_when_the_database_is_down(api, 
     broken = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'crm.sqlite3'}")
     settings = load_settings(env_file=None, DATABASE_URL=broken.url, TELEGRAM_BOT_TOKEN=TOKEN,
                              TELEGRAM_API_BASE_URL=api.base_url)
-    front_end = TelegramFrontEnd(settings, build_router(broken, settings))
+    front_end = TelegramFrontEnd(settings, build_router(broken, settings), send_budget(broken))
     await front_end.start()
     try:
         update = Update.de_json(callback_update("whoami", chat_id=SAM, user_id=SAM, language_code="en"),

@@ -1,6 +1,7 @@
 """The Telegram command menu: everyone's menu holds no manager command; a manager's private chat
 gets his own (BotCommandScopeChat) at start and when he links or changes language."""
 from bot.adapters.telegram.front_end import TelegramFrontEnd
+from bot.bootstrap import send_budget
 from bot.services.core import identity
 from db.base import utcnow
 from db.models import PlatformIdentity
@@ -34,7 +35,7 @@ def link_directly(db, handle: str, chat_id: int) -> None:
 async def test_at_start_known_managers_get_their_menu_and_nobody_else(db, demo_org, router, api):  # noqa: F811
     link_directly(db, "mei", MEI)
     link_directly(db, "li", LI)
-    front_end = TelegramFrontEnd(telegram_settings(db, api, webhook=True), router)
+    front_end = TelegramFrontEnd(telegram_settings(db, api, webhook=True), router, send_budget(router.db))
     await front_end.start()
     try:
         everyone = [c for c in menus(api) if "scope" not in c]

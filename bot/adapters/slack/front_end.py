@@ -31,8 +31,9 @@ from bot.adapters.slack.inbound import (
     is_im_event,
     message_incoming,
 )
-from bot.adapters.slack.outbound import SlackAnswerer, SlackSender, Target
+from bot.adapters.slack.outbound import Poster, SlackAnswerer, SlackSender, Target
 from bot.adapters.slack.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
+from bot.budget import Budget
 from bot.config import Settings
 from bot.messages import Incoming, Reply
 from bot.router import Router
@@ -48,12 +49,13 @@ class SlackFrontEnd:
     command_prefix = COMMAND_PREFIX
     location_ask = LOCATION_ASK
 
-    def __init__(self, settings: Settings, router: Router):
+    def __init__(self, settings: Settings, router: Router, budget: Budget):
         self.settings = settings
         self.router = router
         self.locale = settings.DEFAULT_LOCALE  # Slack events carry no locale: for labels only
         self.client = web_client(settings)
-        self.sender = SlackSender(self.client, self.locale)
+        poster = Poster(self.client, budget)
+        self.sender = SlackSender(poster, self.locale)
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.SLACK_SIGNING_SECRET or "",
@@ -69,7 +71,7 @@ class SlackFrontEnd:
         self._socket: Any = None
         self._tasks: set[asyncio.Task] = set()
         self._dm_channels: dict[tuple[str, str], str] = {}
-        self.answerer = SlackAnswerer(self.client, self.locale, self._dm_channel)
+        self.answerer = SlackAnswerer(poster, self.locale, self._dm_channel)
         self._register()
 
     # -- wiring

@@ -1,4 +1,5 @@
-"""Sending to Slack: where one interaction's replies go (`Target`), the outbox `SlackSender`, and
+"""Sending to Slack: where one interaction's replies go (`Target`), the `Poster`, which keeps every
+chat.postMessage within the workspace's shared budget (`limits`), the outbox `SlackSender`, and
 `SlackAnswerer`, which answers an interaction through its response_url or the Web API.
 
 Slack's refusals become RetryAfter / PermanentFailure for the outbox dispatcher (`classify`).
@@ -6,6 +7,7 @@ Slack's refusals become RetryAfter / PermanentFailure for the outbox dispatcher 
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -14,13 +16,16 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters.slack.blocks import message_payload
 from bot.adapters.slack.words import COMMAND_PREFIX, PLATFORM
-from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
+from bot.budget import Budget, Limit
+from bot.delivery import MaybeSent, PermanentFailure, RetryAfter
 from bot.messages import Audience, Reply, for_caller_only
 
 log = logging.getLogger(__name__)
 
 RESPONSE_URL_LIMIT = 5  # Slack accepts at most 5 posts to one response_url (within 30 minutes)
 RESPONSE_URL_TIMEOUT_S = 30
+# A rate limit met while answering a person is waited out up to this long.
+INLINE_WAIT_LIMIT_S = 60.0
 PERMANENT_ERRORS = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth",
      "token_revoked", "user_not_found", "cannot_dm_bot"}
@@ -54,12 +59,6 @@ def classify(exc: SlackApiError) -> Exception:
     return exc
 
 
-async def post_message(
-    client: AsyncWebClient, channel: str, reply: Reply, locale: str, thread_ts: str | None = None
-) -> None:
-    await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message_payload(reply, locale))
-
-
 def seen_by_caller_only(target: Target, reply: Reply) -> bool:
     """Ephemeral (and its file in the caller's DM with the bot): a personal answer outside the bot's
     own DM with him (bot.messages.for_caller_only; a mention in a channel included), and any answer
@@ -69,31 +68,57 @@ def seen_by_caller_only(target: Target, reply: Reply) -> bool:
     return target.ephemeral_by_default and reply.audience is not Audience.GROUP
 
 
+def limits(team: str, channel: str) -> list[Limit]:
+    """Slack's limits for one chat.postMessage (bot.budget): about one a second to one channel, and
+    a few hundred a minute in one workspace."""
+    channel_limit = Limit(f"slack:{team}:{channel}", 3, 1.0, reserve=1)  # short bursts are allowed
+    return [Limit(f"slack:{team}", 300, 60.0, reserve=30, shared=True), channel_limit]
+
+
+@dataclass(frozen=True)
+class Poster:
+    """chat.postMessage within the workspace's shared budget: answers (`urgent`) before posts; a
+    429 blocks the channel it names, everywhere."""
+
+    client: AsyncWebClient
+    budget: Budget
+
+    async def post(self, team: str, channel: str, urgent: bool, **fields: Any) -> None:
+        chat_limits = limits(team, channel)
+        for attempt in range(3):
+            async with self.budget.slot(chat_limits, urgent):
+                try:
+                    await self.client.chat_postMessage(channel=channel, **fields)
+                    return
+                except SlackApiError as exc:
+                    problem = classify(exc)
+                    if not isinstance(problem, RetryAfter):
+                        raise
+                    await self.budget.block(chat_limits[-1].key, problem.seconds)
+                    if not urgent or problem.seconds > INLINE_WAIT_LIMIT_S or attempt == 2:
+                        raise
+
+
 class SlackSender:
-    """Outbox delivery: about one message per second per channel, 429s honoured."""
+    """Outbox delivery through the `Poster`."""
 
     platform = PLATFORM
     command_prefix = COMMAND_PREFIX
 
-    def __init__(self, client: AsyncWebClient, locale: str):
-        self.client = client
+    def __init__(self, poster: Poster, locale: str):
+        self.poster = poster
         self.locale = locale
-        self.windows: dict[str, SlidingWindow] = {}
-
-    def limits_for(self, chat_id: str) -> list[SlidingWindow]:
-        window = self.windows.get(chat_id)
-        if window is None:
-            window = self.windows[chat_id] = SlidingWindow(1, 1.0)
-        return [window]
 
     async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
         try:
-            await post_message(self.client, chat_id, reply, self.locale)
+            await self.poster.post(workspace, chat_id, False, **message_payload(reply, self.locale))
         except SlackApiError as exc:
             problem = classify(exc)
             if problem is exc:
                 raise
             raise problem from exc
+        except TimeoutError as exc:
+            raise MaybeSent(f"slack channel {chat_id}: no answer within the timeout") from exc
 
 
 class SlackAnswerer:
@@ -102,9 +127,10 @@ class SlackAnswerer:
     any file. Slack has no private file: a file answering a private reply goes to the person's own
     DM with the bot (`own_dm`), never into the channel or the DM between two people it was asked in."""
 
-    def __init__(self, client: AsyncWebClient, locale: str,
+    def __init__(self, poster: Poster, locale: str,
                  own_dm: Callable[[str, str], Awaitable[str | None]] | None = None):
-        self.client = client
+        self.poster = poster
+        self.client = poster.client
         self.locale = locale  # Slack events carry no locale: for labels only
         self.own_dm = own_dm
         # One pooled HTTP session for response_url posts: a session (and a new connection) per
@@ -127,7 +153,7 @@ class SlackAnswerer:
             await self.client.chat_postEphemeral(channel=target.channel, user=target.user,
                                                  thread_ts=target.thread_ts, **payload)
         else:
-            await self.client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, **payload)
+            await self.poster.post(target.team, target.channel, True, thread_ts=target.thread_ts, **payload)
         await self._upload(target, reply, ephemeral)
 
     async def _respond(self, url: str, payload: dict, ephemeral: bool) -> bool:

@@ -16,8 +16,9 @@ from bot.adapters.telegram import edge
 from bot.adapters.telegram.answers import send_answers
 from bot.adapters.telegram.inbound import bot_id, to_incoming
 from bot.adapters.telegram.menu import RELINKING_COMMANDS, bot_commands, set_own_menus
-from bot.adapters.telegram.outbound import TelegramSender
+from bot.adapters.telegram.outbound import Courier, TelegramSender
 from bot.adapters.telegram.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
+from bot.budget import Budget
 from bot.config import LOCALES, Settings
 from bot.messages import Incoming, Reply
 from bot.router import Router
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+READ_TIMEOUT_S = 30.0
 
 
 def build_application(settings: Settings, webhook: bool) -> Application:
@@ -40,6 +42,10 @@ def build_application(settings: Settings, webhook: bool) -> Application:
         .base_url(base_url)
         .base_file_url(_file_url(base_url))
         .concurrent_updates(True)
+        # A slow Telegram is waited for rather than given up on after PTB's 5 s: a send whose answer
+        # never came may have landed, and sending it again is how a post arrives twice.
+        .read_timeout(READ_TIMEOUT_S)
+        .media_write_timeout(READ_TIMEOUT_S)
     )
     if webhook:
         builder = builder.updater(None)
@@ -57,7 +63,7 @@ class TelegramFrontEnd:
     location_ask = LOCATION_ASK
     platform = PLATFORM
 
-    def __init__(self, settings: Settings, router: Router):
+    def __init__(self, settings: Settings, router: Router, budget: Budget):
         self.settings = settings
         self.router = router
         self.workspace = bot_id(settings.TELEGRAM_BOT_TOKEN or "")
@@ -65,7 +71,8 @@ class TelegramFrontEnd:
         self.application = build_application(settings, webhook=self.webhook_url is not None)
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        self.sender = TelegramSender(self.application.bot, self._initialize, settings.DEFAULT_LOCALE)
+        self.courier = Courier(self.application.bot, budget, self.workspace)
+        self.sender = TelegramSender(self.courier, self._initialize, settings.DEFAULT_LOCALE)
         self._init_lock = asyncio.Lock()
         self._started = False
 
@@ -183,7 +190,7 @@ class TelegramFrontEnd:
     async def _send(self, incoming: Incoming, replies: list[Reply]) -> bool:
         """Every reply is tried, where it may be seen (bot.adapters.telegram.answers); True when all
         of them left."""
-        return await send_answers(self.bot, incoming, replies, self.settings.DEFAULT_LOCALE)
+        return await send_answers(self.courier, incoming, replies, self.settings.DEFAULT_LOCALE)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Must not fail itself: PTB would log that failure with a traceback of its own."""

@@ -1,8 +1,8 @@
 """Reply -> Telegram messages: HTML within the length limit, inline keyboards, the share-location
-keyboard; `deliver` sends them in order (a picture as a photo, any other file as a document), and `TelegramSender` delivers outbox posts within
-Telegram's rate limits.
+keyboard; `deliver` sends them in order (a picture as a photo, any other file as a document)
+through the `Courier`, which keeps every call within the bot's shared budget (`limits`), and
+`TelegramSender` delivers outbox posts.
 """
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -18,12 +18,13 @@ from telegram import (
     ReplyKeyboardMarkup,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TimedOut
 from telegram.error import RetryAfter as TgRetryAfter
 
 from bot.adapters.telegram.inbound import period_seconds
 from bot.adapters.telegram.words import COMMAND_PREFIX, PLATFORM
-from bot.delivery import PermanentFailure, RetryAfter, SlidingWindow
+from bot.budget import Budget, Limit
+from bot.delivery import MaybeSent, PermanentFailure, RetryAfter
 from bot.handlers.registry import SHARE_LOCATION_COMMAND
 from bot.i18n import label, pick_locale, render_text
 from bot.messages import Button, Reply
@@ -181,35 +182,59 @@ def chat_ref(chat_id: str) -> int | str:
     return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
 
 
-async def _flood_safe(call: Callable[[], Awaitable[object]], patient: bool) -> None:
-    """Send; when patient, wait out a short flood limit instead of giving up."""
-    for _ in range(3):
-        try:
-            await call()
-            return
-        except TgRetryAfter as exc:
-            seconds = retry_seconds(exc)
-            if not patient or seconds > INLINE_WAIT_LIMIT_S:
-                raise
-            log.info("telegram: flood limit, waiting %ss", seconds)
-            await asyncio.sleep(seconds)
-    await call()
+def limits(account: str, chat_id: str) -> list[Limit]:
+    """Telegram's limits for one send (bot.budget): about 30 messages a second from the bot overall,
+    20 a minute to one group, about one a second to one private chat (a burst of three is allowed:
+    a person's three quick commands are answered at once)."""
+    own = f"telegram:{account}:{chat_id}"
+    if chat_id.startswith("-"):
+        chat = Limit(own, 20, 60.0 * MARGIN, reserve=3)
+    else:
+        chat = Limit(own, 3, 1.0 * MARGIN, reserve=1)  # "about one a second", short bursts allowed
+    return [Limit(f"telegram:{account}", 30, 1.0 * MARGIN, reserve=3, shared=True), chat]
 
 
-async def deliver(bot: Any, chat_id: str, reply: Reply, private: bool, locale: str, patient: bool) -> None:
-    """Send one reply: its messages in order, then its file. Raises PTB's errors."""
-    target = chat_ref(chat_id)
+@dataclass(frozen=True)
+class Courier:
+    """The bot's Bot API calls that post, each within the account's shared budget: answers
+    (`urgent`) before posts; a 429 blocks the chat it names, everywhere."""
+
+    bot: Any
+    budget: Budget
+    account: str
+
+    async def send(self, chat_id: str, call: Callable[[], Awaitable[object]], urgent: bool, patient: bool) -> None:
+        """One call; when patient, a flood limit up to INLINE_WAIT_LIMIT_S is waited out here."""
+        chat_limits = limits(self.account, chat_id)
+        for attempt in range(3):
+            async with self.budget.slot(chat_limits, urgent):
+                try:
+                    await call()
+                    return
+                except TgRetryAfter as exc:
+                    seconds = retry_seconds(exc)
+                    await self.budget.block(chat_limits[-1].key, seconds)
+                    if not patient or seconds > INLINE_WAIT_LIMIT_S or attempt == 2:
+                        raise
+                    log.info("telegram: flood limit in chat %s, waiting %ss", chat_id, seconds)
+
+
+async def deliver(courier: Courier, chat_id: str, reply: Reply, private: bool, locale: str, urgent: bool) -> None:
+    """Send one reply: its messages in order, then its file. Raises PTB's errors. Parts after the
+    first wait out a flood limit rather than have the parts already delivered sent again."""
+    bot, target = courier.bot, chat_ref(chat_id)
     for index, out in enumerate(plan_messages(reply, private, locale, bot_username(bot))):
-        await _flood_safe(
+        await courier.send(
+            chat_id,
             lambda out=out: bot.send_message(target, out.html, parse_mode=ParseMode.HTML, reply_markup=out.markup),
-            patient=patient or index > 0,
+            urgent, patient=urgent or index > 0,
         )
     if reply.file_bytes is not None:
         upload = InputFile(reply.file_bytes, filename=reply.file_name or "file")
         if is_photo(reply.file_bytes):
-            await _flood_safe(lambda: bot.send_photo(target, upload), patient=True)
+            await courier.send(chat_id, lambda: bot.send_photo(target, upload), urgent, patient=True)
         else:
-            await _flood_safe(lambda: bot.send_document(target, upload), patient=True)
+            await courier.send(chat_id, lambda: bot.send_document(target, upload), urgent, patient=True)
 
 
 def bot_username(bot: Any) -> str | None:
@@ -229,39 +254,31 @@ def reply_locale(reply: Reply, hint: str | None, default: str) -> str:
     return pick_locale(getattr(reply, "locale", None), hint, default)
 
 
-# Slots count from Telegram's answer (bot.delivery.SlidingWindow.settle), so jitter cannot squeeze
-# posts together at its end; the windows keep a 5 % margin under the published limits besides.
-MARGIN = 1.05
+# A slot counts from Telegram's answer (bot.budget), on the database's clock; 2 % under the
+# published limits besides.
+MARGIN = 1.02
 
 
 class TelegramSender:
-    """Delivers outbox posts (team groups, direct messages) within Telegram's rate limits."""
+    """Delivers outbox posts (team groups, direct messages) within the bot's shared budget."""
 
     platform = PLATFORM
     command_prefix = COMMAND_PREFIX
 
-    def __init__(self, bot: Any, ready: Callable[[], Awaitable[None]], default_locale: str):
-        self.bot = bot
+    def __init__(self, courier: Courier, ready: Callable[[], Awaitable[None]], default_locale: str):
+        self.courier = courier
         self.ready = ready
         self.default_locale = default_locale
-        self.global_window = SlidingWindow(30, 1.0 * MARGIN)
-        self.chat_windows: dict[str, SlidingWindow] = {}
-
-    def limits_for(self, chat_id: str) -> list[SlidingWindow]:
-        window = self.chat_windows.get(chat_id)
-        if window is None:
-            group = chat_id.startswith("-")
-            window = SlidingWindow(20, 60.0 * MARGIN) if group else SlidingWindow(1, 1.0 * MARGIN)
-            self.chat_windows[chat_id] = window
-        return [self.global_window, window]
 
     async def send(self, workspace: str, chat_id: str, reply: Reply) -> None:
         await self.ready()
         locale = reply_locale(reply, None, self.default_locale)
         try:
-            await deliver(self.bot, chat_id, reply, not chat_id.startswith("-"), locale, patient=False)
+            await deliver(self.courier, chat_id, reply, not chat_id.startswith("-"), locale, urgent=False)
         except TgRetryAfter as exc:
             raise RetryAfter(retry_seconds(exc)) from exc
+        except TimedOut as exc:
+            raise MaybeSent(f"telegram chat {chat_id}: no answer within the read timeout") from exc
         except Forbidden as exc:
             raise PermanentFailure(f"telegram chat {chat_id}: {exc.message}") from exc
         except ChatMigrated as exc:

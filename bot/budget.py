@@ -1,0 +1,303 @@
+"""One send budget per bot account, shared by every process through the database.
+
+A platform limits what an account sends, not what one process sends: Telegram about 30 messages a
+second overall, 20 a minute to one group, about one a second to one private chat; Slack about one
+a second to one channel. Each such limit is a `Limit`, a sliding window kept in a `send_budget` row
+(the stamps of the sends it counted, on the database's clock), so three processes behind a load
+balancer share it as one. Every send to the platform — a direct answer or an outbox post — takes a
+slot of each of its limits first (`Budget.slot`), all of them in one transaction or none.
+
+- **A person waiting goes first.** An answer (`urgent`) may use a whole window; a post leaves
+  `reserve` slots free while an answer was waiting or sent in the last URGENT_HOLD_S seconds (the
+  answer marks the window), so answers do not queue behind a fan-out and a fan-out runs at the full
+  rate when nobody is asking anything.
+- **A 429 blocks what it names.** `block(key, seconds)` stops that window (one chat, or the whole
+  account) until the platform's retry-after has passed; other chats go on.
+- **No chat waits for another.** A send that cannot go because of its own chat's window sleeps on
+  its own. Sends waiting for the account-wide window queue in this process (answers first, then in
+  order), so one attempt at a time asks the database instead of a herd.
+- A slot counts from the platform's answer (`settle`): the platform counts a send when it arrives,
+  which is never later than its answer, so a slow request cannot squeeze two sends together there.
+"""
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from db.models import SendBudget
+from db.session import Database
+
+log = logging.getLogger(__name__)
+
+# How long an answer's mark holds a window's reserve for the answers that follow it.
+URGENT_HOLD_S = 1.0
+# A send waiting for the shared window looks again at least this often (another process may have
+# been answered since); one waiting for its own chat sleeps until then, up to OWN_NAP_LIMIT_S.
+MAX_NAP_S = 1.0
+OWN_NAP_LIMIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `count` sends in any `period` seconds under `key`; posts leave `reserve` for answers.
+    `shared`: the account-wide window every send of the account passes."""
+
+    key: str
+    count: int
+    period: float
+    reserve: int = 0
+    shared: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A slot taken at `stamp`, or how long to wait: for the shared window, for the send's own."""
+
+    stamp: float | None
+    wait_shared: float = 0.0
+    wait_own: float = 0.0
+
+
+class Window(Protocol):
+    """One window's state: a send_budget row, or its stand-in in memory (`MemoryStore`)."""
+
+    key: str
+    stamps: list
+    blocked_until: float
+    urgent_until: float
+
+
+@dataclass
+class MemoryWindow:
+    key: str
+    stamps: list = field(default_factory=list)
+    blocked_until: float = 0.0
+    urgent_until: float = 0.0
+
+
+def _room(limit: Limit, row: Window, urgent: bool, now: float) -> int:
+    held_for_answers = not urgent and row.urgent_until > now
+    return limit.count - (limit.reserve if held_for_answers else 0)
+
+
+def _wait(limit: Limit, row: Window, stamps: list[float], urgent: bool, now: float) -> float:
+    """Seconds until this window has a slot for this send (0: now)."""
+    wait = max(0.0, row.blocked_until - now)
+    room = _room(limit, row, urgent, now)
+    if room <= 0:
+        return max(wait, row.urgent_until - now)
+    if len(stamps) >= room:
+        wait = max(wait, stamps[len(stamps) - room] + limit.period - now)
+    return wait
+
+
+def decide(rows: Mapping[str, Window], limits: Sequence[Limit], urgent: bool, now: float) -> Verdict:
+    """Take one slot of every window, or none: the rows are changed in place when they are taken."""
+    kept = {limit.key: sorted(s for s in rows[limit.key].stamps if now - s < limit.period) for limit in limits}
+    waits = {limit.key: _wait(limit, rows[limit.key], kept[limit.key], urgent, now) for limit in limits}
+    if urgent:
+        for limit in limits:  # posts leave room from now on, whether this answer goes now or not
+            rows[limit.key].urgent_until = max(rows[limit.key].urgent_until, now + URGENT_HOLD_S)
+    if any(waits.values()):
+        return Verdict(None, max((waits[lim.key] for lim in limits if lim.shared), default=0.0),
+                       max((waits[lim.key] for lim in limits if not lim.shared), default=0.0))
+    for limit in limits:
+        rows[limit.key].stamps = [*kept[limit.key], now]
+    return Verdict(now)
+
+
+class BudgetStore:
+    """The windows in the database: each attempt locks its rows (in key order, so two attempts
+    never deadlock), decides, and commits. On SQLite every writer is serialised already."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._known: set[str] = set()
+
+    def _rows(self, session: Session, keys: list[str]) -> tuple[dict[str, SendBudget], float]:
+        """The windows, locked, and the time now: the database's clock on PostgreSQL, the same for
+        every process on every machine."""
+        missing = [key for key in keys if key not in self._known]
+        if missing:
+            insert = _insert_for(session)
+            session.execute(insert(SendBudget).values(
+                [{"key": key, "stamps": [], "blocked_until": 0.0, "urgent_until": 0.0} for key in missing],
+            ).on_conflict_do_nothing())
+            self._known.update(missing)
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            # A window's stamps are worth less than a WAL flush: were the database to crash, the
+            # last few milliseconds of them are forgotten, and a send or two may come early.
+            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        now = func.extract("epoch", func.clock_timestamp()) if postgres else None
+        query = select(SendBudget, *([now] if postgres else [])).where(SendBudget.key.in_(keys))
+        found = session.execute(query.order_by(SendBudget.key).with_for_update()).all()
+        rows = {found_row[0].key: found_row[0] for found_row in found}
+        return rows, float(found[0][1]) if postgres else time.time()
+
+    def attempt(self, limits: Sequence[Limit], urgent: bool) -> Verdict:
+        with self.db.uow() as uow:
+            rows, now = self._rows(uow.session, sorted({limit.key for limit in limits}))
+            verdict = decide(rows, limits, urgent, now)
+            uow.commit()
+            return verdict
+
+    def settle(self, limits: Sequence[Limit], stamp: float) -> None:
+        """The send stamped `stamp` has been answered: it counts from now."""
+        with self.db.uow() as uow:
+            rows, now = self._rows(uow.session, sorted({limit.key for limit in limits}))
+            for row in rows.values():
+                if stamp in row.stamps:
+                    row.stamps = [now if s == stamp else s for s in row.stamps]
+            uow.commit()
+
+    def block(self, key: str, seconds: float) -> None:
+        with self.db.uow() as uow:
+            rows, now = self._rows(uow.session, [key])
+            rows[key].blocked_until = max(rows[key].blocked_until, now + seconds)
+            uow.commit()
+
+
+class MemoryStore:
+    """The windows of this process alone: what a send falls back on while the database does not
+    answer (an answer saying "try again" must still go out), within the same limits."""
+
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self.clock = clock
+        self._windows: dict[str, MemoryWindow] = {}
+
+    def _rows(self, keys: Iterable[str]) -> dict[str, MemoryWindow]:
+        return {key: self._windows.setdefault(key, MemoryWindow(key)) for key in keys}
+
+    def attempt(self, limits: Sequence[Limit], urgent: bool) -> Verdict:
+        return decide(self._rows(limit.key for limit in limits), limits, urgent, self.clock())
+
+    def settle(self, limits: Sequence[Limit], stamp: float) -> None:
+        now = self.clock()
+        for row in self._rows(limit.key for limit in limits).values():
+            row.stamps = [now if s == stamp else s for s in row.stamps]
+
+    def block(self, key: str, seconds: float) -> None:
+        row = self._rows([key])[key]
+        row.blocked_until = max(row.blocked_until, self.clock() + seconds)
+
+
+def _insert_for(session: Session) -> Callable:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+class _Turns:
+    """Who in this process asks for the shared window next: answers first, then in order."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[int, int, asyncio.Future]] = []
+        self._order = itertools.count()
+        self._busy = False
+        self.answer_waiting = asyncio.Event()
+
+    async def take(self, urgent: bool) -> None:
+        if not self._busy and not self._waiting:
+            self._busy = True
+            return
+        turn: asyncio.Future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (0 if urgent else 1, next(self._order), turn))
+        if urgent:
+            self.answer_waiting.set()
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.give()  # it was handed over just as we were cancelled: pass it on
+            raise
+
+    def give(self) -> None:
+        while self._waiting:
+            urgent, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                if not any(u == 0 for u, _, _ in self._waiting):
+                    self.answer_waiting.clear()
+                turn.set_result(None)
+                return
+        self._busy = False
+        self.answer_waiting.clear()
+
+
+class Budget:
+    """Slots of the shared windows for the sends of this process (see the module docstring)."""
+
+    def __init__(self, store: BudgetStore, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self.store = store
+        self.sleep = sleep
+        self.fallback = MemoryStore()
+        self._turns: dict[str, _Turns] = {}
+
+    async def _call(self, method: str, *args: object) -> Any:
+        """The shared store, or this process's own windows while the database does not answer."""
+        try:
+            return await asyncio.to_thread(getattr(self.store, method), *args)
+        except SQLAlchemyError as exc:
+            log.warning("send budget: database unavailable (%s); this process counts alone", type(exc).__name__)
+            return getattr(self.fallback, method)(*args)
+
+    @asynccontextmanager
+    async def slot(self, limits: Sequence[Limit], urgent: bool) -> AsyncIterator[None]:
+        """Hold one slot of every window for one send to the platform."""
+        if not limits:
+            yield
+            return
+        stamp = await self._acquire(limits, urgent)
+        try:
+            yield
+        finally:
+            await asyncio.shield(self._call("settle", limits, stamp))
+
+    async def block(self, key: str, seconds: float) -> None:
+        await self._call("block", key, seconds)
+
+    async def _acquire(self, limits: Sequence[Limit], urgent: bool) -> float:
+        shared = next((limit.key for limit in limits if limit.shared), None)
+        turns = self._turns.setdefault(shared, _Turns()) if shared else None
+        while True:
+            if turns is not None:
+                await turns.take(urgent)
+            try:
+                verdict = await self._attempt_while_turn(limits, urgent, turns)
+            finally:
+                if turns is not None:
+                    turns.give()
+            if verdict.stamp is not None:
+                return verdict.stamp
+            if verdict.wait_own > 0:
+                await self.sleep(min(verdict.wait_own, OWN_NAP_LIMIT_S))
+            elif turns is None:
+                await self.sleep(min(verdict.wait_shared, MAX_NAP_S))
+
+    async def _attempt_while_turn(self, limits: Sequence[Limit], urgent: bool, turns: "_Turns | None") -> Verdict:
+        """Attempt until a slot is taken, or the send must wait for its own window (others here may
+        go meanwhile), or an answer comes to wait for the shared window in front of this post."""
+        while True:
+            verdict = await self._call("attempt", limits, urgent)
+            if verdict.stamp is not None or verdict.wait_own > 0 or turns is None:
+                return verdict
+            seconds = min(verdict.wait_shared, MAX_NAP_S)
+            if urgent:
+                await self.sleep(seconds)
+                continue
+            try:
+                await asyncio.wait_for(turns.answer_waiting.wait(), timeout=seconds)
+                return verdict  # an answer is waiting: it goes first
+            except TimeoutError:
+                continue
