@@ -24,7 +24,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     null,
     select,
     update,
@@ -181,7 +180,8 @@ def _take_statements():
     taken = (
         update(Lead).where(Lead.id == _LEAD_ID, Lead.status == ownership.constant(S.UNASSIGNED.value),
                            Lead.pool_id == _POOL_ID)
-        .values(status=S.PENDING, owner_id=_REP, claimed_at=_NOW, last_followup_at=None, updated_at=_NOW)
+        .values(status=ownership.constant(S.PENDING.value), owner_id=_REP, claimed_at=_NOW, last_followup_at=null(),
+                updated_at=_NOW)
     )
     fresh = counts.cte("fresh")
     under_limits = exists().where(fresh.c.held < _CAP, fresh.c.today < _LIMIT)
@@ -191,8 +191,8 @@ def _take_statements():
         select(_REP, moved.c.id, _POOL_ID, _NOW)).cte("log_claim")
     log_event = insert(LeadEvent).from_select(
         ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id", "pool_id"],
-        select(moved.c.id, _NOW, _REP, literal("claim"), literal(S.UNASSIGNED.value),
-               literal(S.PENDING.value), null(), _REP, _POOL_ID)).cte("log_event")
+        select(moved.c.id, _NOW, _REP, ownership.constant("claim"), ownership.constant(S.UNASSIGNED.value),
+               ownership.constant(S.PENDING.value), null(), _REP, _POOL_ID)).cte("log_event")
     log_audit = audit_log.insert_from(
         select(_NOW, _ACTOR, _PLATFORM, ownership.constant("lead"), moved.c.id, ownership.constant("update"),
                cast(ownership.constant(json.dumps(UNCLAIMED)), JSON).label("before"), cast(_AFTER, JSON), _REP),
