@@ -14,7 +14,8 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
         Index("ix_audit_log_record", "record_type", "record_id", "at"),
-        Index("ix_audit_log_at", "at"),
+        # Append-only, so `at` follows the physical order: BRIN on PostgreSQL (a btree on SQLite).
+        Index("ix_audit_log_at", "at", postgresql_using="brin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

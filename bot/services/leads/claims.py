@@ -24,7 +24,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     null,
     select,
     update,
@@ -50,7 +49,7 @@ from bot.services.leads.pool import (
     can_manage_pool,
     find_pool,
     is_pool_admin,
-    visible_pool_query,
+    sees_pool,
     visible_pools,
 )
 from bot.services.manager import scope
@@ -105,8 +104,6 @@ def claim(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> C
     if until is not None and until > now:
         raise UserError("leads/cooldown", lead_id=lead_id, days=check.cooldown_days,
                         until=until.astimezone(_zone(check.timezone)))
-    if check.held >= check.cap:  # early answer; the take re-checks on fresh counts
-        raise UserError("leads/over_cap", cap=check.cap)
     held, today, taken = _take(uow, user_id, lead_id, check, _local_midnight(check.timezone, now), now)
     if held >= check.cap:
         raise UserError("leads/over_cap", cap=check.cap)
@@ -150,17 +147,19 @@ _AFTER = bindparam("audit_after", type_=JSON)
 
 def _lock_and_check_query() -> Select:
     """The rep's users row, locked, with everything a claim decides on: the lead, its pool's rules,
-    his cap (ownership.cap_query), open leads (ownership.open_leads_query) and when he last lost
-    this lead (returns.last_lost_query). The lead's columns are NULL when it does not exist."""
+    whether he sees that pool (pool.sees_pool), his cap (ownership.cap_query) and when he last lost
+    this lead (returns.last_lost_query). His pools are looked up once, for both. His open leads are
+    not read here: the take counts them after the lock. The lead's columns are NULL when it does
+    not exist."""
     user_id = ownership.USER_ID
-    visible = visible_pool_query(user_id).with_only_columns(Pool.id)
+    mine = ownership.member_pool_ids(user_id).cte("my_pools")
+    my_pool_ids = select(mine.c.pool_id)
     return (
         select(
             User.timezone, Lead.status, Lead.pool_id, Lead.company,
             Pool.daily_claim_limit.label("daily_limit"), Pool.reclaim_cooldown_days.label("cooldown_days"),
-            Lead.pool_id.in_(visible).label("in_my_pool"),
-            ownership.cap_query(user_id).label("cap"),
-            ownership.open_leads_query(user_id).label("held"),
+            sees_pool(user_id, my_pool_ids).label("in_my_pool"),
+            ownership.cap_query(user_id, my_pool_ids).label("cap"),
             returns.last_lost_query(Lead.id, user_id).label("last_lost"),
         )
         .select_from(User).outerjoin(Lead, Lead.id == _LEAD_ID).outerjoin(Pool, Pool.id == Lead.pool_id)
@@ -181,7 +180,8 @@ def _take_statements():
     taken = (
         update(Lead).where(Lead.id == _LEAD_ID, Lead.status == ownership.constant(S.UNASSIGNED.value),
                            Lead.pool_id == _POOL_ID)
-        .values(status=S.PENDING, owner_id=_REP, claimed_at=_NOW, last_followup_at=None, updated_at=_NOW)
+        .values(status=ownership.constant(S.PENDING.value), owner_id=_REP, claimed_at=_NOW, last_followup_at=null(),
+                updated_at=_NOW)
     )
     fresh = counts.cte("fresh")
     under_limits = exists().where(fresh.c.held < _CAP, fresh.c.today < _LIMIT)
@@ -191,8 +191,8 @@ def _take_statements():
         select(_REP, moved.c.id, _POOL_ID, _NOW)).cte("log_claim")
     log_event = insert(LeadEvent).from_select(
         ["lead_id", "at", "actor_id", "kind", "from_status", "to_status", "from_owner_id", "to_owner_id", "pool_id"],
-        select(moved.c.id, _NOW, _REP, literal("claim"), literal(S.UNASSIGNED.value),
-               literal(S.PENDING.value), null(), _REP, _POOL_ID)).cte("log_event")
+        select(moved.c.id, _NOW, _REP, ownership.constant("claim"), ownership.constant(S.UNASSIGNED.value),
+               ownership.constant(S.PENDING.value), null(), _REP, _POOL_ID)).cte("log_event")
     log_audit = audit_log.insert_from(
         select(_NOW, _ACTOR, _PLATFORM, ownership.constant("lead"), moved.c.id, ownership.constant("update"),
                cast(ownership.constant(json.dumps(UNCLAIMED)), JSON).label("before"), cast(_AFTER, JSON), _REP),

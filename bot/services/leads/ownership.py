@@ -71,9 +71,11 @@ def open_leads_query(user_id: UserId) -> ScalarSelect:
             .where(Lead.owner_id == user_id, Lead.status.in_(open_statuses)).scalar_subquery())
 
 
-def cap_query(user_id: UserId) -> ColumnElement[int]:
-    """The strictest ownership cap among his pools; the default when he is in none."""
-    strictest = select(func.min(Pool.max_open_leads)).where(Pool.id.in_(member_pool_ids(user_id))).scalar_subquery()
+def cap_query(user_id: UserId, member_ids: Select | None = None) -> ColumnElement[int]:
+    """The strictest ownership cap among his pools; the default when he is in none. `member_ids`: his
+    pool ids (member_pool_ids) when the statement already has them, e.g. as a CTE."""
+    pool_ids = member_pool_ids(user_id) if member_ids is None else member_ids
+    strictest = select(func.min(Pool.max_open_leads)).where(Pool.id.in_(pool_ids)).scalar_subquery()
     return func.coalesce(strictest, constant(DEFAULT_CAP))
 
 

@@ -6,7 +6,20 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Select, String, bindparam, exists, func, null, or_, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from bot.errors import UserError
 from bot.services.core import org
@@ -48,10 +61,18 @@ def is_pool_admin(uow: UnitOfWork, user: User, pool_id: int | None) -> bool:
     ) is not None
 
 
-def visible_pool_query(user_id: ownership.UserId):
-    """Pools whose leads the user sees: the ones he belongs to; an admin sees every active pool."""
+def sees_pool(user_id: ownership.UserId, member_ids: Select | None = None) -> ColumnElement[bool]:
+    """Whether the user sees the leads of the statement's pools row: he belongs to the pool; an admin
+    sees every active pool. `member_ids`: his pool ids (ownership.member_pool_ids) when the statement
+    already has them, e.g. as a CTE."""
     is_admin = exists().where(User.id == user_id, User.role == ownership.constant(Role.ADMIN.value))
-    return select(Pool).where(Pool.active.is_(True), or_(is_admin, Pool.id.in_(ownership.member_pool_ids(user_id))))
+    pool_ids = ownership.member_pool_ids(user_id) if member_ids is None else member_ids
+    return and_(Pool.active.is_(True), or_(is_admin, Pool.id.in_(pool_ids)))
+
+
+def visible_pool_query(user_id: ownership.UserId) -> Select:
+    """Pools whose leads the user sees (sees_pool)."""
+    return select(Pool).where(sees_pool(user_id))
 
 
 _VISIBLE_POOLS = visible_pool_query(ownership.USER_ID).order_by(Pool.id)

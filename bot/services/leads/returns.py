@@ -37,6 +37,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     union_all,
     update,
@@ -62,6 +63,7 @@ DEFAULT_RETURN_DAYS = 7
 DEFAULT_WARN_DAYS = 1
 WARNING_LIST_LIMIT = 20
 CHUNK = 1000
+SWEEP_WORK_MEM = "64MB"  # PostgreSQL: enough to keep a million-lead sweep's joins in memory
 _RETURNED_VALUES = dict(status=S.UNASSIGNED, owner_id=None, claimed_at=None, last_followup_at=None)
 
 
@@ -123,29 +125,34 @@ def _candidates(pool: Pool, level_filter: ColumnElement[bool], rules: dict, at: 
     )
 
 
-def _rules_table(pools: list[Pool], at: datetime):
-    """The return rules of every active pool as a small table (a CTE): one row per pool with its
-    defaults (level NULL) and one per customer level with its own rules; each rule as its cutoff
-    time (a lead claimed before it is due), NULL when the rule is off. None when no rule is on."""
-    selects, any_rule = [], False
+def _rules_tables(pools: list[Pool], at: datetime):
+    """The return rules of every active pool as two small tables (CTEs): one row per pool with its
+    defaults, and one per pool and customer level with its own rules (None when no pool has any);
+    each rule as its cutoff time (a lead claimed before it is due), NULL when the rule is off.
+    Two tables, not one with a NULL level: PostgreSQL then expects a row per pool, not one in all,
+    and reads the leads once instead of once per pool. None when no rule is on."""
+    defaults, levels, any_rule = [], [], False
     for pool in pools:
         for level, rules in [(None, {rule: getattr(pool, rule) for rule in RULES})] + _level_rules(pool):
             cutoffs = {reason: (at - timedelta(days=rules[rule]) if rules.get(rule) and rules[rule] > 0 else None)
                        for rule, reason in RULES.items()}
             any_rule = any_rule or any(cutoffs.values())
-            selects.append(select(
-                literal(pool.id, Integer).label("pool_id"), literal(level, String).label("level"),
-                *[literal(cutoff, UTCDateTime()).label(reason) for reason, cutoff in cutoffs.items()],
-            ))
-    return union_all(*selects).cte("return_rules") if any_rule else None
+            row = [literal(pool.id, Integer).label("pool_id")]
+            row += [literal(level, String).label("level")] if level is not None else []
+            row += [literal(cutoff, UTCDateTime()).label(reason) for reason, cutoff in cutoffs.items()]
+            (defaults if level is None else levels).append(select(*row))
+    if not any_rule:
+        return None
+    return union_all(*defaults).cte("default_rules"), union_all(*levels).cte("level_rules") if levels else None
 
 
-def _all_candidates(rules):
+def _all_candidates(default_rule, level_rule):
     """The SELECT of every due lead of every active pool, with the first rule that catches it:
     one pass over the leads, whatever the number of pools and levels."""
-    default_rule, level_rule = rules.alias("default_rule"), rules.alias("level_rule")
 
     def cutoff(reason: str):
+        if level_rule is None:
+            return default_rule.c[reason]
         return case((level_rule.c.pool_id.is_not(None), level_rule.c[reason]), else_=default_rule.c[reason])
 
     followup, deal_created, deal = cutoff("no_followup"), cutoff("no_deal_created"), cutoff("no_deal")
@@ -158,11 +165,10 @@ def _all_candidates(rules):
                         ~exists().where(Deal.lead_id == Lead.id, Deal.stage == Stage.WON)),
     }
     reason = case(*[(clause, literal(name)) for name, clause in due.items()], else_=literal("rule"))
-    joined = (
-        Lead.__table__
-        .join(default_rule, and_(default_rule.c.pool_id == Lead.pool_id, default_rule.c.level.is_(None)))
-        .outerjoin(level_rule, and_(level_rule.c.pool_id == Lead.pool_id, level_rule.c.level == Lead.level))
-    )
+    joined = Lead.__table__.join(default_rule, default_rule.c.pool_id == Lead.pool_id)
+    if level_rule is not None:
+        joined = joined.outerjoin(level_rule, and_(level_rule.c.pool_id == Lead.pool_id,
+                                                   level_rule.c.level == Lead.level))
     return select(Lead.id, Lead.owner_id, Lead.status, Lead.pool_id, reason.label("reason"), Lead.claimed_at,
                   Lead.last_followup_at).select_from(joined).where(
         Lead.status.in_(OPEN_LEAD_STATUSES), Lead.locked.is_(False), Lead.owner_id.is_not(None), or_(*due.values()),
@@ -186,6 +192,10 @@ def _audit_rows(rows, now: datetime) -> list[dict]:
 def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, int]:
     """One statement: lock the due rows (re-checked on their newest version), move them, log them
     (data-modifying CTEs: the UPDATE's RETURNING feeds the INSERTs of the history and audit rows)."""
+    # The due rows are joined back to the table they update (a hash join) and kept for two readers.
+    # Spilled into batches, the join would update the rows in hash order, all over the table and its
+    # indexes; in memory, it updates them in the table's order. SET LOCAL: until the transaction ends.
+    uow.session.execute(text(f"SET LOCAL work_mem = '{SWEEP_WORK_MEM}'"))
     old = candidates.with_for_update(of=Lead).subquery("old")
     moved = (
         update(Lead).where(Lead.id == old.c.id).values(**_RETURNED_VALUES, updated_at=now)
@@ -234,11 +244,11 @@ def sweep(uow: UnitOfWork, now: datetime) -> SweepResult:
     """Return every due lead of every active pool in one set-based statement; the caller commits."""
     result = SweepResult()
     pools = list(uow.session.scalars(select(Pool).where(Pool.active.is_(True)).order_by(Pool.id)))
-    rules = _rules_table(pools, now)
+    rules = _rules_tables(pools, now)
     if rules is None:
         return result
     mover = _return_postgres if uow.dialect == "postgresql" else _return_serialised
-    for reason, count in mover(uow, _all_candidates(rules), now).items():
+    for reason, count in mover(uow, _all_candidates(*rules), now).items():
         result.returned += count
         result.by_reason[reason] = count
     return result
