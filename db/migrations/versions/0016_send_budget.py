@@ -1,13 +1,13 @@
 """one send budget per bot account, shared by every process: send_budget; a chat's queue: ix_outbox_chat
 
-Revision ID: 0015_send_budget
-Revises: 0014_settings_removed
+Revision ID: 0016_send_budget
+Revises: 0015_audit_at_brin
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_send_budget"
-down_revision = "0014_settings_removed"
+revision = "0016_send_budget"
+down_revision = "0015_audit_at_brin"
 branch_labels = None
 depends_on = None
 
