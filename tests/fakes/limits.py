@@ -105,9 +105,14 @@ class RateLimits:
     def texts(self, chat_id: int | str) -> list[str]:
         return [p.text for p in self.posts if p.chat_id == str(chat_id)]
 
-    def most_in_window(self, chat_id: int | str, window_s: float) -> int:
-        """The most posts accepted into this chat within any `window_s` seconds."""
-        times = sorted(p.at for p in self.posts if p.chat_id == str(chat_id))
+    def most_in_window(self, chat_id: int | str, window_s: float, tried: bool = False) -> int:
+        """The most posts accepted into this chat within any `window_s` seconds; with `tried`, the
+        most sends that arrived for it (the ones answered 429 too)."""
+        chat = str(chat_id)
+        times = [p.at for p in self.posts if p.chat_id == chat]
+        if tried:
+            times += [r.at for r in self.rejections if r.chat_id == chat]
+        times.sort()
         most, start = 0, 0
         for end, at in enumerate(times):
             while at - times[start] >= window_s:

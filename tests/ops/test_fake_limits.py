@@ -43,6 +43,7 @@ async def test_telegram_group_gets_20_a_minute_then_429_with_retry_after(http: a
         clock.now += 51
         assert (await send(http, api, -100, "after the wait"))[0] == 200
         assert api.log.most_in_window(-100, 60) == 20
+        assert api.log.most_in_window(-100, 60, tried=True) == 21  # the refused send arrived too
         assert [r.rule for r in api.too_many] == ["group"]
         assert api.log.missing([(-100, "post 0"), (-100, "one too many")]) == [("-100", "one too many")]
     finally:
