@@ -9,21 +9,35 @@ files.completeUploadExternal) and are kept in `uploads()`.
 With `bot_channels` set, the bot is a member of those conversations and of its own DMs (opened with
 conversations.open) only: posting or sharing a file anywhere else is refused as Slack refuses it
 (a DM between two people: channel_not_found; a channel it was not invited to: not_in_channel).
+
+Every successful chat.postMessage is logged with its arrival time in `log` (a `RateLimits`).
+`FakeSlackApi(limits=True)` also enforces Slack's posting limit as Slack answers it: about one
+chat.postMessage per second per channel, a burst of 3 in any second tolerated, past it HTTP 429
+with a Retry-After header (`log.rejections`). `refuse_channel(channel, retry_after)` makes every
+post to one channel answer 429 until `lift_channel`; `delay_seconds` holds every Web API answer.
 """
 import asyncio
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from bot.web.server import start_server
+from tests.fakes.limits import RateLimits, Rule
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0001"
 POSTING = ("chat.postMessage", "chat.postEphemeral")
 INTO_A_CONVERSATION = (*POSTING, "files.completeUploadExternal")
+CHANNEL = Rule("channel", 3, 1.0)  # chat.postMessage: 1/s per channel, a burst of 3 tolerated
+
+
+def slack_rules(channel: str) -> list[tuple[str, Rule]]:
+    return [(channel, CHANNEL)]
 
 
 @dataclass
@@ -61,6 +75,10 @@ class FakeSlackApi:
     # When set, the conversations the bot is a member of (its own DMs are added as it opens them).
     bot_channels: set[str] | None = None
     port: int = 0
+    limits: bool = False  # enforce Slack's per-channel posting limit (429 + Retry-After)
+    delay_seconds: float = 0.0  # every Web API answer waits this long: a slow platform
+    clock: Callable[[], float] = time.monotonic  # the fake's own clock, for the limits and the log
+    log: RateLimits = field(init=False)
     _blobs: dict[str, dict] = field(default_factory=dict)  # file id -> filename, content
     _runner: web.AppRunner | None = None
     _socket: web.WebSocketResponse | None = None
@@ -75,6 +93,9 @@ class FakeSlackApi:
 
     def response_url(self, hook_id: str) -> str:
         return f"{self.base}/response_url/{hook_id}"
+
+    def __post_init__(self) -> None:
+        self.log = RateLimits(slack_rules, clock=self.clock, enforce=self.limits)
 
     async def start(self) -> "FakeSlackApi":
         app = web.Application()
@@ -97,6 +118,13 @@ class FakeSlackApi:
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         error = "ratelimited" if status == 429 else "internal_error"
         self.failures.extend([(status, headers, {"ok": False, "error": error})] * times)
+
+    def refuse_channel(self, channel: str, retry_after: int = 30) -> None:
+        """Every chat.postMessage to this channel answers 429 with this Retry-After until lifted."""
+        self.log.refuse(channel, retry_after)
+
+    def lift_channel(self, channel: str) -> None:
+        self.log.lift(channel)
 
     def error_next(self, error: str) -> None:
         self.failures.append((200, {}, {"ok": False, "error": error}))
@@ -130,6 +158,13 @@ class FakeSlackApi:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         payload = await self._payload(request)
+        arrived = self.clock()
+        response = self._web_api(request, method, payload, arrived)
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        return response
+
+    def _web_api(self, request: web.Request, method: str, payload: dict, arrived: float) -> web.Response:
         self.calls.append(Call(method, payload, request.path))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if self.valid_tokens is not None and token not in self.valid_tokens:
@@ -145,7 +180,19 @@ class FakeSlackApi:
                 return web.json_response({"ok": False, "error": error})
         if method == "files.completeUploadExternal":
             return web.json_response(self._complete_upload(payload))
+        if method == "chat.postMessage":
+            return self._post(payload, arrived)
         return web.json_response(self._answer(method, payload))
+
+    def _post(self, payload: dict, arrived: float) -> web.Response:
+        channel = str(payload.get("channel") or "")
+        rejection = self.log.check(channel, arrived)
+        if rejection is not None:
+            self.calls[-1] = Call("ratelimited:chat.postMessage", payload, self.calls[-1].path)
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(rejection.retry_after)})
+        self.log.accept(channel, self.calls[-1].text, "chat.postMessage", at=arrived)
+        return web.json_response(self._answer("chat.postMessage", payload))
 
     def _answer(self, method: str, payload: dict) -> dict:
         if method == "auth.test":

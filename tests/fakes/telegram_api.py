@@ -4,11 +4,20 @@ URL shape as Telegram's: {base}/bot{token}/{method}, so TELEGRAM_API_BASE_URL is
 It answers what PTB calls for this bot, records every call, serves queued updates to getUpdates
 (honouring offset), and can be told to fail the next calls of a method (429 with retry_after, 500...).
 Also: builders for update JSON in the Bot API's documented shape.
+
+Every successful sendMessage/sendPhoto/sendDocument is logged with its arrival time in `log`
+(a `RateLimits`: `log.posts`, `log.most_in_window`, `log.duplicates`, `log.missing`).
+`FakeTelegramAPI(limits=True)` also enforces Telegram's limits as Telegram answers them (429 with
+`parameters.retry_after`): 30 messages/s overall, 20 per minute to one group (chat id "-..."),
+1 per second to one private chat with a burst of 3 in any second; the 429s are in `log.rejections`.
+`refuse_chat(chat_id, retry_after=30)` makes every send to that chat answer 429 until `lift_chat`;
+`delay_seconds` holds every answer that long (a slow platform).
 """
 import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
@@ -16,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.web.server import start_server
+from tests.fakes.limits import RateLimits, Rejection, Rule
 
 BOT_USER = {
     "id": 123,
@@ -28,6 +38,14 @@ BOT_USER = {
 }
 # Parameters PTB sends JSON-encoded; everything else stays a string.
 JSON_PARAMS = {"reply_markup", "commands", "allowed_updates", "entities", "scope", "link_preview_options"}
+SENDS = ("sendMessage", "sendPhoto", "sendDocument")  # what Telegram's flood limits count
+OVERALL = Rule("overall", 30, 1.0)
+GROUP = Rule("group", 20, 60.0)
+PRIVATE = Rule("private", 3, 1.0)  # 1/s, but a short burst of 3 is tolerated as Telegram does
+
+
+def telegram_rules(chat_id: str) -> list[tuple[str, Rule]]:
+    return [("*", OVERALL), (chat_id, GROUP if chat_id.startswith("-") else PRIVATE)]
 
 
 class Refused(Exception):
@@ -61,8 +79,12 @@ class FakeTelegramAPI:
     webhook: dict = field(default_factory=dict)  # what getWebhookInfo answers: url, last_error_message...
     # Users who never opened their private chat with the bot: Telegram refuses to send them anything.
     never_started: set[int] = field(default_factory=set)
+    limits: bool = False  # enforce Telegram's rate limits (429 + retry_after)
+    delay_seconds: float = 0.0  # every answer waits this long: a slow platform
+    clock: Callable[[], float] = time.monotonic  # the fake's own clock, for the limits and the log
 
     def __post_init__(self) -> None:
+        self.log = RateLimits(telegram_rules, clock=self.clock, enforce=self.limits)
         self._runner: web.AppRunner | None = None
         self._new_update = asyncio.Event()
         self._message_ids = count(1000)
@@ -100,6 +122,18 @@ class FakeTelegramAPI:
             body["parameters"] = {"retry_after": retry_after}
         self.failures.setdefault(method, []).extend([Failure(status, body)] * times)
 
+    def refuse_chat(self, chat_id: int | str, retry_after: int = 30) -> None:
+        """Every send to this chat answers 429 with this retry_after until `lift_chat`."""
+        self.log.refuse(chat_id, retry_after)
+
+    def lift_chat(self, chat_id: int | str) -> None:
+        self.log.lift(chat_id)
+
+    @property
+    def too_many(self) -> list[Rejection]:
+        """The sends answered 429 by the limits or a refused chat (not those told by fail_next)."""
+        return self.log.rejections
+
     def called(self, method: str) -> list[dict]:
         return [c.params for c in self.calls if c.method == method]
 
@@ -133,6 +167,13 @@ class FakeTelegramAPI:
         if request.match_info["token"] != self.token:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         params = await _params(request)
+        arrived = self.clock()
+        response = await self._answer(method, params, arrived)
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        return response
+
+    async def _answer(self, method: str, params: dict, arrived: float) -> web.Response:
         self.calls.append(Call(method, params))
         if method.startswith("send") and _chat_number(params) in self.never_started:
             self.calls[-1].status = 403
@@ -142,6 +183,10 @@ class FakeTelegramAPI:
             failure = pending.pop(0)
             self.calls[-1].status = failure.status
             return web.json_response(failure.body, status=failure.status)
+        rejection = self.log.check(params.get("chat_id", ""), arrived) if method in SENDS else None
+        if rejection is not None:
+            self.calls[-1].status = 429
+            return web.json_response(_too_many(rejection.retry_after), status=429)
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
@@ -149,6 +194,8 @@ class FakeTelegramAPI:
             result = await handler(params)
         except Refused as refused:
             return web.json_response({"ok": False, "error_code": 400, "description": refused.description}, status=400)
+        if method in SENDS:
+            self.log.accept(params.get("chat_id", ""), _shown(params), method, at=arrived)
         return web.json_response({"ok": True, "result": result})
 
     async def _api_getMe(self, params: dict) -> Any:
@@ -210,6 +257,16 @@ class FakeTelegramAPI:
 
 
 NEVER_STARTED = "Forbidden: bot can't initiate conversation with a user"
+
+
+def _too_many(retry_after: int) -> dict:
+    return {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {retry_after}",
+            "parameters": {"retry_after": retry_after}}
+
+
+def _shown(params: dict) -> str:
+    """What a send shows in the chat, for the log: its text, caption or file name."""
+    return str(params.get("text") or params.get("caption") or params.get("document_name") or "")
 
 
 def _chat_number(params: dict) -> int | None:
