@@ -84,7 +84,7 @@ class Dispatcher:
         db: Database,
         senders: dict[str, Sender],
         clock: Callable[[], datetime] = utcnow,
-        lease_seconds: int = 60,
+        lease_seconds: int = 20,
         max_attempts: int = 25,
         batch: int = 200,
         per_chat: int = 10,

@@ -166,7 +166,8 @@ def slack_signed(body: str, secret: str = SLACK_SECRET, ts: int | None = None) -
 @dataclass
 class Platforms:
     """Slack and Telegram calling the public URL (nginx). A 5xx or a cut connection is sent again
-    after `retry_s`, up to `tries` times; `failed` counts the requests that needed it."""
+    after `retry_s`, doubling up to 5 s (as the platforms back off), up to `tries` times; `failed`
+    counts the requests that needed it."""
 
     base: str
     slack: FakeSlackApi
@@ -187,7 +188,7 @@ class Platforms:
             if status < 500:
                 return status
             self.failed += attempt == 0
-            await asyncio.sleep(self.retry_s)
+            await asyncio.sleep(min(self.retry_s * 2 ** attempt, max(self.retry_s, 5.0)))
         return status
 
     async def update(self, update: dict, secret: str = TG_SECRET) -> int:
