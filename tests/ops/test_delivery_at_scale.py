@@ -3,7 +3,8 @@ platforms that enforce Telegram's rate limits as Telegram does (30 messages/s ov
 per group, about 1 a second per private chat; 429 with retry_after past them).
 
 The platform counts what arrives from the bot, whichever process sends it: the processes must share
-one budget. The company is in tests/ops/delivery_company.py.
+one budget. The company is in tests/ops/delivery_company.py. Written before that shared budget
+(issue "Delivery at scale"): with each process keeping its own windows, all four fail.
 """
 import asyncio
 import contextlib
