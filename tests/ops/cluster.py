@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import io
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -23,9 +23,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 
 from bot.adapters.telegram.inbound import bot_id
-from tests.conftest import ROOT
+from bot.cli import main
 from tests.fakes.slack_api import TEAM_ID, FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.ops.nginx_harness import Nginx, free_port, running_nginx, wait_listening
@@ -126,24 +127,27 @@ class Cluster:
                    if line.startswith(name) and not line.startswith("#"))
 
     def fieldcrm(self, *argv: str) -> str:
-        """The `fieldcrm` program on the cluster's database, as an admin runs it; its output."""
-        done = subprocess.run([sys.executable, "-m", "bot.cli", *argv], cwd=self.workdir, capture_output=True,
-                              text=True, timeout=120, env={**os.environ, "DATABASE_URL": self.db_url,
-                                                           "SECRET_KEY": "cluster-key"})
-        assert done.returncode == 0, f"fieldcrm {' '.join(argv)}: {done.stderr}"
-        return done.stdout
+        """The `fieldcrm` program (bot.cli.main, in this process) on the cluster's database, as an
+        admin runs it; its output."""
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            patch.setenv("DATABASE_URL", self.db_url)
+            patch.setenv("SECRET_KEY", "cluster-key")
+            patch.chdir(self.workdir)
+            code = main(list(argv))
+        assert code == 0, f"fieldcrm {' '.join(argv)}: {err.getvalue()}"
+        return out.getvalue()
 
 
 @contextlib.asynccontextmanager
 async def running_cluster(db_url: str, workdir: Path, processes: int = 3, limits: bool = False
                           ) -> AsyncIterator[Cluster]:
+    """The processes on a migrated database at `db_url`, nginx in front of them."""
     telegram = await FakeTelegramAPI(token=TG_TOKEN, limits=limits).start()
     slack = await FakeSlackApi(limits=limits).start()
     cluster = Cluster(db_url, workdir, telegram, slack)
     cluster.instances = [Instance(free_port(), free_port(), workdir / f"fieldcrm-{n}.log") for n in range(processes)]
     try:
-        subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], cwd=ROOT, check=True, timeout=120,
-                       env={**os.environ, "DATABASE_URL": db_url}, capture_output=True)
         await asyncio.gather(*(cluster.start(i) for i in range(processes)))
         async with running_nginx([i.http_port for i in cluster.instances]) as nginx:
             cluster.nginx = nginx

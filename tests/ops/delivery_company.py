@@ -31,7 +31,7 @@ CUSTOMER = {WIN: "Aurora Foods", KILL: "Boreal Steel", REFUSE: "Cobalt Tea"}
 QUIET_CHANNEL = {"boards": {"periods": [], "merge_seconds": 0}}
 
 
-def org_file() -> dict:
+def org_file(with_groups: bool) -> dict:
     units = ["Win Team", "Join Team", "Kill Team", "Refuse Team"]
     users = [{"handle": h, "name": f"Rep {h}", "unit": unit, "role": "rep", "locale": "en"}
              for h, (unit, _groups) in WINNERS.items()]
@@ -41,20 +41,28 @@ def org_file() -> dict:
         "units": [{"name": "Scale Trading", "children": [{"name": name} for name in units]}],
         "users": users,
         "channels": [{"platform": "telegram", "workspace": TG_WORKSPACE, "chat": str(chat), "unit": unit,
-                      "include_subunits": False, **QUIET_CHANNEL} for unit, chat in groups],
+                      "include_subunits": False, **QUIET_CHANNEL} for unit, chat in groups] if with_groups else [],
         "pools": [{"name": "Scale pool", "members": {"units": [WINNERS[h][0] for h in WINNERS], "users": []}}],
     }
 
 
-def set_up(cluster: Cluster, folder: Path) -> dict[str, str]:
-    """Load the org and one lead per winner into the pool; each person's invitation code."""
+def load_org(cluster: Cluster, folder: Path, with_groups: bool) -> dict[str, str]:
+    """`fieldcrm org load`; the invitation code of each person it created."""
     org = folder / "org.yaml"
-    org.write_text(yaml.safe_dump(org_file(), allow_unicode=True))
-    codes = dict(re.findall(r"invitation for (\w+): (\S+)", cluster.fieldcrm("org", "load", str(org))))
+    org.write_text(yaml.safe_dump(org_file(with_groups), allow_unicode=True))
+    return dict(re.findall(r"invitation for (\w+): (\S+)", cluster.fieldcrm("org", "load", str(org))))
+
+
+async def set_up(cluster: Cluster, telegram: "Telegram", folder: Path) -> dict[str, str]:
+    """The org without its groups, one lead per winner in the pool, the winners joined with their
+    customers (no welcome goes to a group), then the groups; each person's invitation code."""
+    codes = load_org(cluster, folder, with_groups=False)
     assert set(codes) == {*WINNERS, *JOINERS}
     leads = folder / "leads.csv"
     leads.write_text("company,contact,phone\n" + "".join(f"{CUSTOMER[h]},Boss {h},\n" for h in WINNERS))
     cluster.fieldcrm("import", "leads", str(leads), "--pool", "Scale pool")
+    await asyncio.gather(*(telegram.join_with_customer(handle, codes[handle]) for handle in WINNERS))
+    load_org(cluster, folder, with_groups=True)
     return codes
 
 
@@ -68,10 +76,15 @@ class Telegram:
     def answers(self, chat: int) -> list[str]:
         return self.cluster.telegram.log.texts(chat)
 
+    async def send(self, chat: int, text: str) -> int:
+        """One message typed in his private chat; the webhook's status."""
+        return await self.platforms.update(text_update(text, chat_id=chat, user_id=chat, language_code="en"))
+
     async def say(self, handle_or_chat: str | int, text: str, timeout: float = 10.0) -> str:
+        """Type and wait for the answer; the answer."""
         chat = TELEGRAM_ID[handle_or_chat] if isinstance(handle_or_chat, str) else handle_or_chat
         before = len(self.answers(chat))
-        assert await self.platforms.update(text_update(text, chat_id=chat, user_id=chat, language_code="en")) == 200
+        assert await self.send(chat, text) == 200
         deadline = time.monotonic() + timeout
         while len(self.answers(chat)) == before:
             assert time.monotonic() < deadline, f"no answer to {text!r} in chat {chat}"
@@ -81,9 +94,11 @@ class Telegram:
     async def join(self, handle: str, code: str) -> None:
         assert "Rep" in await self.say(handle, f"/join {code}")
 
-    async def customer(self, handle: str) -> None:
-        """The winner claims his lead from the pool and makes it a customer."""
+    async def join_with_customer(self, handle: str, code: str) -> None:
+        """A winner joins, claims his lead from the pool and makes it a customer."""
+        await self.join(handle, code)
         pool = await self.say(handle, "/pool")
+        await asyncio.sleep(1.1)  # one answer a second in a private chat
         (lead,) = re.findall(rf"#(\d+)\D[^\n]*{CUSTOMER[handle]}", pool)
         await self.say(handle, f"/claim {lead}")
         await asyncio.sleep(1.1)  # one answer a second in a private chat

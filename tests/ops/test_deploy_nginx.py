@@ -5,7 +5,7 @@ Telegram by webhook, both platforms faked. One set of processes serves the whole
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
@@ -43,7 +43,7 @@ def served_by(cluster: Cluster, path: str, since: int = 0) -> Counter[str]:
                    if uri == path and status < 500)
 
 
-async def settle(count: callable, expected: int, timeout: float = 15.0) -> None:
+async def settle(count: Callable[[], int], expected: int, timeout: float = 15.0) -> None:
     """Wait until `count()` reaches `expected`, then a little longer for any copy to show up."""
     deadline = time.monotonic() + timeout
     while count() < expected and time.monotonic() < deadline:
@@ -125,7 +125,7 @@ async def test_a_process_killed_under_load_nginx_routes_around_it_nothing_lost(c
     still be answering it (bot.handouts.OTHER_PROCESS): each update is answered at least once, and
     only an update in flight at the kill may be answered twice."""
     platforms.retry_s = OTHER_PROCESS.total_seconds() + 1
-    cluster.telegram.delay_seconds = 0.3  # a slow platform: several updates are in flight at the kill
+    cluster.telegram.delay_seconds = 1.0  # a slow platform: several updates are in flight at the kill
     telegram = cluster.telegram.log
     chats = list(range(9300, 9360))
 
