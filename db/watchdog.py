@@ -39,8 +39,8 @@ from typing import Any
 
 import psycopg
 
-# A request started after its command's deadline still gets this long (a command that spent its
-# time computing should not lose its commit to a healthy database).
+# A request started after its command's deadline still gets this long: a command that is still
+# working (a long export streaming batches) goes on while the database answers.
 MIN_ANSWER_S = 1.0
 # libpq ignores a connect_timeout under 2 s.
 MIN_CONNECT_S = 2
@@ -117,9 +117,13 @@ class Watchdog:
     """One thread that shuts down the socket of every request whose deadline passed."""
 
     def __init__(self) -> None:
+        self._forget()
+        self._tickets = itertools.count()
+        os.register_at_fork(after_in_child=self._forget)  # a forked child has no watchdog thread
+
+    def _forget(self) -> None:
         self._cond = threading.Condition()
         self._armed: dict[int, _Armed] = {}
-        self._tickets = itertools.count()
         self._wake_at = math.inf
         self._thread: threading.Thread | None = None
 
@@ -155,7 +159,7 @@ class Watchdog:
                         _cut(armed.fd)
                         armed.fired = True
                 self._wake_at = min((a.at for a in waiting if not a.fired), default=math.inf)
-                self._cond.wait(None if self._wake_at == math.inf else self._wake_at - now)
+                self._cond.wait(None if self._wake_at == math.inf else min(self._wake_at - now, 60.0))
 
 
 def _cut(fd: int) -> None:
