@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -28,6 +29,7 @@ from bot.config import load_settings
 from bot.i18n import render
 from bot.messages import Incoming
 from bot.ratelimit import RateLimiter
+from bot.scheduler import ScheduledJob, Scheduler, every
 from db.models import InboundEvent, Invitation, PlatformIdentity
 from db.session import Database
 from db.watchdog import NoAnswer, Timeouts
@@ -343,3 +345,26 @@ async def test_fieldcrm_run_says_try_again_while_the_database_hangs(proxy: Hangi
         linked = uow.session.scalar(select(func.count()).select_from(PlatformIdentity)
                                     .where(PlatformIdentity.platform == "telegram"))
     assert linked == 3 and count_rows(pg_db, Invitation, Invitation.used_at.is_not(None)) == 3
+
+
+async def test_a_scheduled_firing_on_a_hung_database_ends_with_one_line(proxy: HangingProxy, pg_db: Database,
+                                                                         caplog: pytest.LogCaptureFixture):
+    db = Database(proxy.url(pg_db.url), Timeouts(connect=2, command=1))
+    ran: list[datetime] = []
+    job = ScheduledJob("hang.tick", every(60), lambda _db, slot, _settings: ran.append(slot))
+    scheduler = Scheduler(db, load_settings(env_file=None, DATABASE_URL=db.url), [job])
+    scheduler.add(job)
+    fire = scheduler.scheduler.get_job("hang.tick").func
+    try:
+        await fire()
+        assert len(ran) == 1
+        proxy.hang()
+        started = time.monotonic()
+        await fire()  # APScheduler runs one firing at a time per job: a stuck one would stop it for good
+        assert time.monotonic() - started < 1 + 2 + 0.6, "the ping cut, then one connect tried"
+        lines = [r for r in caplog.records if "hang.tick" in r.getMessage()]
+        assert [(r.levelname, r.exc_info) for r in lines] == [("WARNING", None)], lines
+        assert len(ran) == 1
+    finally:
+        proxy.resume()
+        db.dispose()
