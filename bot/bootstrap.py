@@ -152,7 +152,7 @@ class BotProcess:
 
 
 def bot_process(settings: Settings, console_out: TextIO) -> BotProcess:
-    db = open_database(settings.DATABASE_URL)
+    db = open_database(settings.DATABASE_URL, timeouts=settings.database_timeouts())
     settings = with_secret_key(settings, db)
     metrics = Metrics(db)
     router = build_router(db, settings, metrics=metrics)

@@ -145,16 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.ERROR)  # logs would interleave with the chat
     try:
         if args.command == "run":  # a service: wait for the database (one line per try)
-            wait_for_database(settings.DATABASE_URL)
+            wait_for_database(settings.DATABASE_URL, timeouts=settings.database_timeouts())
         elif getattr(args, "upgrade_first", True):
-            database_reachable(settings.DATABASE_URL)
+            database_reachable(settings.DATABASE_URL, settings.database_timeouts())
     except Unreachable as exc:
         print("fieldcrm: " + render_text("cli/database_unreachable", settings.DEFAULT_LOCALE, reason=str(exc)),
               file=sys.stderr)
         return 1
     if getattr(args, "upgrade_first", True):
         upgrade(settings.DATABASE_URL)
-    db = open_database(settings.DATABASE_URL)
+    db = open_database(settings.DATABASE_URL, timeouts=settings.database_timeouts())
     try:
         if getattr(args, "tool", None):
             return args.tool(settings, db, args)

@@ -6,6 +6,7 @@ from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db.phone_keys import DEFAULT_REGION, is_region
+from db.watchdog import MIN_CONNECT_S, Timeouts
 
 LOCALES = ("en", "zh")
 
@@ -18,6 +19,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     DATABASE_URL: str = "sqlite:///fieldcrm.sqlite3"
+    # PostgreSQL waits, in seconds (db.watchdog): connecting; the server's statement_timeout,
+    # lock_timeout and idle_in_transaction_session_timeout (0: none); all the database work of one
+    # command (and each request of background work); a free connection from the pool.
+    DATABASE_CONNECT_TIMEOUT: int = 5
+    DATABASE_STATEMENT_TIMEOUT: float = 15.0
+    DATABASE_LOCK_TIMEOUT: float = 10.0
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: float = 60.0
+    DATABASE_COMMAND_TIMEOUT: float = 20.0
+    DATABASE_POOL_TIMEOUT: float = 10.0
     SLACK_BOT_TOKEN: str | None = None
     SLACK_SIGNING_SECRET: str | None = None
     SLACK_APP_TOKEN: str | None = None
@@ -78,6 +88,27 @@ class Settings(BaseSettings):
             raise ValueError("must be a port number 0-65535")
         return value
 
+    @field_validator("DATABASE_CONNECT_TIMEOUT")
+    @classmethod
+    def _libpq_connect_timeout(cls, value: int) -> int:
+        if value < MIN_CONNECT_S:
+            raise ValueError(f"must be at least {MIN_CONNECT_S} seconds")
+        return value
+
+    @field_validator("DATABASE_STATEMENT_TIMEOUT", "DATABASE_LOCK_TIMEOUT", "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT")
+    @classmethod
+    def _server_timeout(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be 0 (no limit) or a number of seconds")
+        return value
+
+    @field_validator("DATABASE_COMMAND_TIMEOUT", "DATABASE_POOL_TIMEOUT")
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be a positive number of seconds")
+        return value
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _known_backend(cls, value: str) -> str:
@@ -86,6 +117,13 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             return "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    def database_timeouts(self) -> Timeouts:
+        return Timeouts(
+            connect=self.DATABASE_CONNECT_TIMEOUT, statement=self.DATABASE_STATEMENT_TIMEOUT,
+            lock=self.DATABASE_LOCK_TIMEOUT, idle_in_transaction=self.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT,
+            command=self.DATABASE_COMMAND_TIMEOUT, pool=self.DATABASE_POOL_TIMEOUT,
+        )
 
     @property
     def slack_enabled(self) -> bool:

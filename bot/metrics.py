@@ -70,7 +70,7 @@ class SharedFigures(Collector):
 
     @staticmethod
     def _from_database(db: Database) -> list[Metric]:
-        with db.uow() as uow:
+        with db.deadline(db.timeouts.connect), db.uow() as uow:
             by_status = dict(uow.session.execute(
                 select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
             ).all())

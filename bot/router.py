@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.actor import CURRENT_ACTOR, Actor
 from bot.config import Settings
@@ -33,6 +34,7 @@ from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.services.core import answers, identity
 from bot.services.core.answers import EventKey
+from db import watchdog
 from db.base import utcnow
 from db.session import Database, UnitOfWork
 
@@ -62,6 +64,7 @@ class Trace:
     # Who may see the command's answers, errors too; CHAT until a command is found (an unknown word,
     # "join first" and the rate limit carry nothing personal).
     audience: Audience = Audience.CHAT
+    remembered_locale: str | None = None  # the rate limiter's memory of the user's language
 
 
 class Router:
@@ -82,9 +85,21 @@ class Router:
         self._marking: asyncio.Future | None = None
 
     async def handle_async(self, incoming: Incoming) -> list[Reply]:
-        """handle() in one of the router's few threads, for the event loop."""
-        context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(self._threads(), context.run, self.handle, incoming)
+        """handle() in one of the router's few threads, for the event loop, answered within the
+        command timeout (db.watchdog) counted from now: a command still queued then never runs and
+        is told to try again; a running one has that deadline on its database work."""
+        at = time.monotonic() + self.settings.DATABASE_COMMAND_TIMEOUT
+        job = self._threads().submit(contextvars.copy_context().run, self.handle, incoming, at)
+        running = asyncio.wrap_future(job)
+        done, _ = await asyncio.wait({running}, timeout=at - time.monotonic())
+        if not done and job.cancel():
+            incoming = self._normalise(incoming)
+            trace = Trace(outcome="try_again")
+            log.warning("database busy: %s waited %g s for a free command thread", incoming.command,
+                        self.settings.DATABASE_COMMAND_TIMEOUT)
+            self._record(incoming, trace, self.settings.DATABASE_COMMAND_TIMEOUT)
+            return [self._try_again_reply(incoming, trace)]
+        return await running
 
     def _threads(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -99,25 +114,34 @@ class Router:
         if self._executor is not None:
             await asyncio.to_thread(self._executor.shutdown, wait=True)
 
-    def handle(self, incoming: Incoming) -> list[Reply]:
+    def handle(self, incoming: Incoming, deadline: float | None = None) -> list[Reply]:
+        """Run one event; its database work must be done by `deadline` (time.monotonic(); default:
+        the command timeout from now), else the user is told to try again."""
         incoming = self._normalise(incoming)
         started = time.perf_counter()
         trace = Trace()
+        at = time.monotonic() + self.settings.DATABASE_COMMAND_TIMEOUT if deadline is None else deadline
         try:
-            refused = self._rate_limited(incoming, trace)
-            replies = refused if refused is not None else self._handle(incoming, trace)
-        except (OperationalError, InterfaceError) as exc:
+            with watchdog.deadline_at(at):
+                refused = self._rate_limited(incoming, trace)
+                replies = refused if refused is not None else self._handle(incoming, trace)
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:
             trace.outcome = "try_again"
             # One line, not a traceback per command: an outage would bury everything else.
             log.warning("database unavailable while handling %s: %s", incoming.command,
-                        str(exc.orig or exc).splitlines()[0][:300])
-            replies = [render("errors/try_again", self._fallback_locale(incoming), command_prefix=incoming.command_prefix)]
+                        str(getattr(exc, "orig", None) or exc).splitlines()[0][:300])
+            replies = [self._try_again_reply(incoming, trace)]
         except Exception:
             trace.outcome = "internal"
             log.exception("unhandled error in command %r", incoming.command)
             replies = [render("errors/internal", self._fallback_locale(incoming), command_prefix=incoming.command_prefix)]
         self._record(incoming, trace, time.perf_counter() - started)
         return replies
+
+    def _try_again_reply(self, incoming: Incoming, trace: Trace) -> Reply:
+        """In the language the user was last answered in (the database cannot say now)."""
+        locale = pick_locale(trace.remembered_locale, incoming.language_hint, self.settings.DEFAULT_LOCALE)
+        return render("errors/try_again", locale, command_prefix=incoming.command_prefix)
 
     def _record(self, incoming: Incoming, trace: Trace, seconds: float) -> None:
         LAST_OUTCOME.set(trace.outcome)
@@ -134,6 +158,7 @@ class Router:
         if incoming.platform in UNLIMITED_PLATFORMS:
             return None
         verdict = self.limiter.check(self._limit_key(incoming))
+        trace.remembered_locale = verdict.locale
         if verdict.allowed:
             return None
         trace.outcome = "rate_limited"
@@ -276,7 +301,7 @@ class Router:
 
     def _mark_answered(self, keys: list[EventKey]) -> None:
         try:
-            with self.db.uow() as uow:
+            with watchdog.deadline(self.settings.DATABASE_COMMAND_TIMEOUT), self.db.uow() as uow:
                 answers.mark_answered(uow, keys, utcnow())
                 uow.commit()
         except SQLAlchemyError as exc:  # the answers did leave: a redelivery would only repeat one once

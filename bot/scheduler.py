@@ -17,7 +17,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.config import Settings
 from db.base import utcnow
@@ -125,9 +126,17 @@ class Scheduler:
 
         async def fire() -> None:
             slot = slot_for(trigger, self.clock()).isoformat()
-            ran = await asyncio.to_thread(
-                run_claimed, self.db, job.name, slot, lambda: job.func(self.db, datetime.fromisoformat(slot), self.settings)
-            )
+            try:
+                ran = await asyncio.to_thread(
+                    run_claimed, self.db, job.name, slot,
+                    lambda: job.func(self.db, datetime.fromisoformat(slot), self.settings),
+                )
+            except (OperationalError, InterfaceError, PoolTimeout) as exc:
+                # Unreachable or hung (each request is cut after the command timeout, db.watchdog):
+                # one line per slot, not a traceback per job and firing.
+                log.warning("scheduled job %s slot %s: database unavailable: %s", job.name, slot,
+                            str(getattr(exc, "orig", None) or exc).splitlines()[0][:300])
+                return
             if ran:
                 self.runs += 1
 

@@ -9,14 +9,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from db import watchdog
+from db.session import make_engine
+from db.watchdog import Timeouts
 
 log = logging.getLogger(__name__)
 
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
-CONNECT_TIMEOUT_S = 5
 
 
 class StartupError(Exception):
@@ -39,12 +43,13 @@ def reason(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {first[:200]}" if first else type(inner).__name__
 
 
-def database_reachable(url: str) -> None:
-    """Unreachable unless the database answers SELECT 1 (waiting at most CONNECT_TIMEOUT_S)."""
-    args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
-    engine = create_engine(url, connect_args=args)
+def database_reachable(url: str, timeouts: Timeouts | None = None) -> None:
+    """Unreachable unless the database answers SELECT 1 within the connect timeout, also when it
+    accepts and never answers (db.watchdog)."""
+    timeouts = timeouts or Timeouts()
+    engine = make_engine(url, timeouts, poolclass=NullPool)
     try:
-        with engine.connect() as connection:
+        with watchdog.deadline(timeouts.connect), engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except DBAPIError as exc:
         where = make_url(url).render_as_string(hide_password=True)
@@ -54,13 +59,13 @@ def database_reachable(url: str) -> None:
 
 
 def wait_for_database(url: str, sleep: Callable[[float], object] = time.sleep,
-                      attempts: int | None = None) -> None:
+                      attempts: int | None = None, timeouts: Timeouts | None = None) -> None:
     """Return once the database answers; until then one line per try and a growing pause.
     With `attempts`, give up after so many (raising Unreachable)."""
     attempt = 0
     while True:
         try:
-            database_reachable(url)
+            database_reachable(url, timeouts)
             return
         except Unreachable as exc:
             if attempts is not None and attempt + 1 >= attempts:

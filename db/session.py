@@ -1,12 +1,17 @@
 """Engine, session factory and the unit of work every service receives."""
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Self
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from db import watchdog
+from db.watchdog import Timeouts
 
-def make_engine(url: str, **kwargs: object) -> Engine:
+
+def make_engine(url: str, timeouts: Timeouts | None = None, **kwargs: object) -> Engine:
+    """SQLite: its busy timeout. PostgreSQL: every wait bounded by `timeouts` (db.watchdog)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
@@ -26,13 +31,21 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    timeouts = timeouts or Timeouts()
     kwargs.setdefault("pool_pre_ping", True)
     # OLTP queries of a few ms: JIT compiling (tens of ms, triggered by misestimates) never pays off.
-    kwargs["connect_args"] = {"options": "-c jit=off", **kwargs.get("connect_args", {})}
+    kwargs["connect_args"] = {**timeouts.connect_args(), **kwargs.get("connect_args", {})}  # type: ignore[dict-item]
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+        kwargs.setdefault("pool_timeout", timeouts.pool)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "do_connect")
+    def _watched_connection(_dialect, _record, cargs, cparams):  # noqa: ANN001, ANN202
+        return watchdog.connect(timeouts, tuple(cargs), cparams)
+
+    return engine
 
 
 class UnitOfWork:
@@ -64,13 +77,19 @@ class UnitOfWork:
 class Database:
     """What the process holds: the engine and a factory of units of work."""
 
-    def __init__(self, url: str, **engine_kwargs: object):
+    def __init__(self, url: str, timeouts: Timeouts | None = None, **engine_kwargs: object):
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.timeouts = timeouts or Timeouts()
+        self.engine = make_engine(url, self.timeouts, **engine_kwargs)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    def deadline(self, seconds: float | None = None) -> AbstractContextManager[None]:
+        """The database work in this block must be done within `seconds` (default: the command
+        timeout), or it fails with OperationalError (PostgreSQL; see db.watchdog)."""
+        return watchdog.deadline(self.timeouts.command if seconds is None else seconds)
 
     def dispose(self) -> None:
         self.engine.dispose()

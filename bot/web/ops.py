@@ -21,6 +21,12 @@ from db.session import Database
 
 
 def health(db: Database) -> tuple[bool, dict]:
+    """Answers within about the connect timeout, also when the database hangs (db.watchdog)."""
+    with db.deadline(db.timeouts.connect):
+        return _health(db)
+
+
+def _health(db: Database) -> tuple[bool, dict]:
     report: dict = {}
     try:
         with db.uow() as uow:
@@ -34,11 +40,11 @@ def health(db: Database) -> tuple[bool, dict]:
             report["outbox_dead"] = uow.session.scalar(
                 select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "dead")
             )
+        beat = last_run(db, HEARTBEAT_JOB)
         report["database"] = "ok"
     except Exception as exc:  # reported, not raised: this is the health check
         report["database"] = f"unreachable: {type(exc).__name__}"
         return False, report
-    beat = last_run(db, HEARTBEAT_JOB)
     report["scheduler_last_run"] = beat.isoformat() if beat else None
     report["scheduler"] = "ok" if beat and utcnow() - beat < timedelta(minutes=3) else "stale"
     return True, report
