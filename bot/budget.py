@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from db.models import SendBudget
 from db.session import Database
+from db.watchdog import deadline
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ URGENT_HOLD_S = 1.0
 # been answered since); one waiting for its own chat sleeps until then, up to OWN_NAP_LIMIT_S.
 MAX_NAP_S = 1.0
 OWN_NAP_LIMIT_S = 30.0
+# A budget attempt takes milliseconds; one that takes longer finds the database hung.
+STORE_DEADLINE_S = 0.5
+DATABASE_RETRY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -242,15 +246,25 @@ class Budget:
         self.store = store
         self.sleep = sleep
         self.fallback = MemoryStore()
+        self._database_down_until = 0.0
         self._turns: dict[str, _Turns] = {}
 
     async def _call(self, method: str, *args: object) -> Any:
-        """The shared store, or this process's own windows while the database does not answer."""
-        try:
-            return await asyncio.to_thread(getattr(self.store, method), *args)
-        except SQLAlchemyError as exc:
-            log.warning("send budget: database unavailable (%s); this process counts alone", type(exc).__name__)
-            return getattr(self.fallback, method)(*args)
+        """The shared store, or this process's own windows while the database does not answer: a
+        send must not wait on a hung database longer than STORE_DEADLINE_S, nor again for
+        DATABASE_RETRY_S after it failed."""
+        if time.monotonic() >= self._database_down_until:
+            try:
+                return await asyncio.to_thread(self._in_store, method, *args)
+            except SQLAlchemyError as exc:
+                self._database_down_until = time.monotonic() + DATABASE_RETRY_S
+                log.warning("send budget: database unavailable (%s); this process counts alone for %ss",
+                            type(exc).__name__, DATABASE_RETRY_S)
+        return getattr(self.fallback, method)(*args)
+
+    def _in_store(self, method: str, *args: object) -> Any:
+        with deadline(STORE_DEADLINE_S):
+            return getattr(self.store, method)(*args)
 
     @asynccontextmanager
     async def slot(self, limits: Sequence[Limit], urgent: bool) -> AsyncIterator[None]:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.i18n import render
 from bot.messages import Reply, Templated
@@ -224,12 +225,18 @@ class Dispatcher:
                      locked_until=None, last_error=repr(exc)[:2000], next_attempt_at=self.clock() + wait)
 
     async def _send_chat(self, messages: list[OutboxMessage]) -> None:
-        """One chat's posts in order; a post put off for later holds back the ones after it."""
+        """One chat's posts in order; a post put off for later holds back the ones after it. When
+        the database cannot record how a post went, the chat's leases are let go: they expire and
+        its posts are tried again (one may arrive twice)."""
         try:
             for index, message in enumerate(messages):
                 if not await self._send_one(message):
                     await asyncio.to_thread(self._give_back, [m.id for m in messages[index + 1:]])
                     return
+        except SQLAlchemyError as exc:
+            log.warning("outbox: database unavailable (%s); chat %s resumes when its lease ends",
+                        type(exc).__name__, messages[0].chat_id)
+            self._held.difference_update(m.id for m in messages)
         finally:
             self.poke()  # the chat may have more posts waiting
 
@@ -260,6 +267,9 @@ class Dispatcher:
                 if room > 0:
                     try:
                         rows = await asyncio.to_thread(self.claim, room)
+                    except SQLAlchemyError as exc:  # an outage: one line, not a traceback a second
+                        log.warning("outbox: database unavailable (%s); retrying", type(exc).__name__)
+                        rows = []
                     except Exception:
                         log.exception("outbox dispatcher pass failed; retrying")
                         rows = []
@@ -285,8 +295,8 @@ class Dispatcher:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
                 await asyncio.to_thread(self._renew)
-            except Exception:
-                log.warning("outbox: could not renew leases; retrying", exc_info=True)
+            except SQLAlchemyError as exc:
+                log.warning("outbox: could not renew leases (%s); retrying", type(exc).__name__)
 
     def _give_back_untried(self) -> None:
         """At shutdown: leased posts not yet tried go back at once. A post in flight when the task
