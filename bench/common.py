@@ -16,8 +16,14 @@ from dataclasses import dataclass
 import psycopg
 
 from db.migrate import upgrade
+from db.watchdog import Timeouts
 
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+# Benches load millions of rows in single statements: no server or client timeout cuts them short.
+# (The waits measured are the same under any limit: the watchdog arms every request alike.)
+BULK = Timeouts(statement=0, lock=0, idle_in_transaction=0, command=3600.0)
 
 
 @dataclass

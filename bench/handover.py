@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from bench.common import Row, scratch_database
+from bench.common import BULK, Row, scratch_database
 from bot.bootstrap import open_database
 from bot.services.manager import handover
 from db.session import Database
@@ -51,7 +51,7 @@ def run(quick: bool) -> list[Row]:
     leads, customers, deals = (400, 150, 150) if quick else (4000, 2000, 2000)  # + as many contacts as customers
     records = leads + customers * 2 + deals
     with scratch_database("handover") as url:
-        db = open_database(url)
+        db = open_database(url, timeouts=BULK)
         load(db, leads, customers, deals)
         with db.uow() as uow:
             start = time.perf_counter()

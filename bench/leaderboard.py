@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
-from bench.common import Row, interleaved, median, scratch_database
+from bench.common import BULK, Row, interleaved, median, scratch_database
 from bot.services.deals import leaderboards, periods
 from db.session import Database
 
@@ -71,7 +71,7 @@ def run(quick: bool) -> list[Row]:
     teams, reps, visits, deals, runs = (50, 1_000, 100_000, 10_000, 7) if quick else (
         500, 10_000, 2_000_000, 200_000, 21)
     with scratch_database("leaderboard") as url:
-        db = Database(url)
+        db = Database(url, BULK)
         load(db, teams, reps, visits, deals)
         team_ids = list(range(2, 2 + teams))
         day = periods.Window.of("day", TODAY, ZONE)

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from bench.common import Row, interleaved, median, p99, scratch_database
+from bench.common import BULK, Row, interleaved, median, p99, scratch_database
 from bot.services.leads import claims, pool, returns
 from db.base import utcnow
 from db.session import Database
@@ -156,7 +156,7 @@ def sweep_benchmark(db: Database, rounds: int) -> list[Row]:
 def run(quick: bool) -> list[Row]:
     leads, reps = (20_000, 200) if quick else (1_000_000, 10_000)
     with scratch_database("pool") as url:
-        db = Database(url)
+        db = Database(url, BULK)
         try:
             start = time.perf_counter()
             load(db, leads, reps)

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select, text
 
-from bench.common import Row, interleaved, median, p99, scratch_database
+from bench.common import BULK, Row, interleaved, median, p99, scratch_database
 from bot.services.leads import reading
 from bot.services.manager import scope, team
 from db.models import Lead, OrgUnit, User
@@ -62,7 +62,7 @@ def run(quick: bool) -> list[Row]:
     reps = regions * teams * per_team
     runs = 7 if quick else 15
     with scratch_database("scope") as url:
-        db = Database(url)
+        db = Database(url, BULK)
         load(db, regions, teams, per_team, per_rep)
         today = date(2026, 11, 26)
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bench.common import Row, median, p99, scratch_database
+from bench.common import BULK, Row, median, p99, scratch_database
 from bot.web.server import start_server
 
 SECRET = "bench-signing-secret"
@@ -31,7 +31,7 @@ def seed_users(url: str) -> None:
 
     from db.session import Database
 
-    db = Database(url)
+    db = Database(url, BULK)
     with db.engine.begin() as conn:
         unit = conn.execute(text("INSERT INTO org_units (name, path, active, created_at) "
                                  "VALUES ('Bench', '/', true, now()) RETURNING id")).scalar()

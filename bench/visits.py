@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, text
 
-from bench.common import Row, interleaved, median, p99, scratch_database
+from bench.common import BULK, Row, interleaved, median, p99, scratch_database
 from bot.bootstrap import build_router, command_table, open_database
 from bot.config import load_settings
 from bot.context import Context
@@ -140,7 +140,7 @@ def bare_visit_command() -> Command:
 def run(quick: bool) -> list[Row]:
     reps, days = (50, 30) if quick else (1000, 365)
     with scratch_database("visits") as url:
-        db = open_database(url)
+        db = open_database(url, timeouts=BULK)
         rows = load(db, reps, days)
         print(f"visits: loaded {rows:,} visits for {reps} reps", file=sys.stderr, flush=True)
         clock = itertools.count()

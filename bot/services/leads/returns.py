@@ -50,6 +50,7 @@ from db.base import UTCDateTime
 from db.models import Deal, Lead, LeadEvent, Pool, Stage
 from db.models.lead import OPEN_LEAD_STATUSES, LeadReturnWarning
 from db.session import UnitOfWork
+from db.watchdog import deadline
 
 RULES = {
     "return_no_followup_days": "no_followup",
@@ -64,6 +65,7 @@ DEFAULT_WARN_DAYS = 1
 WARNING_LIST_LIMIT = 20
 CHUNK = 1000
 SWEEP_WORK_MEM = "64MB"  # PostgreSQL: enough to keep a million-lead sweep's joins in memory
+SWEEP_TIME_LIMIT_S = 600
 _RETURNED_VALUES = dict(status=S.UNASSIGNED, owner_id=None, claimed_at=None, last_followup_at=None)
 
 
@@ -196,6 +198,9 @@ def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, in
     # Spilled into batches, the join would update the rows in hash order, all over the table and its
     # indexes; in memory, it updates them in the table's order. SET LOCAL: until the transaction ends.
     uow.session.execute(text(f"SET LOCAL work_mem = '{SWEEP_WORK_MEM}'"))
+    # A million-lead company's sweep is one statement of tens of seconds: longer than a command may
+    # take (statement_timeout, db.watchdog's deadline), and it is nobody's command.
+    uow.session.execute(text(f"SET LOCAL statement_timeout = '{SWEEP_TIME_LIMIT_S}s'"))
     old = candidates.with_for_update(of=Lead).subquery("old")
     moved = (
         update(Lead).where(Lead.id == old.c.id).values(**_RETURNED_VALUES, updated_at=now)
@@ -214,8 +219,9 @@ def _return_postgres(uow: UnitOfWork, candidates, now: datetime) -> dict[str, in
         literal("lead", String), moved.c.id,
         literal("update"), _before(uow.dialect, moved.c), cast(literal(_AFTER, JSON), JSON), null(),
     )).cte("audited")
-    rows = uow.session.execute(select(logged.c.reason, func.count()).group_by(logged.c.reason).add_cte(audited),
-                               execution_options={"synchronize_session": False})
+    with deadline(SWEEP_TIME_LIMIT_S):
+        rows = uow.session.execute(select(logged.c.reason, func.count()).group_by(logged.c.reason).add_cte(audited),
+                                   execution_options={"synchronize_session": False}).all()
     return {reason: count for reason, count in rows}
 
 
