@@ -45,6 +45,9 @@ URGENT_HOLD_S = 1.0
 # been answered since); one waiting for its own chat sleeps until then, up to OWN_NAP_LIMIT_S.
 MAX_NAP_S = 1.0
 OWN_NAP_LIMIT_S = 30.0
+# A rate limit met by a patient send (a person's answer, a later part of a post) is waited out up
+# to this long, rather than giving up or sending the parts already delivered again.
+INLINE_WAIT_LIMIT_S = 60.0
 # A budget attempt takes milliseconds; one that takes longer finds the database hung.
 STORE_DEADLINE_S = 0.5
 DATABASE_RETRY_S = 10.0
@@ -280,6 +283,26 @@ class Budget:
 
     async def block(self, key: str, seconds: float) -> None:
         await self._call("block", key, seconds)
+
+    async def send(self, limits: Sequence[Limit], call: Callable[[], Awaitable[object]], urgent: bool,
+                   patient: bool, retry_after: Callable[[Exception], float | None]) -> None:
+        """One call to the platform within a slot. When the platform answers 429 (`retry_after`
+        tells its seconds from the exception), the last window (the chat's) is blocked for every
+        process; a patient caller waits that out, up to INLINE_WAIT_LIMIT_S, and tries again
+        (three tries in all); otherwise the 429 is raised."""
+        for attempt in range(3):
+            async with self.slot(limits, urgent):
+                try:
+                    await call()
+                    return
+                except Exception as exc:
+                    seconds = retry_after(exc)
+                    if seconds is None:
+                        raise
+                    await self.block(limits[-1].key, seconds)
+                    if not patient or seconds > INLINE_WAIT_LIMIT_S or attempt == 2:
+                        raise
+                    log.info("%s: rate limited, waiting %ss", limits[-1].key, seconds)
 
     async def _acquire(self, limits: Sequence[Limit], urgent: bool) -> float:
         shared = next((limit.key for limit in limits if limit.shared), None)

@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 
 RESPONSE_URL_LIMIT = 5  # Slack accepts at most 5 posts to one response_url (within 30 minutes)
 RESPONSE_URL_TIMEOUT_S = 30
-# A rate limit met while answering a person is waited out up to this long.
-INLINE_WAIT_LIMIT_S = 60.0
 PERMANENT_ERRORS = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth",
      "token_revoked", "user_not_found", "cannot_dm_bot"}
@@ -59,6 +57,12 @@ def classify(exc: SlackApiError) -> Exception:
     return exc
 
 
+def rate_limited_seconds(exc: Exception) -> float | None:
+    """How long Slack asked us to wait, when the exception is its rate limit (429)."""
+    problem = classify(exc) if isinstance(exc, SlackApiError) else None
+    return problem.seconds if isinstance(problem, RetryAfter) else None
+
+
 def seen_by_caller_only(target: Target, reply: Reply) -> bool:
     """Ephemeral (and its file in the caller's DM with the bot): a personal answer outside the bot's
     own DM with him (bot.messages.for_caller_only; a mention in a channel included), and any answer
@@ -84,19 +88,9 @@ class Poster:
     budget: Budget
 
     async def post(self, team: str, channel: str, urgent: bool, **fields: Any) -> None:
-        chat_limits = limits(team, channel)
-        for attempt in range(3):
-            async with self.budget.slot(chat_limits, urgent):
-                try:
-                    await self.client.chat_postMessage(channel=channel, **fields)
-                    return
-                except SlackApiError as exc:
-                    problem = classify(exc)
-                    if not isinstance(problem, RetryAfter):
-                        raise
-                    await self.budget.block(chat_limits[-1].key, problem.seconds)
-                    if not urgent or problem.seconds > INLINE_WAIT_LIMIT_S or attempt == 2:
-                        raise
+        """An answer (`urgent`) waits out a rate limit (Budget.send); a post raises it."""
+        await self.budget.send(limits(team, channel), lambda: self.client.chat_postMessage(channel=channel, **fields),
+                               urgent, urgent, rate_limited_seconds)
 
 
 class SlackSender:

@@ -46,9 +46,6 @@ CHAT_GONE = (
 # Pictures Telegram shows inline (sendPhoto); any other file is a document to download.
 PHOTO_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 PHOTO_LIMIT = 10 * 1024 * 1024  # bytes; a bigger picture still goes, as a document
-# A flood wait met in the middle of a multi-part reply is waited out here, up to this long,
-# rather than resending the parts already delivered.
-INLINE_WAIT_LIMIT_S = 60.0
 
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup
 
@@ -177,6 +174,11 @@ def retry_seconds(exc: TgRetryAfter) -> float:
     return period_seconds(exc, "retry_after") or 1.0
 
 
+def flood_seconds(exc: Exception) -> float | None:
+    """How long Telegram asked us to wait, when the exception is its flood limit."""
+    return retry_seconds(exc) if isinstance(exc, TgRetryAfter) else None
+
+
 def chat_ref(chat_id: str) -> int | str:
     """Numeric chat ids go as numbers; '@channelname' stays a string."""
     return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
@@ -204,19 +206,8 @@ class Courier:
     account: str
 
     async def send(self, chat_id: str, call: Callable[[], Awaitable[object]], urgent: bool, patient: bool) -> None:
-        """One call; when patient, a flood limit up to INLINE_WAIT_LIMIT_S is waited out here."""
-        chat_limits = limits(self.account, chat_id)
-        for attempt in range(3):
-            async with self.budget.slot(chat_limits, urgent):
-                try:
-                    await call()
-                    return
-                except TgRetryAfter as exc:
-                    seconds = retry_seconds(exc)
-                    await self.budget.block(chat_limits[-1].key, seconds)
-                    if not patient or seconds > INLINE_WAIT_LIMIT_S or attempt == 2:
-                        raise
-                    log.info("telegram: flood limit in chat %s, waiting %ss", chat_id, seconds)
+        """One call; when patient, a flood limit is waited out here (Budget.send)."""
+        await self.budget.send(limits(self.account, chat_id), call, urgent, patient, flood_seconds)
 
 
 async def deliver(courier: Courier, chat_id: str, reply: Reply, private: bool, locale: str, urgent: bool) -> None:
