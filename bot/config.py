@@ -15,6 +15,9 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it."""
 
 
+_WAITS = Timeouts()  # the defaults live with the mechanism (db.watchdog)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -22,12 +25,12 @@ class Settings(BaseSettings):
     # PostgreSQL waits, in seconds (db.watchdog): connecting; the server's statement_timeout,
     # lock_timeout and idle_in_transaction_session_timeout (0: none); all the database work of one
     # command (and each request of background work); a free connection from the pool.
-    DATABASE_CONNECT_TIMEOUT: int = 5
-    DATABASE_STATEMENT_TIMEOUT: float = 15.0
-    DATABASE_LOCK_TIMEOUT: float = 10.0
-    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: float = 60.0
-    DATABASE_COMMAND_TIMEOUT: float = 20.0
-    DATABASE_POOL_TIMEOUT: float = 10.0
+    DATABASE_CONNECT_TIMEOUT: int = _WAITS.connect
+    DATABASE_STATEMENT_TIMEOUT: float = _WAITS.statement
+    DATABASE_LOCK_TIMEOUT: float = _WAITS.lock
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: float = _WAITS.idle_in_transaction
+    DATABASE_COMMAND_TIMEOUT: float = _WAITS.command
+    DATABASE_POOL_TIMEOUT: float = _WAITS.pool
     SLACK_BOT_TOKEN: str | None = None
     SLACK_SIGNING_SECRET: str | None = None
     SLACK_APP_TOKEN: str | None = None
