@@ -122,6 +122,17 @@ def decide(rows: Mapping[str, Window], limits: Sequence[Limit], urgent: bool, no
     return Verdict(now)
 
 
+def restamp(rows: Iterable[Window], stamp: float, now: float) -> None:
+    """The send stamped `stamp` has been answered: in each window still holding it, it counts from now."""
+    for row in rows:
+        if stamp in row.stamps:
+            row.stamps = [now if s == stamp else s for s in row.stamps]
+
+
+def block(row: Window, seconds: float, now: float) -> None:
+    row.blocked_until = max(row.blocked_until, now + seconds)
+
+
 class BudgetStore:
     """The windows in the database: each attempt locks its rows (in key order, so two attempts
     never deadlock), decides, and commits. On SQLite every writer is serialised already."""
@@ -162,15 +173,13 @@ class BudgetStore:
         """The send stamped `stamp` has been answered: it counts from now."""
         with self.db.uow() as uow:
             rows, now = self._rows(uow.session, sorted({limit.key for limit in limits}))
-            for row in rows.values():
-                if stamp in row.stamps:
-                    row.stamps = [now if s == stamp else s for s in row.stamps]
+            restamp(rows.values(), stamp, now)
             uow.commit()
 
     def block(self, key: str, seconds: float) -> None:
         with self.db.uow() as uow:
             rows, now = self._rows(uow.session, [key])
-            rows[key].blocked_until = max(rows[key].blocked_until, now + seconds)
+            block(rows[key], seconds, now)
             uow.commit()
 
 
@@ -189,13 +198,10 @@ class MemoryStore:
         return decide(self._rows(limit.key for limit in limits), limits, urgent, self.clock())
 
     def settle(self, limits: Sequence[Limit], stamp: float) -> None:
-        now = self.clock()
-        for row in self._rows(limit.key for limit in limits).values():
-            row.stamps = [now if s == stamp else s for s in row.stamps]
+        restamp(self._rows(limit.key for limit in limits).values(), stamp, self.clock())
 
     def block(self, key: str, seconds: float) -> None:
-        row = self._rows([key])[key]
-        row.blocked_until = max(row.blocked_until, self.clock() + seconds)
+        block(self._rows([key])[key], seconds, self.clock())
 
 
 def _insert_for(session: Session) -> Callable:

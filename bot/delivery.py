@@ -79,6 +79,9 @@ def rendered(payload: dict, command_prefix: str) -> Reply:
         raise PermanentFailure(f"template {post.template} does not render: {exc!r}"[:500]) from exc
 
 
+_UNSENT = OutboxMessage.status.in_(["pending", "sending"])
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -120,8 +123,7 @@ class Dispatcher:
         now = self.clock()
         platforms = list(self.senders)
         with self.db.uow() as uow:
-            unsent = OutboxMessage.status.in_(["pending", "sending"])
-            firsts = (select(func.min(OutboxMessage.id)).where(unsent, OutboxMessage.platform.in_(platforms))
+            firsts = (select(func.min(OutboxMessage.id)).where(_UNSENT, OutboxMessage.platform.in_(platforms))
                       .group_by(OutboxMessage.platform, OutboxMessage.chat_id))
             heads = list(uow.session.execute(
                 select(OutboxMessage.platform, OutboxMessage.chat_id)
@@ -148,7 +150,7 @@ class Dispatcher:
                                       order_by=OutboxMessage.id).label("rank")
         queue = (select(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.chat_id,
                         self._due(OutboxMessage, now).label("due"), rank)
-                 .where(OutboxMessage.status.in_(["pending", "sending"]),
+                 .where(_UNSENT,
                         tuple_(OutboxMessage.platform, OutboxMessage.chat_id).in_([tuple(h) for h in heads]))
                  .subquery())
         rows = uow.session.execute(select(queue.c.id, queue.c.platform, queue.c.chat_id, queue.c.due)
