@@ -58,7 +58,9 @@ class Lead(Base):
 
 
 class LeadEvent(Base):
-    """Every transition and owner change of a lead: who, when, from, to, why."""
+    """Every transition and owner change of a lead: who, when, from, to, why. Append-only history:
+    only its lead is a foreign key; the people and the pool it names are never deleted (see
+    migration 0017: the set-based writes would check each per row)."""
 
     __tablename__ = "lead_events"
     __table_args__ = (Index("ix_lead_events_lead", "lead_id", "at"),)
@@ -66,13 +68,13 @@ class LeadEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the scheduler
+    actor_id: Mapped[int | None] = mapped_column(Integer)  # users.id; None: the scheduler
     kind: Mapped[str] = mapped_column(String(24))  # create|claim|assign|follow|invalid|release|return|void|convert|handover
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
-    from_owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    to_owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"))
+    from_owner_id: Mapped[int | None] = mapped_column(Integer)  # users.id
+    to_owner_id: Mapped[int | None] = mapped_column(Integer)  # users.id
+    pool_id: Mapped[int | None] = mapped_column(Integer)  # pools.id
     reason: Mapped[str | None] = mapped_column(Text)
 
 
