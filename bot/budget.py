@@ -29,7 +29,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -152,12 +152,12 @@ class BudgetStore:
             ).on_conflict_do_nothing())
             self._known.update(missing)
         postgres = session.get_bind().dialect.name == "postgresql"
-        if postgres:
-            # A window's stamps are worth less than a WAL flush: were the database to crash, the
-            # last few milliseconds of them are forgotten, and a send or two may come early.
-            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        now = func.extract("epoch", func.clock_timestamp()) if postgres else None
-        query = select(SendBudget, *([now] if postgres else [])).where(SendBudget.key.in_(keys))
+        # On PostgreSQL the same round trip reads the clock and turns the WAL flush off for this
+        # transaction: a window's stamps are worth less than a flush (were the database to crash,
+        # the last few milliseconds of them are forgotten, and a send or two may come early).
+        extra = [func.extract("epoch", func.clock_timestamp()),
+                 func.set_config("synchronous_commit", "off", True)] if postgres else []
+        query = select(SendBudget, *extra).where(SendBudget.key.in_(keys))
         found = session.execute(query.order_by(SendBudget.key).with_for_update()).all()
         rows = {found_row[0].key: found_row[0] for found_row in found}
         return rows, float(found[0][1]) if postgres else time.time()
