@@ -133,3 +133,11 @@ def test_nothing_points_at_design_notes_outside_the_repository() -> None:
             continue
         offenders += [f"{path.relative_to(ROOT)}: {needle}" for needle in needles if needle in text]
     assert not offenders
+
+
+def test_every_project_path_the_docs_name_exists() -> None:
+    """A reader following `tests/...`, `bot/...`, `bench/...` or `deploy/...` in the docs finds the file."""
+    named = re.compile(r"`((?:tests|bot|db|bench|deploy)/[\w./-]+\.(?:py|conf|service|j2|yaml|env))`")
+    missing = sorted({f"{page.relative_to(ROOT)}: {path}" for page in (ROOT / "docs").rglob("*.md")
+                      for path in named.findall(page.read_text(encoding="utf-8")) if not (ROOT / path).exists()})
+    assert not missing, "the docs name files that do not exist:\n" + "\n".join(missing)
