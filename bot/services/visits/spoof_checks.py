@@ -23,9 +23,9 @@ SAVED, ADDRESS, OFFICE = "saved", "address", "office"  # a saved location, a geo
 # A live trail says something about its shape only from this many updates covering this distance.
 LIVE_PATTERN_MIN_POINTS = 6
 LIVE_PATTERN_MIN_DISTANCE_M = 50.0
-# Telegram dates updates to the whole second: over 20 s that rounding moves a speed by under 3 %
-# of itself (a simulated walk must not look uneven because of it).
-LIVE_SEGMENT_MIN_S = 20.0
+# Telegram dates updates to the whole second: over 30 s or more that rounding spreads a constant
+# speed by ~1.4 % (one standard deviation), under the 3 % a simulated walk is judged by.
+LIVE_SEGMENT_MIN_S = 30.0
 # A reported heading is compared with the path only over a segment long enough for its bearing to
 # mean something: at least HEADING_MIN_SEGMENT_M and 1.5 accuracies (position jitter then turns the
 # bearing by ~30° at most), and only when enough such segments exist.
@@ -33,8 +33,8 @@ HEADING_MIN_SEGMENT_M = 25.0
 HEADING_MIN_ACCURACIES = 1.5
 HEADING_MIN_SEGMENTS = 5
 # A replayed trail: this many consecutive updates each within the replay tolerance of consecutive
-# updates of an earlier trail. Two genuine trails at one shop match point for point with ~0.3 %
-# chance per pair (see check_replayed_position); three in a row, ~1e-8.
+# updates of an earlier trail. Two genuine updates at one shop match with ≤ 0.15 % chance (see
+# check_replayed_position); three in a row, ~1e-9.
 REPLAY_MIN_POINTS = 3
 METRES_PER_DEGREE = math.radians(1) * geo.EARTH_RADIUS_M  # of latitude, everywhere
 # The accuracy assumed for the replay tolerance when neither position reports one.
@@ -98,9 +98,10 @@ class Evidence:
 
 
 def check_on_stored_place(fix: Fix, place: Place | None, limits: Thresholds) -> list[Reason]:
-    """Exactly on the stored coordinates. Even a 5 m fix scatters ~3 m per axis, so it lands within
-    0.5 m of a given point with < 1 % chance (a saved place that was itself a fix adds its own
-    noise); a mock app set to the customer's pin lands at 0.00 m, give or take float rounding."""
+    """Exactly on the stored coordinates. Even a 5 m fix scatters ~3.3 m per axis, so it lands within
+    0.5 m of a given point with ~1 % chance, a usual 10–50 m fix with 0.3–0.01 % (and a saved place
+    that was itself a fix adds its own noise); a mock app set to the customer's pin lands at 0.00 m,
+    give or take float rounding (Telegram's six decimals: under 0.1 m)."""
     if place is None:
         return []
     distance = geo.distance_m(fix.latitude, fix.longitude, place.latitude, place.longitude)
