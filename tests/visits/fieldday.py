@@ -292,7 +292,8 @@ def mock_zero_accuracy(rng: random.Random, case: Case) -> Case | None:
     return _with_fix(case, accuracy_m=rng.choice((0.0, 0.0, round(rng.uniform(0.1, 0.9), 1))))
 
 
-def _straight_trail(rng: random.Random, case: Case, heading_of: Callable[[float], float | None]) -> tuple[TrailPoint, ...]:
+def _straight_trail(rng: random.Random, case: Case,
+                    heading_of: Callable[[float], float | None]) -> tuple[TrailPoint, ...]:
     door = case.door or OFFICE
     bearing = rng.uniform(0, 360)
     speed = rng.choice((rng.uniform(1.1, 1.5), rng.uniform(6, 11)))  # a walk or a drive, m/s

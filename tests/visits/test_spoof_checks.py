@@ -169,6 +169,14 @@ def test_a_checkin_away_from_the_office():
     assert s.check_away_from_office("checkin", at_home, v.Thresholds(office=SHOP, office_radius_m=5000)) == []
 
 
+def test_a_unit_can_set_the_thresholds():
+    stricter = v.Thresholds(typed_decimals=6, same_accuracy_fixes=3, backdate_min=60)
+    assert codes(s.check_typed_coordinates(31.230416, 121.473701, stricter)) == ["typed_coordinates"]
+    assert codes(s.check_accuracy_repeated(fix(accuracy=10.0), [10.0, 10.0], stricter)) == ["accuracy_repeated"]
+    assert s.check_taken_before_start(fix(taken=NOW - timedelta(minutes=45)), s.VisitWindow(NOW), stricter) == []
+    assert v.Thresholds().replay_fraction == 0.05 and v.Thresholds().office_default_radius_m == 200
+
+
 def test_every_reason_reads_in_both_languages():
     reasons = [
         s.check_on_stored_place(fix(*SHOP), s.Place(*SHOP, s.ADDRESS), LIMITS),
