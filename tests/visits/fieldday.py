@@ -212,8 +212,10 @@ def live_trail(rng: random.Random, rep: Rep, door: tuple[float, float], start: d
         taken += timedelta(seconds=seconds)
         log_worse = GPS_CORRELATION * log_worse + rng.gauss(0, 0.3)
         accuracy = rep.phone.accuracy(rng, worse=math.exp(log_worse))
-        sigma = accuracy * SIGMA_PER_ACCURACY * math.sqrt(1 - GPS_CORRELATION ** 2)
-        error = (GPS_CORRELATION * error[0] + rng.gauss(0, sigma), GPS_CORRELATION * error[1] + rng.gauss(0, sigma))
+        # AR(1): each error keeps GPS_CORRELATION of the previous one; the first is a full draw.
+        keep = GPS_CORRELATION if points else 0.0
+        sigma = accuracy * SIGMA_PER_ACCURACY * math.sqrt(1 - keep ** 2)
+        error = (keep * error[0] + rng.gauss(0, sigma), keep * error[1] + rng.gauss(0, sigma))
         moving = shape is not path_stay and course and seconds  # the phone reports a course while moving
         heading = (round((course + rng.gauss(0, 15)) % 360) or 360) if moving else None
         lat, lon = rep.phone.sent(move(truth, *error))
