@@ -18,6 +18,20 @@ DEFAULT_NO_LOCATION_HOURS = 24
 DEFAULT_WORK_START = 9 * 60  # minutes after local midnight
 DEFAULT_WORK_END = 18 * 60
 DEFAULT_LATE_MINUTES = 15
+# Spoofed positions (bot.services.visits.spoof_checks); the reasoning is beside each check.
+DEFAULT_SAME_PLACE_M = 0.5  # closer than this to the stored place is no GPS fix
+DEFAULT_MIN_ACCURACY_M = 1.0  # a phone never claims better than this
+DEFAULT_SAME_ACCURACY_FIXES = 5  # that many fixes in a row with the very same accuracy value
+DEFAULT_STRAIGHT_LINE_M = 2.0  # a live trail whose every point lies this close to one straight line…
+DEFAULT_STEADY_SPEED_PCT = 3.0  # …at a speed varying less than this (coefficient of variation)
+DEFAULT_HEADING_OFF_DEG = 50.0  # mean angle between the reported heading and the path itself
+DEFAULT_TYPED_DECIMALS = 4  # both coordinates with at most this many decimals were typed
+DEFAULT_REPLAY_FRACTION = 0.05  # an earlier position within this fraction of the better accuracy
+DEFAULT_REPLAY_DAYS = 90  # how far back earlier positions and trails are compared
+DEFAULT_VISIT_WINDOW_HOURS = 3  # an open visit's window when it has no end yet
+DEFAULT_WINDOW_SLACK_MIN = 15  # a position may be taken this long after the visit ended
+DEFAULT_BACKDATE_MIN = 5  # or this long before it started (a cached fix, a phone clock)
+DEFAULT_OFFICE_RADIUS_M = 200.0  # the office geofence when the unit set none
 
 
 class Visit(Base):

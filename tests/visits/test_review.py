@@ -41,7 +41,7 @@ def test_queue_shows_flagged_visits_with_reasons_and_buttons(flagged, db, settin
     say(mei, "/lang en")
     out = say(mei, "/review")
     assert "Visits to review: 2" in out
-    assert "no accuracy given" in out and "accuracy 3000 m is worse than 200 m" in out
+    assert "no accuracy given" in out and "accuracy 3,000 m is worse than 200 m" in out
     assert "[Approve] /review approve 2" in out and "[Reject] /review reject 2" in out
     assert "#1 " not in out  # the verified one is not in the queue
 

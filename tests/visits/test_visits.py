@@ -114,7 +114,7 @@ def test_chinese_user_gets_chinese_replies(db, settings, records, clock):
 @pytest.mark.parametrize(
     ("location", "reason", "text"),
     [
-        ("30.2432 120.1508 2000", "low_accuracy", "accuracy 2000 m is worse than 200 m"),
+        ("30.2432 120.1508 2000", "low_accuracy", "accuracy 2,000 m is worse than 200 m"),
         ("30.2432 120.1508", "no_accuracy", "no accuracy given"),
         ("30.2700 120.1508 10", "outside_geofence", "m from the expected place (limit 500 m)"),
     ],

@@ -35,3 +35,26 @@ def speed_kmh(distance: float, start: datetime, end: datetime) -> float:
     if hours == 0:
         return math.inf if distance > 0 else 0.0
     return distance / 1000 / hours
+
+
+def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Initial great-circle bearing from the first point to the second, 0–360° clockwise from north."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dlambda = math.radians(lon2 - lon1)
+    y = math.sin(dlambda) * math.cos(phi2)
+    x = math.cos(phi1) * math.sin(phi2) - math.sin(phi1) * math.cos(phi2) * math.cos(dlambda)
+    return math.degrees(math.atan2(y, x)) % 360.0
+
+
+def angle_between_deg(a: float, b: float) -> float:
+    """The smaller angle between two bearings, 0–180°."""
+    diff = abs(a - b) % 360.0
+    return 360.0 - diff if diff > 180.0 else diff
+
+
+def offset_m(origin_lat: float, origin_lon: float, lat: float, lon: float) -> tuple[float, float]:
+    """(east, north) metres of a point from an origin on a local flat map: good to a few centimetres
+    over the few kilometres of a visit or a live trail."""
+    north = math.radians(lat - origin_lat) * EARTH_RADIUS_M
+    east = math.radians(lon - origin_lon) * EARTH_RADIUS_M * math.cos(math.radians(origin_lat))
+    return east, north

@@ -12,10 +12,23 @@ from datetime import datetime, timedelta
 from bot.services.core import geo
 from db.models.visit import (
     DEFAULT_ACCURACY_M,
+    DEFAULT_BACKDATE_MIN,
     DEFAULT_GEOFENCE_M,
+    DEFAULT_HEADING_OFF_DEG,
     DEFAULT_LATE_MINUTES,
     DEFAULT_MAX_SPEED_KMH,
+    DEFAULT_MIN_ACCURACY_M,
     DEFAULT_NO_LOCATION_HOURS,
+    DEFAULT_OFFICE_RADIUS_M,
+    DEFAULT_REPLAY_DAYS,
+    DEFAULT_REPLAY_FRACTION,
+    DEFAULT_SAME_ACCURACY_FIXES,
+    DEFAULT_SAME_PLACE_M,
+    DEFAULT_STEADY_SPEED_PCT,
+    DEFAULT_STRAIGHT_LINE_M,
+    DEFAULT_TYPED_DECIMALS,
+    DEFAULT_VISIT_WINDOW_HOURS,
+    DEFAULT_WINDOW_SLACK_MIN,
     DEFAULT_WORK_END,
     DEFAULT_WORK_START,
 )
@@ -42,6 +55,20 @@ class Thresholds:
     late_threshold_min: int = DEFAULT_LATE_MINUTES
     office: tuple[float, float] | None = None
     office_radius_m: float | None = None
+    # Spoofed positions (spoof_checks): not yet columns of visit_settings, so every unit has the defaults.
+    same_place_m: float = DEFAULT_SAME_PLACE_M
+    min_accuracy_m: float = DEFAULT_MIN_ACCURACY_M
+    same_accuracy_fixes: int = DEFAULT_SAME_ACCURACY_FIXES
+    straight_line_m: float = DEFAULT_STRAIGHT_LINE_M
+    steady_speed_pct: float = DEFAULT_STEADY_SPEED_PCT
+    heading_off_deg: float = DEFAULT_HEADING_OFF_DEG
+    typed_decimals: int = DEFAULT_TYPED_DECIMALS
+    replay_fraction: float = DEFAULT_REPLAY_FRACTION
+    replay_days: int = DEFAULT_REPLAY_DAYS
+    visit_window_hours: float = DEFAULT_VISIT_WINDOW_HOURS
+    window_slack_min: int = DEFAULT_WINDOW_SLACK_MIN
+    backdate_min: int = DEFAULT_BACKDATE_MIN
+    office_default_radius_m: float = DEFAULT_OFFICE_RADIUS_M
 
 
 @dataclass(frozen=True)
