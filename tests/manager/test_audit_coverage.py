@@ -93,6 +93,7 @@ WRITERS: dict[str, Scenario] = {
                             setup=("/as mei", "/in #sales")),
     "channel link": Scenario(("/channel link East Team",), setup=("/as mei", "/in #east")),
     "channel unlink": Scenario(("/channel unlink",), setup=("/as mei", "/in #sales")),
+    "unit set": Scenario(("/unit set East Team geofence_m=300 office=31.2304,121.4737",), setup=("/as mei",)),
 }
 # Commands that only read: each must write no business record at all.
 READ_ONLY: dict[str, tuple[str, ...]] = {
@@ -101,7 +102,7 @@ READ_ONLY: dict[str, tuple[str, ...]] = {
     "customers": ("/customers",), "deals": ("/deals",), "deal": ("/deal 1",), "rank": ("/rank",), "team": ("/team",),
     "report": ("/report",), "audit": ("/audit lead 1",), "export": ("/export leads --format csv",),
     "customer": ("/customer 1",), "review": ("/as mei", "/review"), "pool admin": ("/as admin", "/pool admin"),
-    "channel": ("/in #sales", "/channel"),
+    "channel": ("/in #sales", "/channel"), "unit": ("/as mei", "/unit East Team"),
 }
 
 

@@ -94,6 +94,8 @@ SCENARIOS: dict[str, list[str]] = {
     "target": ["{handle}", "{unit}", "set {handle} month won_amount 5000", "set {unit} month visits 10"],
     "team": ["", "{unit}"],
     "undo_handover": [""],
+    "unit": ["{unit}"],
+    "unit set": ["{unit} geofence_m=300"],
     "visit": ["c{customer}", "l{lead}", "Zyxwv"],
     "visits": ["", "--rep {handle}", "--unit {unit}"],
     "void": ["{lead} garbage", "{pool_lead} garbage"],

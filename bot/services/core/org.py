@@ -4,6 +4,7 @@ from datetime import datetime
 from sqlalchemy import Select, select
 
 from db.models import OrgUnit, PlatformIdentity, User
+from db.models.org import Role
 from db.session import UnitOfWork
 
 
@@ -15,6 +16,14 @@ def ancestor_unit_ids(path: str) -> list[int]:
 def subtree_user_ids(unit_path: str) -> Select:
     """SELECT of the ids of the users in the unit with that path and in every unit below it."""
     return select(User.id).join(OrgUnit, User.unit_id == OrgUnit.id).where(OrgUnit.path.startswith(unit_path))
+
+
+def manages_unit(uow: UnitOfWork, user: User, unit_id: int) -> bool:
+    """May change the unit's settings: a company admin; a manager whose unit is this unit or above it."""
+    if user.role == Role.ADMIN:
+        return True
+    unit = uow.session.get(OrgUnit, unit_id)
+    return user.role == Role.MANAGER and unit is not None and user.unit_id in ancestor_unit_ids(unit.path)
 
 
 def unit_chain(uow: UnitOfWork, unit_id: int) -> list[OrgUnit]:

@@ -1,12 +1,36 @@
 """Writing checked settings onto a row without touching what already holds its value, so loading
 the same settings again updates nothing (and writes no audit row)."""
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from db.session import UnitOfWork
+
+Value = str | int | float | bool | list | None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting as it is typed in chat: `boards.time`, `office.radius_m`."""
+
+    key: str
+    value: Value  # None: off / the default
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    old: Value
+    new: Value
+
+
+def changes_between(before: list[Setting], after: list[Setting]) -> list[Change]:
+    """The settings whose value differs, in `after`'s order."""
+    old = {s.key: s.value for s in before}
+    return [Change(s.key, old.get(s.key), s.value) for s in after if old.get(s.key) != s.value]
 
 
 def assign(row: object, values: Mapping[str, object]) -> bool:

@@ -12,13 +12,11 @@ from sqlalchemy import select
 
 from bot.errors import UserError
 from bot.services.core import org
+from bot.services.core.settings_rows import Change, Setting, changes_between
 from bot.services.core.validation import SettingsError, check
 from bot.services.deals.channel_settings import ChannelSettings, apply, settings_of
 from db.models import OrgUnit, TeamChannel, User
-from db.models.org import Role
 from db.session import UnitOfWork
-
-Value = str | int | bool | list | None
 
 
 @dataclass(frozen=True)
@@ -31,24 +29,11 @@ class Chat:
 
 
 @dataclass(frozen=True)
-class Setting:
-    key: str  # as typed: locale, boards.time
-    value: Value  # None: off / the default
-
-
-@dataclass(frozen=True)
 class ChannelView:
     name: str
     unit: str
     active: bool
     settings: list[Setting]
-
-
-@dataclass(frozen=True)
-class Change:
-    key: str
-    old: Value
-    new: Value
 
 
 @dataclass(frozen=True)
@@ -109,9 +94,7 @@ def set_settings(uow: UnitOfWork, user_id: int, chat: Chat, typed: list[tuple[st
         else:
             data[key] = value
     new = check(ChannelSettings, data)
-    before = {s.key: s.value for s in setting_lines(current)}
-    after = {s.key: s.value for s in setting_lines(new)}
-    changes = [Change(key, before.get(key), value) for key, value in after.items() if before.get(key) != value]
+    changes = changes_between(setting_lines(current), setting_lines(new))
     if changes:
         apply(uow, channel, new)
         uow.session.flush()
@@ -119,17 +102,9 @@ def set_settings(uow: UnitOfWork, user_id: int, chat: Chat, typed: list[tuple[st
 
 
 def _may_change(uow: UnitOfWork, user: User, unit_id: int) -> None:
-    if not _manages(uow, user, unit_id):
+    if not org.manages_unit(uow, user, unit_id):
         unit = uow.session.get(OrgUnit, unit_id)
         raise UserError("channel/not_allowed", unit=unit.name if unit else "?")
-
-
-def _manages(uow: UnitOfWork, user: User, unit_id: int) -> bool:
-    """A company admin; a manager whose unit is this unit or above it."""
-    if user.role == Role.ADMIN:
-        return True
-    unit = uow.session.get(OrgUnit, unit_id)
-    return user.role == Role.MANAGER and unit is not None and user.unit_id in org.ancestor_unit_ids(unit.path)
 
 
 def _user(uow: UnitOfWork, user_id: int) -> User:
@@ -145,7 +120,7 @@ def link(uow: UnitOfWork, user_id: int, chat: Chat, unit_name: str, default_time
     the unit's time zone (inherited from above, else `default_timezone`); a chat unlinked before
     comes back with its settings."""
     user = _user(uow, user_id)
-    units = [u for u in org.units_by_name(uow, unit_name) if _manages(uow, user, u.id)]
+    units = [u for u in org.units_by_name(uow, unit_name) if org.manages_unit(uow, user, u.id)]
     if len(units) != 1:
         raise SettingsError("unknown_unit", "unit", value=unit_name)
     unit = units[0]

@@ -55,7 +55,7 @@ class Thresholds:
     late_threshold_min: int = DEFAULT_LATE_MINUTES
     office: tuple[float, float] | None = None
     office_radius_m: float | None = None
-    # Spoofed positions (spoof_checks): not yet columns of visit_settings, so every unit has the defaults.
+    # Spoofed positions (spoof_checks): per unit like the others (unit_settings.SPOOF_THRESHOLDS).
     same_place_m: float = DEFAULT_SAME_PLACE_M
     min_accuracy_m: float = DEFAULT_MIN_ACCURACY_M
     same_accuracy_fixes: int = DEFAULT_SAME_ACCURACY_FIXES

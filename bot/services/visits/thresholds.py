@@ -4,6 +4,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from bot.services.visits.location_checks import Thresholds
+from bot.services.visits.unit_settings import SPOOF_THRESHOLDS
 from db.models import OrgUnit, VisitSettings
 from db.session import UnitOfWork
 
@@ -25,6 +26,7 @@ def as_thresholds(row: VisitSettings | None) -> Thresholds:
     return Thresholds(
         row.accuracy_max_m, row.geofence_m, row.max_speed_kmh, row.no_location_hours, row.work_start_min,
         row.work_end_min, row.late_threshold_min, office, row.office_radius_m,
+        **{name: getattr(row, name) for name in SPOOF_THRESHOLDS},
     )
 
 

@@ -17,10 +17,22 @@ from db.base import utcnow
 from db.models import OrgUnit, VisitSettings
 from db.models.visit import (
     DEFAULT_ACCURACY_M,
+    DEFAULT_BACKDATE_MIN,
     DEFAULT_GEOFENCE_M,
+    DEFAULT_HEADING_OFF_DEG,
     DEFAULT_LATE_MINUTES,
     DEFAULT_MAX_SPEED_KMH,
+    DEFAULT_MIN_ACCURACY_M,
     DEFAULT_NO_LOCATION_HOURS,
+    DEFAULT_REPLAY_DAYS,
+    DEFAULT_REPLAY_FRACTION,
+    DEFAULT_SAME_ACCURACY_FIXES,
+    DEFAULT_SAME_PLACE_M,
+    DEFAULT_STEADY_SPEED_PCT,
+    DEFAULT_STRAIGHT_LINE_M,
+    DEFAULT_TYPED_DECIMALS,
+    DEFAULT_VISIT_WINDOW_HOURS,
+    DEFAULT_WINDOW_SLACK_MIN,
     DEFAULT_WORK_END,
     DEFAULT_WORK_START,
 )
@@ -54,10 +66,31 @@ class VisitRules(Strict):
     # A check-in this much after the start (a check-out this much before the end) is noted.
     grace_minutes: int = Field(DEFAULT_LATE_MINUTES, ge=0, le=600)
     office: Office | None = None
+    # The spoof checks (docs/design/rules.md "Spotting made-up positions"); 0 turns the first,
+    # second, sixth and eighth off.
+    same_place_m: Annotated[float, Field(ge=0, le=100), AfterValidator(tidy)] = tidy(DEFAULT_SAME_PLACE_M)
+    min_accuracy_m: Annotated[float, Field(ge=0, le=100), AfterValidator(tidy)] = tidy(DEFAULT_MIN_ACCURACY_M)
+    same_accuracy_fixes: int = Field(DEFAULT_SAME_ACCURACY_FIXES, ge=2, le=100)
+    straight_line_m: Annotated[float, Field(gt=0, le=1000), AfterValidator(tidy)] = tidy(DEFAULT_STRAIGHT_LINE_M)
+    steady_speed_pct: Annotated[float, Field(gt=0, le=100), AfterValidator(tidy)] = tidy(DEFAULT_STEADY_SPEED_PCT)
+    heading_off_deg: Annotated[float, Field(gt=0, le=180), AfterValidator(tidy)] = tidy(DEFAULT_HEADING_OFF_DEG)
+    typed_decimals: int = Field(DEFAULT_TYPED_DECIMALS, ge=0, le=8)
+    replay_fraction: Annotated[float, Field(ge=0, le=1), AfterValidator(tidy)] = tidy(DEFAULT_REPLAY_FRACTION)
+    replay_days: int = Field(DEFAULT_REPLAY_DAYS, ge=0, le=3650)
+    visit_window_hours: Annotated[float, Field(gt=0, le=72), AfterValidator(tidy)] = tidy(DEFAULT_VISIT_WINDOW_HOURS)
+    window_slack_min: int = Field(DEFAULT_WINDOW_SLACK_MIN, ge=0, le=1440)
+    backdate_min: int = Field(DEFAULT_BACKDATE_MIN, ge=0, le=1440)
 
     def as_file(self) -> dict:
         """The keys that differ from the defaults, as an org file writes them."""
         return self.model_dump(exclude_defaults=True, exclude_none=True)
+
+
+# The spoof checks' thresholds: each a VisitRules field, a visit_settings column and a Thresholds
+# field of the same name.
+SPOOF_THRESHOLDS = ("same_place_m", "min_accuracy_m", "same_accuracy_fixes", "straight_line_m", "steady_speed_pct",
+                    "heading_off_deg", "typed_decimals", "replay_fraction", "replay_days", "visit_window_hours",
+                    "window_slack_min", "backdate_min")
 
 
 def settings_of(uow: UnitOfWork, unit_id: int) -> VisitRules | None:
@@ -71,7 +104,8 @@ def settings_of(uow: UnitOfWork, unit_id: int) -> VisitRules | None:
     return VisitRules(accuracy_max_m=row.accuracy_max_m, geofence_m=row.geofence_m, max_speed_kmh=row.max_speed_kmh,
                       no_location_hours=row.no_location_hours,
                       work_hours=f"{clock_of(row.work_start_min)}-{clock_of(row.work_end_min)}",
-                      grace_minutes=row.late_threshold_min, office=office)
+                      grace_minutes=row.late_threshold_min, office=office,
+                      **{name: getattr(row, name) for name in SPOOF_THRESHOLDS})
 
 
 def apply(uow: UnitOfWork, unit: OrgUnit, rules: VisitRules | None, now: datetime) -> None:
@@ -89,5 +123,6 @@ def apply(uow: UnitOfWork, unit: OrgUnit, rules: VisitRules | None, now: datetim
         "office_latitude": office.latitude if office else None,
         "office_longitude": office.longitude if office else None,
         "office_radius_m": office.radius_m if office else None,
+        **{name: getattr(rules, name) for name in SPOOF_THRESHOLDS},
     }):
         row.updated_at = utcnow()
