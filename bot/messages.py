@@ -46,6 +46,10 @@ class Location:
     edited: bool = False  # an update of a live location already shared (Telegram edited_message)
 
 
+# Incoming.location_ask of a platform whose people type coordinates (the console).
+TYPED = "typed"
+
+
 @dataclass(frozen=True)
 class Incoming:
     platform: str  # console | slack | telegram
@@ -65,7 +69,7 @@ class Incoming:
     command_prefix: str = "/"  # how this platform spells a command in answers: "/crm " on Slack
     # How this platform lets a rep share his position: share_button (a native keyboard),
     # checkin_page (a signed one-time web page) or typed (coordinates on a command line).
-    location_ask: str = "typed"
+    location_ask: str = TYPED
 
 
 @dataclass(frozen=True)

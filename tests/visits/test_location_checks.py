@@ -42,11 +42,12 @@ def test_accuracy_missing_or_too_coarse():
 
 def test_geofence_with_distance():
     near = v.distance_to(fix(lat=30.2440), (30.2431, 120.1507))
-    assert 90 < near < 110 and v.check_geofence(near, 500) == []
+    assert 90 < near < 110 and v.check_geofence(near, 500, "customer") == []
     far = v.distance_to(fix(lat=30.26), (30.2431, 120.1507))
-    outside = v.check_geofence(far, 500)
+    outside = v.check_geofence(far, 500, "customer")
     assert codes(outside) == ["outside_geofence"] and outside[0].params["distance_m"] == round(far)
-    assert v.check_geofence(None, 500) == []  # no known place: nothing to compare with
+    assert outside[0].params["place"] == "customer"
+    assert v.check_geofence(None, 500, "customer") == []  # no known place: nothing to compare with
 
 
 def test_impossible_travel():

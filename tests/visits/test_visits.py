@@ -109,6 +109,9 @@ def test_chinese_user_gets_chinese_replies(db, settings, records, clock):
     console = clocked_console(db, settings, clock)
     assert "开始拜访" in say(console, "/visit c1")
     assert "已核验" in say(console, "/location 30.2431 120.1508 10")
+    say(console, "/visit end")
+    say(console, "/visit c1")
+    assert "精度 2,000 米,超过上限 200 米" in say(console, "/location 30.2431 120.1508 2000")
 
 
 @pytest.mark.parametrize(
@@ -116,7 +119,7 @@ def test_chinese_user_gets_chinese_replies(db, settings, records, clock):
     [
         ("30.2432 120.1508 2000", "low_accuracy", "accuracy 2,000 m is worse than 200 m"),
         ("30.2432 120.1508", "no_accuracy", "no accuracy given"),
-        ("30.2700 120.1508 10", "outside_geofence", "m from the expected place (limit 500 m)"),
+        ("30.2700 120.1508 10", "outside_geofence", "m from the customer's saved location (limit 500 m)"),
     ],
 )
 def test_spoofs_are_flagged_with_the_reason(li, db, location, reason, text):
@@ -172,7 +175,8 @@ def test_first_verified_visit_sets_the_customer_location_and_a_flagged_one_does_
 def test_no_location_visit_stays_unverified_until_a_location_comes_in_the_window(li, db, clock):
     out = say(li, "/visit c1 --no-location basement, no signal")
     assert "without location" in out and "basement, no signal" in out and "2026-05-07 10:00" in out
-    say(li, "/visit end")
+    out = say(li, "/visit end")
+    assert "still waits for its location" in out and "until 2026-05-07 10:00" in out and "does not count" not in out
     [visit] = visits_of(db, "li")
     assert (visit.verdict, visit.counts, visit.source) == ("unverified", False, "none")
     clock.advance(hours=2)

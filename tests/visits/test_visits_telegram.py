@@ -139,3 +139,15 @@ def test_live_updates_nothing_follows_stay_quiet_but_a_first_share_is_answered(t
     assert "没有需要定位的操作" in texts(tg(first))
     assert tg(live_edit(30.2431, 120.1507, message_id=50, date=start, edit_date=start + 30)) == []
     assert visits_of(db, "li") == []
+
+
+def test_typing_location_on_telegram_asks_for_the_share_button_never_for_coordinates(tg, db):
+    tg(text_update("/visit c1"))
+    for typed in ("/location", "/location 30.2432 120.1508"):
+        [reply] = tg(text_update(typed))
+        assert reply.request_location and "发送我的位置" in reply.text
+        assert "LAT" not in reply.text and "纬度" not in reply.text
+    assert visits_of(db, "li")[0].latitude is None  # nothing pinned from typed numbers
+    [reply] = tg(text_update("/visit end"))
+    [reply] = tg(text_update("/location"))
+    assert not reply.request_location and "纬度" not in reply.text  # nothing waits: said so, nothing to type

@@ -3,7 +3,8 @@ from bot.context import Context
 from bot.errors import UsageError
 from bot.handlers.args import Param
 from bot.handlers.registry import LOCATION_COMMAND, command
-from bot.messages import Reply
+from bot.handlers.visits import visits
+from bot.messages import TYPED, Reply
 from bot.services.visits import shared_location
 from bot.services.visits.customer_location import CustomerLocated
 from bot.services.visits.location_checks import Fix
@@ -12,6 +13,8 @@ from bot.services.visits.location_checks import Fix
 @command(LOCATION_COMMAND, params=[Param("coordinates", kind="text", optional=True)], hidden=True)
 def location(ctx: Context, coordinates: str | None) -> list[Reply]:
     shared = ctx.incoming.location
+    if shared is None and ctx.incoming.location_ask != TYPED:
+        return [visits.share_location(ctx)]  # asked the platform's way: nobody types coordinates there
     if shared is None:
         raise UsageError(LOCATION_COMMAND)
     fix = Fix(

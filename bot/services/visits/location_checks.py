@@ -128,10 +128,11 @@ def distance_to(fix: Fix, target: tuple[float, float] | None) -> float | None:
     return geo.distance_m(fix.latitude, fix.longitude, target[0], target[1])
 
 
-def check_geofence(distance: float | None, limit_m: float) -> list[Reason]:
+def check_geofence(distance: float | None, limit_m: float, place: str) -> list[Reason]:
+    """`place` names what the distance was measured to: customer, lead (their saved location) or office."""
     if distance is None or distance <= limit_m:
         return []
-    return [Reason("outside_geofence", FLAG, {"distance_m": round(distance), "limit_m": round(limit_m)})]
+    return [Reason("outside_geofence", FLAG, {"distance_m": round(distance), "limit_m": round(limit_m), "place": place})]
 
 
 def check_travel(fix: Fix, previous: PreviousFix | None, limits: Thresholds) -> list[Reason]:

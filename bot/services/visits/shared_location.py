@@ -261,13 +261,14 @@ def judge(visit: Visit, user: User, fix: Fix, target: Target | None,
     limits = around.limits
     if visit.kind == "visit":
         anchor, fence = (target.location if target is not None else None), limits.geofence_m
+        place = target.kind if target is not None else "expected"
     else:
-        anchor, fence = limits.office, limits.office_radius_m or limits.geofence_m
+        anchor, fence, place = limits.office, limits.office_radius_m or limits.geofence_m, "office"
     distance = checks.distance_to(fix, anchor)
     reasons = (
         checks.check_source(fix)
         + checks.check_accuracy(fix, limits)
-        + checks.check_geofence(distance, fence)
+        + checks.check_geofence(distance, fence, place)
         + checks.check_travel(fix, around.previous, limits)
         + checks.check_repeated(around.repeated)
         + checks.check_sent_late(fix)

@@ -58,6 +58,8 @@ class VisitEnded:
     minutes: int
     verdict: str
     had_location: bool
+    # A no-signal visit still waiting: a location taken during the visit may be sent until then.
+    location_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ def start_visit(uow: UnitOfWork, user_id: int, target_text: str, note: str | Non
 
 
 def end_visit(uow: UnitOfWork, user_id: int, note: str | None, now: datetime) -> VisitEnded:
-    active_user(uow, user_id, lock=True)
+    user = active_user(uow, user_id, lock=True)
     visit = open_visit(uow, user_id)
     if visit is None:
         raise UserError("visits/none_open")
@@ -176,7 +178,10 @@ def end_visit(uow: UnitOfWork, user_id: int, note: str | None, now: datetime) ->
     visit.ended_at = now
     visit.end_note = note
     minutes = max(0, round((now - visit.started_at).total_seconds() / 60))
-    return VisitEnded(visit.id, target_name(target_of(uow, visit)) or "", minutes, visit.verdict, had_location)
+    waits = (visit.no_location_reason is not None and not had_location and visit.location_deadline is not None
+             and visit.location_deadline > now)
+    until = visit.location_deadline.astimezone(zone_of(user)) if waits and visit.location_deadline else None
+    return VisitEnded(visit.id, target_name(target_of(uow, visit)) or "", minutes, visit.verdict, had_location, until)
 
 
 # ---------------------------------------------------------------- listing
