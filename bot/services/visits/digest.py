@@ -1,4 +1,5 @@
-"""The manager's daily digest: visits per rep in his subtree, how many verified, flagged and why.
+"""The manager's daily digest: visits per rep in his subtree, how many verified, flagged and why,
+and the reps whose positions stand out from their peers' over the last weeks (baselines).
 
 Sent as a direct message at each manager's local time (bot.jobs.visits), once per manager per day.
 """
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from bot.services.core import outbox
 from bot.services.manager import scope
-from bot.services.visits import visits
+from bot.services.visits import baselines, visits
 from db.models import Role, User, Visit
 from db.session import UnitOfWork
 
@@ -35,11 +36,24 @@ class RepLine:
 
 
 @dataclass(frozen=True)
+class StandsOut:
+    name: str
+    handle: str
+    kind: str  # flagged | too_perfect
+    count: int
+    positions: int
+    share_pct: int
+    peers_pct: int
+
+
+@dataclass(frozen=True)
 class Digest:
     manager_id: int
     day: date
     reps: list[RepLine]
     to_review: int
+    stand_out: list[StandsOut] = field(default_factory=list)
+    baseline_days: int = baselines.BASELINE_DAYS
 
     @property
     def total(self) -> int:
@@ -72,7 +86,11 @@ def build(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
         line.unverified += visit.verdict == "unverified"
         line.reasons.update(r["code"] for r in visit.reasons if r.get("severity") == "flag")
         to_review += visit.verdict in ("flagged", "unverified") and visit.review_status == "none"
-    return Digest(manager_id, day, list(lines.values()), to_review)
+    found = baselines.outliers(baselines.tallies(uow, lines, end))
+    handles = {rep.id: rep.handle for rep in reps}
+    stand_out = [StandsOut(lines[o.user_id].name, handles[o.user_id], o.kind, o.count, o.positions, round(100 * o.share),
+                           round(100 * o.peers_share)) for o in found]
+    return Digest(manager_id, day, list(lines.values()), to_review, stand_out)
 
 
 def due_managers(uow: UnitOfWork, now: datetime) -> list[tuple[int, date]]:

@@ -20,6 +20,13 @@ from bot.services.visits.location_checks import FLAG, Fix, Reason, Thresholds
 
 # What a reason measured against (rendered by the templates' place_<kind> labels).
 SAVED, ADDRESS, OFFICE = "saved", "address", "office"  # a saved location, a geocoded address, the office
+# The reasons that say a position is too perfect to come from a phone (the digest's baselines count
+# them apart from the other flags); repeated_coordinates and live_not_moving are location_checks'.
+TOO_PERFECT = frozenset({
+    "on_stored_place", "accuracy_implausible", "accuracy_repeated", "live_simulated", "heading_mismatch",
+    "typed_coordinates", "replayed_position", "replayed_position_recent", "replayed_trail", "replayed_trail_recent",
+    "repeated_coordinates", "live_not_moving",
+})
 # A live trail says something about its shape only from this many updates covering this distance.
 LIVE_PATTERN_MIN_POINTS = 6
 LIVE_PATTERN_MIN_DISTANCE_M = 50.0
