@@ -44,6 +44,7 @@ class Location:
     # Live-location updates carry the id of the message they edit.
     message_id: str | None = None
     edited: bool = False  # an update of a live location already shared (Telegram edited_message)
+    heading: float | None = None  # a moving live location's course, degrees clockwise from north
 
 
 # Incoming.location_ask of a platform whose people type coordinates (the console).

@@ -127,6 +127,7 @@ class VisitTrailPoint(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
+    heading: Mapped[float | None] = mapped_column(Float)  # the reported course, when moving (migration 0020)
     source: Mapped[str] = mapped_column(String(12))
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
     arrived_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

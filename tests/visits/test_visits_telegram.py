@@ -3,12 +3,13 @@ forwarded, future-dated and live locations (edited_message sequence), and a grou
 import time
 
 import pytest
+from sqlalchemy import select
 from telegram import Update
 
 from bot.adapters.telegram.inbound import to_incoming
 from bot.adapters.telegram.outbound import plan_messages
 from bot.bootstrap import build_router
-from db.models import PlatformIdentity
+from db.models import PlatformIdentity, VisitTrailPoint
 from tests.fakes.telegram_api import location_update, message, next_update_id, text_update
 from tests.visits.test_visits import add_records, user_id, visits_of
 
@@ -37,8 +38,11 @@ def texts(replies) -> str:
     return "\n".join(" ".join([r.title or "", r.text, *(f"{k}: {v}" for k, v in r.fields)]) for r in replies)
 
 
-def live_edit(lat: float, lon: float, *, message_id: int, date: int, edit_date: int, accuracy: float = 8) -> dict:
+def live_edit(lat: float, lon: float, *, message_id: int, date: int, edit_date: int, accuracy: float = 8,
+              heading: int | None = None) -> dict:
     point = {"latitude": lat, "longitude": lon, "live_period": 900, "horizontal_accuracy": accuracy}
+    if heading is not None:
+        point["heading"] = heading
     body = message(location=point, message_id=message_id, date=date, edit_date=edit_date)
     return {"update_id": next_update_id(), "edited_message": body}
 
@@ -97,9 +101,13 @@ def test_live_location_that_moves_stays_verified(tg, db):
     first = location_update(30.2431, 120.1507, accuracy=8, live_period=900, message_id=40, date=start)
     assert "已核验" in texts(tg(first))
     for step in range(1, 4):
-        assert tg(live_edit(30.2431 + step * 0.00002, 120.1507, message_id=40, date=start, edit_date=start + step * 30)) == []
+        assert tg(live_edit(30.2431 + step * 0.00002, 120.1507, message_id=40, date=start, edit_date=start + step * 30,
+                            heading=2 + step)) == []
     [visit] = visits_of(db, "li")
     assert (visit.source, visit.verdict, visit.counts) == ("live", "verified", True)
+    with db.uow() as uow:  # the course the phone reported is kept for the heading check
+        headings = uow.session.scalars(select(VisitTrailPoint.heading).order_by(VisitTrailPoint.id)).all()
+    assert headings == [None, 3, 4, 5]
 
 
 def test_live_location_that_never_moves_is_flagged_once_it_shows(tg, db):

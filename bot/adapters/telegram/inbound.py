@@ -120,6 +120,7 @@ def _location(message: Message, edited: bool) -> Location | None:
         live_period_s=int(live_period) if live_period is not None else None,
         message_id=str(message.message_id),
         edited=edited,
+        heading=point.heading,
     )
 
 

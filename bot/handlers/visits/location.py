@@ -20,6 +20,7 @@ def location(ctx: Context, coordinates: str | None) -> list[Reply]:
     fix = Fix(
         shared.latitude, shared.longitude, shared.accuracy_m, shared.source,
         taken_at=shared.taken_at or ctx.incoming.sent_at or ctx.now, arrived_at=ctx.now, forwarded=shared.forwarded,
+        heading=shared.heading,
     )
     result = shared_location.receive_location(
         ctx.uow, ctx.user_id, fix, ctx.now, ctx.incoming.is_private, shared.message_id, shared.edited

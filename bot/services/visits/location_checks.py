@@ -82,6 +82,7 @@ class Fix:
     taken_at: datetime
     arrived_at: datetime
     forwarded: bool = False
+    heading: float | None = None  # a moving live location's reported course (Telegram), degrees
 
 
 @dataclass(frozen=True)

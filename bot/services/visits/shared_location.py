@@ -314,7 +314,7 @@ def _add_trail_point(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -
     """One point of a live location's trail; `message_id` is the live message its edits come as."""
     uow.session.add(VisitTrailPoint(
         visit_id=visit.id, user_id=visit.user_id, message_id=message_id, latitude=fix.latitude,
-        longitude=fix.longitude, accuracy_m=fix.accuracy_m, source=fix.source, taken_at=fix.taken_at,
+        longitude=fix.longitude, accuracy_m=fix.accuracy_m, heading=fix.heading, source=fix.source, taken_at=fix.taken_at,
         arrived_at=fix.arrived_at,
     ))
 

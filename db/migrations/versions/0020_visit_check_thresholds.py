@@ -1,5 +1,7 @@
 """visit_settings: a unit's thresholds for the spoof checks (bot.services.visits.spoof_checks), so
-each check can be tuned per unit like the others; existing rows take the defaults
+each check can be tuned per unit like the others; existing rows take the defaults. A live
+location's trail points keep the course the phone reported (the heading check compares it with
+the path).
 
 Revision ID: 0020_visit_check_thresholds
 Revises: 0017_lead_events_refs
@@ -27,9 +29,13 @@ def upgrade() -> None:
     with op.batch_alter_table("visit_settings") as batch:
         for name, kind, default in COLUMNS:
             batch.add_column(sa.Column(name, kind, nullable=False, server_default=default))
+    with op.batch_alter_table("visit_trail_points") as batch:
+        batch.add_column(sa.Column("heading", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("visit_trail_points") as batch:
+        batch.drop_column("heading")
     with op.batch_alter_table("visit_settings") as batch:
         for name, _kind, _default in reversed(COLUMNS):
             batch.drop_column(name)
