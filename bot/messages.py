@@ -47,8 +47,10 @@ class Location:
     heading: float | None = None  # a moving live location's course, degrees clockwise from north
 
 
-# Incoming.location_ask of a platform whose people type coordinates (the console).
+# Incoming.location_ask of a platform whose people type coordinates (the console), and the source
+# of the positions typed there: few decimals are no sign of a spoof where typing is the way.
 TYPED = "typed"
+TYPED_SOURCE = "typed"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from itertools import count
 from pathlib import Path
 from typing import TextIO
 
-from bot.messages import Incoming, Location, Reply
+from bot.messages import TYPED_SOURCE, Incoming, Location, Reply
 from bot.router import Router, command_line
 from db.base import utcnow
 
@@ -121,4 +121,4 @@ def _parse_location(args: str, now: datetime) -> Location | None:
         accuracy = float(parts[2]) if len(parts) == 3 else None
     except ValueError:
         return None
-    return Location(latitude=lat, longitude=lon, accuracy_m=accuracy, source="static", taken_at=now)
+    return Location(latitude=lat, longitude=lon, accuracy_m=accuracy, source=TYPED_SOURCE, taken_at=now)

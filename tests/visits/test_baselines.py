@@ -40,7 +40,7 @@ def test_the_digest_names_the_reps_who_stand_out(db, settings, demo_org):
         say(reps["li"], "/checkin")
         say(reps["li"], f"/location {30.24321 + jitter:.6f} {120.15082 + jitter:.6f}")  # never an accuracy
         say(reps["zhang"], "/checkin")
-        say(reps["zhang"], f"/location {30.25111 + jitter:.6f} {120.16123 - jitter:.6f} 12")
+        say(reps["zhang"], f"/location {30.25111 + jitter:.6f} {120.16123 - jitter:.6f} {10 + day * 7 % 13}")
         say(reps["sam"], "/checkin")
         say(reps["sam"], "/location 30.262218 120.171345 9")  # the very same point every day
         clock.advance(days=1)

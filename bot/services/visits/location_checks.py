@@ -152,10 +152,6 @@ def check_travel(fix: Fix, previous: PreviousFix | None, limits: Thresholds) -> 
     })]
 
 
-def check_repeated(repeated_on_another_day: bool) -> list[Reason]:
-    return [Reason("repeated_coordinates", FLAG)] if repeated_on_another_day else []
-
-
 def check_live_still(trail: list[tuple[float, float]]) -> list[Reason]:
     """A live location whose updates never move at all is a replay, not a phone in a pocket."""
     if len(trail) < LIVE_STILL_MIN_UPDATES or len(set(trail)) > 1:

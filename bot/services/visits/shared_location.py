@@ -12,7 +12,9 @@ from sqlalchemy.orm import aliased
 
 from bot.errors import UserError
 from bot.services.core import geo
+from bot.services.visits import evidence
 from bot.services.visits import location_checks as checks
+from bot.services.visits import spoof_checks as spoof
 from bot.services.visits.customer_location import (
     CustomerLocated,
     set_customer_location,
@@ -21,7 +23,7 @@ from bot.services.visits.customer_location import (
 from bot.services.visits.location_checks import Fix, PreviousFix, Reason, Thresholds
 from bot.services.visits.thresholds import as_thresholds, unit_settings_query
 from bot.services.visits.visit_targets import Target, target_of
-from bot.services.visits.visits import WAITING, local_day_bounds, zone_of
+from bot.services.visits.visits import WAITING, zone_of
 from db.models import (
     Customer,
     CustomerLocationRequest,
@@ -72,7 +74,6 @@ class Surroundings:
     setloc: CustomerLocationRequest | None  # the owner asked to set a customer's location
     limits: Thresholds
     previous: PreviousFix | None  # the rep's last position before this one
-    repeated: bool  # exactly these coordinates were seen on another day
     targets: dict[int, Target | None] = field(default_factory=dict)  # by visit id
 
 
@@ -88,7 +89,7 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
     live_message = message_id if fix.source == "live" else None
     around = lookup(uow, user_id, fix, now, message_id=live_message)
     if around.trail_of is not None and live_message is not None:
-        return live_update(uow, around.trail_of, fix, live_message)
+        return live_update(uow, around.trail_of, fix, live_message, around.limits)
     request, waiting = around.setloc, around.waiting
     if request is not None and (waiting is None or request.created_at > waiting.created_at):
         return set_customer_location(uow, request, fix, now)
@@ -150,14 +151,6 @@ def previous_fix(uow: UnitOfWork, user_id: int, before: datetime) -> PreviousFix
     return PreviousFix(row.latitude, row.longitude, row.taken_at) if row else None
 
 
-def _repeated_query(latitude, longitude, day_start, day_end) -> Select:
-    """Any position at exactly these coordinates outside the local day (index-only on ix_visits_coordinates)."""
-    return select(Visit.taken_at).where(
-        Visit.latitude == latitude, Visit.longitude == longitude,
-        or_(Visit.taken_at < day_start, Visit.taken_at >= day_end),
-    ).limit(1)
-
-
 @cache
 def _lookup_template(by_visit_id: bool, by_message: bool) -> Select:
     """Built once per process (bound parameters only): building and cache-keying an expression this
@@ -174,19 +167,16 @@ def _lookup_template(by_visit_id: bool, by_message: bool) -> Select:
     setloc = aliased(CustomerLocationRequest, waiting_request_query(user_id, bindparam("now")).subquery(), name="setloc")
     unit_settings = aliased(VisitSettings, unit_settings_query(bindparam("unit_id")).subquery(), name="unit_settings")
     previous = previous_fix_query(user_id, bindparam("taken_at")).subquery("previous")
-    repeated = _repeated_query(
-        bindparam("latitude"), bindparam("longitude"), bindparam("day_start"), bindparam("day_end")
-    ).subquery("repeated")
     return (
         select(User, Visit, Customer.name, Customer.latitude, Customer.longitude, Lead.company, Lead.latitude,
                Lead.longitude, trail_of if by_message else null(), setloc, unit_settings, previous.c.latitude,
-               previous.c.longitude, previous.c.taken_at, repeated.c.taken_at)
+               previous.c.longitude, previous.c.taken_at)
         .select_from(User)
         .outerjoin(Visit, (Visit.user_id == User.id) & or_(*candidates))
         .outerjoin(Customer, Customer.id == Visit.customer_id)
         .outerjoin(Lead, Lead.id == Visit.lead_id)
         .outerjoin(setloc, true()).outerjoin(unit_settings, true())
-        .outerjoin(previous, true()).outerjoin(repeated, true())
+        .outerjoin(previous, true())
         .where(User.id == user_id)
         # Serialises one rep's positions (two taps never pin twice); the user row is read fresh.
         .with_for_update(of=User)
@@ -198,17 +188,12 @@ def lookup_statement(user: User, fix: Fix, now: datetime, visit_id: int | None =
                      message_id: str | None = None) -> tuple[Select, dict]:
     """One statement for everything a position needs, locking the rep: the visit it lands on (with
     its customer's or lead's name and place), the visit a live location's message follows, a pending
-    /setloc, the unit's thresholds, the previous position and a repeated one.
+    /setloc, the unit's thresholds and the previous position.
 
     Each fact is a one-row derived table LEFT JOINed `ON true` to the user's row, so a missing fact
     is NULLs, not a missing row; the candidate visits (waiting, in-window and followed, or the one a
     link names) give at most three rows. Every part is an index lookup (see db.models.visits)."""
-    zone = zone_of(user)
-    day_start, day_end = local_day_bounds(zone, fix.taken_at.astimezone(zone).date())
-    params = {
-        "user_id": user.id, "unit_id": user.unit_id, "now": now, "taken_at": fix.taken_at,
-        "latitude": fix.latitude, "longitude": fix.longitude, "day_start": day_start, "day_end": day_end,
-    }
+    params = {"user_id": user.id, "unit_id": user.unit_id, "now": now, "taken_at": fix.taken_at}
     if visit_id is not None:
         params["visit_id"] = visit_id
     if message_id is not None:
@@ -247,31 +232,28 @@ def lookup(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, visit_id: int
             waiting = visit
         else:
             in_window = visit
-    *_, setloc, unit_settings, previous_lat, previous_lon, previous_at, repeated_at = rows[0]
+    *_, setloc, unit_settings, previous_lat, previous_lon, previous_at = rows[0]
     previous = PreviousFix(previous_lat, previous_lon, previous_at) if previous_at is not None else None
-    return Surroundings(
-        user, waiting, in_window, trail_of, setloc, as_thresholds(unit_settings), previous,
-        repeated_at is not None, targets,
-    )
+    return Surroundings(user, waiting, in_window, trail_of, setloc, as_thresholds(unit_settings), previous, targets)
 
 
-def judge(visit: Visit, user: User, fix: Fix, target: Target | None,
-          around: Surroundings) -> tuple[list[Reason], float | None]:
-    """Every check for one position; returns the reasons and the distance to the target."""
+def judge(visit: Visit, user: User, fix: Fix, target: Target | None, around: Surroundings,
+          evidence: spoof.Evidence) -> tuple[list[Reason], float | None]:
+    """Every check for one position; returns the reasons and the distance to the target (a visit's
+    customer or lead; the office for a check-in or check-out, judged by spoof.check_away_from_office)."""
     limits = around.limits
     if visit.kind == "visit":
-        anchor, fence = (target.location if target is not None else None), limits.geofence_m
-        place = target.kind if target is not None else "expected"
+        anchor = target.location if target is not None else None
+        distance = checks.distance_to(fix, anchor)
+        reasons = checks.check_geofence(distance, limits.geofence_m, target.kind if target is not None else "expected")
     else:
-        anchor, fence, place = limits.office, limits.office_radius_m or limits.geofence_m, "office"
-    distance = checks.distance_to(fix, anchor)
-    reasons = (
+        distance, reasons = checks.distance_to(fix, limits.office), []
+    reasons += (
         checks.check_source(fix)
         + checks.check_accuracy(fix, limits)
-        + checks.check_geofence(distance, fence, place)
         + checks.check_travel(fix, around.previous, limits)
-        + checks.check_repeated(around.repeated)
         + checks.check_sent_late(fix)
+        + spoof.spoof_reasons(evidence, limits)
     )
     if visit.no_location_reason:
         reasons += checks.check_attached_late(visit.started_at, fix)
@@ -286,7 +268,7 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
     """Judge a position and pin it to the visit (the same path for chat, web page and console)."""
     user = around.user
     target = around.targets.get(visit.id)
-    reasons, distance = judge(visit, user, fix, target, around)
+    reasons, distance = judge(visit, user, fix, target, around, gather(uow, visit, fix, target, around.limits))
     kept = [r for r in visit.reasons if r.get("code") == "no_location"]
     visit.latitude, visit.longitude, visit.accuracy_m = fix.latitude, fix.longitude, fix.accuracy_m
     visit.source, visit.taken_at, visit.arrived_at = fix.source, fix.taken_at, fix.arrived_at
@@ -310,6 +292,16 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
                   fix.accuracy_m, fix.taken_at.astimezone(zone_of(user)), located)
 
 
+def gather(uow: UnitOfWork, visit: Visit, fix: Fix, target: Target | None, limits: Thresholds) -> spoof.Evidence:
+    """What the spoof checks read for a position pinned to `visit`: the rep's own history near it."""
+    place = spoof.Place(*target.location, spoof.SAVED) if target is not None and target.location else None
+    return spoof.Evidence(
+        fix, visit.kind, spoof.VisitWindow(visit.started_at, visit.ended_at), place,
+        recent_accuracies=evidence.recent_accuracies(uow, visit.user_id, fix.taken_at, limits.same_accuracy_fixes - 1),
+        earlier_fixes=evidence.earlier_fixes(uow, visit.user_id, visit.id, fix, limits),
+    )
+
+
 def _add_trail_point(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> None:
     """One point of a live location's trail; `message_id` is the live message its edits come as."""
     uow.session.add(VisitTrailPoint(
@@ -319,18 +311,21 @@ def _add_trail_point(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -
     ))
 
 
-def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> LiveUpdate:
-    """A live-location edit: extend the trail, and flag a trail that never moves."""
+# The reasons a live trail's shape gives; each update judges the trail so far afresh.
+TRAIL_CODES = frozenset({"live_not_moving", "live_simulated", "heading_mismatch", "replayed_trail",
+                         "replayed_trail_recent"})
+
+
+def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str, limits: Thresholds) -> LiveUpdate:
+    """A live-location edit: extend the trail, and judge its shape (never moving, a simulated walk,
+    a heading off its own path, a replay of one of the rep's earlier trails)."""
     _add_trail_point(uow, visit, fix, message_id)
     uow.session.flush()
-    trail = [
-        (p.latitude, p.longitude) for p in uow.session.execute(
-            select(VisitTrailPoint.latitude, VisitTrailPoint.longitude).where(
-                VisitTrailPoint.visit_id == visit.id, VisitTrailPoint.message_id == message_id)
-        )
-    ]
-    others = [r for r in visit.reasons if r.get("code") != "live_not_moving"]
-    reasons = others + [r.to_json() for r in checks.check_live_still(trail)]
+    trail = evidence.live_trail(uow, visit.id, message_id)
+    found = (checks.check_live_still([(p.latitude, p.longitude) for p in trail])
+             + spoof.trail_reasons(trail, evidence.earlier_trails(uow, visit.user_id, visit.id, trail, limits), limits))
+    others = [r for r in visit.reasons if r.get("code") not in TRAIL_CODES]
+    reasons = others + [r.to_json() for r in found]
     before = visit.verdict
     visit.reasons = reasons
     visit.verdict = checks.verdict_of(reasons, has_location=visit.latitude is not None)

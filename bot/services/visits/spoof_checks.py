@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from bot.messages import TYPED_SOURCE
 from bot.services.core import geo
 from bot.services.visits.location_checks import FLAG, Fix, Reason, Thresholds
 
@@ -325,6 +326,13 @@ def stored_place(evidence: Evidence, limits: Thresholds) -> Place | None:
     return evidence.place
 
 
+def trail_reasons(trail: Sequence[TrailPoint], earlier: Sequence[Sequence[TrailPoint]],
+                  limits: Thresholds) -> list[Reason]:
+    """The spoof checks of a live trail's shape (judged again on every update)."""
+    return (check_simulated_walk(trail, limits) + check_heading(trail, limits)
+            + check_replayed_trail(trail, earlier, limits))
+
+
 def spoof_reasons(evidence: Evidence, limits: Thresholds) -> list[Reason]:
     """Every spoof check for one position."""
     fix = evidence.fix
@@ -332,14 +340,13 @@ def spoof_reasons(evidence: Evidence, limits: Thresholds) -> list[Reason]:
         check_on_stored_place(fix, stored_place(evidence, limits), limits)
         + check_accuracy_implausible(fix, limits)
         + check_accuracy_repeated(fix, evidence.recent_accuracies, limits)
-        + check_typed_coordinates(fix.latitude, fix.longitude, limits)
+        + (check_typed_coordinates(fix.latitude, fix.longitude, limits) if fix.source != TYPED_SOURCE else [])
         + check_replayed_position(fix, evidence.earlier_fixes, limits)
         + check_taken_before_start(fix, evidence.window, limits)
         + check_away_from_office(evidence.kind, fix, limits)
     )
     if evidence.trail:
-        reasons += (check_simulated_walk(evidence.trail, limits) + check_heading(evidence.trail, limits)
-                    + check_replayed_trail(evidence.trail, evidence.earlier_trails, limits))
+        reasons += trail_reasons(evidence.trail, evidence.earlier_trails, limits)
     if evidence.kind == "visit":
         reasons += check_taken_after_visit(fix, evidence.window, limits)
     return reasons

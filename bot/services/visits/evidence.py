@@ -1,0 +1,90 @@
+"""What the spoof checks read beyond the position itself (spoof_checks.Evidence), gathered from the
+rep's own history: his last accuracies, his earlier positions and live trails near this one, the
+live trail this update extends. Only the rep's own history counts: two reps at one office point are
+not a replay of each other.
+
+Every read is bounded: the last few fixes by ix_visits_user_taken; earlier positions within a small
+box around this one (ix_visits_coordinates) and replay_days back; earlier trails within the same box,
+by the rep's trail points (ix_visit_trail_message leads with user_id).
+"""
+import math
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, union_all
+
+from bot.services.core import geo
+from bot.services.visits.location_checks import Fix, Thresholds
+from bot.services.visits.spoof_checks import EarlierFix, TrailPoint
+from db.models import Visit, VisitTrailPoint
+from db.session import UnitOfWork
+
+# Earlier positions are looked for within this many metres: a replay lies within a fraction of the
+# accuracy (5 % of at most a few hundred metres), so this box holds every candidate with room to spare.
+NEAR_M = 50.0
+# The accuracies the repeated-accuracy check needs: the fix itself and this many before it at most.
+ACCURACY_HISTORY = 20
+
+
+def _box(latitude: float, longitude: float, metres: float) -> tuple[float, float, float, float]:
+    """(south, north, west, east) around a point."""
+    dlat = math.degrees(metres / geo.EARTH_RADIUS_M)
+    dlon = dlat / max(math.cos(math.radians(latitude)), 0.01)
+    return latitude - dlat, latitude + dlat, longitude - dlon, longitude + dlon
+
+
+def recent_accuracies(uow: UnitOfWork, user_id: int, before: datetime, count: int) -> tuple[float | None, ...]:
+    """The accuracies of the rep's positions taken before `before`, newest first: pinned positions and
+    live-location updates alike."""
+    count = min(count, ACCURACY_HISTORY)
+    pinned = (select(Visit.accuracy_m.label("accuracy"), Visit.taken_at.label("at"))
+              .where(Visit.user_id == user_id, Visit.latitude.is_not(None), Visit.taken_at < before)
+              .order_by(Visit.taken_at.desc()).limit(count))
+    live = (select(VisitTrailPoint.accuracy_m.label("accuracy"), VisitTrailPoint.taken_at.label("at"))
+            .where(VisitTrailPoint.user_id == user_id, VisitTrailPoint.taken_at < before)
+            .order_by(VisitTrailPoint.taken_at.desc()).limit(count))
+    both = union_all(pinned.subquery().select(), live.subquery().select()).subquery()
+    rows = uow.session.execute(select(both.c.accuracy).order_by(both.c.at.desc()).limit(count))
+    return tuple(row.accuracy for row in rows)
+
+
+def earlier_fixes(uow: UnitOfWork, user_id: int, visit_id: int, fix: Fix, limits: Thresholds) -> tuple[EarlierFix, ...]:
+    """The rep's positions at his other visits and check-ins near this one, replay_days back."""
+    south, north, west, east = _box(fix.latitude, fix.longitude, NEAR_M)
+    rows = uow.session.execute(select(Visit.latitude, Visit.longitude, Visit.accuracy_m, Visit.taken_at).where(
+        Visit.latitude.between(south, north), Visit.longitude.between(west, east),
+        Visit.taken_at >= fix.taken_at - timedelta(days=limits.replay_days),
+        Visit.user_id == user_id, Visit.id != visit_id))
+    return tuple(EarlierFix(r.latitude, r.longitude, r.accuracy_m, r.taken_at) for r in rows)
+
+
+def live_trail(uow: UnitOfWork, visit_id: int, message_id: str) -> tuple[TrailPoint, ...]:
+    """This live location's updates so far, in the order they were taken."""
+    rows = uow.session.execute(
+        select(VisitTrailPoint.latitude, VisitTrailPoint.longitude, VisitTrailPoint.taken_at, VisitTrailPoint.heading,
+               VisitTrailPoint.accuracy_m)
+        .where(VisitTrailPoint.visit_id == visit_id, VisitTrailPoint.message_id == message_id)
+        .order_by(VisitTrailPoint.taken_at, VisitTrailPoint.id))
+    return tuple(TrailPoint(*row) for row in rows)
+
+
+def earlier_trails(uow: UnitOfWork, user_id: int, visit_id: int, trail: tuple[TrailPoint, ...],
+                   limits: Thresholds) -> tuple[tuple[TrailPoint, ...], ...]:
+    """The rep's live trails of other visits passing near this trail's first point, replay_days back,
+    each whole and in order."""
+    if not trail:
+        return ()
+    south, north, west, east = _box(trail[0].latitude, trail[0].longitude, NEAR_M)
+    near = (select(VisitTrailPoint.visit_id).where(
+        VisitTrailPoint.user_id == user_id, VisitTrailPoint.visit_id != visit_id,
+        VisitTrailPoint.taken_at >= trail[-1].taken_at - timedelta(days=limits.replay_days),
+        VisitTrailPoint.latitude.between(south, north), VisitTrailPoint.longitude.between(west, east),
+    ).distinct())
+    rows = uow.session.execute(
+        select(VisitTrailPoint.visit_id, VisitTrailPoint.latitude, VisitTrailPoint.longitude, VisitTrailPoint.taken_at,
+               VisitTrailPoint.heading, VisitTrailPoint.accuracy_m)
+        .where(VisitTrailPoint.user_id == user_id, VisitTrailPoint.visit_id.in_(near))
+        .order_by(VisitTrailPoint.visit_id, VisitTrailPoint.taken_at, VisitTrailPoint.id))
+    trails: dict[int, list[TrailPoint]] = {}
+    for visit, *point in rows:
+        trails.setdefault(visit, []).append(TrailPoint(*point))
+    return tuple(tuple(points) for points in trails.values())
