@@ -56,7 +56,9 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
         customer = Customer(
             name=lead.company, name_key=lead.name_key, phone=lead.phone, phone_key=lead.phone_key,
             owner_id=owner_id, level=lead.level, industry=lead.industry, region=lead.region,
-            latitude=lead.latitude, longitude=lead.longitude, created_by_id=actor_id, created_at=now,
+            latitude=lead.latitude, longitude=lead.longitude, location_source=lead.location_source,
+            location_trust=lead.location_trust, location_set_at=lead.location_set_at, created_by_id=actor_id,
+            created_at=now,
         )
         uow.session.add(customer)
         uow.session.flush()

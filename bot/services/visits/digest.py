@@ -11,6 +11,8 @@ from sqlalchemy import select
 from bot.services.core import outbox
 from bot.services.manager import scope
 from bot.services.visits import visits
+from bot.services.visits.location_checks import UNCONFIRMED
+from bot.services.visits.review import REVIEWABLE
 from db.models import Role, User, Visit
 from db.session import UnitOfWork
 
@@ -25,6 +27,7 @@ class RepLine:
     verified: int = 0
     flagged: int = 0
     unverified: int = 0
+    unconfirmed: int = 0  # held: the place of the customer or lead is not confirmed yet
     checked_in: bool = False
     reasons: Counter = field(default_factory=Counter)
 
@@ -70,8 +73,9 @@ def build(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
         line.verified += visit.counts
         line.flagged += visit.verdict == "flagged"
         line.unverified += visit.verdict == "unverified"
+        line.unconfirmed += visit.verdict == UNCONFIRMED
         line.reasons.update(r["code"] for r in visit.reasons if r.get("severity") == "flag")
-        to_review += visit.verdict in ("flagged", "unverified") and visit.review_status == "none"
+        to_review += visit.verdict in REVIEWABLE and visit.review_status == "none"
     return Digest(manager_id, day, list(lines.values()), to_review)
 
 

@@ -46,8 +46,8 @@ class PlaceNews:
     """What a pinned visit did to its record's place."""
 
     event: str  # tentative (a first place) | confirmed
-    counted: int = 0  # held visits that count now (confirmed)
-    flagged: int = 0  # held visits now flagged as too far from the confirmed place
+    counted: int = 0  # other held visits that count now (confirmed)
+    flagged: int = 0  # other held visits now flagged as too far from the confirmed place
 
 
 @dataclass(frozen=True)
@@ -125,18 +125,22 @@ def settle(uow: UnitOfWork, visit: Visit, record: Place | None, fence: float, no
     latitude = sum(v.latitude for v in group) / len(group)  # type: ignore[misc]
     longitude = sum(v.longitude for v in group) / len(group)  # type: ignore[misc]
     set_place(record, latitude, longitude, "visit", TRUSTED, now)
-    counted, flagged = rejudge(held, (latitude, longitude), fence, "place_confirmed")
+    others = [v for v in held if v.id != visit.id]
+    counted, flagged = rejudge(others, (latitude, longitude), fence, "place_confirmed")
+    rejudge([visit], (latitude, longitude), fence, None)  # it confirms the place: no note
     return PlaceNews("confirmed", counted, flagged)
 
 
-def rejudge(visits: list[Visit], place: tuple[float, float], fence: float, note: str) -> tuple[int, int]:
+def rejudge(visits: list[Visit], place: tuple[float, float], fence: float, note: str | None) -> tuple[int, int]:
     """Judge held (or re-anchored) visits again against a trusted place: (now counting, now flagged)."""
     counted = flagged = 0
     for visit in visits:
         assert visit.latitude is not None and visit.longitude is not None
         distance = geo.distance_m(visit.latitude, visit.longitude, place[0], place[1])
         kept = [r for r in visit.reasons if r.get("code") not in (HELD, "outside_geofence", note)]
-        reasons = kept + [r.to_json() for r in checks.check_geofence(distance, fence)] + [Reason(note, checks.NOTE).to_json()]
+        reasons = kept + [r.to_json() for r in checks.check_geofence(distance, fence)]
+        if note is not None:
+            reasons.append(Reason(note, checks.NOTE).to_json())
         visit.reasons, visit.distance_m = reasons, distance
         visit.verdict = checks.verdict_of(reasons)
         visit.counts = visit.verdict == "verified" or visit.review_status == "approved"
