@@ -20,12 +20,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("customers") as batch:
-        batch.add_column(sa.Column("location_trust", sa.String(length=12), nullable=True))
-    with op.batch_alter_table("leads") as batch:
-        batch.add_column(sa.Column("location_source", sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column("location_set_at", db.base.UTCDateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("location_trust", sa.String(length=12), nullable=True))
+    # Plain ADD COLUMN (no batch copy on SQLite: leads is referenced by other tables' foreign keys).
+    op.add_column("customers", sa.Column("location_trust", sa.String(length=12), nullable=True))
+    op.add_column("leads", sa.Column("location_source", sa.String(length=16), nullable=True))
+    op.add_column("leads", sa.Column("location_set_at", db.base.UTCDateTime(timezone=True), nullable=True))
+    op.add_column("leads", sa.Column("location_trust", sa.String(length=12), nullable=True))
     op.execute(
         "UPDATE customers SET location_trust = CASE WHEN location_source IN ('import', 'owner') "
         "THEN 'trusted' ELSE 'tentative' END WHERE latitude IS NOT NULL"
@@ -36,9 +35,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("leads") as batch:
-        batch.drop_column("location_trust")
-        batch.drop_column("location_set_at")
-        batch.drop_column("location_source")
-    with op.batch_alter_table("customers") as batch:
-        batch.drop_column("location_trust")
+    for column in ("location_trust", "location_set_at", "location_source"):
+        op.drop_column("leads", column)
+    op.drop_column("customers", "location_trust")
