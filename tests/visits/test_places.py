@@ -2,14 +2,17 @@
 agreeing visits confirm a place, imported coordinates are trusted at once, a manager re-anchors a
 place with the evidence (not found out of his scope), and /setloc with a flagged position stays
 tentative."""
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
+from bot.jobs.visits import manager_digests
 from bot.services.core import org
 from bot.services.leads import imports
 from db.base import utcnow
-from db.models import Customer, Lead, OrgUnit, User
-from tests.conftest import say
+from db.models import Customer, Lead, OrgUnit, OutboxMessage, User
+from tests.conftest import posted, say
 from tests.visits.test_visits import Clock, add_records, clocked_console, reason_codes, visits_of
 
 FOODS = (31.2304, 121.4737)
@@ -142,6 +145,12 @@ def test_reanchoring_is_offered_with_the_evidence_and_applied_by_a_manager_in_sc
     assert "West Lake Tea: the last 3 verified visits agree on another place" in out
     assert "(#3 2026-05-07 李雷 Li Lei 1,857 m away; #2 2026-05-06 李雷 Li Lei 1,913 m away; #1 2026-05-06" in out
     assert f"/customer {tea} reanchor" in out
+    # The evening digest of that day offers it too.
+    manager_digests(db, datetime(2026, 5, 7, 10, 35, tzinfo=UTC), settings)
+    with db.uow() as uow:
+        [digest] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct")).all()
+    assert "West Lake Tea: the last 3 verified visits agree on another place (#3 2026-05-07" in posted(digest).text
+    assert f"/customer {tea} reanchor" in posted(digest).text
     _west_boss(db)
     west = console_for(db, settings, clock, "westboss")
     refused = say(west, f"/customer {tea} reanchor")
