@@ -92,6 +92,10 @@ def test_two_agreeing_visits_by_another_rep_confirm_the_place_but_one_rep_on_one
     assert "Verdict: verified" in out and "2 visits that waited for it count now" in out
     assert [(v.verdict, v.counts) for v in visits_of(db, "li")] == [("verified", True), ("verified", True)]
     assert customer(db, "Shanghai Foods").location_trust == "trusted"
+    with db.uow() as uow:
+        told = sorted(posted(m).text for m in uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "direct", OutboxMessage.chat_id == "@li")))
+    assert told == [f"The place of Shanghai Foods is now confirmed. Your visit #{n} there counts." for n in (1, 2)]
     # The manager's queue no longer holds them.
     assert "Nothing waits for your review" in say(mei, "/review")
 

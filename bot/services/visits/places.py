@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.services.core import geo
+from bot.services.core import geo, outbox
 from bot.services.visits import location_checks as checks
 from bot.services.visits.location_checks import UNCONFIRMED, Reason
 from db.models import Customer, Lead, User, Visit
@@ -128,7 +128,19 @@ def settle(uow: UnitOfWork, visit: Visit, record: Place | None, fence: float, no
     others = [v for v in held if v.id != visit.id]
     counted, flagged = rejudge(others, (latitude, longitude), fence, "place_confirmed")
     rejudge([visit], (latitude, longitude), fence, None)  # it confirms the place: no note
+    _tell_others(uow, visit, others, _kind_and_name(record)[1])
     return PlaceNews("confirmed", counted, flagged)
+
+
+def _tell_others(uow: UnitOfWork, visit: Visit, others: list[Visit], name: str) -> None:
+    """The other reps whose held visits were judged again get one direct message each per visit;
+    the confirming rep reads it in his answer."""
+    for other in others:
+        if other.user_id != visit.user_id:
+            told = {"visit_id": other.id, "target_name": name, "verdict": other.verdict,
+                    "distance_m": other.distance_m}
+            outbox.queue_direct(uow, other.user_id, "visits/place_confirmed_told", told,
+                                dedupe_key=f"place_confirmed:{other.id}")
 
 
 def rejudge(visits: list[Visit], place: tuple[float, float], fence: float, note: str | None) -> tuple[int, int]:
