@@ -56,6 +56,7 @@ def customer(db, name: str) -> Customer:
 def test_a_spoofed_first_visit_does_not_poison_the_place(li, db, clock):
     out = visit_at(li, "foods", SPOOF)
     assert "Verdict: place not yet confirmed" in out and "as a place not yet confirmed" in out
+    assert "Location: not yet confirmed" in say(li, "/customer 2")
     clock.advance(days=1)
     out = visit_at(li, "foods", FOODS)
     # The genuine visit is held, not flagged as far from the spoofed place.
@@ -72,6 +73,7 @@ def test_a_spoofed_first_visit_does_not_poison_the_place(li, db, clock):
     assert (confirming.verdict, confirming.counts) == ("verified", True)
     foods = customer(db, "Shanghai Foods")
     assert (foods.location_trust, foods.location_source) == ("trusted", "visit")
+    assert "Location: confirmed" in say(li, f"/customer {foods.id}")
     assert abs(foods.latitude - (FOODS[0] + 0.0001)) < 1e-9
     clock.advance(days=1)
     assert "Verdict: verified" in visit_at(li, "foods", (FOODS[0] - 0.0003, FOODS[1]))

@@ -135,6 +135,7 @@ class CustomerDetail:
     contacts: list[tuple[str, str | None]]
     deals: list[tuple[int, str, str, Decimal, str]]  # id, name, stage, amount, currency
     lead_ids: list[int]
+    place_trust: str | None = None  # trusted | tentative (bot.services.visits.places); None: no place
 
 
 def customer_id(raw: str | int) -> int:
@@ -157,4 +158,5 @@ def customer_detail(uow: UnitOfWork, user_id: int, raw_id: str | int, today) -> 
     lead_ids = list(uow.session.scalars(select(Lead.id).where(Lead.customer_id == cid).order_by(Lead.id).limit(10)))
     return CustomerDetail(customer.id, customer.name, user_name(uow, customer.owner_id), customer.level,
                           customer.phone, customer.industry, customer.region, customer.address,
-                          customer.latitude is not None, contacts, deals, lead_ids)
+                          customer.latitude is not None, contacts, deals, lead_ids,
+                          customer.location_trust if customer.latitude is not None else None)
