@@ -199,5 +199,19 @@ def test_setloc_with_a_flagged_position_gives_a_tentative_place(li, db, clock):
     assert customer(db, "West Lake Tea").location_trust == "trusted"
     say(li, "/setloc c2")
     clock.advance(minutes=20)
-    assert "now checked against this place" in say(li, f"/location {FOODS[0]} {FOODS[1]} 12")
+    out = say(li, f"/location {FOODS[0]} {FOODS[1]} 12")
+    assert "now checked against this place" in out and "counts now" not in out
     assert customer(db, "Shanghai Foods").location_trust == "trusted"
+    # The visit that waited for the place is judged against it: it was 8 km away, so it is flagged now.
+    held = visits_of(db, "li")[0]
+    assert held.verdict == "flagged" and "outside_geofence" in reason_codes(held)
+
+
+def test_a_good_setloc_makes_the_visits_that_waited_count(li, db, clock):
+    visit_at(li, "foods", FOODS)
+    clock.advance(minutes=10)
+    say(li, "/setloc c2")
+    out = say(li, f"/location {FOODS[0] + 0.0003} {FOODS[1]} 8")
+    assert "now checked against this place. 1 visit that waited for it counts now." in out
+    assert [(v.verdict, v.counts) for v in visits_of(db, "li")] == [("verified", True)]
+    assert customer(db, "Shanghai Foods").location_source == "owner"

@@ -30,6 +30,7 @@ class CustomerLocated:
     trust: str = places.TRUSTED  # what the customer's place is now
     saved: bool = True  # False: a flagged position left a trusted place as it was
     reasons: list[dict] = field(default_factory=list)  # why the position was not trusted
+    counted: int = 0  # visits that waited for the place and count now
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,11 @@ def set_customer_location(uow: UnitOfWork, request: CustomerLocationRequest, fix
         return CustomerLocated(customer.id, customer.name, customer.latitude, customer.longitude, fix.accuracy_m,
                                places.TRUSTED, False, flagged)
     source = "owner" if owner else ("manager" if manager else "member")
-    places.set_place(customer, fix.latitude, fix.longitude, source, trust, now)
+    counted = 0
+    if trust == places.TRUSTED:
+        counted, _ = places.trust_place(uow, customer, fix.latitude, fix.longitude, source, limits.geofence_m,
+                                        user.id, now)
+    else:
+        places.set_place(customer, fix.latitude, fix.longitude, source, trust, now)
     return CustomerLocated(customer.id, customer.name, fix.latitude, fix.longitude, fix.accuracy_m, trust, True,
-                           flagged)
+                           flagged, counted)

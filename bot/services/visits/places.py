@@ -128,15 +128,26 @@ def settle(uow: UnitOfWork, visit: Visit, record: Place | None, fence: float, no
     others = [v for v in held if v.id != visit.id]
     counted, flagged = rejudge(others, (latitude, longitude), fence, "place_confirmed")
     rejudge([visit], (latitude, longitude), fence, None)  # it confirms the place: no note
-    _tell_others(uow, visit, others, _kind_and_name(record)[1])
+    _tell_others(uow, visit.user_id, others, _kind_and_name(record)[1])
     return PlaceNews("confirmed", counted, flagged)
 
 
-def _tell_others(uow: UnitOfWork, visit: Visit, others: list[Visit], name: str) -> None:
-    """The other reps whose held visits were judged again get one direct message each per visit;
-    the confirming rep reads it in his answer."""
+def trust_place(uow: UnitOfWork, record: Place, latitude: float, longitude: float, source: str, fence: float,
+                actor_id: int, now: datetime) -> tuple[int, int]:
+    """A trusted place set by hand (/setloc): the record's held visits are judged again against it,
+    as when visits confirm it. Returns (now counting, now flagged)."""
+    set_place(record, latitude, longitude, source, TRUSTED, now)
+    held = _held(uow, record)
+    done = rejudge(held, (latitude, longitude), fence, "place_confirmed")
+    _tell_others(uow, actor_id, held, _kind_and_name(record)[1])
+    return done
+
+
+def _tell_others(uow: UnitOfWork, actor_id: int, others: list[Visit], name: str) -> None:
+    """The reps whose held visits were judged again get one direct message each per visit, but the
+    one who confirmed the place: he reads it in his answer."""
     for other in others:
-        if other.user_id != visit.user_id:
+        if other.user_id != actor_id:
             told = {"visit_id": other.id, "target_name": name, "verdict": other.verdict,
                     "distance_m": other.distance_m}
             outbox.queue_direct(uow, other.user_id, "visits/place_confirmed_told", told,
