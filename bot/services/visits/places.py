@@ -10,7 +10,7 @@ verdict `unconfirmed`): it counts once a manager approves it or once the place i
 - A held visit that passed every other check and lands within the geofence of another such visit,
   made on another local day or by another rep, confirms the place (their mean, source `visit`);
   the visits that were held are judged again against it (`rejudge`): inside the geofence they count,
-  outside they are flagged with the distance.
+  outside they are flagged with the distance. A trusted /setloc does the same (`trust_place`).
 - Re-anchoring (`offer_for`, `reanchor`): when the last REANCHOR_VISITS visits that passed every
   check but the geofence all landed away from a trusted place, within the geofence of each other
   and on at least two local days, a manager is offered to move the place there.
