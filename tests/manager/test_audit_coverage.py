@@ -42,6 +42,26 @@ def _flag_visit(db) -> dict:
     return {"visit": visit_id}
 
 
+def _far_visits(db) -> dict:
+    """Customer 1 gets a trusted place, and li three visits on two days that agree 2 km away from it."""
+    from db.models import Customer
+
+    now = utcnow()
+    with db.uow() as uow:
+        customer = uow.session.get(Customer, 1)
+        customer.latitude, customer.longitude, customer.location_trust = 30.0, 120.0, "trusted"
+        li = identity.find_user(uow, "li").id
+        for n, ago in enumerate((timedelta(days=2), timedelta(days=2, hours=-1), timedelta(days=1))):
+            at = now - ago
+            uow.session.add(Visit(
+                user_id=li, kind="visit", customer_id=1, status="closed", started_at=at, created_at=at,
+                latitude=30.02 + n * 0.0001, longitude=120.0, accuracy_m=10, source="static", taken_at=at,
+                arrived_at=at, verdict="flagged", counts=False, review_status="none",
+                reasons=[{"code": "outside_geofence", "severity": "flag", "distance_m": 2224, "limit_m": 500}]))
+        uow.commit()
+    return {}
+
+
 @dataclass(frozen=True)
 class Scenario:
     run: tuple[str, ...]
@@ -62,6 +82,8 @@ WRITERS: dict[str, Scenario] = {
     "visit": Scenario(("/visit c1", "/location 30 120"), setup=CONVERTED),
     "setloc": Scenario(("/setloc c1", "/location 30 120"), setup=CONVERTED),
     "customer setloc": Scenario(("/customer 1 setloc", "/location 30 120"), setup=CONVERTED),
+    "customer reanchor": Scenario(("/as mei", "/customer 1 reanchor"), setup=CONVERTED, prepare=_far_visits,
+                                  ok=("地点已调整",)),
     "location": Scenario(("/location 30.001 120.001",), setup=(*CONVERTED, "/visit c1")),
     "checkin": Scenario(("/checkin", "/location 30 120"), setup=("/as li",)),
     "checkout": Scenario(("/checkout", "/location 30 120"), setup=("/as li", "/checkin", "/location 30 120")),

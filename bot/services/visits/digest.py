@@ -10,7 +10,10 @@ from sqlalchemy import select
 
 from bot.services.core import outbox
 from bot.services.manager import scope
-from bot.services.visits import visits
+from bot.services.visits import reanchoring, visits
+from bot.services.visits.location_checks import UNCONFIRMED
+from bot.services.visits.places import ReanchorOffer
+from bot.services.visits.review import REVIEWABLE
 from db.models import Role, User, Visit
 from db.session import UnitOfWork
 
@@ -25,6 +28,7 @@ class RepLine:
     verified: int = 0
     flagged: int = 0
     unverified: int = 0
+    unconfirmed: int = 0  # held: the place of the customer or lead is not confirmed yet
     checked_in: bool = False
     reasons: Counter = field(default_factory=Counter)
 
@@ -40,6 +44,7 @@ class Digest:
     day: date
     reps: list[RepLine]
     to_review: int
+    offers: list[ReanchorOffer] = field(default_factory=list)  # places the day's far visits would move
 
     @property
     def total(self) -> int:
@@ -59,6 +64,7 @@ def build(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
         select(Visit).where(Visit.user_id.in_(list(lines)), Visit.started_at >= start, Visit.started_at < end)
     ).all()
     to_review = 0
+    far = [v.id for v in rows if any(r.get("code") == "outside_geofence" for r in v.reasons)]
     for visit in rows:
         line = lines[visit.user_id]
         if visit.kind == "checkin":
@@ -70,9 +76,11 @@ def build(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
         line.verified += visit.counts
         line.flagged += visit.verdict == "flagged"
         line.unverified += visit.verdict == "unverified"
+        line.unconfirmed += visit.verdict == UNCONFIRMED
         line.reasons.update(r["code"] for r in visit.reasons if r.get("severity") == "flag")
-        to_review += visit.verdict in ("flagged", "unverified") and visit.review_status == "none"
-    return Digest(manager_id, day, list(lines.values()), to_review)
+        to_review += visit.verdict in REVIEWABLE and visit.review_status == "none"
+    offers = reanchoring.offers_for_visits(uow, manager_id, far) if far else []
+    return Digest(manager_id, day, list(lines.values()), to_review, offers)
 
 
 def due_managers(uow: UnitOfWork, now: datetime) -> list[tuple[int, date]]:

@@ -13,12 +13,14 @@ from sqlalchemy.orm import aliased
 from bot.errors import UserError
 from bot.services.core import geo
 from bot.services.visits import location_checks as checks
+from bot.services.visits import places
 from bot.services.visits.customer_location import (
     CustomerLocated,
     set_customer_location,
     waiting_request_query,
 )
 from bot.services.visits.location_checks import Fix, PreviousFix, Reason, Thresholds
+from bot.services.visits.places import PlaceNews
 from bot.services.visits.thresholds import as_thresholds, unit_settings_query
 from bot.services.visits.visit_targets import Target, target_of
 from bot.services.visits.visits import WAITING, local_day_bounds, zone_of
@@ -50,7 +52,7 @@ class Pinned:
     distance_m: float | None
     accuracy_m: float | None
     taken_local: datetime
-    located_target: bool = False  # the customer/lead got its first location from this visit
+    place: PlaceNews | None = None  # what this visit did to its customer's or lead's place
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
         return live_update(uow, around.trail_of, fix, live_message)
     request, waiting = around.setloc, around.waiting
     if request is not None and (waiting is None or request.created_at > waiting.created_at):
-        return set_customer_location(uow, request, fix, now)
+        return set_customer_location(uow, request, fix, now, around.user, around.limits, around.previous,
+                                     around.repeated)
     if waiting is None:
         waiting = around.in_window
     if waiting is None and edited:
@@ -179,7 +182,7 @@ def _lookup_template(by_visit_id: bool, by_message: bool) -> Select:
     ).subquery("repeated")
     return (
         select(User, Visit, Customer.name, Customer.latitude, Customer.longitude, Lead.company, Lead.latitude,
-               Lead.longitude, trail_of if by_message else null(), setloc, unit_settings, previous.c.latitude,
+               Lead.longitude, Customer.location_trust, Lead.location_trust, trail_of if by_message else null(), setloc, unit_settings, previous.c.latitude,
                previous.c.longitude, previous.c.taken_at, repeated.c.taken_at)
         .select_from(User)
         .outerjoin(Visit, (Visit.user_id == User.id) & or_(*candidates))
@@ -230,15 +233,16 @@ def lookup(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, visit_id: int
         raise UserError("not_linked")
     waiting = in_window = trail_of = None
     targets: dict[int, Target | None] = {}
-    for (_user, visit, customer_name, customer_lat, customer_lon, lead_name, lead_lat, lead_lon, trail_id, *_) in rows:
+    for (_user, visit, customer_name, customer_lat, customer_lon, lead_name, lead_lat, lead_lon, customer_trust,
+         lead_trust, trail_id, *_) in rows:
         if visit is None:
             continue
         if visit.customer_id is not None:
             place = (customer_lat, customer_lon) if customer_lat is not None else None
-            targets[visit.id] = Target("customer", visit.customer_id, customer_name, place)
+            targets[visit.id] = Target("customer", visit.customer_id, customer_name, place, customer_trust)
         elif visit.lead_id is not None:
             place = (lead_lat, lead_lon) if lead_lat is not None else None
-            targets[visit.id] = Target("lead", visit.lead_id, lead_name, place)
+            targets[visit.id] = Target("lead", visit.lead_id, lead_name, place, lead_trust)
         else:
             targets[visit.id] = None
         if visit.id == trail_id:
@@ -259,8 +263,12 @@ def judge(visit: Visit, user: User, fix: Fix, target: Target | None,
           around: Surroundings) -> tuple[list[Reason], float | None]:
     """Every check for one position; returns the reasons and the distance to the target."""
     limits = around.limits
+    place: list[Reason] = []
     if visit.kind == "visit":
         anchor, fence = (target.location if target is not None else None), limits.geofence_m
+        if target is not None and target.trust != places.TRUSTED:
+            # A tentative place never flags: the visit is held until the place is confirmed.
+            place, fence = checks.check_place(target.trust), float("inf")
     else:
         anchor, fence = limits.office, limits.office_radius_m or limits.geofence_m
     distance = checks.distance_to(fix, anchor)
@@ -268,6 +276,7 @@ def judge(visit: Visit, user: User, fix: Fix, target: Target | None,
         checks.check_source(fix)
         + checks.check_accuracy(fix, limits)
         + checks.check_geofence(distance, fence)
+        + place
         + checks.check_travel(fix, around.previous, limits)
         + checks.check_repeated(around.repeated)
         + checks.check_sent_late(fix)
@@ -297,16 +306,13 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
         visit.status = "open" if visit.kind == "visit" else "closed"
     if live_message is not None:  # the first point of the trail its updates extend
         _add_trail_point(uow, visit, fix, live_message)
-    located = visit.verdict == "verified" and target is not None and target.location is None
-    if located:
-        record = target_of(uow, visit)
-        assert record is not None
-        record.latitude, record.longitude = fix.latitude, fix.longitude
-        if isinstance(record, Customer):
-            record.location_source, record.location_set_at = "visit", fix.arrived_at
+    news = None
+    if visit.verdict == checks.UNCONFIRMED and target is not None:
+        uow.session.flush()  # the held visits of its record are read back, this one among them
+        news = places.settle(uow, visit, target_of(uow, visit), around.limits.geofence_m, fix.arrived_at)
     uow.session.flush()
-    return Pinned(visit.id, visit.kind, target.name if target else None, visit.verdict, visit.reasons, distance,
-                  fix.accuracy_m, fix.taken_at.astimezone(zone_of(user)), located)
+    return Pinned(visit.id, visit.kind, target.name if target else None, visit.verdict, visit.reasons,
+                  visit.distance_m, fix.accuracy_m, fix.taken_at.astimezone(zone_of(user)), news)
 
 
 def _add_trail_point(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -> None:
