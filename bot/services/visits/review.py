@@ -2,7 +2,7 @@
 
 counts stays True exactly when the verdict is verified or a manager approved the visit.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -11,6 +11,7 @@ from bot.errors import UserError
 from bot.services.core import audit_log, outbox, paging
 from bot.services.manager import scope
 from bot.services.visits import visits
+from bot.services.visits.photos import photo_counts
 from bot.services.visits.visit_targets import target_name, target_of
 from db.models import User, Visit
 from db.session import UnitOfWork
@@ -31,6 +32,8 @@ class QueueItem:
     distance_m: float | None
     accuracy_m: float | None
     source: str
+    photos: int = 0  # photos attached to the visit (`/photos VISIT_ID` sends them)
+    photo_reasons: list[dict] = field(default_factory=list)  # their flags, notes left out
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,12 @@ def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PA
         select(Visit, User.name).join(User, Visit.user_id == User.id).where(*conditions)
         .order_by(Visit.started_at, Visit.id).offset(paging.offset(page_no, limit)).limit(limit)
     ).all()
+    photos = photo_counts(uow, [v.id for v, _ in rows])
     items = [
         QueueItem(
             v.id, v.kind, name, target_name(target_of(uow, v)),
             (v.taken_at or v.started_at).astimezone(zone), v.verdict, v.reasons, v.distance_m, v.accuracy_m, v.source,
+            *photos.get(v.id, (0, [])),
         )
         for v, name in rows
     ]
