@@ -10,11 +10,12 @@ from bot.messages import Reply
 from bot.services.visits import photos
 
 
-@command(PHOTO_COMMAND, hidden=True)
-def photo(ctx: Context) -> Reply:
+@command(PHOTO_COMMAND, params=[Param("path", kind="text", optional=True)], hidden=True)
+def photo(ctx: Context, path: str | None) -> Reply:
+    """A bare photo; `path` is the console's way to name one (an unreadable path arrives here)."""
     sent = ctx.incoming.attachment
     if sent is None:
-        raise UsageError("photos")
+        raise UsageError(PHOTO_COMMAND)
     upload = photos.Upload(sent.content, sent.size, sent.sent_as, sent.file_name, sent.failed)
     attached = photos.attach_photo(ctx.uow, ctx.settings.PHOTO_DIR, ctx.user_id, upload, ctx.now,
                                    ctx.incoming.is_private, ctx.settings.PHOTO_MAX_BYTES)

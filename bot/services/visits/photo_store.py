@@ -52,6 +52,8 @@ class PhotoStore:
 
 
 def _undo_on_rollback(session: Session, path: Path) -> None:
+    if not session.in_transaction():
+        session.begin()  # its end decides the file's fate (the row's flush has begun it already)
     created = session.info.setdefault(_CREATED, [])
     if not event.contains(session, "after_transaction_end", _transaction_ended):
         event.listen(session, "after_commit", _committed)
