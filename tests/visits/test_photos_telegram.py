@@ -118,6 +118,19 @@ async def test_exif_time_outside_the_visit_flags_the_photo_and_the_visit(bot, db
     assert (visit.verdict, visit.counts) == ("flagged", False) and visit.reasons[-1]["code"] == "photo_flagged"
 
 
+async def test_a_doubtful_photo_sent_before_the_location_flags_the_visit_once_pinned(bot, db):
+    await start_visit(bot, pin=False)
+    old = jpeg(picture(12), exif_time(datetime.now(UTC) - timedelta(days=2)), SHANGHAI)
+    bot.api.add_file("w", old)
+    answer = await send(bot, document_update("w", len(old)))
+    assert "照片已被标记" in answer and "该拜访已被标记" not in answer
+    assert visits_of(db, "li")[0].verdict == "unverified"
+    assert "已标记" in await send(bot, location_update(*WEST_LAKE, accuracy=10))
+    [visit] = visits_of(db, "li")
+    assert (visit.verdict, visit.counts) == ("flagged", False)
+    assert [r["code"] for r in visit.reasons] == ["photo_flagged"]
+
+
 async def test_exif_gps_far_from_the_visit_is_flagged(bot, db):
     await start_visit(bot)
     far = jpeg(picture(4), exif_time(datetime.now(UTC)), SHANGHAI, gps=(31.2304, 121.4737))  # Shanghai, not Hangzhou

@@ -148,11 +148,16 @@ def _earlier(uow: UnitOfWork, visit: Visit, phash: str) -> list[tuple[int, str]]
 
 
 def _flag_visit(visit: Visit) -> bool:
-    """A doubtful photo puts a verified visit, not reviewed yet, in front of the manager. A visit still
-    waiting for its location is judged when it arrives; the photo's reasons stay on the photo."""
-    if visit.status == WAITING or visit.verdict != "verified" or visit.review_status != "none":
+    """A doubtful photo puts a visit not reviewed yet in front of the manager: the visit gets the
+    reason "photo_flagged" (a flag), which a verified visit's verdict follows at once, and a visit
+    still waiting for its location when it is judged (shared_location keeps the reason). True: the
+    verdict changed now. An approved or rejected visit stays decided; the photo keeps its reasons."""
+    if visit.review_status != "none":
         return False
-    visit.reasons = [*visit.reasons, Reason("photo_flagged", FLAG).to_json()]
+    if not any(r.get("code") == "photo_flagged" for r in visit.reasons):
+        visit.reasons = [*visit.reasons, Reason("photo_flagged", FLAG).to_json()]
+    if visit.status == WAITING or visit.verdict != "verified":
+        return False
     visit.verdict, visit.counts = "flagged", False
     return True
 
