@@ -13,7 +13,13 @@ from sqlalchemy import select
 from bot.router import Router
 from db.models import AuditEntry, PlatformIdentity, VisitPhoto
 from db.session import Database
-from tests.fakes.telegram_api import FakeTelegramAPI, document_update, location_update, photo_update
+from tests.fakes.telegram_api import (
+    FakeTelegramAPI,
+    callback_update,
+    document_update,
+    location_update,
+    photo_update,
+)
 from tests.platforms.telegram_harness import TOKEN, WebhookBot, running_webhook
 from tests.visits.photo_images import NOT_AN_IMAGE, jpeg, picture, png
 from tests.visits.test_visits import WEST_LAKE, add_records, user_id, visits_of
@@ -212,8 +218,11 @@ async def test_the_manager_sees_the_photos_in_review_and_gets_them_privately(bot
     await send(bot, document_update("m", len(content)))
     queue = await bot.say("/review", chat_id=MEI)
     assert "照片" in queue and "1 张" in queue and "拍摄时间在拜访时段之外" in queue and "/photos 1" in queue
+    item = bot.api.called("sendMessage")[-1]
+    buttons = [b for row in item["reply_markup"]["inline_keyboard"] for b in row]
+    assert {"text": "照片(1)", "callback_data": "photos 1"} in buttons
     before = len(bot.api.called("sendPhoto"))
-    assert "拜访 #1 的照片" in await bot.say("/photos 1", chat_id=MEI)
+    assert "拜访 #1 的照片" in await send(bot, callback_update("photos 1", chat_id=MEI, user_id=MEI), chat_id=MEI)
     [sent] = (await bot.api.wait_for("sendPhoto", before + 1))[before:]
     assert str(sent["chat_id"]) == str(MEI) and sent["photo_bytes"] == content
     # Sam is outside Li's scope: the same answer as a visit that does not exist.
