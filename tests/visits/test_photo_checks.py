@@ -1,5 +1,6 @@
 """Visit photos below the adapters: what is read from a file, the checks and their thresholds, the
 store's all-or-nothing write, and the console's /photo PATH."""
+import struct
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,6 +46,33 @@ def test_what_is_not_a_whole_supported_picture_is_refused(content):
     with pytest.raises(UserError) as refused:
         checks.read_photo(content, SHANGHAI)
     assert refused.value.template == "visits/photo_not_image"
+
+
+def _with_exif_block(block: bytes) -> bytes:
+    """A JPEG whose APP1 segment carries `block` as its EXIF (after the "Exif" marker)."""
+    body = jpeg(picture(4))
+    payload = b"Exif\x00\x00" + block
+    return body[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + body[2:]
+
+
+@pytest.mark.parametrize("block", [
+    b"\x13\x37" * 40,  # no TIFF header at all
+    b"XX\x00\x2a\x00\x00\x00\x08" + b"\0" * 30,  # an unknown byte order
+    b"MM\x00\x2a\x7f\xff\xff\xff" + b"\0" * 30,  # the first directory far past the block
+    b"MM\x00\x2a\x00\x00\x00\x08\xff\xff" + b"\0" * 30,  # 65535 entries in 30 bytes
+    # one entry: the Exif sub-directory, pointing past the block
+    b"MM\x00\x2a\x00\x00\x00\x08\x00\x01" + struct.pack(">HHII", 0x8769, 4, 1, 0x7FFF) + b"\0" * 4,
+])
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_an_exif_block_that_is_not_what_it_claims_is_refused(block):
+    """Pillow reads such blocks as empty (with a warning): the photo would lose its time unnoticed."""
+    with pytest.raises(UserError, match="photo_exif_corrupt"):
+        checks.read_photo(_with_exif_block(block), SHANGHAI)
+
+
+def test_an_empty_but_well_formed_exif_block_is_no_exif():
+    facts = checks.read_photo(_with_exif_block(b"MM\x00\x2a\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00"), SHANGHAI)
+    assert not facts.has_exif and facts.taken_at is None
 
 
 def test_a_decompression_bomb_is_refused_before_decoding(monkeypatch):

@@ -10,7 +10,6 @@ import hashlib
 import io
 import math
 import struct
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -55,6 +54,9 @@ def read_photo(content: bytes, zone: ZoneInfo) -> PhotoFacts:
     """The photo's facts; UserError("visits/photo_not_image") for anything Pillow cannot decode as
     one of FORMATS, UserError("visits/photo_exif_corrupt") for EXIF that cannot be read as EXIF."""
     image = _decoded(content)
+    raw = image.info.get("exif")
+    if isinstance(raw, bytes) and raw and not exif_structure_ok(raw):
+        raise UserError("visits/photo_exif_corrupt")
     try:
         exif = image.getexif()
         taken_at, latitude, longitude = _exif_time(exif, zone), *_exif_position(exif)
@@ -71,18 +73,49 @@ def read_photo(content: bytes, zone: ZoneInfo) -> PhotoFacts:
 
 def _decoded(content: bytes) -> Image.Image:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(content))
-            if image.format not in FORMATS or image.width * image.height > MAX_PIXELS:
-                raise UserError("visits/photo_not_image")
-            image.load()  # the whole picture decodes, not only its header
+        image = Image.open(io.BytesIO(content))
+        # Checked before decoding, and below Pillow's own warning threshold (89 MP).
+        if image.format not in FORMATS or image.width * image.height > MAX_PIXELS:
+            raise UserError("visits/photo_not_image")
+        image.load()  # the whole picture decodes, not only its header
     except UserError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
-            SyntaxError, ValueError, struct.error) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError,
+            struct.error) as exc:
         raise UserError("visits/photo_not_image") from exc
     return image
+
+
+# Where the IFDs of the EXIF block's two sub-directories are: the Exif IFD and the GPS IFD.
+SUB_IFD_TAGS = (0x8769, 0x8825)
+TIFF_HEADERS = {b"II*\x00": "<", b"MM\x00*": ">"}
+
+
+def exif_structure_ok(raw: bytes) -> bool:
+    """The EXIF block is what it claims: a TIFF header, and its first directory and the Exif and GPS
+    directories it points to lie inside the block. (Pillow reads a broken block as empty, or as far
+    as it goes, with only a warning: a photo would lose its time and place without a word.)"""
+    data = raw.removeprefix(b"Exif\x00\x00")
+    order = TIFF_HEADERS.get(data[:4])
+    if order is None or len(data) < 8:
+        return False
+    first = struct.unpack(order + "I", data[4:8])[0]
+    entries = _directory(data, first, order)
+    if entries is None:
+        return False
+    for at in range(first + 2, first + 2 + 12 * entries, 12):
+        tag, _kind, _count, value = struct.unpack(order + "HHII", data[at:at + 12])
+        if tag in SUB_IFD_TAGS and _directory(data, value, order) is None:
+            return False
+    return True
+
+
+def _directory(data: bytes, offset: int, order: str) -> int | None:
+    """The number of entries of the directory at `offset`, or None when it does not fit in `data`."""
+    if offset < 8 or offset + 2 > len(data):
+        return None
+    entries = struct.unpack(order + "H", data[offset:offset + 2])[0]
+    return entries if offset + 2 + 12 * entries <= len(data) else None
 
 
 def _exif_time(exif: Image.Exif, zone: ZoneInfo) -> datetime | None:
