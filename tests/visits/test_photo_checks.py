@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.adapters.console import ConsoleAdapter
 from bot.errors import UserError
 from bot.services.visits import photo_checks as checks
+from bot.services.visits import photos
 from bot.services.visits.photo_store import PhotoStore
 from db.models import VisitPhoto
 from db.models.photo import phash_bands
@@ -145,3 +146,18 @@ def test_the_console_sends_a_photo_by_path(console: ConsoleAdapter, db, settings
     with db.uow() as uow:
         [photo] = uow.session.scalars(select(VisitPhoto)).all()
     assert (settings.PHOTO_DIR / photo.stored_path).read_bytes() == path.read_bytes()
+
+
+def test_photos_sends_the_first_ones_and_says_how_many_there_are(console: ConsoleAdapter, db, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setattr(photos, "SENT_AT_MOST", 1)
+    monkeypatch.chdir(tmp_path)  # the console saves files it receives in ./fieldcrm-files
+    add_records(db)
+    say(console, "/as li")
+    say(console, "/visit c1")
+    for seed in (31, 32):
+        path = tmp_path / f"p{seed}.png"
+        path.write_bytes(png(picture(seed)))
+        say(console, f"/photo {path}")
+    out = say(console, "/photos 1")
+    assert "共 2 张,前 1 张已在此发给你" in out and "visit1-photo1.png" in out and "photo2" not in out

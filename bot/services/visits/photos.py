@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import literal_column, or_, select
+from sqlalchemy import func, literal_column, or_, select
 
 from bot.errors import UserError
 from bot.services.manager import scope
@@ -29,6 +29,8 @@ ATTACH_AFTER_END = timedelta(minutes=30)
 # The newest photos of the rep and of the customer (or lead) compared bit by bit for reuse; the
 # company's others are reached through the indexed pHash bands (db.models.photo).
 EARLIER_LIMIT = 5000
+# `/photos` sends at most this many (the first ones), each up to PHOTO_MAX_BYTES, read into memory.
+SENT_AT_MOST = 10
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class VisitPhotos:
     visit_id: int
     rep_name: str
     target_name: str | None
-    photos: list[StoredPhoto]
+    photos: list[StoredPhoto]  # the first SENT_AT_MOST
+    total: int
 
 
 def attach_photo(uow: UnitOfWork, root: Path, user_id: int, upload: Upload, now: datetime, is_private: bool,
@@ -184,9 +187,11 @@ def visit_photos(uow: UnitOfWork, root: Path, viewer_id: int, visit_id: int, now
         raise scope.not_found("visit", visit_id)
     rep = uow.session.get(User, visit.user_id)
     store, zone = PhotoStore(root), zone_of(viewer)
+    of_visit = select(VisitPhoto).where(VisitPhoto.visit_id == visit_id)
+    total = uow.session.scalar(select(func.count()).select_from(of_visit.subquery())) or 0
     photos = [
         StoredPhoto(p.id, f"visit{visit_id}-photo{p.id}.{p.stored_path.rsplit('.', 1)[-1]}", store.read(p.stored_path),
                     p.reasons, p.exif_taken_at.astimezone(zone) if p.exif_taken_at else None)
-        for p in uow.session.scalars(select(VisitPhoto).where(VisitPhoto.visit_id == visit_id).order_by(VisitPhoto.id))
+        for p in uow.session.scalars(of_visit.order_by(VisitPhoto.id).limit(SENT_AT_MOST))
     ]
-    return VisitPhotos(visit_id, rep.name if rep else "?", target_name(target_of(uow, visit)), photos)
+    return VisitPhotos(visit_id, rep.name if rep else "?", target_name(target_of(uow, visit)), photos, total)
