@@ -231,3 +231,14 @@ async def test_the_manager_sees_the_photos_in_review_and_gets_them_privately(bot
                                          dm_chat_id="777", user_id=user_id(db, "sam")))
         uow.commit()
     assert "#1" in await bot.say("/photos 1", chat_id=777) and len(bot.api.called("sendPhoto")) == before + 1
+
+
+async def test_a_redelivered_photo_update_is_attached_once(bot, db, photo_dir):
+    await start_visit(bot)
+    content = jpeg(picture(13))
+    bot.api.add_file("r", content)
+    update = document_update("r", len(content))
+    assert "照片已附加" in await send(bot, update)
+    assert await bot.post(update) == 200  # Telegram sends the same update_id again
+    await bot.front_end.router.marked()
+    assert len(photos(db)) == 1 and len(stored_files(photo_dir)) == 1
