@@ -10,7 +10,7 @@ import warnings
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, MaybeInaccessibleMessage, Message, Update
+from telegram import Bot, MaybeInaccessibleMessage, Message, PhotoSize, Update
 from telegram import Location as TgLocation
 from telegram.constants import ChatType
 from telegram.error import TelegramError
@@ -81,17 +81,21 @@ def _from_message(update: Update, message: Message, workspace: str, bot_username
 def _attachment(message: Message) -> Attachment | None:
     """A photo (Telegram's compressed copy: the largest size) or a file, not downloaded yet."""
     if message.photo:
-        biggest = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
-        return Attachment(None, biggest.file_size or 0, "photo", None, "image/jpeg")
+        return Attachment(None, _biggest(message).file_size or 0, "photo", None, "image/jpeg")
     if message.document is not None:
         document = message.document
         return Attachment(None, document.file_size or 0, "file", document.file_name, document.mime_type)
     return None
 
 
+def _biggest(message: Message) -> PhotoSize:
+    """Telegram sends a photo in several sizes; the biggest is the one kept."""
+    return max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
+
+
 def _file_id(message: Message) -> str | None:
     if message.photo:
-        return max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0)).file_id
+        return _biggest(message).file_id
     return message.document.file_id if message.document is not None else None
 
 
