@@ -175,7 +175,8 @@ def photo_counts(uow: UnitOfWork, visit_ids: list[int]) -> dict[int, tuple[int, 
         .order_by(VisitPhoto.id)
     ):
         count, flags = result.get(visit_id, (0, []))
-        result[visit_id] = (count + 1, flags + [r for r in reasons or [] if r.get("severity") != NOTE])
+        new = [r for r in reasons or [] if r.get("severity") != NOTE and r not in flags]  # each said once
+        result[visit_id] = (count + 1, flags + new)
     return result
 
 
