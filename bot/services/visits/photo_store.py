@@ -3,8 +3,11 @@
 A file and its `visit_photos` row exist together or not at all. The file is written (to a temporary
 name, then renamed: never half a file under a real name) inside the row's transaction, after the row
 flushed; if that transaction does not commit, a file it created is removed again. A file that was
-already there (the same bytes sent before) is left alone. A process killed between the rename and
-the commit leaves one unreferenced file, which nothing reads.
+already there (the same bytes sent before) is left alone. Two limits, both leaving the database
+right: a process killed between the rename and the commit leaves one unreferenced file, which
+nothing reads; and when the same bytes arrive in two transactions at once and the one that wrote
+the file fails, it removes the file the other one's row then names (the rep is told nothing is
+wrong; `/photos` would fail on that photo).
 """
 import os
 import tempfile
