@@ -161,3 +161,20 @@ def test_photos_sends_the_first_ones_and_says_how_many_there_are(console: Consol
         say(console, f"/photo {path}")
     out = say(console, "/photos 1")
     assert "共 2 张,前 1 张已在此发给你" in out and "visit1-photo1.png" in out and "photo2" not in out
+
+
+def test_a_missing_photo_file_is_said_and_the_others_still_sent(console: ConsoleAdapter, db, settings, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    add_records(db)
+    say(console, "/as li")
+    say(console, "/visit c1")
+    for seed in (41, 42):
+        path = tmp_path / f"p{seed}.png"
+        path.write_bytes(png(picture(seed)))
+        say(console, f"/photo {path}")
+    with db.uow() as uow:
+        first = uow.session.scalars(select(VisitPhoto).order_by(VisitPhoto.id)).first()
+    (settings.PHOTO_DIR / first.stored_path).unlink()
+    out = say(console, "/photos 1")
+    assert "照片文件夹中缺少这张照片的文件" in out and "visit1-photo2.png" in out and "visit1-photo1" not in out

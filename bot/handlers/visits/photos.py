@@ -26,7 +26,7 @@ def photo(ctx: Context, path: str | None) -> Reply:
 def visit_photos(ctx: Context, visit_id: int) -> list[Reply]:
     found = photos.visit_photos(ctx.uow, ctx.settings.PHOTO_DIR, ctx.user_id, visit_id, ctx.now)
     return [ctx.reply("visits/photos", found=found)] + [
-        replace(ctx.reply("visits/photo_item", photo=item, found=found), file_name=item.file_name,
-                file_bytes=item.content)
+        replace(ctx.reply("visits/photo_item", photo=item, found=found),
+                file_name=item.file_name if item.content is not None else None, file_bytes=item.content)
         for item in found.photos
     ]

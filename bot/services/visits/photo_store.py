@@ -7,7 +7,7 @@ already there (the same bytes sent before) is left alone. Two limits, both leavi
 right: a process killed between the rename and the commit leaves one unreferenced file, which
 nothing reads; and when the same bytes arrive in two transactions at once and the one that wrote
 the file fails, it removes the file the other one's row then names (the rep is told nothing is
-wrong; `/photos` would fail on that photo).
+wrong; `/photos` says that photo's file is missing).
 """
 import os
 import tempfile
@@ -32,8 +32,12 @@ class PhotoStore:
     def path(self, stored: str) -> Path:
         return self.root / stored
 
-    def read(self, stored: str) -> bytes:
-        return self.path(stored).read_bytes()
+    def read(self, stored: str) -> bytes | None:
+        """The file's bytes; None when it is missing (see the limits above)."""
+        try:
+            return self.path(stored).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def put(self, session: Session, content: bytes, stored: str) -> None:
         """Write `content` under `stored` unless it is there already; undone if `session` rolls back."""

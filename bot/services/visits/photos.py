@@ -59,7 +59,7 @@ class PhotoAttached:
 class StoredPhoto:
     photo_id: int
     file_name: str
-    content: bytes
+    content: bytes | None  # None: the file is missing (bot.services.visits.photo_store)
     reasons: list[dict]
     taken_local: datetime | None
 
