@@ -32,8 +32,8 @@ TIME_TOLERANCE = timedelta(minutes=30)
 # Two pHashes this close (Hamming distance, bits out of 64) are the same picture. Measured on the
 # test pictures (30 each): resizing, re-encoding at JPEG quality 40 and converting to PNG move the
 # hash by 0-2 bits; a 3 % crop by 2-8, a 3 degree rotation by 4-14; unrelated pictures differ by
-# 22-40 (half the bits, ~32, on average). 6 catches every plain re-send (as Telegram's compression
-# or a screenshot-free re-save makes) with room to spare and most light crops, and stays far below
+# 22-40 (~32, half the bits, on average). 6 catches every plain re-send (Telegram's compression,
+# a re-save, a resize) with room to spare and most light crops, and stays far below
 # unrelated pictures, so a flag is rarely wrong; a rotated or cropped copy may pass unflagged.
 REUSE_MAX_BITS = 6
 EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
