@@ -242,3 +242,12 @@ async def test_a_redelivered_photo_update_is_attached_once(bot, db, photo_dir):
     assert await bot.post(update) == 200  # Telegram sends the same update_id again
     await bot.front_end.router.marked()
     assert len(photos(db)) == 1 and len(stored_files(photo_dir)) == 1
+
+
+async def test_a_failed_download_is_said_and_nothing_is_written(bot, db, photo_dir):
+    await start_visit(bot)
+    content = jpeg(picture(14))
+    bot.api.add_file("f", content)
+    bot.api.fail_next("getFile", status=400, description="Bad Request: wrong file_id or the file is temporarily unavailable")
+    assert "未能从聊天平台取得这个文件" in await send(bot, document_update("f", len(content)))
+    assert photos(db) == [] and stored_files(photo_dir) == []
