@@ -13,6 +13,7 @@ from bot.services.core import audit_log, outbox, paging
 from bot.services.manager import scope
 from bot.services.visits import reanchoring, visits
 from bot.services.visits.location_checks import UNCONFIRMED
+from bot.services.visits.photos import photo_counts
 from bot.services.visits.places import ReanchorOffer
 from bot.services.visits.visit_targets import target_name, target_of
 from db.models import User, Visit
@@ -34,6 +35,8 @@ class QueueItem:
     distance_m: float | None
     accuracy_m: float | None
     source: str
+    photos: int = 0  # photos attached to the visit (`/photos VISIT_ID` sends them)
+    photo_reasons: list[dict] = field(default_factory=list)  # their flags, notes left out
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,12 @@ def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PA
         select(Visit, User.name).join(User, Visit.user_id == User.id).where(*conditions)
         .order_by(Visit.started_at, Visit.id).offset(paging.offset(page_no, limit)).limit(limit)
     ).all()
+    photos = photo_counts(uow, [v.id for v, _ in rows])
     items = [
         QueueItem(
             v.id, v.kind, name, target_name(target_of(uow, v)),
             (v.taken_at or v.started_at).astimezone(zone), v.verdict, v.reasons, v.distance_m, v.accuracy_m, v.source,
+            *photos.get(v.id, (0, [])),
         )
         for v, name in rows
     ]

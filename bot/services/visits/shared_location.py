@@ -38,6 +38,9 @@ from db.session import UnitOfWork
 # A literal, not a bound parameter, so that PostgreSQL matches the partial index on waiting visits
 # (db.models.visits) even in a prepared statement's generic plan.
 _IS_WAITING = Visit.status == literal_column(f"'{WAITING}'")
+# Reasons a visit had before its position arrived, kept beside the position's own: why it had no
+# signal (a note), and a doubtful photo sent while it waited (a flag, bot.services.visits.photos).
+KEPT_WHEN_PINNED = ("no_location", "photo_flagged")
 
 
 @dataclass(frozen=True)
@@ -295,12 +298,12 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
     user = around.user
     target = around.targets.get(visit.id)
     reasons, distance = judge(visit, user, fix, target, around)
-    kept = [r for r in visit.reasons if r.get("code") == "no_location"]
+    kept = [r for r in visit.reasons if r.get("code") in KEPT_WHEN_PINNED]
     visit.latitude, visit.longitude, visit.accuracy_m = fix.latitude, fix.longitude, fix.accuracy_m
     visit.source, visit.taken_at, visit.arrived_at = fix.source, fix.taken_at, fix.arrived_at
     visit.distance_m = distance
     visit.reasons = kept + [r.to_json() for r in reasons]
-    visit.verdict = checks.verdict_of(reasons)
+    visit.verdict = checks.verdict_of([*reasons, *kept])
     visit.counts = visit.verdict == "verified" or visit.review_status == "approved"
     if visit.status == WAITING:
         visit.status = "open" if visit.kind == "visit" else "closed"
