@@ -8,9 +8,11 @@ checked to write nothing. A command with subcommands (a choice parameter named `
 one subcommand at a time ("review approve"; the bare name too when the action is optional). The
 writers outside the command table (the lead import, the org file) are walked at the end.
 """
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -22,6 +24,7 @@ from db.base import Base, utcnow
 from db.models import Lead, Pool, User, Visit
 from db.models.audit import AuditEntry
 from tests.conftest import say
+from tests.visits.photo_images import jpeg, picture
 
 Prepare = Callable[[object], dict]
 
@@ -40,6 +43,13 @@ def _flag_visit(db) -> dict:
         uow.session.execute(update(Visit).where(Visit.id == visit_id).values(verdict="flagged", review_status="none"))
         uow.commit()
     return {"visit": visit_id}
+
+
+def _photo_file(db) -> dict:
+    """A JPEG on disk, for the console's /photo PATH."""
+    path = Path(tempfile.mkdtemp(prefix="fieldcrm-audit-")) / "shop.jpg"
+    path.write_bytes(jpeg(picture(3)))
+    return {"path": str(path)}
 
 
 def _far_visits(db) -> dict:
@@ -87,6 +97,7 @@ WRITERS: dict[str, Scenario] = {
     "location": Scenario(("/location 30.001 120.001",), setup=(*CONVERTED, "/visit c1")),
     "checkin": Scenario(("/checkin", "/location 30 120"), setup=("/as li",)),
     "checkout": Scenario(("/checkout", "/location 30 120"), setup=("/as li", "/checkin", "/location 30 120")),
+    "photo": Scenario(("/photo {path}",), setup=VISITED, prepare=_photo_file),
     "review approve": Scenario(("/as mei", "/review approve {visit}"), setup=VISITED, prepare=_flag_visit),
     "review reject": Scenario(("/as mei", "/review reject {visit} not there"), setup=VISITED, prepare=_flag_visit),
     "newlead": Scenario(("/newlead FreshCo Bob",), setup=("/as li",)),
@@ -123,7 +134,7 @@ READ_ONLY: dict[str, tuple[str, ...]] = {
     "customers": ("/customers",), "deals": ("/deals",), "deal": ("/deal 1",), "rank": ("/rank",), "team": ("/team",),
     "report": ("/report",), "audit": ("/audit lead 1",), "export": ("/export leads --format csv",),
     "customer": ("/customer 1",), "review": ("/as mei", "/review"), "pool admin": ("/as admin", "/pool admin"),
-    "channel": ("/in #sales", "/channel"),
+    "channel": ("/in #sales", "/channel"), "photos": ("/as mei", "/photos 1"),
 }
 
 
