@@ -100,12 +100,12 @@ def write_results(path: str | os.PathLike, rows: list[Row], run: dict) -> None:
 
 
 def print_table(rows: list[Row]) -> str:
-    header = f"{'benchmark':<14} {'figure':<44} {'value':>11} {'floor':>11} {'ratio':>7}  target"
+    header = f"{'benchmark':<14} {'figure':<52} {'value':>11} {'floor':>11} {'ratio':>7}  target"
     lines = [header, "-" * len(header)]
     for row in rows:
         floor = f"{row.floor:.2f}" if row.floor is not None else "-"
         ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
-        lines.append(f"{row.bench:<14} {row.figure:<44} {row.value:>9.2f}{row.unit:>2} {floor:>11} {ratio:>7}  {row.target}")
+        lines.append(f"{row.bench:<14} {row.figure:<52} {row.value:>9.2f}{row.unit:>2} {floor:>11} {ratio:>7}  {row.target}")
     table = "\n".join(lines)
     print(table, flush=True)
     return table

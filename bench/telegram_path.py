@@ -1,8 +1,15 @@
 """The Telegram path: webhook updates per second through python-telegram-bot into the command
-table (router, database, reply), against a bare PTB handler replying a constant.
+table (router, database, reply), against a floor of min(a bare PTB handler replying a constant,
+Telegram's 30 messages/s per bot).
 
-Each server runs as a subprocess with its own fake Bot API; this process posts updates to the
-webhook from 32 concurrent clients; a webhook call returns once the update is answered.
+Every real update's answer takes a slot of the bot's 30 messages a second (the shared send budget,
+bot.budget), so the app cannot answer more than about 30 updates a second however fast it handles
+them; the bare handler, which sends outside any budget, is not held to that, so the floor is the
+lower of the two. The bare rate is printed beside it, for scale.
+
+Each server runs as a subprocess with its own fake Bot API (not enforcing the limits: the app's
+budget keeps to them itself); this process posts updates to the webhook from 32 concurrent clients;
+a webhook call returns once the update is answered.
 """
 import asyncio
 import signal
@@ -18,6 +25,7 @@ from bot.web.server import start_server
 TOKEN = "123:ABC"
 SECRET = "bench-webhook-secret"
 CLIENTS = 32
+TELEGRAM_PER_SECOND = 30  # messages a bot may send, all chats together: each update here is answered by one
 
 
 async def serve(mode: str, db_url: str) -> None:
@@ -114,8 +122,11 @@ async def main(quick: bool) -> list[Row]:
             for proc in procs:
                 proc.terminate()
                 await proc.wait()
-    return [Row("telegram_path", f"webhook updates/s, {CLIENTS} concurrent (higher is better)",
-                median(rates["app"]), median(rates["bare"]), "/s", ">= 0.6x bare")]
+    bare = median(rates["bare"])
+    return [Row("telegram_path", f"webhook updates/s, {CLIENTS} concurrent (higher is better)", median(rates["app"]),
+                min(bare, TELEGRAM_PER_SECOND), "/s", ">= 0.6x min(bare handler, Telegram's 30 messages/s per bot)"),
+            Row("telegram_path", f"bare PTB handler updates/s, {CLIENTS} concurrent", bare, None, "/s",
+                "for scale (it sends outside any budget)")]
 
 
 def run(quick: bool) -> list[Row]:

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     RATE_LIMIT_BURST: int = 20
     RATE_LIMIT_PER_SECOND: float = 1.0
     LOG_LEVEL: str = "INFO"
+    # Visit photos: the folder they are kept in (by content, never deleted) and the largest file a
+    # rep may send, in bytes (refused before download when the platform tells the size).
+    PHOTO_DIR: Path = Path("data/photos")
+    PHOTO_MAX_BYTES: int = 10 * 1024 * 1024
 
     @field_validator("DEFAULT_TIMEZONE")
     @classmethod
@@ -83,6 +87,13 @@ class Settings(BaseSettings):
         if not is_region(code):
             raise ValueError("must be a two-letter country code such as CN, US or GB")
         return code
+
+    @field_validator("PHOTO_MAX_BYTES")
+    @classmethod
+    def _positive_bytes(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive number of bytes")
+        return value
 
     @field_validator("HTTP_PORT", "ADMIN_PORT")
     @classmethod

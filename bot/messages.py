@@ -54,6 +54,20 @@ TYPED_SOURCE = "typed"
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A picture or file the user sent. Adapters download it before routing, unless the platform told
+    a size over the limit (then `content` is None and the handler refuses it unread)."""
+
+    content: bytes | None
+    size: int  # bytes: what the platform told, else len(content)
+    # photo: the platform's compressed picture (Telegram strips its EXIF); file: the original bytes.
+    sent_as: str = "file"
+    file_name: str | None = None
+    mime: str | None = None  # as declared by the platform; the bytes decide what it really is
+    failed: bool = False  # the download failed (the platform did not hand the bytes over)
+
+
+@dataclass(frozen=True)
 class Incoming:
     platform: str  # console | slack | telegram
     workspace: str  # Slack team id, Telegram bot id, "local"
@@ -64,6 +78,7 @@ class Incoming:
     event_id: str | None = None  # for dedupe; None when the platform has no retry
     sent_at: datetime | None = None  # when the user sent it (platform's own clock)
     location: Location | None = None
+    attachment: Attachment | None = None  # a photo or file; routed to the photo command
     button: str | None = None  # payload of a pressed button
     text: str | None = None  # plain words, not a command (adapters pass them from private chats only)
     is_private: bool = True  # a direct chat with the bot, not a group

@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.context import Context
 from bot.errors import UsageError, UserError
 from bot.handlers.args import parse
-from bot.handlers.registry import LOCATION_COMMAND, ROLE_ACCESS, Access, CommandTable
+from bot.handlers.registry import LOCATION_COMMAND, PHOTO_COMMAND, ROLE_ACCESS, Access, CommandTable
 from bot.handouts import Handouts
 from bot.i18n import command_info, pick_locale, render
 from bot.messages import Audience, Incoming, Reply
@@ -182,6 +182,8 @@ class Router:
             return replace(incoming, command=name.lower(), args=rest)
         if incoming.location and not incoming.command:
             return replace(incoming, command=LOCATION_COMMAND)
+        if incoming.attachment is not None and not incoming.command:
+            return replace(incoming, command=PHOTO_COMMAND)
         return replace(incoming, command=incoming.command.lower().lstrip("/"))
 
     def _fallback_locale(self, incoming: Incoming) -> str:

@@ -115,8 +115,8 @@ def pg_db(pg_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def settings(db: Database) -> Settings:
-    return load_settings(env_file=None, DATABASE_URL=db.url, SECRET_KEY="test-secret")
+def settings(db: Database, tmp_path: Path) -> Settings:
+    return load_settings(env_file=None, DATABASE_URL=db.url, SECRET_KEY="test-secret", PHOTO_DIR=tmp_path / "photos")
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The terminal front end: one line in, plain text out. `/as USER` switches who you are, `/in CHAT`
-where you type (a team channel such as #sales; `/in` alone: back to your private chat with the bot)."""
+where you type (a team channel such as #sales; `/in` alone: back to your private chat with the bot).
+`/photo PATH` sends a picture file from this machine, as a chat sends a photo "as a file"."""
 import asyncio
 import sys
 from collections.abc import Callable
@@ -8,7 +9,7 @@ from itertools import count
 from pathlib import Path
 from typing import TextIO
 
-from bot.messages import TYPED_SOURCE, Incoming, Location, Reply
+from bot.messages import TYPED_SOURCE, Attachment, Incoming, Location, Reply
 from bot.router import Router, command_line
 from db.base import utcnow
 
@@ -80,6 +81,10 @@ class ConsoleAdapter:
             # Unparsable coordinates still reach the location command, which explains the format.
             location = _parse_location(args, self.clock())
             return Incoming(**base, command="" if location else "location", args=args, location=location)
+        if name == "photo" and args.strip():
+            attachment = _read_photo(Path(args.strip()), self.router.settings.PHOTO_MAX_BYTES)
+            if attachment is not None:
+                return Incoming(**base, attachment=attachment)
         return Incoming(**base, command=name, args=args)
 
     def handle_line(self, line: str) -> list[str]:
@@ -109,6 +114,19 @@ class ConsoleAdapter:
                 print(text, file=self.out, flush=True)
             if after_each:
                 await after_each()
+
+
+def _read_photo(path: Path, max_bytes: int) -> Attachment | None:
+    """The file at `path` (not read when bigger than `max_bytes`); None when there is no such file,
+    left for the photo command to explain."""
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            return None
+        content = path.read_bytes() if size <= max_bytes else None
+    except OSError:
+        return None
+    return Attachment(content, size, "file", path.name)
 
 
 def _parse_location(args: str, now: datetime) -> Location | None:

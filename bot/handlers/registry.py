@@ -26,6 +26,8 @@ class Access(IntEnum):
 
 # A bare shared location is routed to this command.
 LOCATION_COMMAND = "location"
+# A bare photo or file is routed to this command.
+PHOTO_COMMAND = "photo"
 # Asks again for the location a visit or check-in waits for: where a platform that can ask for a
 # location only in the private chat sends the rep from a group (Telegram: /start share_location).
 SHARE_LOCATION_COMMAND = "share_location"

@@ -22,6 +22,7 @@ from db.models.lead import Lead, LeadClaim, LeadEvent, LeadFollowup, LeadReturnW
 from db.models.nudge import NudgeLog, NudgeSettings
 from db.models.org import DataScope, OrgUnit, Role, TeamChannel, User
 from db.models.outbox import OutboxMessage, SendBudget
+from db.models.photo import VisitPhoto
 from db.models.pool import Pool, PoolMember
 from db.models.record_member import RecordMember
 from db.models.target import Target
@@ -76,6 +77,7 @@ __all__ = [
     "UsedCheckinLink",
     "User",
     "Visit",
+    "VisitPhoto",
     "VisitSettings",
     "VisitTrailPoint",
 ]

@@ -25,8 +25,11 @@ class Customer(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
-    location_source: Mapped[str | None] = mapped_column(String(16))  # visit | owner | import
+    # Where the place came from (import | owner | manager | visit | reanchor) and how far it is
+    # trusted (trusted | tentative; None without a place): see bot.services.visits.places.
+    location_source: Mapped[str | None] = mapped_column(String(16))
     location_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    location_trust: Mapped[str | None] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | voided
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

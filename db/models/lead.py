@@ -50,6 +50,10 @@ class Lead(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))  # set on conversion
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    # As on customers: import | visit | reanchor, and trusted | tentative (bot.services.visits.places).
+    location_source: Mapped[str | None] = mapped_column(String(16))
+    location_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    location_trust: Mapped[str | None] = mapped_column(String(12))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

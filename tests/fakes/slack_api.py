@@ -3,6 +3,8 @@
 Serves /api/<method> (point SLACK_API_URL at `api_url`) and /response_url/<id> (give
 `response_url(id)` in slash-command payloads). `fail_next(n, status=429, retry_after=2)` makes the
 next n posting calls fail; `error_next("channel_not_found")` makes the next one answer ok=false.
+Files users share: `add_file(content, name, mimetype)` returns the file object a message event
+carries; its url_private_download serves the bytes to the bot token only (`downloads` lists them).
 File uploads take Slack's three steps (files.getUploadURLExternal, the upload URL,
 files.completeUploadExternal) and are kept in `uploads()`.
 
@@ -80,6 +82,9 @@ class FakeSlackApi:
     clock: Callable[[], float] = time.monotonic  # the fake's own clock, for the limits and the log
     log: RateLimits = field(init=False)
     _blobs: dict[str, dict] = field(default_factory=dict)  # file id -> filename, content
+    shared: dict[str, bytes] = field(default_factory=dict)  # files users shared: id -> content
+    downloads: list[str] = field(default_factory=list)
+    bot_token: str = "xoxb-test"  # the only token url_private serves
     _runner: web.AppRunner | None = None
     _socket: web.WebSocketResponse | None = None
 
@@ -102,6 +107,7 @@ class FakeSlackApi:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response_url/{hook}", self._hook)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._private_file)
         app.router.add_get("/socket", self._websocket)
         self._runner, self.port = await start_server(app)
         return self
@@ -128,6 +134,16 @@ class FakeSlackApi:
 
     def error_next(self, error: str) -> None:
         self.failures.append((200, {}, {"ok": False, "error": error}))
+
+    def add_file(self, content: bytes, name: str = "IMG_0001.JPG", mimetype: str = "image/jpeg",
+                 size: int | None = None) -> dict:
+        """A file a user shared, as a message event's `files` entry (size: what Slack says it is)."""
+        file_id = f"FU{len(self.shared) + 1:04d}"
+        self.shared[file_id] = content
+        url = f"{self.base}/files-pri/{TEAM_ID}-{file_id}/{name}"
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": name.rsplit(".", 1)[-1],
+                "size": len(content) if size is None else size, "url_private": url,
+                "url_private_download": url + "?download=1", "mode": "hosted"}
 
     # -- inspection
 
@@ -212,6 +228,14 @@ class FakeSlackApi:
         if method == "chat.postMessage":
             return {"ok": True, "channel": payload.get("channel"), "ts": f"{len(self.calls)}.000100"}
         return {"ok": True}
+
+    async def _private_file(self, request: web.Request) -> web.Response:
+        """url_private: the bytes for the bot token, Slack's login page (HTML, 200) for anyone else."""
+        file_id = request.match_info["team_file"].split("-", 1)[-1]
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}" or file_id not in self.shared:
+            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
+        self.downloads.append(file_id)
+        return web.Response(body=self.shared[file_id], content_type="application/octet-stream")
 
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]

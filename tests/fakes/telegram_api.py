@@ -12,6 +12,8 @@ Every successful sendMessage/sendPhoto/sendDocument is logged with its arrival t
 1 per second to one private chat with a burst of 3 in any second; the 429s are in `log.rejections`.
 `refuse_chat(chat_id, retry_after=30)` makes every send to that chat answer 429 until `lift_chat`;
 `delay_seconds` holds every answer that long (a slow platform).
+Files users sent: `add_file(file_id, content)` makes getFile answer for it and serves its bytes at
+{base}/file/bot{token}/{file_path}, as Telegram does; `downloads` lists the file ids fetched.
 """
 import asyncio
 import contextlib
@@ -82,6 +84,8 @@ class FakeTelegramAPI:
     limits: bool = False  # enforce Telegram's rate limits (429 + retry_after)
     delay_seconds: float = 0.0  # every answer waits this long: a slow platform
     clock: Callable[[], float] = time.monotonic  # the fake's own clock, for the limits and the log
+    files: dict[str, bytes] = field(default_factory=dict)  # file_id -> content users sent
+    downloads: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.log = RateLimits(telegram_rules, clock=self.clock, enforce=self.limits)
@@ -96,6 +100,7 @@ class FakeTelegramAPI:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{file_path:.+}", self._download)
         self._runner, self.port = await start_server(app)
         return self
 
@@ -108,6 +113,9 @@ class FakeTelegramAPI:
         return f"http://127.0.0.1:{self.port}/bot"
 
     # ------------------------------------------------------------ test controls
+
+    def add_file(self, file_id: str, content: bytes) -> None:
+        self.files[file_id] = content
 
     def queue_update(self, update: dict) -> None:
         self.updates.append(update)
@@ -197,6 +205,23 @@ class FakeTelegramAPI:
         if method in SENDS:
             self.log.accept(params.get("chat_id", ""), _shown(params), method, at=arrived)
         return web.json_response({"ok": True, "result": result})
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_path"].removeprefix("photos/")
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        self.downloads.append(file_id)
+        return web.Response(body=self.files[file_id])
+
+    async def _api_getFile(self, params: dict) -> Any:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise Refused("Bad Request: invalid file_id")
+        content = self.files[file_id]
+        if len(content) > 20 * 1024 * 1024:
+            raise Refused("Bad Request: file is too big")  # the Bot API serves files up to 20 MB
+        return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(content),
+                "file_path": f"photos/{file_id}"}
 
     async def _api_getMe(self, params: dict) -> Any:
         return BOT_USER
@@ -351,6 +376,24 @@ def location_update(lat: float, lon: float, *, accuracy: float | None = None, li
         point["live_period"] = live_period
     return {"update_id": update_id if update_id is not None else next_update_id(),
             "message": message(location=point, **kwargs)}
+
+
+def photo_update(file_id: str, size: int, *, width: int = 1280, height: int = 960,
+                 update_id: int | None = None, **kwargs: Any) -> dict:
+    """A compressed photo, as Telegram sends it: several sizes, the last the biggest."""
+    sizes = [{"file_id": f"{file_id}-thumb", "file_unique_id": "t1", "width": 90, "height": 68, "file_size": 1200},
+             {"file_id": file_id, "file_unique_id": "p1", "width": width, "height": height, "file_size": size}]
+    return {"update_id": update_id if update_id is not None else next_update_id(),
+            "message": message(photo=sizes, **kwargs)}
+
+
+def document_update(file_id: str, size: int, *, file_name: str = "IMG_0001.JPG", mime_type: str = "image/jpeg",
+                    update_id: int | None = None, **kwargs: Any) -> dict:
+    """A file (an image sent "as a file" keeps its bytes, EXIF included)."""
+    document = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_name": file_name,
+                "mime_type": mime_type, "file_size": size}
+    return {"update_id": update_id if update_id is not None else next_update_id(),
+            "message": message(document=document, **kwargs)}
 
 
 def live_edit_update(lat: float, lon: float, *, message_id: int, date: int, edit_date: int,

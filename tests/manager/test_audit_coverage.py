@@ -8,9 +8,11 @@ checked to write nothing. A command with subcommands (a choice parameter named `
 one subcommand at a time ("review approve"; the bare name too when the action is optional). The
 writers outside the command table (the lead import, the org file) are walked at the end.
 """
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -22,6 +24,7 @@ from db.base import Base, utcnow
 from db.models import Lead, Pool, User, Visit
 from db.models.audit import AuditEntry
 from tests.conftest import say
+from tests.visits.photo_images import jpeg, picture
 
 Prepare = Callable[[object], dict]
 
@@ -40,6 +43,33 @@ def _flag_visit(db) -> dict:
         uow.session.execute(update(Visit).where(Visit.id == visit_id).values(verdict="flagged", review_status="none"))
         uow.commit()
     return {"visit": visit_id}
+
+
+def _photo_file(db) -> dict:
+    """A JPEG on disk, for the console's /photo PATH."""
+    path = Path(tempfile.mkdtemp(prefix="fieldcrm-audit-")) / "shop.jpg"
+    path.write_bytes(jpeg(picture(3)))
+    return {"path": str(path)}
+
+
+def _far_visits(db) -> dict:
+    """Customer 1 gets a trusted place, and li three visits on two days that agree 2 km away from it."""
+    from db.models import Customer
+
+    now = utcnow()
+    with db.uow() as uow:
+        customer = uow.session.get(Customer, 1)
+        customer.latitude, customer.longitude, customer.location_trust = 30.0, 120.0, "trusted"
+        li = identity.find_user(uow, "li").id
+        for n, ago in enumerate((timedelta(days=2), timedelta(days=2, hours=-1), timedelta(days=1))):
+            at = now - ago
+            uow.session.add(Visit(
+                user_id=li, kind="visit", customer_id=1, status="closed", started_at=at, created_at=at,
+                latitude=30.02 + n * 0.0001, longitude=120.0, accuracy_m=10, source="static", taken_at=at,
+                arrived_at=at, verdict="flagged", counts=False, review_status="none",
+                reasons=[{"code": "outside_geofence", "severity": "flag", "distance_m": 2224, "limit_m": 500}]))
+        uow.commit()
+    return {}
 
 
 @dataclass(frozen=True)
@@ -62,9 +92,12 @@ WRITERS: dict[str, Scenario] = {
     "visit": Scenario(("/visit c1", "/location 30 120"), setup=CONVERTED),
     "setloc": Scenario(("/setloc c1", "/location 30 120"), setup=CONVERTED),
     "customer setloc": Scenario(("/customer 1 setloc", "/location 30 120"), setup=CONVERTED),
+    "customer reanchor": Scenario(("/as mei", "/customer 1 reanchor"), setup=CONVERTED, prepare=_far_visits,
+                                  ok=("地点已调整",)),
     "location": Scenario(("/location 30.001 120.001",), setup=(*CONVERTED, "/visit c1")),
     "checkin": Scenario(("/checkin", "/location 30 120"), setup=("/as li",)),
     "checkout": Scenario(("/checkout", "/location 30 120"), setup=("/as li", "/checkin", "/location 30 120")),
+    "photo": Scenario(("/photo {path}",), setup=VISITED, prepare=_photo_file),
     "review approve": Scenario(("/as mei", "/review approve {visit}"), setup=VISITED, prepare=_flag_visit),
     "review reject": Scenario(("/as mei", "/review reject {visit} not there"), setup=VISITED, prepare=_flag_visit),
     "newlead": Scenario(("/newlead FreshCo Bob",), setup=("/as li",)),
@@ -102,7 +135,7 @@ READ_ONLY: dict[str, tuple[str, ...]] = {
     "customers": ("/customers",), "deals": ("/deals",), "deal": ("/deal 1",), "rank": ("/rank",), "team": ("/team",),
     "report": ("/report",), "audit": ("/audit lead 1",), "export": ("/export leads --format csv",),
     "customer": ("/customer 1",), "review": ("/as mei", "/review"), "pool admin": ("/as admin", "/pool admin"),
-    "channel": ("/in #sales", "/channel"), "unit": ("/as mei", "/unit East Team"),
+    "channel": ("/in #sales", "/channel"), "unit": ("/as mei", "/unit East Team"), "photos": ("/as mei", "/photos 1"),
 }
 
 

@@ -81,6 +81,8 @@ SCENARIOS: dict[str, list[str]] = {
     "newlead": ['"{company}"', '"Other Name" Bob "{phone}"', '"{pooled}"'],
     "nudges": ["on"],
     "paid": ["{deal} 100"],
+    "photo": [""],
+    "photos": ["{visit}"],
     "pool": ["", "Zyxwv", "Plmok"],
     "pool admin": [""],
     "rank": ["", "{unit}", "--team"],

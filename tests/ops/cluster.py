@@ -56,7 +56,7 @@ class Cluster:
     db_url: str
     workdir: Path
     telegram: FakeTelegramAPI
-    slack: FakeSlackApi
+    slack: FakeSlackApi | None  # None: Telegram alone
     instances: list[Instance] = field(default_factory=list)
     nginx: Nginx | None = None
 
@@ -67,8 +67,9 @@ class Cluster:
             "ADMIN_HOST": "127.0.0.1", "ADMIN_PORT": str(instance.admin_port),
             "TELEGRAM_BOT_TOKEN": TG_TOKEN, "TELEGRAM_API_BASE_URL": self.telegram.base_url,
             "TELEGRAM_WEBHOOK_URL": "https://bot.example.com/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
-            "SLACK_BOT_TOKEN": "xoxb-cluster", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": self.slack.api_url,
             "PUBLIC_BASE_URL": "https://bot.example.com", "RATE_LIMIT_BURST": "0",
+            **({"SLACK_BOT_TOKEN": "xoxb-cluster", "SLACK_SIGNING_SECRET": SLACK_SECRET,
+                "SLACK_API_URL": self.slack.api_url} if self.slack is not None else {}),
         }
 
     async def start(self, i: int) -> None:

@@ -191,3 +191,32 @@ def test_0008_re_keys_every_stored_phone_and_its_downgrade_restores_the_digits(s
         assert _phone_keys(engine, "customers") == ["13800138000"]
     finally:
         engine.dispose()
+
+
+def test_trusted_places_migration_trusts_imported_and_owner_places_only(scratch_url: str):
+    """0018: imported and /setloc places become trusted, a first visit's place (and a lead's) tentative."""
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "0017_lead_events_refs")
+    engine = make_engine(scratch_url, poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(text(OLD_ROWS[0]))
+        conn.execute(text(OLD_ROWS[1]))
+        for cid, source, lat in ((1, "import", 30.1), (2, "owner", 30.2), (3, "visit", 30.3), (4, None, None)):
+            conn.execute(text(
+                "INSERT INTO customers (id, name, name_key, level, status, owner_id, latitude, longitude, "
+                "location_source, created_at) VALUES (:id, :name, :name, 'C', 'active', 1, :lat, :lat, :source, "
+                "CURRENT_TIMESTAMP)"), {"id": cid, "name": f"c{cid}", "lat": lat, "source": source})
+        conn.execute(text(
+            "INSERT INTO leads (id, company, name_key, level, status, locked, latitude, longitude, "
+            "created_at, updated_at) VALUES (1, 'L', 'l', 'C', 'pending', false, 31, 121, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP), (2, 'M', 'm', 'C', 'pending', false, NULL, NULL, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP)"))
+    engine.dispose()
+    command.upgrade(config, "head")
+    assert _rows(scratch_url, "SELECT id, location_source, location_trust FROM customers ORDER BY id") == [
+        (1, "import", "trusted"), (2, "owner", "trusted"), (3, "visit", "tentative"), (4, None, None)]
+    assert _rows(scratch_url, "SELECT id, location_source, location_trust FROM leads ORDER BY id") == [
+        (1, "visit", "tentative"), (2, None, None)]
+    command.downgrade(config, "0017_lead_events_refs")
+    assert "location_trust" not in {c["name"] for c in inspect(make_engine(scratch_url, poolclass=pool.NullPool))
+                                    .get_columns("customers")}

@@ -52,7 +52,7 @@ def test_approve_counts_reject_does_not_and_both_are_recorded(flagged, db, setti
     assert "approved: it now counts" in say(mei, "/review approve 2")
     assert "rejected: it does not count" in say(mei, "/review reject 3 not at the customer")
     assert "already approved by 王梅 Wang Mei" in say(mei, "/review reject 2")
-    assert "only flagged or unverified" in say(mei, "/review approve 1")
+    assert "only flagged, unverified or place-not-confirmed" in say(mei, "/review approve 1")
     with db.uow() as uow:
         visits = {v.id: v for v in uow.session.scalars(select(Visit))}
         dms = [posted(m).text for m in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct"))]

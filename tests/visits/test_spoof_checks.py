@@ -4,13 +4,13 @@ import random
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
 from bot.i18n import render_text
 from bot.services.visits import location_checks as v
 from bot.services.visits import spoof_checks as s
+from bot.services.visits.review import QueueItem
 from tests.visits import fieldday
 
 NOW = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)
@@ -193,8 +193,8 @@ def test_every_reason_reads_in_both_languages():
 
 
 def review_item(reasons):
-    return SimpleNamespace(visit_id=1, rep_name="Li", target_name=None, taken_local=NOW, kind="visit",
-                           source="static", verdict="flagged", distance_m=None, accuracy_m=None, reasons=reasons)
+    return QueueItem(visit_id=1, kind="visit", rep_name="Li", target_name=None, taken_local=NOW, verdict="flagged",
+                     reasons=reasons, distance_m=None, accuracy_m=None, source="static")
 
 
 GENUINE_BUDGET = 0.02

@@ -41,7 +41,8 @@ def add_records(db) -> dict[str, int]:
     li, sam = user_id(db, "li"), user_id(db, "sam")
     with db.uow() as uow:
         tea = Customer(name="West Lake Tea", name_key="westlaketea", owner_id=li,
-                       latitude=WEST_LAKE[0], longitude=WEST_LAKE[1], location_source="import")
+                       latitude=WEST_LAKE[0], longitude=WEST_LAKE[1], location_source="import",
+                       location_trust="trusted")
         foods = Customer(name="Shanghai Foods", name_key="shanghaifoods", owner_id=li)
         diner = Customer(name="Sam's Diner", name_key="samsdiner", owner_id=sam)
         uow.session.add_all([tea, foods, diner])
@@ -159,17 +160,20 @@ def test_exact_coordinates_from_another_day_are_flagged_but_not_on_the_same_day(
     assert visits_of(db, "li")[-1].verdict == "flagged"
 
 
-def test_first_verified_visit_sets_the_customer_location_and_a_flagged_one_does_not(li, db):
+def test_first_verified_visit_gives_a_tentative_place_and_a_flagged_one_does_not(li, db):
     say(li, "/visit foods")
     say(li, "/location 31.2304 121.4737")  # no accuracy: flagged
     say(li, "/visit end")
     with db.uow() as uow:
         assert uow.session.scalar(select(Customer.latitude).where(Customer.name == "Shanghai Foods")) is None
     say(li, "/visit foods")
-    assert "location is now saved for Shanghai Foods" in say(li, "/location 31.2305 121.4738 12")
+    out = say(li, "/location 31.2305 121.4738 12")
+    assert "Verdict: place not yet confirmed" in out and "kept for Shanghai Foods as a place not yet confirmed" in out
     with db.uow() as uow:
         foods = uow.session.scalar(select(Customer).where(Customer.name == "Shanghai Foods"))
-    assert (foods.latitude, foods.longitude, foods.location_source) == (31.2305, 121.4738, "visit")
+    assert (foods.latitude, foods.longitude, foods.location_source, foods.location_trust) == (
+        31.2305, 121.4738, "visit", "tentative")
+    assert (visits_of(db, "li")[-1].verdict, visits_of(db, "li")[-1].counts) == ("unconfirmed", False)
 
 
 def test_no_location_visit_stays_unverified_until_a_location_comes_in_the_window(li, db, clock):

@@ -159,3 +159,15 @@ def test_typing_location_on_telegram_asks_for_the_share_button_never_for_coordin
     [reply] = tg(text_update("/visit end"))
     [reply] = tg(text_update("/location"))
     assert not reply.request_location and "纬度" not in reply.text  # nothing waits: said so, nothing to type
+
+
+def test_a_first_visit_to_a_customer_without_a_place_is_held_in_chinese(tg, db):
+    """Shanghai Foods has no place: the first good position becomes a place not yet confirmed, and
+    the visit waits for it (never flagged as far away)."""
+    tg(text_update("/visit c2"))
+    out = texts(tg(location_update(31.2304, 121.4737, accuracy=12)))
+    assert "核验: 地点待确认" in out and "已将此位置暂存为 Shanghai Foods 的待确认地点" in out
+    assert "地点确认或主管批准后,这次拜访才计入统计" in out
+    [visit] = visits_of(db, "li")
+    assert (visit.verdict, visit.counts, [r["code"] for r in visit.reasons]) == (
+        "unconfirmed", False, ["place_unconfirmed"])

@@ -27,6 +27,7 @@ from bot.adapters.slack.blocks import ACTION_PREFIX, LINK_PREFIX
 from bot.adapters.slack.inbound import (
     action_incoming,
     command_incoming,
+    fetch_file,
     is_im,
     is_im_event,
     message_incoming,
@@ -198,6 +199,9 @@ class SlackFrontEnd:
         incoming = message_incoming(body, event)
         if incoming is None:
             return
+        if incoming.attachment is not None:
+            incoming = await fetch_file(incoming, event, self.settings.SLACK_BOT_TOKEN or "",
+                                        self.settings.SLACK_API_URL, self.settings.PHOTO_MAX_BYTES)
         target = Target(
             channel=incoming.chat_id, user=incoming.user_id, private=incoming.is_private,
             thread_ts=event.get("thread_ts"), team=incoming.workspace,

@@ -14,7 +14,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.adapters.front_end import answer
 from bot.adapters.telegram import edge
 from bot.adapters.telegram.answers import send_answers
-from bot.adapters.telegram.inbound import bot_id, to_incoming
+from bot.adapters.telegram.inbound import bot_id, fetch_attachment, to_incoming
 from bot.adapters.telegram.menu import RELINKING_COMMANDS, bot_commands, set_own_menus
 from bot.adapters.telegram.outbound import Courier, TelegramSender
 from bot.adapters.telegram.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
@@ -181,6 +181,8 @@ class TelegramFrontEnd:
         incoming = to_incoming(update, self.workspace, self.bot.username)
         if incoming is None:
             return
+        if incoming.attachment is not None:
+            incoming = await fetch_attachment(self.bot, update, incoming, self.settings.PHOTO_MAX_BYTES)
         if not incoming.is_private and incoming.command:
             log.info("telegram: /%s in group chat %s", incoming.command, incoming.chat_id)
         await answer(self.router, incoming, lambda replies: self._send(incoming, replies))

@@ -1,20 +1,25 @@
-"""Telegram updates -> Incoming: a command, a location (static, venue or live), a button press,
-plain words in a private chat.
+"""Telegram updates -> Incoming: a command, a location (static, venue or live), a photo or a file
+(`fetch_attachment` downloads it), a button press, plain words in a private chat.
 
 Anything the bot does not act on (chatter in a group, joins, a command for another bot, an edited
 command) translates to None.
 """
+import dataclasses
+import logging
 import warnings
 from datetime import timedelta
 from typing import Any
 
+from telegram import Bot, MaybeInaccessibleMessage, Message, PhotoSize, Update
 from telegram import Location as TgLocation
-from telegram import MaybeInaccessibleMessage, Message, Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 
 from bot.adapters.telegram.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
-from bot.messages import Incoming, Location
+from bot.messages import Attachment, Incoming, Location
 from bot.router import command_line
+
+log = logging.getLogger(__name__)
 
 
 def bot_id(token: str) -> str:
@@ -59,6 +64,9 @@ def _from_message(update: Update, message: Message, workspace: str, bot_username
     location = _location(message, edited=False)
     if location is not None:
         return Incoming(**base, sent_at=message.date, location=location)
+    attachment = _attachment(message)
+    if attachment is not None:
+        return Incoming(**base, sent_at=message.date, attachment=attachment)
     text = message.text or ""
     if text.strip() and not text.startswith("/") and base["is_private"]:
         return Incoming(**base, sent_at=message.date, text=text)  # in groups, chatter is never answered
@@ -68,6 +76,49 @@ def _from_message(update: Update, message: Message, workspace: str, bot_username
     if not name:
         return None
     return Incoming(**base, sent_at=message.date, command=name, args=args)
+
+
+def _attachment(message: Message) -> Attachment | None:
+    """A photo (Telegram's compressed copy: the largest size) or a file, not downloaded yet."""
+    if message.photo:
+        return Attachment(None, _biggest(message).file_size or 0, "photo", None, "image/jpeg")
+    if message.document is not None:
+        document = message.document
+        return Attachment(None, document.file_size or 0, "file", document.file_name, document.mime_type)
+    return None
+
+
+def _biggest(message: Message) -> PhotoSize:
+    """Telegram sends a photo in several sizes; the biggest is the one kept."""
+    return max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
+
+
+def _file_id(message: Message) -> str | None:
+    if message.photo:
+        return _biggest(message).file_id
+    return message.document.file_id if message.document is not None else None
+
+
+async def fetch_attachment(bot: Bot, update: Update, incoming: Incoming, max_bytes: int) -> Incoming:
+    """The photo or file's bytes, downloaded (getFile, then the file URL) when the rep sent it in his
+    private chat and Telegram told a size within `max_bytes`; otherwise left unread for the handler
+    to refuse. A failed download leaves it unread too (the handler says so)."""
+    sent = incoming.attachment
+    message = update.message
+    if sent is None or message is None or not incoming.is_private or sent.size > max_bytes:
+        return incoming
+    file_id = _file_id(message)
+    if file_id is None:
+        return incoming
+    try:
+        file = await bot.get_file(file_id)
+        if (file.file_size or 0) > max_bytes:
+            return dataclasses.replace(incoming, attachment=dataclasses.replace(sent, size=file.file_size or 0))
+        content = bytes(await file.download_as_bytearray())
+    except TelegramError as exc:
+        log.warning("telegram: could not download file of update %s: %r", update.update_id, exc)
+        return dataclasses.replace(incoming, attachment=dataclasses.replace(sent, failed=True))
+    return dataclasses.replace(incoming, attachment=dataclasses.replace(sent, content=content, size=len(content)))
 
 
 def _from_live_edit(update: Update, workspace: str) -> Incoming | None:

@@ -1,4 +1,4 @@
-"""Customers: /customers and /customer <id> [setloc]."""
+"""Customers: /customers and /customer <id> [setloc|reanchor]."""
 from bot.context import Context
 from bot.errors import UsageError
 from bot.handlers import paging
@@ -6,6 +6,7 @@ from bot.handlers.args import Param
 from bot.handlers.registry import command
 from bot.messages import Reply
 from bot.services.leads import conversion
+from bot.services.visits import reanchoring
 
 GROUP = "3-leads"
 
@@ -17,7 +18,7 @@ def list_(ctx: Context, page: int | None) -> Reply:
     return paging.add_buttons(ctx, reply, "customers", result.page)
 
 
-@command("customer", params=[Param("customer"), Param("action", "choice", optional=True, choices=("setloc",))],
+@command("customer", params=[Param("customer"), Param("action", "choice", optional=True, choices=("setloc", "reanchor"))],
          group=GROUP)
 def show(ctx: Context, customer: str, action: str | None) -> Reply:
     if action == "setloc":
@@ -25,5 +26,8 @@ def show(ctx: Context, customer: str, action: str | None) -> Reply:
         if setloc is None:
             raise UsageError("customer")
         return setloc.handler(ctx, customer=str(conversion.customer_id(customer)))
+    if action == "reanchor":
+        done = reanchoring.reanchor_customer(ctx.uow, ctx.user_id, conversion.customer_id(customer), ctx.now)
+        return ctx.reply("customers/reanchored", done=done)
     found = conversion.customer_detail(ctx.uow, ctx.user_id, customer, ctx.now.date())
     return ctx.reply("customers/detail", customer=found)

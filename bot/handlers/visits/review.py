@@ -33,6 +33,8 @@ def review(ctx: Context, action: str | None, visit_id: int | None, note: str | N
                 buttons=[
                     button("review_approve", ctx.locale, f"review approve {item.visit_id}", "primary"),
                     button("review_reject", ctx.locale, f"review reject {item.visit_id}", "danger"),
+                    *([button("review_photos", ctx.locale, f"photos {item.visit_id}", count=item.photos)]
+                      if item.photos else []),
                 ],
             )
             for item in queue.items

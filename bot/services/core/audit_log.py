@@ -43,7 +43,7 @@ RECORD_TYPES = {
     "leads": "lead", "customers": "customer", "contacts": "contact", "deals": "deal",
     "visits": "visit", "users": "user", "org_units": "unit", "record_members": "record_member",
     "pools": "pool", "pool_members": "pool_member", "team_channels": "channel", "handover_batches": "handover",
-    "platform_identities": "identity", "lead_followups": "followup",
+    "platform_identities": "identity", "lead_followups": "followup", "visit_photos": "visit_photo",
 }
 # Fields whose value is a credential: the log says they changed, never what to.
 REDACTED = {"invitations": frozenset({"code"})}

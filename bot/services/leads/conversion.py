@@ -56,7 +56,9 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
         customer = Customer(
             name=lead.company, name_key=lead.name_key, phone=lead.phone, phone_key=lead.phone_key,
             owner_id=owner_id, level=lead.level, industry=lead.industry, region=lead.region,
-            latitude=lead.latitude, longitude=lead.longitude, created_by_id=actor_id, created_at=now,
+            latitude=lead.latitude, longitude=lead.longitude, location_source=lead.location_source,
+            location_trust=lead.location_trust, location_set_at=lead.location_set_at, created_by_id=actor_id,
+            created_at=now,
         )
         uow.session.add(customer)
         uow.session.flush()
@@ -133,6 +135,7 @@ class CustomerDetail:
     contacts: list[tuple[str, str | None]]
     deals: list[tuple[int, str, str, Decimal, str]]  # id, name, stage, amount, currency
     lead_ids: list[int]
+    place_trust: str | None = None  # trusted | tentative (bot.services.visits.places); None: no place
 
 
 def customer_id(raw: str | int) -> int:
@@ -155,4 +158,5 @@ def customer_detail(uow: UnitOfWork, user_id: int, raw_id: str | int, today) -> 
     lead_ids = list(uow.session.scalars(select(Lead.id).where(Lead.customer_id == cid).order_by(Lead.id).limit(10)))
     return CustomerDetail(customer.id, customer.name, user_name(uow, customer.owner_id), customer.level,
                           customer.phone, customer.industry, customer.region, customer.address,
-                          customer.latitude is not None, contacts, deals, lead_ids)
+                          customer.latitude is not None, contacts, deals, lead_ids,
+                          customer.location_trust if customer.latitude is not None else None)

@@ -17,7 +17,7 @@ from charset_normalizer import from_bytes
 from sqlalchemy import insert, select
 
 from bot.errors import UserError
-from bot.services.core import audit_log, org
+from bot.services.core import audit_log, geo, org
 from bot.services.core.text import visible
 from bot.services.leads import lifecycle
 from bot.services.leads.lifecycle import S
@@ -38,6 +38,9 @@ HEADER_ALIASES = {
     "industry": {"industry", "sector", "行业", "所属行业", "行業", "所屬行業"},
     "level": {"level", "grade", "customerlevel", "级别", "客户级别", "等级", "級別", "客戶級別", "等級"},
     "note": {"note", "notes", "remark", "remarks", "comment", "备注", "说明", "備註", "說明"},
+    # The lead's place: trusted at once (bot.services.visits.places), both or neither.
+    "latitude": {"lat", "latitude", "纬度", "緯度"},
+    "longitude": {"lon", "lng", "long", "longitude", "经度", "經度"},
 }
 FIELD_LIMITS = {"contact": 100, "region": 100, "source": 100, "industry": 100, "level": 8, "note": 2000}
 CHUNK = 1000
@@ -172,7 +175,21 @@ def _clean_row(row: list[str], mapping: dict[str, int], phone_region: str) -> di
             raise UserError("field_too_long")
         values[{"contact": "contact_name"}.get(name, name)] = value
     values["level"] = (values.get("level") or "C").upper()
+    values.update(_place(cell("latitude"), cell("longitude")))
     return values
+
+
+def _place(latitude: str | None, longitude: str | None) -> dict:
+    """Imported coordinates (decimal degrees): a trusted place, or the row is rejected."""
+    if latitude is None and longitude is None:
+        return dict.fromkeys(("latitude", "longitude", "location_source", "location_trust"))
+    try:
+        lat, lon = float(latitude or "nan"), float(longitude or "nan")
+    except ValueError:
+        raise UserError("bad_coordinates") from None
+    if not geo.is_valid(lat, lon):
+        raise UserError("bad_coordinates")
+    return {"latitude": lat, "longitude": lon, "location_source": "import", "location_trust": "trusted"}
 
 
 def import_leads(uow: UnitOfWork, data: bytes, file_name: str, pool_name: str | None, now: datetime,
@@ -218,7 +235,8 @@ def import_leads(uow: UnitOfWork, data: bytes, file_name: str, pool_name: str | 
             known_phones[values["phone_key"]] = f"row {line}"
         fresh.append(values)
     for start in range(0, len(fresh), CHUNK):
-        batch = [dict(v, status=S.UNASSIGNED, pool_id=pool.id, created_at=now, updated_at=now)
+        batch = [dict(v, status=S.UNASSIGNED, pool_id=pool.id, created_at=now, updated_at=now,
+                      location_set_at=now if v["latitude"] is not None else None)
                  for v in fresh[start:start + CHUNK]]
         ids = uow.session.scalars(insert(Lead).returning(Lead.id, sort_by_parameter_order=True), batch).all()
         uow.session.execute(insert(LeadEvent), [

@@ -1,15 +1,23 @@
-"""A customer's location set by its owner: `/setloc CUSTOMER`, then the next location he shares (within
-SETLOC_LIFETIME) becomes the customer's. bot.services.visits.shared_location hands it the position."""
-from dataclasses import dataclass
+"""A customer's location set by its owner or a manager: `/setloc CUSTOMER`, then the next location he
+shares (within SETLOC_LIFETIME) becomes the customer's. bot.services.visits.shared_location hands it
+the position. The position is judged like a visit's (but for the geofence): one that passes makes the
+place trusted (source `owner` or `manager`); a flagged one gives a tentative place, and never
+replaces a trusted one (bot.services.visits.places)."""
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
 
 from bot.services.manager import scope
-from bot.services.visits.location_checks import Fix
+from bot.services.visits import location_checks as checks
+from bot.services.visits import places
+from bot.services.visits import spoof_checks as spoof
+from bot.services.visits.location_checks import Fix, PreviousFix, Thresholds
+from bot.services.visits.spoof_checks import EarlierFix
 from bot.services.visits.visit_targets import resolve_target
 from bot.services.visits.visits import active_user
-from db.models import Customer, CustomerLocationRequest
+from db.models import Customer, CustomerLocationRequest, Role, User
 from db.session import UnitOfWork
 
 SETLOC_LIFETIME = timedelta(minutes=30)
@@ -22,6 +30,10 @@ class CustomerLocated:
     latitude: float
     longitude: float
     accuracy_m: float | None
+    trust: str = places.TRUSTED  # what the customer's place is now
+    saved: bool = True  # False: a flagged position left a trusted place as it was
+    reasons: list[dict] = field(default_factory=list)  # why the position was not trusted
+    counted: int = 0  # visits that waited for the place and count now
 
 
 @dataclass(frozen=True)
@@ -68,12 +80,30 @@ def request_customer_location(uow: UnitOfWork, user_id: int, customer_text: str,
     return SetlocRequested(customer.id, customer.name, request.expires_at)
 
 
-def set_customer_location(uow: UnitOfWork, request: CustomerLocationRequest, fix: Fix, now: datetime
-                          ) -> CustomerLocated:
-    """The shared position answers a waiting /setloc: it becomes the customer's location."""
+def set_customer_location(uow: UnitOfWork, request: CustomerLocationRequest, fix: Fix, now: datetime,
+                          user: User, limits: Thresholds, previous: PreviousFix | None,
+                          earlier: Sequence[EarlierFix]) -> CustomerLocated:
+    """The shared position answers a waiting /setloc: it becomes the customer's place, trusted when
+    it passed the checks and comes from the owner or a manager."""
     customer = uow.session.get(Customer, request.customer_id)
     assert customer is not None
-    customer.latitude, customer.longitude = fix.latitude, fix.longitude
-    customer.location_source, customer.location_set_at = "owner", now
+    reasons = (checks.check_source(fix) + checks.check_accuracy(fix, limits)
+               + checks.check_travel(fix, previous, limits) + spoof.fix_reasons(fix, earlier, limits))
+    flagged = [r.to_json() for r in reasons if r.severity == checks.FLAG]
+    owner = customer.owner_id == user.id
+    manager = user.role in (Role.MANAGER, Role.ADMIN)
+    trust = places.TRUSTED if not flagged and (owner or manager) else places.TENTATIVE
     request.status, request.done_at = "done", now
-    return CustomerLocated(customer.id, customer.name, fix.latitude, fix.longitude, fix.accuracy_m)
+    if trust == places.TENTATIVE and customer.location_trust == places.TRUSTED:
+        assert customer.latitude is not None and customer.longitude is not None
+        return CustomerLocated(customer.id, customer.name, customer.latitude, customer.longitude, fix.accuracy_m,
+                               places.TRUSTED, False, flagged)
+    source = "owner" if owner else ("manager" if manager else "member")
+    counted = 0
+    if trust == places.TRUSTED:
+        counted, _ = places.trust_place(uow, customer, fix.latitude, fix.longitude, source, limits.geofence_m,
+                                        user.id, now)
+    else:
+        places.set_place(customer, fix.latitude, fix.longitude, source, trust, now)
+    return CustomerLocated(customer.id, customer.name, fix.latitude, fix.longitude, fix.accuracy_m, trust, True,
+                           flagged, counted)

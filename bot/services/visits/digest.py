@@ -11,7 +11,10 @@ from sqlalchemy import select
 
 from bot.services.core import outbox
 from bot.services.manager import scope
-from bot.services.visits import baselines, visits
+from bot.services.visits import baselines, reanchoring, visits
+from bot.services.visits.location_checks import UNCONFIRMED
+from bot.services.visits.places import ReanchorOffer
+from bot.services.visits.review import REVIEWABLE
 from db.models import Role, User, Visit
 from db.session import UnitOfWork
 
@@ -26,6 +29,7 @@ class RepLine:
     verified: int = 0
     flagged: int = 0
     unverified: int = 0
+    unconfirmed: int = 0  # held: the place of the customer or lead is not confirmed yet
     checked_in: bool = False
     reasons: Counter = field(default_factory=Counter)
 
@@ -52,6 +56,7 @@ class Digest:
     day: date
     reps: list[RepLine]
     to_review: int
+    offers: list[ReanchorOffer] = field(default_factory=list)  # places the day's far visits would move
     stand_out: list[StandsOut] = field(default_factory=list)
     baseline_days: int = baselines.BASELINE_DAYS
 
@@ -73,6 +78,7 @@ def build(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
         select(Visit).where(Visit.user_id.in_(list(lines)), Visit.started_at >= start, Visit.started_at < end)
     ).all()
     to_review = 0
+    far = [v.id for v in rows if any(r.get("code") == "outside_geofence" for r in v.reasons)]
     for visit in rows:
         line = lines[visit.user_id]
         if visit.kind == "checkin":
@@ -84,13 +90,15 @@ def build(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
         line.verified += visit.counts
         line.flagged += visit.verdict == "flagged"
         line.unverified += visit.verdict == "unverified"
+        line.unconfirmed += visit.verdict == UNCONFIRMED
         line.reasons.update(r["code"] for r in visit.reasons if r.get("severity") == "flag")
-        to_review += visit.verdict in ("flagged", "unverified") and visit.review_status == "none"
+        to_review += visit.verdict in REVIEWABLE and visit.review_status == "none"
+    offers = reanchoring.offers_for_visits(uow, manager_id, far) if far else []
     found = baselines.outliers(baselines.tallies(uow, lines, end))
     handles = {rep.id: rep.handle for rep in reps}
     stand_out = [StandsOut(lines[o.user_id].name, handles[o.user_id], o.kind, o.count, o.positions, round(100 * o.share),
                            round(100 * o.peers_share)) for o in found]
-    return Digest(manager_id, day, list(lines.values()), to_review, stand_out)
+    return Digest(manager_id, day, list(lines.values()), to_review, offers=offers, stand_out=stand_out)
 
 
 def due_managers(uow: UnitOfWork, now: datetime) -> list[tuple[int, date]]:

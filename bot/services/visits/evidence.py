@@ -47,13 +47,15 @@ def recent_accuracies(uow: UnitOfWork, user_id: int, before: datetime, count: in
     return tuple(row.accuracy for row in rows)
 
 
-def earlier_fixes(uow: UnitOfWork, user_id: int, visit_id: int, fix: Fix, limits: Thresholds) -> tuple[EarlierFix, ...]:
-    """The rep's positions at his other visits and check-ins near this one, replay_days back."""
+def earlier_fixes(uow: UnitOfWork, user_id: int, visit_id: int | None, fix: Fix,
+                  limits: Thresholds) -> tuple[EarlierFix, ...]:
+    """The rep's positions at his other visits and check-ins (all of them: visit_id None) near this
+    one, replay_days back."""
     south, north, west, east = _box(fix.latitude, fix.longitude, NEAR_M)
-    rows = uow.session.execute(select(Visit.latitude, Visit.longitude, Visit.accuracy_m, Visit.taken_at).where(
+    query = select(Visit.latitude, Visit.longitude, Visit.accuracy_m, Visit.taken_at).where(
         Visit.latitude.between(south, north), Visit.longitude.between(west, east),
-        Visit.taken_at >= fix.taken_at - timedelta(days=limits.replay_days),
-        Visit.user_id == user_id, Visit.id != visit_id))
+        Visit.taken_at >= fix.taken_at - timedelta(days=limits.replay_days), Visit.user_id == user_id)
+    rows = uow.session.execute(query if visit_id is None else query.where(Visit.id != visit_id))
     return tuple(EarlierFix(r.latitude, r.longitude, r.accuracy_m, r.taken_at) for r in rows)
 
 

@@ -1,8 +1,10 @@
 """Can this position be trusted? Every check is a small pure function returning reasons.
 
 A reason has a severity: "reject" (the position is refused and nothing is pinned), "flag" (pinned,
-but a manager must look: the visit does not count until approved) or "note" (kept for the record,
-e.g. a location sent late or a late check-in; it does not change the verdict).
+but a manager must look: the visit does not count until approved), "hold" (nothing is wrong with
+the position, but the place it is judged against is not confirmed yet: the visit waits, see
+bot.services.visits.places) or "note" (kept for the record, e.g. a location sent late or a late
+check-in; it does not change the verdict).
 The thresholds come from the unit's settings (db.models.visit.VisitSettings) with the defaults of
 docs/design/rules.md ("Visit checks").
 """
@@ -33,7 +35,9 @@ from db.models.visit import (
     DEFAULT_WORK_START,
 )
 
-REJECT, FLAG, NOTE = "reject", "flag", "note"
+REJECT, FLAG, HOLD, NOTE = "reject", "flag", "hold", "note"
+# The verdict of a visit whose only doubt is its place (a HOLD reason): it waits for the place.
+UNCONFIRMED = "unconfirmed"
 # Phones and servers disagree by a few seconds; beyond this a date in the future is forged.
 CLOCK_SKEW = timedelta(minutes=2)
 # A position that took longer than this to reach us is marked as sent late (kept, not flagged).
@@ -136,6 +140,11 @@ def check_geofence(distance: float | None, limit_m: float, place: str) -> list[R
     return [Reason("outside_geofence", FLAG, {"distance_m": round(distance), "limit_m": round(limit_m), "place": place})]
 
 
+def check_place(trust: str | None) -> list[Reason]:
+    """A visit to a customer or lead whose place is not trusted yet waits for it (never flagged)."""
+    return [] if trust == "trusted" else [Reason("place_unconfirmed", HOLD)]
+
+
 def check_travel(fix: Fix, previous: PreviousFix | None, limits: Thresholds) -> list[Reason]:
     if previous is None:
         return []
@@ -191,4 +200,6 @@ def verdict_of(reasons: list[Reason] | list[dict], has_location: bool = True) ->
         return "rejected"
     if not has_location:
         return "unverified"
-    return "flagged" if FLAG in severities else "verified"
+    if FLAG in severities:
+        return "flagged"
+    return UNCONFIRMED if HOLD in severities else "verified"

@@ -1,8 +1,9 @@
-"""A manager's review queue: flagged and unverified visits in his subtree, approved or rejected once.
+"""A manager's review queue: flagged, unverified and held (place not yet confirmed) visits in his
+subtree, approved or rejected once, with the re-anchorings their far-away visits call for.
 
 counts stays True exactly when the verdict is verified or a manager approved the visit.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -10,12 +11,15 @@ from sqlalchemy import func, select, update
 from bot.errors import UserError
 from bot.services.core import audit_log, outbox, paging
 from bot.services.manager import scope
-from bot.services.visits import visits
+from bot.services.visits import reanchoring, visits
+from bot.services.visits.location_checks import UNCONFIRMED
+from bot.services.visits.photos import photo_counts
+from bot.services.visits.places import ReanchorOffer
 from bot.services.visits.visit_targets import target_name, target_of
 from db.models import User, Visit
 from db.session import UnitOfWork
 
-REVIEWABLE = ("flagged", "unverified")
+REVIEWABLE = ("flagged", "unverified", UNCONFIRMED)
 QUEUE_PAGE = 10
 
 
@@ -31,6 +35,8 @@ class QueueItem:
     distance_m: float | None
     accuracy_m: float | None
     source: str
+    photos: int = 0  # photos attached to the visit (`/photos VISIT_ID` sends them)
+    photo_reasons: list[dict] = field(default_factory=list)  # their flags, notes left out
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class Queue:
     items: list[QueueItem]
     total: int
     page: paging.Page
+    offers: list[ReanchorOffer] = field(default_factory=list)  # re-anchorings for this page's records
 
 
 @dataclass(frozen=True)
@@ -71,14 +78,17 @@ def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PA
         select(Visit, User.name).join(User, Visit.user_id == User.id).where(*conditions)
         .order_by(Visit.started_at, Visit.id).offset(paging.offset(page_no, limit)).limit(limit)
     ).all()
+    photos = photo_counts(uow, [v.id for v, _ in rows])
     items = [
         QueueItem(
             v.id, v.kind, name, target_name(target_of(uow, v)),
             (v.taken_at or v.started_at).astimezone(zone), v.verdict, v.reasons, v.distance_m, v.accuracy_m, v.source,
+            *photos.get(v.id, (0, [])),
         )
         for v, name in rows
     ]
-    return Queue(items, total, paging.of_total(page_no, len(items), total, limit))
+    offers = reanchoring.offers_for_visits(uow, manager_id, [item.visit_id for item in items])
+    return Queue(items, total, paging.of_total(page_no, len(items), total, limit), offers)
 
 
 def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note: str | None, now: datetime) -> Decision:

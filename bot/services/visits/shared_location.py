@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 
 from bot.errors import UserError
 from bot.services.core import geo
-from bot.services.visits import evidence
+from bot.services.visits import evidence, places
 from bot.services.visits import location_checks as checks
 from bot.services.visits import spoof_checks as spoof
 from bot.services.visits.customer_location import (
@@ -21,6 +21,7 @@ from bot.services.visits.customer_location import (
     waiting_request_query,
 )
 from bot.services.visits.location_checks import Fix, PreviousFix, Reason, Thresholds
+from bot.services.visits.places import PlaceNews
 from bot.services.visits.thresholds import as_thresholds, unit_settings_query
 from bot.services.visits.visit_targets import Target, target_of
 from bot.services.visits.visits import WAITING, zone_of
@@ -38,6 +39,9 @@ from db.session import UnitOfWork
 # A literal, not a bound parameter, so that PostgreSQL matches the partial index on waiting visits
 # (db.models.visits) even in a prepared statement's generic plan.
 _IS_WAITING = Visit.status == literal_column(f"'{WAITING}'")
+# Reasons a visit had before its position arrived, kept beside the position's own: why it had no
+# signal (a note), and a doubtful photo sent while it waited (a flag, bot.services.visits.photos).
+KEPT_WHEN_PINNED = ("no_location", "photo_flagged")
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Pinned:
     distance_m: float | None
     accuracy_m: float | None
     taken_local: datetime
-    located_target: bool = False  # the customer/lead got its first location from this visit
+    place: PlaceNews | None = None  # what this visit did to its customer's or lead's place
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,8 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
         return live_update(uow, around.trail_of, fix, live_message, around.limits)
     request, waiting = around.setloc, around.waiting
     if request is not None and (waiting is None or request.created_at > waiting.created_at):
-        return set_customer_location(uow, request, fix, now)
+        return set_customer_location(uow, request, fix, now, around.user, around.limits, around.previous,
+                                     evidence.earlier_fixes(uow, user_id, None, fix, around.limits))
     if waiting is None:
         waiting = around.in_window
     if waiting is None and edited:
@@ -169,8 +174,8 @@ def _lookup_template(by_visit_id: bool, by_message: bool) -> Select:
     previous = previous_fix_query(user_id, bindparam("taken_at")).subquery("previous")
     return (
         select(User, Visit, Customer.name, Customer.latitude, Customer.longitude, Lead.company, Lead.latitude,
-               Lead.longitude, trail_of if by_message else null(), setloc, unit_settings, previous.c.latitude,
-               previous.c.longitude, previous.c.taken_at)
+               Lead.longitude, Customer.location_trust, Lead.location_trust, trail_of if by_message else null(), setloc,
+               unit_settings, previous.c.latitude, previous.c.longitude, previous.c.taken_at)
         .select_from(User)
         .outerjoin(Visit, (Visit.user_id == User.id) & or_(*candidates))
         .outerjoin(Customer, Customer.id == Visit.customer_id)
@@ -215,15 +220,16 @@ def lookup(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, visit_id: int
         raise UserError("not_linked")
     waiting = in_window = trail_of = None
     targets: dict[int, Target | None] = {}
-    for (_user, visit, customer_name, customer_lat, customer_lon, lead_name, lead_lat, lead_lon, trail_id, *_) in rows:
+    for (_user, visit, customer_name, customer_lat, customer_lon, lead_name, lead_lat, lead_lon, customer_trust,
+         lead_trust, trail_id, *_) in rows:
         if visit is None:
             continue
         if visit.customer_id is not None:
             place = (customer_lat, customer_lon) if customer_lat is not None else None
-            targets[visit.id] = Target("customer", visit.customer_id, customer_name, place)
+            targets[visit.id] = Target("customer", visit.customer_id, customer_name, place, customer_trust)
         elif visit.lead_id is not None:
             place = (lead_lat, lead_lon) if lead_lat is not None else None
-            targets[visit.id] = Target("lead", visit.lead_id, lead_name, place)
+            targets[visit.id] = Target("lead", visit.lead_id, lead_name, place, lead_trust)
         else:
             targets[visit.id] = None
         if visit.id == trail_id:
@@ -243,9 +249,13 @@ def judge(visit: Visit, user: User, fix: Fix, target: Target | None, around: Sur
     customer or lead; the office for a check-in or check-out, judged by spoof.check_away_from_office)."""
     limits = around.limits
     if visit.kind == "visit":
-        anchor = target.location if target is not None else None
+        place: list[Reason] = []
+        anchor, fence = (target.location if target is not None else None), limits.geofence_m
+        if target is not None and target.trust != places.TRUSTED:
+            # A tentative place never flags: the visit is held until the place is confirmed.
+            place, fence = checks.check_place(target.trust), float("inf")
         distance = checks.distance_to(fix, anchor)
-        reasons = checks.check_geofence(distance, limits.geofence_m, target.kind if target is not None else "expected")
+        reasons = checks.check_geofence(distance, fence, target.kind if target is not None else "expected") + place
     else:
         distance, reasons = checks.distance_to(fix, limits.office), []
     reasons += (
@@ -269,32 +279,30 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
     user = around.user
     target = around.targets.get(visit.id)
     reasons, distance = judge(visit, user, fix, target, around, gather(uow, visit, fix, target, around.limits))
-    kept = [r for r in visit.reasons if r.get("code") == "no_location"]
+    kept = [r for r in visit.reasons if r.get("code") in KEPT_WHEN_PINNED]
     visit.latitude, visit.longitude, visit.accuracy_m = fix.latitude, fix.longitude, fix.accuracy_m
     visit.source, visit.taken_at, visit.arrived_at = fix.source, fix.taken_at, fix.arrived_at
     visit.distance_m = distance
     visit.reasons = kept + [r.to_json() for r in reasons]
-    visit.verdict = checks.verdict_of(reasons)
+    visit.verdict = checks.verdict_of([*reasons, *kept])
     visit.counts = visit.verdict == "verified" or visit.review_status == "approved"
     if visit.status == WAITING:
         visit.status = "open" if visit.kind == "visit" else "closed"
     if live_message is not None:  # the first point of the trail its updates extend
         _add_trail_point(uow, visit, fix, live_message)
-    located = visit.verdict == "verified" and target is not None and target.location is None
-    if located:
-        record = target_of(uow, visit)
-        assert record is not None
-        record.latitude, record.longitude = fix.latitude, fix.longitude
-        if isinstance(record, Customer):
-            record.location_source, record.location_set_at = "visit", fix.arrived_at
+    news = None
+    if visit.verdict == checks.UNCONFIRMED and target is not None:
+        uow.session.flush()  # the held visits of its record are read back, this one among them
+        news = places.settle(uow, visit, target_of(uow, visit), around.limits.geofence_m, fix.arrived_at)
     uow.session.flush()
-    return Pinned(visit.id, visit.kind, target.name if target else None, visit.verdict, visit.reasons, distance,
-                  fix.accuracy_m, fix.taken_at.astimezone(zone_of(user)), located)
+    return Pinned(visit.id, visit.kind, target.name if target else None, visit.verdict, visit.reasons,
+                  visit.distance_m, fix.accuracy_m, fix.taken_at.astimezone(zone_of(user)), news)
 
 
 def gather(uow: UnitOfWork, visit: Visit, fix: Fix, target: Target | None, limits: Thresholds) -> spoof.Evidence:
     """What the spoof checks read for a position pinned to `visit`: the rep's own history near it."""
-    place = spoof.Place(*target.location, spoof.SAVED) if target is not None and target.location else None
+    trusted = target is not None and target.location is not None and target.trust == places.TRUSTED
+    place = spoof.Place(*target.location, spoof.SAVED) if trusted else None  # a tentative place judges nothing
     return spoof.Evidence(
         fix, visit.kind, spoof.VisitWindow(visit.started_at, visit.ended_at), place,
         recent_accuracies=evidence.recent_accuracies(uow, visit.user_id, fix.taken_at, limits.same_accuracy_fixes - 1),

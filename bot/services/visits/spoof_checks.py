@@ -333,15 +333,20 @@ def trail_reasons(trail: Sequence[TrailPoint], earlier: Sequence[Sequence[TrailP
             + check_replayed_trail(trail, earlier, limits))
 
 
+def fix_reasons(fix: Fix, earlier: Sequence[EarlierFix], limits: Thresholds) -> list[Reason]:
+    """The checks of a position on its own and against the rep's earlier ones (also for /setloc)."""
+    return (check_accuracy_implausible(fix, limits)
+            + (check_typed_coordinates(fix.latitude, fix.longitude, limits) if fix.source != TYPED_SOURCE else [])
+            + check_replayed_position(fix, earlier, limits))
+
+
 def spoof_reasons(evidence: Evidence, limits: Thresholds) -> list[Reason]:
     """Every spoof check for one position."""
     fix = evidence.fix
     reasons = (
         check_on_stored_place(fix, stored_place(evidence, limits), limits)
-        + check_accuracy_implausible(fix, limits)
+        + fix_reasons(fix, evidence.earlier_fixes, limits)
         + check_accuracy_repeated(fix, evidence.recent_accuracies, limits)
-        + (check_typed_coordinates(fix.latitude, fix.longitude, limits) if fix.source != TYPED_SOURCE else [])
-        + check_replayed_position(fix, evidence.earlier_fixes, limits)
         + check_taken_before_start(fix, evidence.window, limits)
         + check_away_from_office(evidence.kind, fix, limits)
     )

@@ -20,6 +20,7 @@ class Target:
     id: int
     name: str
     location: tuple[float, float] | None
+    trust: str | None = None  # trusted | tentative | None (no place): bot.services.visits.places
 
     @property
     def ref(self) -> str:
@@ -41,8 +42,8 @@ def _leads_in(visible: scope.Scope) -> Select:
 def _as_target(record: Customer | Lead) -> Target:
     location = (record.latitude, record.longitude) if record.latitude is not None else None
     if isinstance(record, Customer):
-        return Target("customer", record.id, record.name, location)
-    return Target("lead", record.id, record.company, location)
+        return Target("customer", record.id, record.name, location, record.location_trust)
+    return Target("lead", record.id, record.company, location, record.location_trust)
 
 
 def resolve_target(uow: UnitOfWork, visible: scope.Scope, text: str, customers_only: bool = False) -> Target:
