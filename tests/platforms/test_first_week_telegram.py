@@ -92,8 +92,9 @@ class Week:
         (sent,) = await self.say(text, user, chat)
         return sent
 
-    async def share_location(self, user: int, accuracy: float) -> Sent:
-        update = location_update(31.2304, 121.4737, accuracy=accuracy, chat_id=user, user_id=user,
+    async def share_location(self, user: int, accuracy: float, at: tuple[float, float] = (31.230418, 121.473701)
+                             ) -> Sent:
+        update = location_update(*at, accuracy=accuracy, chat_id=user, user_id=user,
                                  language_code=LANGUAGE[user], date=int(self.clock.now.timestamp()))
         (sent,) = self._sent(await self._post(update))
         return sent
@@ -155,11 +156,11 @@ async def test_the_first_week_on_telegram(week: Week):
     assert asked.chat == LI and asked.asks_for_location and "发送我的位置" in asked.text
     assert told.chat == GROUP and "私聊" in told.text and "https://t.me/fieldcrm_bot" in told.text
     assert not told.asks_for_location
-    pinned = await week.share_location(LI, accuracy=900)
+    pinned = await week.share_location(LI, accuracy=900, at=(31.229873, 121.476121))
     assert pinned.chat == LI and "已签到:09:05" in pinned.text and "已标记" in pinned.text
     sam_asked = await week.one("/checkin", SAM)
     assert sam_asked.asks_for_location and "Share my location" in sam_asked.text
-    assert "flagged" in (await week.share_location(SAM, accuracy=900)).text
+    assert "flagged" in (await week.share_location(SAM, accuracy=900, at=(31.219553, 121.444122))).text
 
     # ---- li claims from the pool with its button, follows up as typed, converts
     pool = await week.one("/pool", LI)

@@ -147,7 +147,7 @@ async def test_visit_in_a_group_is_asked_for_in_the_private_chat(webhook_bot, db
     [keyboard] = keyboards(private)
     assert keyboard["keyboard"][0][0] == {"text": "发送我的位置", "request_location": True}
     before = len(webhook_bot.api.called("sendMessage"))
-    assert await webhook_bot.post(location_update(30.2432, 120.1508, accuracy=10, chat_id=LI, user_id=LI)) == 200
+    assert await webhook_bot.post(location_update(30.243213, 120.150817, accuracy=10, chat_id=LI, user_id=LI)) == 200
     assert "已核验" in (await webhook_bot.api.wait_for("sendMessage", before + 1))[-1]["text"]
     assert visits_of(db, "li")[0].verdict == "verified"
 

@@ -67,7 +67,7 @@ async def test_real_browser_pins_the_visit_and_a_reused_link_is_refused(server, 
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = await browser.new_context(
-                geolocation={"latitude": 30.2432, "longitude": 120.1508, "accuracy": 12},
+                geolocation={"latitude": 30.243213, "longitude": 120.150817, "accuracy": 12},
                 permissions=["geolocation"], locale="en-US", viewport={"width": 390, "height": 800},
             )
             page = await context.new_page()
@@ -88,7 +88,7 @@ async def test_real_browser_pins_the_visit_and_a_reused_link_is_refused(server, 
     with db.uow() as uow:
         [visit] = uow.session.scalars(select(Visit)).all()
     assert (visit.source, visit.verdict, visit.counts, visit.accuracy_m) == ("web", "verified", True, 12)
-    assert (visit.latitude, visit.longitude) == (30.2432, 120.1508)
+    assert (visit.latitude, visit.longitude) == (30.243213, 120.150817)
 
 
 async def test_expired_link_page_is_clear_and_posting_to_it_writes_nothing(server, db, settings, slack_li):
@@ -123,7 +123,7 @@ async def test_altered_link_and_bad_coordinates(server, db, settings, slack_li):
             assert r.status == 400 and "不是有效的位置" in await r.text()
         # The refused attempt did not use the link up: a real position still goes through.
         async with http.post(f"{server}/checkin/{token}",
-                             data={"latitude": "30.2432", "longitude": "120.1508", "accuracy": "9"}) as r:
+                             data={"latitude": "30.24321377", "longitude": "120.15081694", "accuracy": "9"}) as r:
             assert r.status == 200 and "已核验" in await r.text()
             assert "default-src 'none'" in r.headers["Content-Security-Policy"]
     with db.uow() as uow:

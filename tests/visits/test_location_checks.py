@@ -60,8 +60,7 @@ def test_impossible_travel():
     assert v.check_travel(fix(), jitter, LIMITS) == []
 
 
-def test_repeated_coordinates_and_live_that_never_moves():
-    assert v.check_repeated(False) == [] and codes(v.check_repeated(True)) == ["repeated_coordinates"]
+def test_a_live_location_that_never_moves():
     moving = [(30.2431, 120.1507), (30.24311, 120.15072), (30.24309, 120.15069)]
     assert v.check_live_still(moving) == []
     assert codes(v.check_live_still([(30.2431, 120.1507)] * 3)) == ["live_not_moving"]

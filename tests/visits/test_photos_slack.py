@@ -74,7 +74,7 @@ def camera_time(moment: datetime) -> str:
 
 async def test_a_shared_file_is_downloaded_with_the_bot_token_and_attached(slack, db, fake, photo_dir):
     await say(slack, dm("visit c1"))
-    content = jpeg(picture(21), camera_time(datetime.now(UTC)), "+08:00", gps=(30.2432, 120.1508))
+    content = jpeg(picture(21), camera_time(datetime.now(UTC)), "+08:00", gps=(30.243213, 120.150817))
     answer = await say(slack, share(fake.add_file(content)))
     assert "照片已附加到拜访 #1" in answer
     [photo] = photos(db)

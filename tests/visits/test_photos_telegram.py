@@ -22,7 +22,7 @@ from tests.fakes.telegram_api import (
 )
 from tests.platforms.telegram_harness import TOKEN, WebhookBot, running_webhook
 from tests.visits.photo_images import NOT_AN_IMAGE, jpeg, picture, png
-from tests.visits.test_visits import WEST_LAKE, add_records, user_id, visits_of
+from tests.visits.test_visits import NEAR_WEST_LAKE, add_records, user_id, visits_of
 
 WORKSPACE = "123"
 LI, MEI = 555, 666
@@ -81,7 +81,7 @@ def stored_files(photo_dir: Path) -> list[Path]:
 async def start_visit(bot: WebhookBot, pin: bool = True) -> None:
     await bot.say("/visit c1", chat_id=LI)
     if pin:
-        assert "已核验" in await send(bot, location_update(*WEST_LAKE, accuracy=10))
+        assert "已核验" in await send(bot, location_update(*NEAR_WEST_LAKE, accuracy=10))
 
 
 async def test_a_compressed_photo_attaches_with_a_neutral_note(bot, db, photo_dir):
@@ -103,13 +103,13 @@ async def test_a_compressed_photo_attaches_with_a_neutral_note(bot, db, photo_di
 
 async def test_a_file_with_exif_inside_the_visit_and_the_geofence_is_clean(bot, db):
     await start_visit(bot)
-    content = jpeg(picture(2), exif_time(datetime.now(UTC)), SHANGHAI, gps=(30.2433, 120.1509))
+    content = jpeg(picture(2), exif_time(datetime.now(UTC)), SHANGHAI, gps=(30.243318, 120.150923))
     bot.api.add_file("d1", content)
     answer = await send(bot, document_update("d1", len(content)))
     assert "照片已附加" in answer and "说明" not in answer
     [photo] = photos(db)
     assert photo.reasons == [] and photo.sent_as == "file"
-    assert abs(photo.exif_latitude - 30.2433) < 1e-6 and photo.exif_taken_at is not None
+    assert abs(photo.exif_latitude - 30.243318) < 1e-6 and photo.exif_taken_at is not None
 
 
 async def test_exif_time_outside_the_visit_flags_the_photo_and_the_visit(bot, db):
@@ -131,7 +131,7 @@ async def test_a_doubtful_photo_sent_before_the_location_flags_the_visit_once_pi
     answer = await send(bot, document_update("w", len(old)))
     assert "照片已被标记" in answer and "该拜访已被标记" not in answer
     assert visits_of(db, "li")[0].verdict == "unverified"
-    assert "已标记" in await send(bot, location_update(*WEST_LAKE, accuracy=10))
+    assert "已标记" in await send(bot, location_update(*NEAR_WEST_LAKE, accuracy=10))
     [visit] = visits_of(db, "li")
     assert (visit.verdict, visit.counts) == ("flagged", False)
     assert [r["code"] for r in visit.reasons] == ["photo_flagged"]
@@ -139,7 +139,7 @@ async def test_a_doubtful_photo_sent_before_the_location_flags_the_visit_once_pi
 
 async def test_exif_gps_far_from_the_visit_is_flagged(bot, db):
     await start_visit(bot)
-    far = jpeg(picture(4), exif_time(datetime.now(UTC)), SHANGHAI, gps=(31.2304, 121.4737))  # Shanghai, not Hangzhou
+    far = jpeg(picture(4), exif_time(datetime.now(UTC)), SHANGHAI, gps=(31.230417, 121.473702))  # Shanghai, not Hangzhou
     bot.api.add_file("d3", far)
     assert "拍摄地点距拜访位置" in await send(bot, document_update("d3", len(far)))
     assert [r["code"] for r in photos(db)[0].reasons] == ["photo_gps_outside"]

@@ -60,7 +60,7 @@ def test_a_spoofed_first_visit_does_not_poison_the_place(li, db, clock):
     clock.advance(days=1)
     out = visit_at(li, "foods", FOODS)
     # The genuine visit is held, not flagged as far from the spoofed place.
-    assert "Verdict: place not yet confirmed" in out and "from the expected place" not in out
+    assert "Verdict: place not yet confirmed" in out and "saved location (limit" not in out
     assert "counts once it is confirmed or a manager approves it" in out
     clock.advance(days=1)
     out = visit_at(li, "foods", (FOODS[0] + 0.0002, FOODS[1] + 0.0002), 15)
@@ -123,7 +123,7 @@ def test_imported_coordinates_are_trusted_at_once(li, db, settings, clock):
     assert (lead.location_trust, lead.location_source, lead.latitude) == ("trusted", "import", 30.2431)
     assert "claimed" in say(li, f"/claim {lead.id}").lower()
     out = visit_at(li, f"l{lead.id}", (30.2700, 120.1507))
-    assert "Verdict: flagged" in out and "from the expected place (limit 500 m)" in out
+    assert "Verdict: flagged" in out and "from the lead's saved location (limit 500 m)" in out
     clock.advance(days=1)
     assert "Verdict: verified" in visit_at(li, f"l{lead.id}", (30.2433, 120.1509))
 
@@ -145,7 +145,7 @@ def test_reanchoring_is_offered_with_the_evidence_and_applied_by_a_manager_in_sc
     for hours, jitter in ((0, 0.0), (4, 0.0003), (24, -0.0002)):
         clock.advance(hours=hours)
         out = visit_at(li, "c1", (NEW_TEA[0] + jitter, NEW_TEA[1] + jitter))
-        assert "Verdict: flagged" in out and "from the expected place" in out
+        assert "Verdict: flagged" in out and "from the customer's saved location" in out
     mei = console_for(db, settings, clock, "mei")
     out = say(mei, "/review")
     assert "West Lake Tea: the last 3 verified visits agree on another place" in out
@@ -192,7 +192,7 @@ def test_setloc_with_a_flagged_position_gives_a_tentative_place(li, db, clock):
     assert (foods.location_trust, foods.location_source, foods.latitude) == ("tentative", "owner", FOODS[0])
     clock.advance(days=1)
     out = visit_at(li, "foods", SPOOF)
-    assert "Verdict: place not yet confirmed" in out and "from the expected place" not in out
+    assert "Verdict: place not yet confirmed" in out and "saved location (limit" not in out
     # A flagged position never replaces a trusted place.
     say(li, "/setloc c1")
     assert "Location not changed: West Lake Tea" in say(li, "/location 30.2600 120.1600 900")

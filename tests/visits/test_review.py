@@ -145,10 +145,10 @@ def test_daily_digest_at_the_managers_local_time_once(flagged, db, settings):
 def test_review_lines_speak_the_managers_language_not_codes(flagged, db, settings, clock):
     mei = clocked_console(db, settings, clock, "mei")
     zh = say(mei, "/review")
-    assert "(拜访,发送的位置)" in zh and "没有精度信息" in zh
-    for code in ("visit", "live", "static", "venue", "none", "flagged"):
+    assert "(拜访,控制台输入)" in zh and "没有精度信息" in zh
+    for code in ("visit", "live", "static", "typed", "venue", "none", "flagged"):
         assert code not in zh
     assert "的状态为 已核验" in say(mei, "/review approve 1")
     say(mei, "/lang en")
     en = say(mei, "/review")
-    assert "(visit, shared location)" in en and "static" not in en
+    assert "(visit, typed in the console)" in en and "typed," not in en

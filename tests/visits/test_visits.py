@@ -15,6 +15,8 @@ from tests.conftest import say
 
 # Shared with the other visit test modules: a clock the test moves, customers and a lead.
 WEST_LAKE = (30.2431, 120.1507)
+# Where a phone at West Lake Tea reports itself: some metres off its saved place, six decimals.
+NEAR_WEST_LAKE = (30.243168, 120.150746)
 PEOPLES_SQUARE = (31.2304, 121.4737)
 # 10:00 in Shanghai on a Wednesday.
 START = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)
@@ -93,7 +95,7 @@ def test_genuine_visit_is_verified_pinned_and_closed_with_duration(li, db, clock
     clock.advance(minutes=44)
     assert "Duration: 45 min" in say(li, "/visit end signed the sample order")
     [visit] = visits_of(db, "li")
-    assert (visit.verdict, visit.counts, visit.source, visit.status) == ("verified", True, "static", "closed")
+    assert (visit.verdict, visit.counts, visit.source, visit.status) == ("verified", True, "typed", "closed")
     assert visit.taken_at == clock.now - timedelta(minutes=44) and visit.end_note == "signed the sample order"
     assert visit.note == "first call" and round(visit.distance_m) == 29
 
@@ -142,22 +144,26 @@ def test_impossible_travel_from_the_previous_visit(li, db, clock):
     say(li, "/visit end")
     clock.advance(hours=3)  # a genuine drive back: 167 km in 3 h
     say(li, "/visit c1")
-    assert "Verdict: verified" in say(li, "/location 30.2431 120.1507 10")
+    assert "Verdict: verified" in say(li, "/location 30.2432 120.1507 12")
     assert [v.verdict for v in visits_of(db, "li")] == ["verified", "flagged", "verified"]
 
 
-def test_exact_coordinates_from_another_day_are_flagged_but_not_on_the_same_day(li, db, clock):
+def test_the_reps_own_position_again_at_another_visit_is_a_replay_a_colleagues_is_not(li, db, clock, settings):
     say(li, "/visit c1")
     say(li, "/location 30.243112 120.150713 10")
     say(li, "/visit end")
     clock.advance(hours=1)
     say(li, "/visit c1")
-    assert "Verdict: verified" in say(li, "/location 30.243112 120.150713 10")
+    out = say(li, "/location 30.243112 120.150713 12")
+    assert "Verdict: flagged" in out and "of your position at another visit 1.0 h before: a replay?" in out
     say(li, "/visit end")
-    clock.advance(days=1)
+    clock.advance(days=3)
     say(li, "/visit c1")
-    assert "exactly the same coordinates as on another day" in say(li, "/location 30.243112 120.150713 10")
-    assert visits_of(db, "li")[-1].verdict == "flagged"
+    assert "of a position you sent 3 days before: a replay?" in say(li, "/location 30.243113 120.150712 14")
+    assert [v.verdict for v in visits_of(db, "li")] == ["verified", "flagged", "flagged"]
+    zhang = clocked_console(db, settings, clock, "zhang")  # at the very same point: not his own history
+    say(zhang, "/checkin")
+    assert "replay" not in say(zhang, "/location 30.243112 120.150713 10")
 
 
 def test_first_verified_visit_gives_a_tentative_place_and_a_flagged_one_does_not(li, db):
@@ -183,11 +189,22 @@ def test_no_location_visit_stays_unverified_until_a_location_comes_in_the_window
     assert "still waits for its location" in out and "until 2026-05-07 10:00" in out and "does not count" not in out
     [visit] = visits_of(db, "li")
     assert (visit.verdict, visit.counts, visit.source) == ("unverified", False, "none")
-    clock.advance(hours=2)
+    clock.advance(hours=2)  # a position taken now, long after the visit ended: it says nothing of the visit
     out = say(li, "/location 30.2432 120.1508 15")
-    assert "Verdict: verified" in out and "attached 2.0 h after the visit started" in out
+    assert "Verdict: flagged" in out and "position taken 2.0 h after the visit's time was over" in out
     [visit] = visits_of(db, "li")
-    assert visit.counts and visit.taken_at == clock.now
+    assert not visit.counts and visit.taken_at == clock.now
+
+
+def test_a_no_signal_visit_verified_by_a_position_taken_during_it(li, db, clock):
+    say(li, "/visit c1 --no-location basement, no signal")
+    clock.advance(minutes=50)  # still at the customer, out of the basement: the position is the visit's
+    out = say(li, "/location 30.2432 120.1508 15")
+    assert "Verdict: verified" in out and "attached 0.8 h after the visit started" in out
+    out = say(li, "/visit end")
+    assert "Verdict: verified" in out
+    [visit] = visits_of(db, "li")
+    assert visit.counts
 
 
 def test_no_location_window_closes(li, db, clock):
@@ -222,7 +239,7 @@ def test_a_location_sent_late_keeps_the_time_it_was_taken(db, settings, records,
     clock.advance(minutes=40)
     [reply] = router.handle(Incoming(
         platform="console", workspace="local", chat_id="@li", user_id="li", sent_at=taken,
-        location=Location(30.2432, 120.1508, 10, "static", taken_at=taken),
+        location=Location(30.243213, 120.150817, 10, "static", taken_at=taken),
     ))
     assert "sent 39 min after it was taken" in reply.fields[-1][1]
     [visit] = visits_of(db, "li")

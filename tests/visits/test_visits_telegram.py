@@ -52,25 +52,25 @@ def test_visit_asks_for_the_share_location_keyboard_and_a_location_pins_it(tg, d
     assert reply.request_location and "发送我的位置" in reply.text
     assert any(m.markup is not None and "request_location" in str(m.markup.to_dict())
                for m in plan_messages(reply, private=True, locale="zh"))
-    assert "已核验" in texts(tg(location_update(30.2432, 120.1508, accuracy=15)))
+    assert "已核验" in texts(tg(location_update(30.243213, 120.150817, accuracy=15)))
     [visit] = visits_of(db, "li")
     assert (visit.source, visit.verdict, visit.accuracy_m) == ("static", "verified", 15)
 
 
 def test_forwarded_location_is_refused_and_the_visit_keeps_waiting(tg, db):
     tg(text_update("/visit c1"))
-    forwarded = location_update(30.2432, 120.1508, accuracy=10)
+    forwarded = location_update(30.243213, 120.150817, accuracy=10)
     forwarded["message"]["forward_origin"] = {"type": "user", "date": int(time.time()) - 600,
                                               "sender_user": {"id": 777, "is_bot": False, "first_name": "Zhang"}}
     assert "转发的位置是别人的位置" in texts(tg(forwarded))
     [visit] = visits_of(db, "li")
     assert visit.latitude is None and visit.status == "waiting"
-    assert "已核验" in texts(tg(location_update(30.2432, 120.1508, accuracy=10)))
+    assert "已核验" in texts(tg(location_update(30.243213, 120.150817, accuracy=10)))
 
 
 def test_location_forwarded_in_the_legacy_shape_is_refused_too(tg, db):
     tg(text_update("/visit c1"))
-    forwarded = location_update(30.2432, 120.1508, accuracy=10)
+    forwarded = location_update(30.243213, 120.150817, accuracy=10)
     forwarded["message"]["forward_date"] = int(time.time()) - 600  # Bot API < 7.0: no forward_origin
     forwarded["message"]["forward_from"] = {"id": 777, "is_bot": False, "first_name": "Zhang"}
     assert "转发的位置是别人的位置" in texts(tg(forwarded))
@@ -80,7 +80,7 @@ def test_location_forwarded_in_the_legacy_shape_is_refused_too(tg, db):
 
 def test_future_dated_location_is_refused(tg, db):
     tg(text_update("/visit c1"))
-    assert "比现在晚" in texts(tg(location_update(30.2432, 120.1508, accuracy=10, date=int(time.time()) + 3600)))
+    assert "比现在晚" in texts(tg(location_update(30.243213, 120.150817, accuracy=10, date=int(time.time()) + 3600)))
     assert visits_of(db, "li")[0].latitude is None
 
 
@@ -98,10 +98,10 @@ def test_venue_counts_as_manual_and_is_flagged(tg, db):
 def test_live_location_that_moves_stays_verified(tg, db):
     tg(text_update("/visit c1"))
     start = int(time.time()) - 120
-    first = location_update(30.2431, 120.1507, accuracy=8, live_period=900, message_id=40, date=start)
+    first = location_update(30.243168, 120.150746, accuracy=8, live_period=900, message_id=40, date=start)
     assert "已核验" in texts(tg(first))
     for step in range(1, 4):
-        assert tg(live_edit(30.2431 + step * 0.00002, 120.1507, message_id=40, date=start, edit_date=start + step * 30,
+        assert tg(live_edit(30.243168 + step * 0.00002, 120.150746, message_id=40, date=start, edit_date=start + step * 30,
                             heading=2 + step)) == []
     [visit] = visits_of(db, "li")
     assert (visit.source, visit.verdict, visit.counts) == ("live", "verified", True)
@@ -113,12 +113,12 @@ def test_live_location_that_moves_stays_verified(tg, db):
 def test_live_location_that_never_moves_is_flagged_once_it_shows(tg, db):
     tg(text_update("/visit c1"))
     start = int(time.time()) - 120
-    tg(location_update(30.2431, 120.1507, accuracy=8, live_period=900, message_id=41, date=start))
-    assert tg(live_edit(30.2431, 120.1507, message_id=41, date=start, edit_date=start + 30)) == []
-    changed = tg(live_edit(30.2431, 120.1507, message_id=41, date=start, edit_date=start + 60))
+    tg(location_update(30.243168, 120.150746, accuracy=8, live_period=900, message_id=41, date=start))
+    assert tg(live_edit(30.243168, 120.150746, message_id=41, date=start, edit_date=start + 30)) == []
+    changed = tg(live_edit(30.243168, 120.150746, message_id=41, date=start, edit_date=start + 60))
     assert "已标记" in texts(changed)  # told once, when the verdict changes
     assert "原因:实时位置从未移动(3 次更新)。" in texts(changed) and "主管会审核" in texts(changed)
-    assert tg(live_edit(30.2431, 120.1507, message_id=41, date=start, edit_date=start + 90)) == []
+    assert tg(live_edit(30.243168, 120.150746, message_id=41, date=start, edit_date=start + 90)) == []
     [visit] = visits_of(db, "li")
     assert visit.verdict == "flagged" and not visit.counts and "live_not_moving" in [r["code"] for r in visit.reasons]
 
@@ -127,25 +127,25 @@ def test_a_verdict_change_says_why_and_that_a_manager_will_look_in_english(tg, d
     tg(text_update("/lang en"))
     tg(text_update("/visit c1"))
     start = int(time.time()) - 120
-    tg(location_update(30.2431, 120.1507, accuracy=8, live_period=900, message_id=42, date=start))
-    tg(live_edit(30.2431, 120.1507, message_id=42, date=start, edit_date=start + 30))
-    changed = texts(tg(live_edit(30.2431, 120.1507, message_id=42, date=start, edit_date=start + 60)))
+    tg(location_update(30.243168, 120.150746, accuracy=8, live_period=900, message_id=42, date=start))
+    tg(live_edit(30.243168, 120.150746, message_id=42, date=start, edit_date=start + 30))
+    changed = texts(tg(live_edit(30.243168, 120.150746, message_id=42, date=start, edit_date=start + 60)))
     assert "changed the verdict of visit #1: flagged" in changed
     assert "Why: live location never moved (3 updates)." in changed and "A manager will review it" in changed
 
 
 def test_location_in_a_group_is_refused(tg, db):
     tg(text_update("/visit c1"))
-    group = location_update(30.2432, 120.1508, accuracy=10, chat_id=-100, chat_type="group")
+    group = location_update(30.243213, 120.150817, accuracy=10, chat_id=-100, chat_type="group")
     assert "私聊" in texts(tg(group))
     assert visits_of(db, "li")[0].latitude is None
 
 
 def test_live_updates_nothing_follows_stay_quiet_but_a_first_share_is_answered(tg, db):
     start = int(time.time()) - 60
-    first = location_update(30.2431, 120.1507, accuracy=8, live_period=900, message_id=50, date=start)
+    first = location_update(30.243168, 120.150746, accuracy=8, live_period=900, message_id=50, date=start)
     assert "没有需要定位的操作" in texts(tg(first))
-    assert tg(live_edit(30.2431, 120.1507, message_id=50, date=start, edit_date=start + 30)) == []
+    assert tg(live_edit(30.243168, 120.150746, message_id=50, date=start, edit_date=start + 30)) == []
     assert visits_of(db, "li") == []
 
 
@@ -165,7 +165,7 @@ def test_a_first_visit_to_a_customer_without_a_place_is_held_in_chinese(tg, db):
     """Shanghai Foods has no place: the first good position becomes a place not yet confirmed, and
     the visit waits for it (never flagged as far away)."""
     tg(text_update("/visit c2"))
-    out = texts(tg(location_update(31.2304, 121.4737, accuracy=12)))
+    out = texts(tg(location_update(31.230417, 121.473702, accuracy=12)))
     assert "核验: 地点待确认" in out and "已将此位置暂存为 Shanghai Foods 的待确认地点" in out
     assert "地点确认或主管批准后,这次拜访才计入统计" in out
     [visit] = visits_of(db, "li")

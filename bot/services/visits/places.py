@@ -126,8 +126,9 @@ def settle(uow: UnitOfWork, visit: Visit, record: Place | None, fence: float, no
     longitude = sum(v.longitude for v in group) / len(group)  # type: ignore[misc]
     set_place(record, latitude, longitude, "visit", TRUSTED, now)
     others = [v for v in held if v.id != visit.id]
-    counted, flagged = rejudge(others, (latitude, longitude), fence, "place_confirmed")
-    rejudge([visit], (latitude, longitude), fence, None)  # it confirms the place: no note
+    kind = _kind_and_name(record)[0]
+    counted, flagged = rejudge(others, (latitude, longitude), fence, "place_confirmed", kind)
+    rejudge([visit], (latitude, longitude), fence, None, kind)  # it confirms the place: no note
     _tell_others(uow, visit.user_id, others, _kind_and_name(record)[1])
     return PlaceNews("confirmed", counted, flagged)
 
@@ -138,7 +139,7 @@ def trust_place(uow: UnitOfWork, record: Place, latitude: float, longitude: floa
     as when visits confirm it. Returns (now counting, now flagged)."""
     set_place(record, latitude, longitude, source, TRUSTED, now)
     held = _held(uow, record)
-    done = rejudge(held, (latitude, longitude), fence, "place_confirmed")
+    done = rejudge(held, (latitude, longitude), fence, "place_confirmed", _kind_and_name(record)[0])
     _tell_others(uow, actor_id, held, _kind_and_name(record)[1])
     return done
 
@@ -154,14 +155,16 @@ def _tell_others(uow: UnitOfWork, actor_id: int, others: list[Visit], name: str)
                                 dedupe_key=f"place_confirmed:{other.id}")
 
 
-def rejudge(visits: list[Visit], place: tuple[float, float], fence: float, note: str | None) -> tuple[int, int]:
-    """Judge held (or re-anchored) visits again against a trusted place: (now counting, now flagged)."""
+def rejudge(visits: list[Visit], place: tuple[float, float], fence: float, note: str | None,
+            kind: str) -> tuple[int, int]:
+    """Judge held (or re-anchored) visits again against a trusted place, the saved location of a
+    `kind` record (customer, lead): (now counting, now flagged)."""
     counted = flagged = 0
     for visit in visits:
         assert visit.latitude is not None and visit.longitude is not None
         distance = geo.distance_m(visit.latitude, visit.longitude, place[0], place[1])
         kept = [r for r in visit.reasons if r.get("code") not in (HELD, "outside_geofence", note)]
-        reasons = kept + [r.to_json() for r in checks.check_geofence(distance, fence)]
+        reasons = kept + [r.to_json() for r in checks.check_geofence(distance, fence, kind)]
         if note is not None:
             reasons.append(Reason(note, checks.NOTE).to_json())
         visit.reasons, visit.distance_m = reasons, distance
@@ -224,5 +227,5 @@ def reanchor(uow: UnitOfWork, record: Place, fence: float, now: datetime) -> tup
     set_place(record, offer.latitude, offer.longitude, "reanchor", TRUSTED, now)
     evidence = [v for v in uow.session.scalars(select(Visit).where(Visit.id.in_([e.visit_id for e in offer.evidence])))
                 if v.review_status == "none"]
-    counted, _ = rejudge(evidence, (offer.latitude, offer.longitude), fence, "reanchored")
+    counted, _ = rejudge(evidence, (offer.latitude, offer.longitude), fence, "reanchored", _kind_and_name(record)[0])
     return offer, counted

@@ -4,13 +4,13 @@ location's trail points keep the course the phone reported (the heading check co
 the path).
 
 Revision ID: 0020_visit_check_thresholds
-Revises: 0017_lead_events_refs
+Revises: 0019_visit_photos
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_visit_check_thresholds"
-down_revision = "0017_lead_events_refs"
+down_revision = "0019_visit_photos"
 branch_labels = None
 depends_on = None
 
