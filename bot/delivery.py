@@ -123,13 +123,17 @@ class Dispatcher:
         now = self.clock()
         platforms = list(self.senders)
         with self.db.uow() as uow:
-            firsts = (select(func.min(OutboxMessage.id)).where(_UNSENT, OutboxMessage.platform.in_(platforms))
-                      .group_by(OutboxMessage.platform, OutboxMessage.chat_id))
+            # Each chat's first unsent post, computed once (MATERIALIZED): right after a burst the
+            # table's statistics still say "hardly anything unsent", and PostgreSQL would otherwise
+            # run the grouping again for every row it checks.
+            firsts = (select(func.min(OutboxMessage.id).label("id")).where(_UNSENT, OutboxMessage.platform.in_(platforms))
+                      .group_by(OutboxMessage.platform, OutboxMessage.chat_id).cte("firsts").prefix_with("MATERIALIZED"))
             heads = list(uow.session.execute(
                 select(OutboxMessage.platform, OutboxMessage.chat_id)
-                .where(OutboxMessage.id.in_(firsts), self._due(OutboxMessage, now))
+                .join(firsts, firsts.c.id == OutboxMessage.id)
+                .where(self._due(OutboxMessage, now))
                 .order_by(OutboxMessage.id).limit(chats or self.batch)
-                .with_for_update(skip_locked=True)
+                .with_for_update(of=OutboxMessage, skip_locked=True)
             ))
             if not heads:
                 return []
