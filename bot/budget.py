@@ -10,17 +10,18 @@ slot of each of its limits first (`Budget.slot`), all of them in one transaction
 - **A person waiting goes first.** An answer (`urgent`) may use a whole window; a post leaves
   `reserve` slots free while an answer was waiting or sent in the last URGENT_HOLD_S seconds (the
   answer marks the window), so answers do not queue behind a fan-out and a fan-out runs at the full
-  rate when nobody is asking anything. An answer asks the database at once; it does not wait for a
-  post's attempt in flight in its process.
+  rate when nobody is asking anything.
 - **A 429 blocks what it names.** `block(key, seconds)` stops that window (one chat, or the whole
   account) until the platform's retry-after has passed; other chats go on.
 - **No chat waits for another.** A send that cannot go because of its own chat's window sleeps on
-  its own. Posts waiting for the account-wide window queue in this process, in order, so one
-  attempt at a time asks the database instead of a herd.
+  its own. Sends waiting for the account-wide window queue in this process (answers first, then in
+  order), so one attempt at a time asks the database instead of a herd.
 - A slot counts from the platform's answer (`settle`): the platform counts a send when it arrives,
   which is never later than its answer, so a slow request cannot squeeze two sends together there.
 """
 import asyncio
+import heapq
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -212,19 +213,22 @@ def _insert_for(session: Session) -> Callable:
 
 
 class _Turns:
-    """Which post in this process asks for the shared window next: one at a time, in order (answers
-    do not queue here: they ask at once)."""
+    """Who in this process asks for the shared window next: answers first, then in order."""
 
     def __init__(self) -> None:
-        self._waiting: list[asyncio.Future] = []
+        self._waiting: list[tuple[int, int, asyncio.Future]] = []
+        self._order = itertools.count()
         self._busy = False
+        self.answer_waiting = asyncio.Event()
 
-    async def take(self) -> None:
+    async def take(self, urgent: bool) -> None:
         if not self._busy and not self._waiting:
             self._busy = True
             return
         turn: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
+        heapq.heappush(self._waiting, (0 if urgent else 1, next(self._order), turn))
+        if urgent:
+            self.answer_waiting.set()
         try:
             await turn
         except asyncio.CancelledError:
@@ -234,11 +238,14 @@ class _Turns:
 
     def give(self) -> None:
         while self._waiting:
-            turn = self._waiting.pop(0)
+            urgent, _, turn = heapq.heappop(self._waiting)
             if not turn.done():
+                if not any(u == 0 for u, _, _ in self._waiting):
+                    self.answer_waiting.clear()
                 turn.set_result(None)
                 return
         self._busy = False
+        self.answer_waiting.clear()
 
 
 class Budget:
@@ -305,12 +312,10 @@ class Budget:
 
     async def _acquire(self, limits: Sequence[Limit], urgent: bool) -> float:
         shared = next((limit.key for limit in limits if limit.shared), None)
-        # Posts take turns on the shared window (one attempt at a time, not a herd); an answer does
-        # not wait for a post's attempt in flight: it asks at once (the row lock orders the two).
-        turns = self._turns.setdefault(shared, _Turns()) if shared and not urgent else None
+        turns = self._turns.setdefault(shared, _Turns()) if shared else None
         while True:
             if turns is not None:
-                await turns.take()
+                await turns.take(urgent)
             try:
                 verdict = await self._attempt_while_turn(limits, urgent, turns)
             finally:
@@ -325,9 +330,17 @@ class Budget:
 
     async def _attempt_while_turn(self, limits: Sequence[Limit], urgent: bool, turns: "_Turns | None") -> Verdict:
         """Attempt until a slot is taken, or the send must wait for its own window (others here may
-        go meanwhile); a post waiting for the shared window keeps its turn."""
+        go meanwhile), or an answer comes to wait for the shared window in front of this post."""
         while True:
             verdict = await self._call("attempt", limits, urgent)
             if verdict.stamp is not None or verdict.wait_own > 0 or turns is None:
                 return verdict
-            await self.sleep(min(verdict.wait_shared, MAX_NAP_S))
+            seconds = min(verdict.wait_shared, MAX_NAP_S)
+            if urgent:
+                await self.sleep(seconds)
+                continue
+            try:
+                await asyncio.wait_for(turns.answer_waiting.wait(), timeout=seconds)
+                return verdict  # an answer is waiting: it goes first
+            except TimeoutError:
+                continue
