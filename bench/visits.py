@@ -57,9 +57,11 @@ def load(db: Database, reps: int, days: int) -> int:
             "SELECT 'console', 'local', 'rep' || g, '@rep' || g, g, now() FROM generate_series(1, :reps) g"),
             {"reps": reps})
         conn.execute(text(
-            "INSERT INTO customers (id, name, name_key, owner_id, level, latitude, longitude, status, created_at) "
+            # Customers with known, trusted places (imported): the steady state of a company.
+            "INSERT INTO customers (id, name, name_key, owner_id, level, latitude, longitude, location_source, "
+            "location_trust, status, created_at) "
             "SELECT g, 'Customer ' || g, 'customer' || g, g, 'C', 30.2 + (g % 97) * 0.001, 120.1 + (g % 89) * 0.001, "
-            "'active', now() FROM generate_series(1, :reps) g"), {"reps": reps})
+            "'import', 'trusted', 'active', now() FROM generate_series(1, :reps) g"), {"reps": reps})
         conn.execute(text(
             "INSERT INTO visits (user_id, kind, customer_id, status, started_at, ended_at, latitude, longitude, "
             "accuracy_m, source, taken_at, arrived_at, distance_m, verdict, reasons, review_status, counts, created_at) "

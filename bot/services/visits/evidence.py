@@ -1,6 +1,6 @@
 """What the spoof checks read beyond the position itself (spoof_checks.Evidence), gathered from the
-rep's own history: his last accuracies, his earlier positions and live trails near this one, the
-live trail this update extends. Only the rep's own history counts: two reps at one office point are
+rep's own history: the accuracies of his last pinned positions, his earlier positions and live
+trails near this one, the live trail this update extends. Only the rep's own history counts: two reps at one office point are
 not a replay of each other.
 
 Every read is bounded: the last few fixes by ix_visits_user_taken; earlier positions within a small
@@ -10,7 +10,7 @@ by the rep's trail points (ix_visit_trail_message leads with user_id).
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, union_all
+from sqlalchemy import select
 
 from bot.services.core import geo
 from bot.services.visits.location_checks import Fix, Thresholds
@@ -33,18 +33,12 @@ def _box(latitude: float, longitude: float, metres: float) -> tuple[float, float
 
 
 def recent_accuracies(uow: UnitOfWork, user_id: int, before: datetime, count: int) -> tuple[float | None, ...]:
-    """The accuracies of the rep's positions taken before `before`, newest first: pinned positions and
-    live-location updates alike."""
-    count = min(count, ACCURACY_HISTORY)
-    pinned = (select(Visit.accuracy_m.label("accuracy"), Visit.taken_at.label("at"))
-              .where(Visit.user_id == user_id, Visit.latitude.is_not(None), Visit.taken_at < before)
-              .order_by(Visit.taken_at.desc()).limit(count))
-    live = (select(VisitTrailPoint.accuracy_m.label("accuracy"), VisitTrailPoint.taken_at.label("at"))
-            .where(VisitTrailPoint.user_id == user_id, VisitTrailPoint.taken_at < before)
-            .order_by(VisitTrailPoint.taken_at.desc()).limit(count))
-    both = union_all(pinned.subquery().select(), live.subquery().select()).subquery()
-    rows = uow.session.execute(select(both.c.accuracy).order_by(both.c.at.desc()).limit(count))
-    return tuple(row.accuracy for row in rows)
+    """The accuracies of the rep's pinned positions taken before `before`, newest first (an index
+    range of ix_visits_user_taken; a live trail's own updates are judged by the trail checks)."""
+    rows = uow.session.execute(
+        select(Visit.accuracy_m).where(Visit.user_id == user_id, Visit.latitude.is_not(None), Visit.taken_at < before)
+        .order_by(Visit.taken_at.desc()).limit(min(count, ACCURACY_HISTORY)))
+    return tuple(row.accuracy_m for row in rows)
 
 
 def earlier_fixes(uow: UnitOfWork, user_id: int, visit_id: int | None, fix: Fix,
