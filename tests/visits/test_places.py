@@ -13,21 +13,11 @@ from bot.services.leads import imports
 from db.base import utcnow
 from db.models import Customer, Lead, OrgUnit, OutboxMessage, User
 from tests.conftest import posted, say
-from tests.visits.test_visits import Clock, add_records, clocked_console, reason_codes, visits_of
+from tests.visits.test_visits import clocked_console, reason_codes, visits_of
 
 FOODS = (31.2304, 121.4737)
 SPOOF = (31.3000, 121.5000)  # about 8 km from Shanghai Foods
 NEW_TEA = (30.2600, 120.1507)  # about 1.9 km north of West Lake Tea's imported place
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def records(demo_org):
-    return add_records(demo_org)
 
 
 def console_for(db, settings, clock, handle: str):

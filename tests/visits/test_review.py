@@ -11,12 +11,7 @@ from bot.jobs.visits import manager_digests
 from bot.messages import Incoming
 from db.models import OutboxMessage, Visit
 from tests.conftest import posted, say
-from tests.visits.test_visits import Clock, add_records, clocked_console, user_id, visits_of
-
-
-@pytest.fixture
-def clock():
-    return Clock()
+from tests.visits.test_visits import add_records, clocked_console, user_id, visits_of
 
 
 @pytest.fixture

@@ -70,16 +70,6 @@ def reason_codes(visit: Visit) -> list[str]:
 
 
 @pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def records(demo_org):
-    return add_records(demo_org)
-
-
-@pytest.fixture
 def li(db, settings, records, clock):
     console = clocked_console(db, settings, clock)
     say(console, "/lang en")
