@@ -1,7 +1,7 @@
 """What the spoof checks read beyond the position itself (spoof_checks.Evidence), gathered from the
 rep's own history: the accuracies of his last pinned positions, his earlier positions and live
-trails near this one, the live trail this update extends. Only the rep's own history counts: two reps at one office point are
-not a replay of each other.
+trails near this one, the live trail this update extends. Only the rep's own history counts: two
+reps at one office point are not a replay of each other.
 
 Every read is bounded: the last few fixes by ix_visits_user_taken; earlier positions within a small
 box around this one (ix_visits_coordinates) and replay_days back; earlier trails within the same box,

@@ -249,13 +249,11 @@ def judge(visit: Visit, user: User, fix: Fix, target: Target | None, around: Sur
     customer or lead; the office for a check-in or check-out, judged by spoof.check_away_from_office)."""
     limits = around.limits
     if visit.kind == "visit":
-        place: list[Reason] = []
-        anchor, fence = (target.location if target is not None else None), limits.geofence_m
-        if target is not None and target.trust != places.TRUSTED:
-            # A tentative place never flags: the visit is held until the place is confirmed.
-            place, fence = checks.check_place(target.trust), float("inf")
-        distance = checks.distance_to(fix, anchor)
-        reasons = checks.check_geofence(distance, fence, target.kind if target is not None else "expected") + place
+        # A place not trusted yet never flags: the visit is held until the place is confirmed.
+        held = checks.check_place(target.trust) if target is not None else []
+        distance = checks.distance_to(fix, target.location if target is not None else None)
+        fence = float("inf") if held else limits.geofence_m
+        reasons = checks.check_geofence(distance, fence, target.kind if target is not None else "expected") + held
     else:
         distance, reasons = checks.distance_to(fix, limits.office), []
     reasons += (

@@ -15,7 +15,7 @@ from bot.services.core import org
 from bot.services.core.settings_rows import Change, Setting, changes_between
 from bot.services.core.validation import SettingsError, check
 from bot.services.visits.thresholds import unit_settings_query
-from bot.services.visits.unit_settings import VisitRules, apply, settings_of
+from bot.services.visits.unit_settings import VisitRules, apply, rules_of
 from db.base import utcnow
 from db.models import OrgUnit, User
 from db.session import UnitOfWork
@@ -37,13 +37,15 @@ class RulesChanged:
 
 
 def show(uow: UnitOfWork, user_id: int, unit_name: str) -> UnitRules:
-    return _view(uow, _unit(uow, user_id, unit_name))
+    unit = _unit(uow, user_id, unit_name)
+    rules, follows = _followed(uow, unit)
+    return UnitRules(unit.name, follows, setting_lines(rules))
 
 
 def set_rules(uow: UnitOfWork, user_id: int, unit_name: str, typed: list[tuple[str, str]]) -> RulesChanged:
     """Merge key=value pairs over the settings the unit follows now; any problem changes nothing."""
     unit = _unit(uow, user_id, unit_name)
-    current = _effective(uow, unit)
+    current, follows = _followed(uow, unit)
     data = current.model_dump()
     for key, value in typed:
         _merge(data, key, value)
@@ -52,7 +54,8 @@ def set_rules(uow: UnitOfWork, user_id: int, unit_name: str, typed: list[tuple[s
     if changes:
         apply(uow, unit, new, utcnow())
         uow.session.flush()
-    return RulesChanged(_view(uow, unit), changes)
+        follows = None  # its own now
+    return RulesChanged(UnitRules(unit.name, follows, setting_lines(new)), changes)
 
 
 def setting_lines(rules: VisitRules) -> list[Setting]:
@@ -87,21 +90,14 @@ def _unit(uow: UnitOfWork, user_id: int, unit_name: str) -> OrgUnit:
     return units[0]
 
 
-def _effective(uow: UnitOfWork, unit: OrgUnit) -> VisitRules:
-    """The unit's own settings, else those of the nearest unit above with its own, else the defaults."""
-    own = settings_of(uow, unit.id)
-    if own is not None:
-        return own
+def _followed(uow: UnitOfWork, unit: OrgUnit) -> tuple[VisitRules, str | None]:
+    """The settings the unit's visits are judged by, and whose they are: None its own, else the
+    name of the unit above it has them from ("" for the defaults). One read: the nearest row up the
+    tree, the unit itself first."""
     row = uow.session.scalar(unit_settings_query(unit.id))
-    inherited = settings_of(uow, row.unit_id) if row is not None else None
-    return inherited or VisitRules()
-
-
-def _view(uow: UnitOfWork, unit: OrgUnit) -> UnitRules:
-    if settings_of(uow, unit.id) is not None:
-        follows = None
-    else:
-        row = uow.session.scalar(unit_settings_query(unit.id))
-        above = uow.session.get(OrgUnit, row.unit_id) if row is not None else None
-        follows = above.name if above is not None else ""
-    return UnitRules(unit.name, follows, setting_lines(_effective(uow, unit)))
+    if row is None:
+        return VisitRules(), ""
+    if row.unit_id == unit.id:
+        return rules_of(row), None
+    above = uow.session.get(OrgUnit, row.unit_id)
+    return rules_of(row), above.name if above is not None else ""

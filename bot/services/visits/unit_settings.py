@@ -96,8 +96,11 @@ SPOOF_THRESHOLDS = ("same_place_m", "min_accuracy_m", "same_accuracy_fixes", "st
 def settings_of(uow: UnitOfWork, unit_id: int) -> VisitRules | None:
     """The unit's own settings; None when it follows the unit above."""
     row = unit_row(uow, VisitSettings, unit_id)
-    if row is None:
-        return None
+    return rules_of(row) if row is not None else None
+
+
+def rules_of(row: VisitSettings) -> VisitRules:
+    """A settings row as people write it."""
     office = None
     if row.office_latitude is not None and row.office_longitude is not None:
         office = Office(latitude=row.office_latitude, longitude=row.office_longitude, radius_m=row.office_radius_m)
