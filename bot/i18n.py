@@ -123,10 +123,13 @@ def _datetime(context: Context, value: datetime, pattern: str = DATETIME) -> str
 
 
 @pass_context
-def _time(context: Context, value: time | datetime | int, pattern: str = TIME) -> str:
-    """A time of day, also given as minutes after midnight (how working hours are stored)."""
+def _time(context: Context, value: time | datetime | int | str, pattern: str = TIME) -> str:
+    """A time of day, also given as minutes after midnight (how working hours are stored) or as an
+    ISO 8601 moment with its offset (how a visit's reasons keep one, on the rep's clock)."""
     if isinstance(value, int):
         value = time(value // 60, value % 60)
+    elif isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return format_time(value, pattern, locale=babel_locale(_template_locale(context)))
 
 

@@ -25,6 +25,7 @@ from bot.i18n import TEMPLATE_DIR, pick_locale, render
 from bot.services.visits import checkin_links, shared_location, visits
 from bot.services.visits.checkin_links import LinkError
 from bot.services.visits.location_checks import Fix
+from bot.services.visits.refusals import Refused
 from db.base import utcnow
 from db.models import User, Visit
 from db.session import Database
@@ -140,6 +141,9 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
         except UserError as error:
             uow.rollback()
             return locale, error, False
+        if isinstance(pinned, Refused):  # the visit keeps the refused attempt; the link is used up
+            uow.commit()
+            return locale, UserError(pinned.template, **pinned.params), False
         reply = render("visits/pinned" if pinned.kind == "visit" else "attendance/pinned", locale,
                        command_prefix=command_prefix, pinned=pinned)
         uow.commit()

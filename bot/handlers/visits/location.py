@@ -8,6 +8,7 @@ from bot.messages import TYPED, Reply
 from bot.services.visits import shared_location
 from bot.services.visits.customer_location import CustomerLocated
 from bot.services.visits.location_checks import Fix
+from bot.services.visits.refusals import Refused
 
 
 @command(LOCATION_COMMAND, params=[Param("coordinates", kind="text", optional=True)], hidden=True)
@@ -27,6 +28,8 @@ def location(ctx: Context, coordinates: str | None) -> list[Reply]:
     )
     if result is None:
         return []
+    if isinstance(result, Refused):  # told like any refusal; the visit it was meant for keeps a trace
+        return [ctx.reply(f"errors/{result.template}", **result.params)]
     if isinstance(result, shared_location.LiveUpdate):
         # Live updates arrive every few seconds: answer only when they change the verdict.
         return [ctx.reply("visits/live_changed", update=result)] if result.changed else []

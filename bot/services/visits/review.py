@@ -1,17 +1,19 @@
 """A manager's review queue: flagged, unverified and held (place not yet confirmed) visits in his
-subtree, approved or rejected once, with the re-anchorings their far-away visits call for.
+subtree, approved or rejected once, with the re-anchorings their far-away visits call for, and the
+visits still waiting for a location after a refused one (shown, nothing to decide yet).
 
 counts stays True exactly when the verdict is verified or a manager approved the visit.
 """
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
 from bot.errors import UserError
 from bot.services.core import audit_log, outbox, paging
 from bot.services.manager import scope
-from bot.services.visits import reanchoring, visits
+from bot.services.visits import reanchoring, refusals, visits
 from bot.services.visits.location_checks import UNCONFIRMED
 from bot.services.visits.photos import photo_counts
 from bot.services.visits.places import ReanchorOffer
@@ -45,6 +47,8 @@ class Queue:
     total: int
     page: paging.Page
     offers: list[ReanchorOffer] = field(default_factory=list)  # re-anchorings for this page's records
+    # Visits still waiting for a location after a refused one (page 1): nothing to decide yet.
+    refused_waiting: list[QueueItem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -79,16 +83,31 @@ def queue(uow: UnitOfWork, manager_id: int, now: datetime, limit: int = QUEUE_PA
         .order_by(Visit.started_at, Visit.id).offset(paging.offset(page_no, limit)).limit(limit)
     ).all()
     photos = photo_counts(uow, [v.id for v, _ in rows])
-    items = [
-        QueueItem(
-            v.id, v.kind, name, target_name(target_of(uow, v)),
-            (v.taken_at or v.started_at).astimezone(zone), v.verdict, v.reasons, v.distance_m, v.accuracy_m, v.source,
-            *photos.get(v.id, (0, [])),
-        )
-        for v, name in rows
-    ]
+    items = [_item(uow, v, name, zone, photos) for v, name in rows]
     offers = reanchoring.offers_for_visits(uow, manager_id, [item.visit_id for item in items])
-    return Queue(items, total, paging.of_total(page_no, len(items), total, limit), offers)
+    waiting = _refused_waiting(uow, visible, manager_id, zone, limit) if page_no == 1 else []
+    return Queue(items, total, paging.of_total(page_no, len(items), total, limit), offers, waiting)
+
+
+def _item(uow: UnitOfWork, v: Visit, rep_name: str, zone: ZoneInfo, photos: dict) -> QueueItem:
+    return QueueItem(
+        v.id, v.kind, rep_name, target_name(target_of(uow, v)),
+        (v.taken_at or v.started_at).astimezone(zone), v.verdict, v.reasons, v.distance_m, v.accuracy_m, v.source,
+        *photos.get(v.id, (0, [])),
+    )
+
+
+def _refused_waiting(uow: UnitOfWork, visible: scope.Scope, manager_id: int, zone: ZoneInfo,
+                     limit: int) -> list[QueueItem]:
+    """The newest visits of his reps still waiting for a location after a forwarded or future-dated
+    one was refused (bot.services.visits.refusals): the manager sees the attempt before the visit ends."""
+    rows = uow.session.execute(
+        select(Visit, User.name).join(User, Visit.user_id == User.id)
+        .where(Visit.status == visits.WAITING, Visit.user_id != manager_id, scope.users_filter(visible, Visit.user_id),
+               refusals.may_have_trace())
+        .order_by(Visit.created_at.desc(), Visit.id.desc()).limit(limit)
+    ).all()
+    return [_item(uow, v, name, zone, {}) for v, name in rows if refusals.of(v.reasons)]
 
 
 def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note: str | None, now: datetime) -> Decision:

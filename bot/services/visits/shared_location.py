@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 
 from bot.errors import UserError
 from bot.services.core import geo
-from bot.services.visits import evidence, places
+from bot.services.visits import evidence, places, refusals
 from bot.services.visits import location_checks as checks
 from bot.services.visits import spoof_checks as spoof
 from bot.services.visits.customer_location import (
@@ -22,6 +22,7 @@ from bot.services.visits.customer_location import (
 )
 from bot.services.visits.location_checks import Fix, PreviousFix, Reason, Thresholds
 from bot.services.visits.places import PlaceNews
+from bot.services.visits.refusals import Refused
 from bot.services.visits.thresholds import as_thresholds, unit_settings_query
 from bot.services.visits.visit_targets import Target, target_of
 from bot.services.visits.visits import WAITING, zone_of
@@ -40,8 +41,9 @@ from db.session import UnitOfWork
 # (db.models.visits) even in a prepared statement's generic plan.
 _IS_WAITING = Visit.status == literal_column(f"'{WAITING}'")
 # Reasons a visit had before its position arrived, kept beside the position's own: why it had no
-# signal (a note), and a doubtful photo sent while it waited (a flag, bot.services.visits.photos).
-KEPT_WHEN_PINNED = ("no_location", "photo_flagged")
+# signal (a note), a doubtful photo sent while it waited (a flag, bot.services.visits.photos), and
+# the forwarded or future-dated positions refused while it waited (flags, bot.services.visits.refusals).
+KEPT_WHEN_PINNED = ("no_location", "photo_flagged", *refusals.CODES)
 
 
 @dataclass(frozen=True)
@@ -83,23 +85,28 @@ class Surroundings:
 
 def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_private: bool = True,
                      message_id: str | None = None, edited: bool = False
-                     ) -> Pinned | LiveUpdate | CustomerLocated | None:
+                     ) -> Pinned | LiveUpdate | CustomerLocated | Refused | None:
     """Route a shared position to whatever waits for it: a live trail, a visit or check-in waiting
     for its location, a customer whose owner asked to set it, or a no-signal visit inside its window.
-    None: an update of a live location that nothing follows (it arrives every few seconds: stay quiet)."""
+    None: an update of a live location that nothing follows (it arrives every few seconds: stay quiet).
+    Refused: a forwarded or future-dated position, kept on the visit it was meant for (refusals)."""
     if not is_private:
         raise UserError("visits/location_in_group")
-    refuse_unusable(fix)
-    live_message = message_id if fix.source == "live" else None
+    rejection = refuse_unusable(fix)
+    live_message = message_id if fix.source == "live" and rejection is None else None
     around = lookup(uow, user_id, fix, now, message_id=live_message)
     if around.trail_of is not None and live_message is not None:
         return live_update(uow, around.trail_of, fix, live_message, around.limits)
     request, waiting = around.setloc, around.waiting
     if request is not None and (waiting is None or request.created_at > waiting.created_at):
+        if rejection is not None:  # meant for the customer's place: nothing of a visit to keep
+            return refusals.refuse(uow, around.user, None, rejection, now)
         return set_customer_location(uow, request, fix, now, around.user, around.limits, around.previous,
                                      evidence.earlier_fixes(uow, user_id, None, fix, around.limits))
     if waiting is None:
         waiting = around.in_window
+    if rejection is not None:  # a live location's edit is no attempt at a waiting visit
+        return refusals.refuse(uow, around.user, None if edited else waiting, rejection, now)
     if waiting is None and edited:
         return None
     if waiting is None:
@@ -107,21 +114,24 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
     return pin_location(uow, waiting, fix, around, live_message)
 
 
-def refuse_unusable(fix: Fix) -> None:
-    """Bad coordinates, a forwarded position or one dated in the future: refused, nothing written."""
+def refuse_unusable(fix: Fix) -> Reason | None:
+    """Bad coordinates are refused here (UserError, nothing written); a forwarded position or one
+    dated in the future is returned, for the caller to refuse and trace (refusals.refuse)."""
     if not geo.is_valid(fix.latitude, fix.longitude):
         raise UserError("visits/bad_coordinates", latitude=str(fix.latitude)[:20], longitude=str(fix.longitude)[:20])
     refused = checks.rejections(fix)
-    if refused:
-        raise UserError(f"visits/refused_{refused[0].code}", **refused[0].params)
+    return refused[0] if refused else None
 
 
-def pin_from_link(uow: UnitOfWork, user_id: int, visit_id: int, fix: Fix) -> Pinned:
+def pin_from_link(uow: UnitOfWork, user_id: int, visit_id: int, fix: Fix) -> Pinned | Refused:
     """The check-in page's position: the same checks as a chat location, for the visit the link names."""
-    refuse_unusable(fix)
+    rejection = refuse_unusable(fix)
     around = lookup(uow, user_id, fix, fix.arrived_at, visit_id=visit_id)
     visit = around.waiting
-    if visit is None or visit.user_id != user_id or visit.status != WAITING:
+    usable = visit is not None and visit.user_id == user_id and visit.status == WAITING
+    if rejection is not None:
+        return refusals.refuse(uow, around.user, visit if usable else None, rejection, fix.arrived_at)
+    if visit is None or not usable:
         raise UserError("visits/link_done")
     return pin_location(uow, visit, fix, around)
 
