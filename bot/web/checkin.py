@@ -1,8 +1,9 @@
 """The one-time check-in page for front ends without location sharing (Slack).
 
 GET /checkin/{token} serves a small page in the user's language that asks the browser for its
-position (Geolocation API, high accuracy) and posts latitude, longitude and accuracy back as a
-plain form. POST /checkin/{token} verifies the signed link, marks it used and pins the position
+position (Geolocation API, high accuracy) and posts latitude, longitude, accuracy and the fix's age
+on the phone's own clock back as a plain form (the position is dated by the server's clock minus
+that age, so a phone whose clock is off is judged fairly). POST /checkin/{token} verifies the signed link, marks it used and pins the position
 through bot.services.visits.shared_location (the same checks as a chat location, source "web") in one
 transaction. A reused, expired or altered link gets a clear page and writes nothing.
 No external script, style or font: everything is inline, guarded by a nonce-based CSP.
@@ -12,7 +13,7 @@ import logging
 import math
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from urllib.parse import parse_qsl
 
@@ -117,6 +118,20 @@ def _number(form: dict, name: str) -> float | None:
         return math.nan
 
 
+# A fix's age beyond this is read as this: a month is old enough for every check that reads it.
+MAX_AGE = timedelta(days=30)
+
+
+def _taken_at(form: dict, now: datetime) -> datetime:
+    """When the fix was taken, by the server's clock: now minus the age the page measured on the
+    phone's clock (negative when the fix is stamped ahead of the phone's own clock); now without one."""
+    age_ms = _number(form, "age_ms")
+    if age_ms is None or not math.isfinite(age_ms):
+        return now
+    age = timedelta(milliseconds=age_ms)
+    return now - max(-MAX_AGE, min(age, MAX_AGE))
+
+
 def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form: dict, hint: str | None,
          now: datetime):
     """Use the link and pin the position in one transaction; returns (locale, reply, ok)."""
@@ -133,7 +148,7 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
             latitude=math.nan if latitude is None else latitude,
             longitude=math.nan if longitude is None else longitude,
             accuracy_m=accuracy if accuracy is not None and math.isfinite(accuracy) and accuracy >= 0 else None,
-            source="web", taken_at=now, arrived_at=now,
+            source="web", taken_at=_taken_at(form, now), arrived_at=now,
         )
         try:
             checkin_links.consume(uow, claims, now)

@@ -54,8 +54,8 @@ def slack_li(db):
 def chromium_or_fail() -> None:
     if not os.path.exists(CHROMIUM) and not shutil.which("chromium"):
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is not installed and CI=true: run `make browser`")
-        pytest.skip("chromium not installed (run `make browser`)")
+            pytest.fail("chromium is not installed and CI=true: run `make system-deps`")
+        pytest.skip("chromium not installed (run `make system-deps`)")
 
 
 async def test_real_browser_pins_the_visit_and_a_reused_link_is_refused(server, db, settings, slack_li):
@@ -142,3 +142,26 @@ def test_links_are_bound_signed_and_expire():
             checkin_links.verify(bad_secret, token, when)
         assert caught.value.problem == problem
     assert checkin_links.issue("s", 7, 42, now) != token  # every link has its own nonce
+
+
+@pytest.mark.parametrize("age_ms, verdict, code", [
+    ("1500", "已核验", None),  # a fresh fix, whatever the phone's clock says
+    (str(-20 * 60_000), None, "refused_future"),  # stamped 20 minutes ahead of the phone's own clock
+    (str(3 * 3600_000), None, "sent_late"),  # a cached fix three hours old
+])
+async def test_the_page_dates_a_position_by_its_age_on_the_phone(server, db, settings, slack_li, age_ms, verdict, code):
+    path = start(db, settings, "visit", "c1")
+    form = {"latitude": "30.24321377", "longitude": "120.15081694", "accuracy": "9", "age_ms": age_ms}
+    async with aiohttp.ClientSession(headers={"Accept-Language": "zh"}) as http:
+        async with http.post(f"{server}{path}", data=form) as response:
+            page = await response.text()
+    with db.uow() as uow:
+        [visit] = uow.session.scalars(select(Visit)).all()
+        codes = {reason["code"] for reason in visit.reasons}
+    if code == "refused_future":
+        assert response.status == 400 and "已拒绝" in page
+        assert visit.status == "waiting" and visit.latitude is None and code in codes  # the attempt is kept
+    else:
+        assert response.status == 200 and visit.latitude is not None
+        assert (verdict is None or verdict in page) and (code is None or code in codes)
+        assert abs((visit.arrived_at - visit.taken_at).total_seconds() * 1000 - int(age_ms)) < 5_000
