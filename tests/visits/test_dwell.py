@@ -4,6 +4,7 @@ jitter at the fence and a trail that never comes), then a genuine visit and a ch
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from telegram import Update
 
 from bot.adapters.console import ConsoleAdapter
@@ -13,8 +14,10 @@ from bot.i18n import render_text
 from bot.services.visits import dwell
 from bot.services.visits import location_checks as v
 from bot.services.visits.spoof_checks import Place, TrailPoint
-from db.models import PlatformIdentity
+from bot.services.visits.thresholds import thresholds_for
+from db.models import OrgUnit, PlatformIdentity
 from tests.conftest import say
+from tests.core.test_org_file_settings import EAST, load
 from tests.fakes.telegram_api import location_update, message, next_update_id, text_update
 from tests.visits import fieldday
 from tests.visits.test_spoof_checks import review_item
@@ -157,7 +160,7 @@ def test_a_rep_who_stays_forty_minutes_is_verified_with_his_time_on_site(tg, db)
     assert "已核验" in listed and "现场 10:01–10:41(40 分钟,实时位置)" in listed
 
 
-def test_a_rep_who_checks_in_and_leaves_after_three_minutes_is_flagged_in_his_language(tg, db):
+def test_a_rep_who_checks_in_and_leaves_after_three_minutes_is_flagged_in_his_language(tg, db, settings):
     tg(text_update("/visit c1", date=stamp(0)), 0)
     assert "已核验" in share(tg, 1, at_the_door(1), first=True)
     assert share(tg, 2, at_the_door(2)) == "" and share(tg, 4, at_the_door(4)) == ""
@@ -168,6 +171,8 @@ def test_a_rep_who_checks_in_and_leaves_after_three_minutes_is_flagged_in_his_la
     assert "时长: 3 分钟" in ended and "10:01–10:04" in ended and "已标记" in ended
     [visit] = visits_of(db, "li")
     assert (visit.verdict, visit.counts, [r["code"] for r in visit.reasons]) == ("flagged", False, ["left_early"])
+    review = say(ConsoleAdapter(build_router(db, settings), "mei"), "/review")  # his manager reads Chinese
+    assert "现场: 10:01–10:04,3 分钟(实时位置)" in review and "3 分钟就离开了" in review
 
 
 def test_a_unit_threshold_of_zero_turns_the_check_off(tg, db, settings):
@@ -181,3 +186,10 @@ def test_a_unit_threshold_of_zero_turns_the_check_off(tg, db, settings):
     [visit] = visits_of(db, "li")
     assert (visit.verdict, visit.counts) == ("verified", True)
     assert visit.left_place_at == NOW + timedelta(minutes=3)  # the time on site is still kept
+
+
+def test_the_org_file_sets_the_minutes_per_unit(demo_org, db):
+    load(db, EAST + "    visits: {min_dwell_minutes: 25}\n")
+    with db.uow() as uow:
+        east = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == "East Team"))
+        assert thresholds_for(uow, east).min_dwell_minutes == 25
