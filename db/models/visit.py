@@ -31,6 +31,7 @@ DEFAULT_REPLAY_DAYS = 90  # how far back earlier positions and trails are compar
 DEFAULT_VISIT_WINDOW_HOURS = 3  # an open visit's window when it has no end yet
 DEFAULT_WINDOW_SLACK_MIN = 15  # a position may be taken this long after the visit ended
 DEFAULT_BACKDATE_MIN = 5  # or this long before it started (a cached fix, a phone clock)
+DEFAULT_MIN_DWELL_MINUTES = 10  # a live trail seen leaving the place sooner after arriving (断点打卡)
 DEFAULT_OFFICE_RADIUS_M = 200.0  # the office geofence when the unit set none
 
 
@@ -75,6 +76,10 @@ class Visit(Base):
     review_note: Mapped[str | None] = mapped_column(Text)
     counts: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When its live trail arrived at the place and was last seen there (bot.services.visits.dwell;
+    # migration 0021): the visit's time on site, rather than the times of /visit and /visit end.
+    arrived_at_place: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    left_place_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class VisitSettings(Base):
@@ -107,6 +112,7 @@ class VisitSettings(Base):
     visit_window_hours: Mapped[float] = mapped_column(Float, default=DEFAULT_VISIT_WINDOW_HOURS)
     window_slack_min: Mapped[int] = mapped_column(Integer, default=DEFAULT_WINDOW_SLACK_MIN)
     backdate_min: Mapped[int] = mapped_column(Integer, default=DEFAULT_BACKDATE_MIN)
+    min_dwell_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_MIN_DWELL_MINUTES)  # migration 0021
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Taken out by an org file that no longer writes it (kept as history, never deleted).
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

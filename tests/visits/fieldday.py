@@ -7,7 +7,8 @@ an accuracy that changes with every fix (a per-phone median of 7–20 m, log-nor
 68 % radius: per-axis sigma = accuracy / 1.5). Customers' doors are 100–300 m from their geocoded
 address; half of them have a location saved from a first visit instead. About a third of visits are
 shared as a live location: a walk from the car, a drive, or standing at the door, with speed and
-course that wander and GPS errors correlated from one update to the next. Telegram phones send six
+course that wander and GPS errors correlated from one update to the next; it goes on through the
+visit (a still phone updates every few minutes) and, for four in ten, on the drive off after it. Telegram phones send six
 decimals, the check-in page a full double. Some visits are started without signal and located later.
 
 Each spoof turns a genuine case into one of the patterns of issue #15.
@@ -202,29 +203,60 @@ def path_stay(rng: random.Random, door: tuple[float, float]) -> list[tuple[tuple
     return [(in_disc(rng, door, 5), rng.uniform(30, 60), 0.0) for _ in range(rng.randint(8, 12))]
 
 
-def live_trail(rng: random.Random, rep: Rep, door: tuple[float, float], start: datetime) -> tuple[TrailPoint, ...]:
+def path_away(rng: random.Random, door: tuple[float, float]) -> list[tuple[tuple[float, float], float, float]]:
+    """Driving off from the door: along one street, a turn, along another, 1.6–3.2 km in all."""
+    course, turn = rng.choice((0.0, 90.0, 180.0, 270.0)), rng.choice((90.0, 270.0))
+    point, steps = door, []
+    for leg_course, left in ((course, rng.uniform(800, 1600)), ((course + turn) % 360, rng.uniform(800, 1600))):
+        while left > 1:
+            seconds = rng.uniform(30, 60)
+            metres = min(left, seconds * 7 * rng.lognormvariate(0, 0.45))
+            left -= metres
+            point = toward(point, leg_course, metres)
+            steps.append((point, seconds, leg_course))
+    return steps
+
+
+def live_trail(rng: random.Random, rep: Rep, door: tuple[float, float], start: datetime,
+               minutes: float) -> tuple[TrailPoint, ...]:
+    """The way to the door, the visit there and, when the rep keeps sharing (four in ten), the drive
+    off: a phone standing still sends an update only every few minutes."""
     shape = rng.choices((path_walk, path_drive, path_stay), weights=(5, 2, 3))[0]
     steps = shape(rng, door)
     if shape is not path_stay:
         steps += [(in_disc(rng, door, 10), rng.uniform(30, 60), 0.0) for _ in range(rng.randint(2, 4))]
+    stayed = 0.0
+    while stayed < minutes * 60:
+        seconds = rng.uniform(300, 900)
+        steps.append((in_disc(rng, door, 10), seconds, 0.0))
+        stayed += seconds
+    if rng.random() < 0.4:
+        steps += path_away(rng, door)
+    return reported(rng, rep.phone, steps, start)
+
+
+def reported(rng: random.Random, phone: Phone, steps: list[tuple[tuple[float, float], float, float]],
+             start: datetime) -> tuple[TrailPoint, ...]:
+    """Steps (true point, seconds since the previous, course; 0 when still) as a phone's live location
+    reports them."""
     points, taken, error, log_worse = [], start, (0.0, 0.0), 0.0
     for truth, seconds, course in steps:
         taken += timedelta(seconds=seconds)
         log_worse = GPS_CORRELATION * log_worse + rng.gauss(0, 0.3)
-        accuracy = rep.phone.accuracy(rng, worse=math.exp(log_worse))
+        accuracy = phone.accuracy(rng, worse=math.exp(log_worse))
         # AR(1): each error keeps GPS_CORRELATION of the previous one; the first is a full draw.
         keep = GPS_CORRELATION if points else 0.0
         sigma = accuracy * SIGMA_PER_ACCURACY * math.sqrt(1 - keep ** 2)
         error = (keep * error[0] + rng.gauss(0, sigma), keep * error[1] + rng.gauss(0, sigma))
-        moving = shape is not path_stay and course and seconds  # the phone reports a course while moving
+        moving = course and seconds  # the phone reports a course while moving
         heading = (round((course + rng.gauss(0, 15)) % 360) or 360) if moving else None
-        lat, lon = rep.phone.sent(move(truth, *error))
+        lat, lon = phone.sent(move(truth, *error))
         points.append(TrailPoint(lat, lon, taken.replace(microsecond=0), heading, accuracy))
     return tuple(points)
 
 
 def live_visit(rng: random.Random, rep: Rep, customer: Customer, started: datetime, minutes: float) -> Case:
-    trail = live_trail(rng, rep, customer.door, started)
+    trail = live_trail(rng, rep, customer.door, started, minutes)
     last = trail[-1]
     fix = fix_of((last.latitude, last.longitude), last.accuracy_m or 0.0, "live", last.taken_at, rng.uniform(0.5, 3))
     window = VisitWindow(started, max(started + timedelta(minutes=minutes), last.taken_at))
@@ -375,8 +407,9 @@ def replayed_trail(rng: random.Random, case: Case, fraction: float = 0.03) -> Ca
     if case.kind == "checkin" or case.door is None:
         return None
     fix = case.evidence.fix
+    door = case.door
     pool = [t for t in case.evidence.earlier_trails
-            if geo.distance_m(t[-1].latitude, t[-1].longitude, fix.latitude, fix.longitude) < 500]
+            if min(geo.distance_m(p.latitude, p.longitude, *door) for p in t) < 200]
     if not pool:
         return None
     old = pool[-1]
@@ -387,6 +420,16 @@ def replayed_trail(rng: random.Random, case: Case, fraction: float = 0.03) -> Ca
         for p in old
     )
     return _as_live(case, trail)
+
+
+def left_early(rng: random.Random, case: Case) -> Case | None:
+    """断点打卡: a live location shared at the customer's door, and the rep drives off a few minutes later."""
+    if case.kind == "checkin" or case.door is None:
+        return None
+    steps = [(in_disc(rng, case.door, 10), 0.0, 0.0)]
+    steps += [(in_disc(rng, case.door, 10), rng.uniform(30, 90), 0.0) for _ in range(rng.randint(1, 3))]
+    start = case.evidence.window.started_at + timedelta(seconds=rng.uniform(10, 120))
+    return _as_live(case, reported(rng, case.phone, steps + path_away(rng, case.door), start))
 
 
 def located_hours_later(rng: random.Random, case: Case) -> Case | None:
@@ -412,7 +455,7 @@ def backdated(rng: random.Random, case: Case) -> Case | None:
     return _with_fix(case, taken_at=taken)
 
 
-# Each spoof with the reason codes that catch it.
+# Each spoof with the reason codes that catch it (left_early: bot.services.visits.dwell on a visit's trail).
 SPOOFS: dict[str, tuple[Spoof, set[str]]] = {
     "mock on the stored place": (mock_on_place, {"on_stored_place"}),
     "constant accuracy": (mock_constant_accuracy, {"accuracy_repeated", "accuracy_implausible"}),
@@ -425,4 +468,5 @@ SPOOFS: dict[str, tuple[Spoof, set[str]]] = {
     "located hours later": (located_hours_later, {"taken_after_visit"}),
     "check-in from home": (checkin_from_home, {"away_from_office"}),
     "backdated": (backdated, {"taken_before_start"}),
+    "left early": (left_early, {"left_early"}),
 }

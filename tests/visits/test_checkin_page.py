@@ -152,9 +152,9 @@ def test_links_are_bound_signed_and_expire():
 async def test_the_page_dates_a_position_by_its_age_on_the_phone(server, db, settings, slack_li, age_ms, verdict, code):
     path = start(db, settings, "visit", "c1")
     form = {"latitude": "30.24321377", "longitude": "120.15081694", "accuracy": "9", "age_ms": age_ms}
-    async with aiohttp.ClientSession(headers={"Accept-Language": "zh"}) as http:
-        async with http.post(f"{server}{path}", data=form) as response:
-            page = await response.text()
+    async with (aiohttp.ClientSession(headers={"Accept-Language": "zh"}) as http,
+                http.post(f"{server}{path}", data=form) as response):
+        page = await response.text()
     with db.uow() as uow:
         [visit] = uow.session.scalars(select(Visit)).all()
         codes = {reason["code"] for reason in visit.reasons}

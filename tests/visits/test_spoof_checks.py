@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.i18n import render_text
+from bot.services.visits import dwell
 from bot.services.visits import location_checks as v
 from bot.services.visits import spoof_checks as s
 from bot.services.visits.review import QueueItem
@@ -201,6 +202,15 @@ GENUINE_BUDGET = 0.02
 CATCH_FLOOR = 0.95
 
 
+def reasons_of(evidence: s.Evidence, limits: v.Thresholds) -> list[v.Reason]:
+    """Every check of a position as the location step runs them: the spoof checks and, on a visit's
+    live trail, its stay at the place (bot.services.visits.dwell)."""
+    found = s.spoof_reasons(evidence, limits)
+    if evidence.trail and evidence.kind == "visit":
+        found += dwell.check_dwell(dwell.dwell_of(evidence.trail, evidence.place, limits.geofence_m), limits)
+    return found
+
+
 @pytest.fixture(scope="module")
 def genuine():
     return fieldday.genuine_cases()
@@ -209,7 +219,7 @@ def genuine():
 def test_genuine_field_days_are_rarely_flagged(genuine):
     flagged, by_code = 0, Counter()
     for case in genuine:
-        found = s.spoof_reasons(case.evidence, fieldday.LIMITS)
+        found = reasons_of(case.evidence, fieldday.LIMITS)
         flagged += bool(found)
         by_code.update(f"{r.code} ({case.kind})" for r in found)
     rate = flagged / len(genuine)
@@ -222,7 +232,7 @@ def test_each_spoof_pattern_is_caught(genuine, pattern):
     spoof, caught_by = fieldday.SPOOFS[pattern]
     rng = random.Random(pattern)
     spoofed = [c for c in (spoof(rng, case) for case in rng.sample(genuine, 400)) if c is not None]
-    caught = sum(bool(caught_by & set(codes(s.spoof_reasons(c.evidence, fieldday.LIMITS)))) for c in spoofed)
+    caught = sum(bool(caught_by & set(codes(reasons_of(c.evidence, fieldday.LIMITS)))) for c in spoofed)
     print(f"\n{pattern}: caught {caught} of {len(spoofed)} ({caught / len(spoofed):.1%})")
     assert len(spoofed) >= 50 and caught / len(spoofed) >= CATCH_FLOOR
 

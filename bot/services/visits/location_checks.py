@@ -20,6 +20,7 @@ from db.models.visit import (
     DEFAULT_LATE_MINUTES,
     DEFAULT_MAX_SPEED_KMH,
     DEFAULT_MIN_ACCURACY_M,
+    DEFAULT_MIN_DWELL_MINUTES,
     DEFAULT_NO_LOCATION_HOURS,
     DEFAULT_OFFICE_RADIUS_M,
     DEFAULT_REPLAY_DAYS,
@@ -72,6 +73,7 @@ class Thresholds:
     visit_window_hours: float = DEFAULT_VISIT_WINDOW_HOURS
     window_slack_min: int = DEFAULT_WINDOW_SLACK_MIN
     backdate_min: int = DEFAULT_BACKDATE_MIN
+    min_dwell_minutes: int = DEFAULT_MIN_DWELL_MINUTES  # bot.services.visits.dwell
     office_default_radius_m: float = DEFAULT_OFFICE_RADIUS_M
 
 

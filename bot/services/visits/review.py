@@ -39,6 +39,7 @@ class QueueItem:
     source: str
     photos: int = 0  # photos attached to the visit (`/photos VISIT_ID` sends them)
     photo_reasons: list[dict] = field(default_factory=list)  # their flags, notes left out
+    on_site: visits.OnSite | None = None  # its time at the place, from its live trail
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _item(uow: UnitOfWork, v: Visit, rep_name: str, zone: ZoneInfo, photos: dict
     return QueueItem(
         v.id, v.kind, rep_name, target_name(target_of(uow, v)),
         (v.taken_at or v.started_at).astimezone(zone), v.verdict, v.reasons, v.distance_m, v.accuracy_m, v.source,
-        *photos.get(v.id, (0, [])),
+        *photos.get(v.id, (0, [])), on_site=visits.on_site(v, zone),
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 
 from bot.errors import UserError
 from bot.services.core import geo
-from bot.services.visits import evidence, places, refusals
+from bot.services.visits import dwell, evidence, places, refusals
 from bot.services.visits import location_checks as checks
 from bot.services.visits import spoof_checks as spoof
 from bot.services.visits.customer_location import (
@@ -327,19 +327,22 @@ def _add_trail_point(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str) -
     ))
 
 
-# The reasons a live trail's shape gives; each update judges the trail so far afresh.
+# The reasons a live trail gives (its shape, its stay at the place); each update judges the trail
+# so far afresh.
 TRAIL_CODES = frozenset({"live_not_moving", "live_simulated", "heading_mismatch", "replayed_trail",
-                         "replayed_trail_recent"})
+                         "replayed_trail_recent", "left_early"})
 
 
 def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str, limits: Thresholds) -> LiveUpdate:
-    """A live-location edit: extend the trail, and judge its shape (never moving, a simulated walk,
-    a heading off its own path, a replay of one of the rep's earlier trails)."""
+    """A live-location edit: extend the trail, judge its shape (never moving, a simulated walk,
+    a heading off its own path, a replay of one of the rep's earlier trails) and its stay at the
+    place (the visit's time on site; leaving at once is flagged)."""
     _add_trail_point(uow, visit, fix, message_id)
     uow.session.flush()
     trail = evidence.live_trail(uow, visit.id, message_id)
     found = (checks.check_live_still([(p.latitude, p.longitude) for p in trail])
-             + spoof.trail_reasons(trail, evidence.earlier_trails(uow, visit.user_id, visit.id, trail, limits), limits))
+             + spoof.trail_reasons(trail, evidence.earlier_trails(uow, visit.user_id, visit.id, trail, limits), limits)
+             + dwell.judge(uow, visit, trail, limits))
     others = [r for r in visit.reasons if r.get("code") not in TRAIL_CODES]
     reasons = others + [r.to_json() for r in found]
     before = visit.verdict

@@ -23,6 +23,7 @@ from db.models.visit import (
     DEFAULT_LATE_MINUTES,
     DEFAULT_MAX_SPEED_KMH,
     DEFAULT_MIN_ACCURACY_M,
+    DEFAULT_MIN_DWELL_MINUTES,
     DEFAULT_NO_LOCATION_HOURS,
     DEFAULT_REPLAY_DAYS,
     DEFAULT_REPLAY_FRACTION,
@@ -80,6 +81,8 @@ class VisitRules(Strict):
     visit_window_hours: Annotated[float, Field(gt=0, le=72), AfterValidator(tidy)] = tidy(DEFAULT_VISIT_WINDOW_HOURS)
     window_slack_min: int = Field(DEFAULT_WINDOW_SLACK_MIN, ge=0, le=1440)
     backdate_min: int = Field(DEFAULT_BACKDATE_MIN, ge=0, le=1440)
+    # A live trail seen leaving the place sooner than this after arriving is flagged; 0 turns it off.
+    min_dwell_minutes: int = Field(DEFAULT_MIN_DWELL_MINUTES, ge=0, le=600)
 
     def as_file(self) -> dict:
         """The keys that differ from the defaults, as an org file writes them."""
@@ -90,7 +93,7 @@ class VisitRules(Strict):
 # field of the same name.
 SPOOF_THRESHOLDS = ("same_place_m", "min_accuracy_m", "same_accuracy_fixes", "straight_line_m", "steady_speed_pct",
                     "heading_off_deg", "typed_decimals", "replay_fraction", "replay_days", "visit_window_hours",
-                    "window_slack_min", "backdate_min")
+                    "window_slack_min", "backdate_min", "min_dwell_minutes")
 
 
 def settings_of(uow: UnitOfWork, unit_id: int) -> VisitRules | None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from bot.errors import UserError
 from bot.services.core import paging
 from bot.services.manager import scope
+from bot.services.visits import dwell
 from bot.services.visits import location_checks as checks
 from bot.services.visits.location_checks import Reason
 from bot.services.visits.thresholds import thresholds_for
@@ -52,14 +53,24 @@ class Waiting:
 
 
 @dataclass(frozen=True)
+class OnSite:
+    """A visit's time at the place, from its live trail (bot.services.visits.dwell), in the viewer's zone."""
+
+    arrived_local: datetime
+    left_local: datetime
+    minutes: int
+
+
+@dataclass(frozen=True)
 class VisitEnded:
     visit_id: int
     target_name: str
-    minutes: int
+    minutes: int  # on site when its live trail tells, else from /visit to /visit end
     verdict: str
     had_location: bool
     # A no-signal visit still waiting: a location taken during the visit may be sent until then.
     location_until: datetime | None = None
+    on_site: OnSite | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class VisitRow:
     distance_m: float | None
     reasons: list[dict]
     status: str
+    on_site: OnSite | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,14 @@ class VisitList:
 
 def zone_of(user: User) -> ZoneInfo:
     return ZoneInfo(user.timezone or "UTC")
+
+
+def on_site(visit: Visit, zone: ZoneInfo) -> OnSite | None:
+    """The visit's time at the place as its live trail recorded it; None without one."""
+    if visit.arrived_at_place is None or visit.left_place_at is None:
+        return None
+    minutes = int((visit.left_place_at - visit.arrived_at_place).total_seconds() // 60)
+    return OnSite(visit.arrived_at_place.astimezone(zone), visit.left_place_at.astimezone(zone), minutes)
 
 
 def local_day_bounds(zone: ZoneInfo, day: date) -> tuple[datetime, datetime]:
@@ -177,11 +197,14 @@ def end_visit(uow: UnitOfWork, user_id: int, note: str | None, now: datetime) ->
     visit.status = "closed"
     visit.ended_at = now
     visit.end_note = note
-    minutes = max(0, round((now - visit.started_at).total_seconds() / 60))
+    dwell.at_end(uow, visit, user.unit_id)
+    site = on_site(visit, zone_of(user))
+    minutes = site.minutes if site else max(0, round((now - visit.started_at).total_seconds() / 60))
     waits = (visit.no_location_reason is not None and not had_location and visit.location_deadline is not None
              and visit.location_deadline > now)
     until = visit.location_deadline.astimezone(zone_of(user)) if waits and visit.location_deadline else None
-    return VisitEnded(visit.id, target_name(target_of(uow, visit)) or "", minutes, visit.verdict, had_location, until)
+    return VisitEnded(visit.id, target_name(target_of(uow, visit)) or "", minutes, visit.verdict, had_location, until,
+                      site)
 
 
 # ---------------------------------------------------------------- listing
@@ -232,10 +255,11 @@ def list_visits(uow: UnitOfWork, viewer_id: int, now: datetime, period: str | No
     rows = []
     for visit, user_name in uow.session.execute(query.order_by(Visit.started_at.desc(), Visit.id.desc())
                                                 .offset(paging.offset(page_no, limit)).limit(limit)):
+        site = on_site(visit, zone)
         minutes = round((visit.ended_at - visit.started_at).total_seconds() / 60) if visit.ended_at else None
         rows.append(VisitRow(
             visit.id, visit.kind, user_name, target_name(target_of(uow, visit)),
-            (visit.taken_at or visit.started_at).astimezone(zone), minutes, visit.verdict, visit.review_status,
-            visit.counts, visit.distance_m, visit.reasons, visit.status,
+            (visit.taken_at or visit.started_at).astimezone(zone), site.minutes if site else minutes, visit.verdict,
+            visit.review_status, visit.counts, visit.distance_m, visit.reasons, visit.status, site,
         ))
     return VisitList(first, last, whose, rows, total, verified, paging.of_total(page_no, len(rows), total, limit))

@@ -1,0 +1,121 @@
+"""Dwell from a live location: when a rep shares a live location during a visit, its trail says when
+he arrived at the place and when he left it, and those times (not the times of /visit and /visit
+end) are the visit's time on site. Leaving within minutes of arriving (断点打卡: check in, leave at
+once) is flagged like the spoof checks: a manager looks, the visit counts once approved.
+
+The place is the visit's customer's or lead's when it is trusted, else where the trail began (the
+position the visit was pinned to). A point is inside within the geofence; it is outside only when
+its accuracy circle (reaching in by at most the fence's own radius) stays beyond the fence too, so
+a phone jittering at the edge neither arrives nor leaves. Arrival is the first point inside,
+departure the last one inside when a later point is outside (a step out and back in is still a
+stay), else the trail's last point: a trail still there, or whose sharing stopped there, never left.
+"""
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.services.core import geo
+from bot.services.visits import places
+from bot.services.visits.location_checks import FLAG, Reason, Thresholds
+from bot.services.visits.spoof_checks import Place, TrailPoint
+from bot.services.visits.thresholds import thresholds_for
+from bot.services.visits.visit_targets import target_of
+from db.models import Customer, Visit, VisitTrailPoint
+from db.session import UnitOfWork
+
+# What the trail is measured against when the visit's place is not trusted (a place_<kind> label).
+PINNED = "pinned"
+
+
+@dataclass(frozen=True)
+class Dwell:
+    """A live trail's stay at the place."""
+
+    arrived_at: datetime  # its first point inside the geofence
+    departed_at: datetime  # its last point inside before it left, else its last point
+    left: bool  # seen outside after departed_at
+    place: str  # what it was measured against: customer | lead | saved | address | pinned
+
+    @property
+    def minutes(self) -> int:
+        """Whole minutes on site (a reason never says 10 minutes of a stay under 10)."""
+        return int((self.departed_at - self.arrived_at).total_seconds() // 60)
+
+
+def _outside(point: TrailPoint, distance_m: float, fence_m: float) -> bool:
+    return distance_m - min(point.accuracy_m or 0.0, fence_m) > fence_m
+
+
+def dwell_of(trail: Sequence[TrailPoint], place: Place | None, fence_m: float) -> Dwell | None:
+    """Arrival and departure of a live trail at `place` (None: where the trail began); None when the
+    trail never comes inside the geofence."""
+    points = sorted(trail, key=lambda p: p.taken_at)
+    if not points:
+        return None
+    anchor = (place.latitude, place.longitude) if place else (points[0].latitude, points[0].longitude)
+    distances = [geo.distance_m(p.latitude, p.longitude, *anchor) for p in points]
+    inside = [i for i, distance in enumerate(distances) if distance <= fence_m]
+    if not inside:
+        return None
+    last = inside[-1]
+    left = any(_outside(points[i], distances[i], fence_m) for i in range(last + 1, len(points)))
+    departed = points[last] if left else points[-1]
+    return Dwell(points[inside[0]].taken_at, departed.taken_at, left, place.kind if place else PINNED)
+
+
+def check_dwell(stay: Dwell | None, limits: Thresholds) -> list[Reason]:
+    """Seen leaving the place less than min_dwell_minutes after arriving (0: off). A trail still
+    inside is not judged: the rep may be there yet."""
+    if stay is None or not stay.left or limits.min_dwell_minutes <= 0:
+        return []
+    if stay.departed_at - stay.arrived_at >= timedelta(minutes=limits.min_dwell_minutes):
+        return []
+    return [Reason("left_early", FLAG, {"minutes": stay.minutes, "limit_min": limits.min_dwell_minutes,
+                                        "place": stay.place})]
+
+
+def place_of(uow: UnitOfWork, visit: Visit) -> Place | None:
+    """The visit's customer's or lead's place when trusted (a tentative one may be the rep's own)."""
+    record = target_of(uow, visit)
+    if record is None or record.latitude is None or record.longitude is None:
+        return None
+    if record.location_trust != places.TRUSTED:
+        return None
+    return Place(record.latitude, record.longitude, "customer" if isinstance(record, Customer) else "lead")
+
+
+def record(visit: Visit, stay: Dwell | None) -> None:
+    """Keep the visit's time on site on its row (None: the trail never reached the place)."""
+    visit.arrived_at_place = stay.arrived_at if stay else None
+    visit.left_place_at = stay.departed_at if stay else None
+
+
+def judge(uow: UnitOfWork, visit: Visit, trail: Sequence[TrailPoint], limits: Thresholds) -> list[Reason]:
+    """A live update of a visit: record its time on site so far and check it."""
+    if visit.kind != "visit":
+        return []
+    stay = dwell_of(trail, place_of(uow, visit), limits.geofence_m)
+    record(visit, stay)
+    return check_dwell(stay, limits)
+
+
+def visit_trail(uow: UnitOfWork, visit_id: int) -> tuple[TrailPoint, ...]:
+    """Every point of the visit's live trail, in the order they were taken."""
+    rows = uow.session.execute(
+        select(VisitTrailPoint.latitude, VisitTrailPoint.longitude, VisitTrailPoint.taken_at, VisitTrailPoint.heading,
+               VisitTrailPoint.accuracy_m)
+        .where(VisitTrailPoint.visit_id == visit_id).order_by(VisitTrailPoint.taken_at, VisitTrailPoint.id))
+    return tuple(TrailPoint(*row) for row in rows)
+
+
+def at_end(uow: UnitOfWork, visit: Visit, unit_id: int) -> Dwell | None:
+    """/visit end: the visit's time on site from its live trail (its unit's geofence), recorded; None
+    without a trail, or one that never reached the place."""
+    trail = visit_trail(uow, visit.id)
+    if not trail:
+        return None
+    stay = dwell_of(trail, place_of(uow, visit), thresholds_for(uow, unit_id).geofence_m)
+    record(visit, stay)
+    return stay
