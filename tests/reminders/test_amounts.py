@@ -27,6 +27,8 @@ TABLE = [
     ("下周二下午三点回电", None, None),
     ("call in 2 days", None, None),
     ("room 305, 3 samples", None, None),
+    ("99999999999999万", None, None),  # more than any deal may hold
+    ("二亿一元", None, None),  # a numeral cn2an cannot read
 ]
 
 

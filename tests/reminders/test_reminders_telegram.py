@@ -199,6 +199,16 @@ async def test_a_visit_end_note_sets_a_reminder_and_a_quantity_is_not_money(chat
     assert reminder.customer_id == chat.records["tea"]
 
 
+async def test_money_in_a_customer_visit_note_is_offered_as_a_new_deal(chat: Chat):
+    tea = chat.records["tea"]
+    await chat.say(f"/visit c{tea}")
+    answer, buttons = await chat.say_with_buttons("/visit end 签了样品单,预算1.5w")
+    assert "15,000" in answer and buttons["记为商机 15,000"] == f"newdeal c{tea} 15000"
+    assert chat.reminders() == []
+    with chat.db.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Deal)) == 0
+
+
 async def test_someone_elses_lead_and_reminder_read_like_missing_ones(chat: Chat):
     sams = chat.records["sams_lead"]
     out_of_scope = await chat.say(f"/follow {sams} 下周二下午三点回电")

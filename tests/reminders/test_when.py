@@ -57,6 +57,10 @@ SHANGHAI_TABLE = [
     ("2025年3月1日", "2025年3月1日", "past"),
     ("有3点要求", None, NONE),  # a bare hour with no day is not a time
     ("要20台", None, NONE),
+    ("9999999999天后", None, NONE),  # past the calendar's end
+    ("13月40日", None, NONE),
+    ("十十天后", None, NONE),  # a numeral cn2an cannot read
+    ("明天25点", "明天", at("2026-12-02 09:00")),  # no such hour: the day alone
     # English
     ("call back next Tuesday 3pm", "next Tuesday 3pm", at("2026-12-08 15:00")),
     ("next Friday", "next Friday", at("2026-12-04 09:00 | 2026-12-11 09:00")),  # later this week: asked

@@ -1,12 +1,14 @@
 """Money in a note: 2万, 两万, 1.5w, 20k, ￥3000, 3000元, $500. Only offered as a deal update (a
 button the writer presses), never applied. A number is money only with a currency sign or word or
 a multiplier (万 w k 千 亿); one followed by a measure word (20台, 2万台, 20 units) is a quantity.
-Chinese numerals go through cn2an."""
+Chinese numerals go through cn2an. An amount no deal may hold (over deals.MAX_AMOUNT) is not offered."""
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import cn2an
+
+from bot.services.deals.deals import MAX_AMOUNT
 
 _DIGITS = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _HAN = r"[零〇一二两三四五六七八九十百千]"
@@ -34,7 +36,7 @@ def find(note: str) -> Amount | None:
     """The first money amount in the note, or None."""
     for match in _MONEY.finditer(note):
         value = _value(match)
-        if value is not None and value > 0:
+        if value is not None and 0 < value <= MAX_AMOUNT:
             return Amount(value, match.group(0).strip())
     return None
 
@@ -50,6 +52,6 @@ def _value(match: re.Match) -> Decimal | None:
                 factor = _MULTIPLIERS[match.group(multiplier).lower()] if multiplier and match.group(multiplier) else 1
                 value = base * factor
                 return value.to_integral_value() if value == value.to_integral_value() else value
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, KeyError):  # cn2an raises KeyError on some malformed numerals
         return None
     return None

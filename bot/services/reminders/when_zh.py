@@ -44,7 +44,13 @@ _TIME = re.compile(
 
 
 def number(word: str) -> int:
-    return int(word) if word.isdigit() else int(cn2an.cn2an(word, "smart"))
+    """Arabic or Chinese numerals; ValueError for what is not a number (cn2an raises KeyError too)."""
+    if word.isdigit():
+        return int(word)
+    try:
+        return int(cn2an.cn2an(word, "smart"))
+    except (KeyError, ValueError) as error:
+        raise ValueError(word) from error
 
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -55,20 +61,25 @@ def find(note: str, now: datetime) -> Said | None:
         return None
     today = now.date()
     for match in _DAY.finditer(note):
-        said = _day(match, today, now)
-        if said is None:
+        try:
+            said = _day(match, today, now)
+        except (ValueError, OverflowError):  # not a number, or a span past the calendar's end
             continue
-        if said.vague or said.exact is not None:
-            return said
-        clock = _TIME.match(note, _skip_space(note, match.end()))
-        part = "今晚" if match.group("rel") == "今晚" else None
-        if clock is None:
-            return said if part is None else Said(said.words, said.start, said.days, _clocks(7, 0, part))
-        clocks = _read_clock(clock, part)
-        if clocks is None:
-            return said
-        return Said(note[match.start():clock.end()], match.start(), said.days, clocks)
+        if said is not None:
+            return said if said.vague or said.exact is not None else _with_clock(note, match, said)
     return _time_alone(note, today)
+
+
+def _with_clock(note: str, match: re.Match, said: Said) -> Said:
+    """The day's time, when one follows it."""
+    clock = _TIME.match(note, _skip_space(note, match.end()))
+    part = "今晚" if match.group("rel") == "今晚" else None
+    if clock is None:
+        return said if part is None else Said(said.words, said.start, said.days, _clocks(7, 0, part))
+    clocks = _read_clock(clock, part)
+    if clocks is None:
+        return said
+    return Said(note[match.start():clock.end()], match.start(), said.days, clocks)
 
 
 def _skip_space(note: str, pos: int) -> int:
@@ -133,10 +144,13 @@ def _time_alone(note: str, today: date) -> Said | None:
 
 
 def _read_clock(clock: re.Match, day_part: str | None) -> tuple[time, ...] | None:
-    if clock.group("hh"):
-        hour, minute = int(clock.group("hh")), int(clock.group("mi"))
-    else:
-        hour, minute = number(clock.group("h")), _minutes(clock.group("min"), clock.group("mm"))
+    try:
+        if clock.group("hh"):
+            hour, minute = int(clock.group("hh")), int(clock.group("mi"))
+        else:
+            hour, minute = number(clock.group("h")), _minutes(clock.group("min"), clock.group("mm"))
+    except ValueError:
+        return None
     return _clocks(hour, minute, clock.group("part") or day_part)
 
 
