@@ -3,7 +3,9 @@
 
 Sending: the job (bot.jobs.reminders) takes the due rows with a locking read that skips rows another
 process holds, marks each sent and queues its direct message in the same transaction (the outbox
-delivers it); so a reminder is queued once however many processes run the job.
+delivers it); so a reminder is queued once however many processes run the job. An owner with no
+chat the bot can reach (queue_direct says so) has his reminder marked sent all the same: it is not
+tried again at every run.
 """
 from dataclasses import dataclass
 from datetime import UTC, datetime
