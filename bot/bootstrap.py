@@ -23,11 +23,13 @@ from bot.handlers.deals import channels, deals, nudges, rank, targets
 from bot.handlers.leads import customers, leads, pool, pool_admin
 from bot.handlers.manager import manager
 from bot.handlers.registry import CommandTable
+from bot.handlers.reminders import reminders as reminder_handlers
 from bot.handlers.visits import attendance, location, photos, review, units, visits
 from bot.i18n import DEFAULT_PREFIX
 from bot.jobs import heartbeat, leaderboards, reports
 from bot.jobs import nudges as nudge_jobs
 from bot.jobs import pool as pool_jobs
+from bot.jobs import reminders as reminder_jobs
 from bot.jobs import visits as visit_jobs
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter, from_settings
@@ -46,8 +48,9 @@ HANDLER_MODULES = (
     leads, pool, pool_admin, customers,
     deals, rank, targets, nudges, channels,
     manager,
+    reminder_handlers,
 )
-JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports)
+JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports, reminder_jobs)
 
 
 def command_table() -> CommandTable:

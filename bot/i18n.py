@@ -4,7 +4,7 @@ A rendered template becomes a Reply by two plain-text conventions, so templates 
 a first line starting with "# " is the title, and a line "label :: value" is a field.
 
 Numbers, money, dates and plural words go through babel's filters (money, number, percent, date,
-datetime, time, plural), in the language of the template: one under templates/zh/ speaks Chinese.
+datetime, time, when, plural), in the language of the template: one under templates/zh/ speaks Chinese.
 """
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -33,6 +33,8 @@ AMOUNT = "#,##0.00"
 DATE = "yyyy-MM-dd"
 DATETIME = "yyyy-MM-dd HH:mm"
 TIME = "HH:mm"
+# A moment close at hand, as people say it: a reminder's "Tue 8 Dec 15:00", "12月8日 周二 15:00".
+WHEN = {"en": "EEE d MMM HH:mm", "zh": "M月d日 EEE HH:mm"}
 
 
 @cache
@@ -46,7 +48,7 @@ def environment() -> Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(money=_money, number=_number, percent=_percent, date=_date, datetime=_datetime, time=_time,
-                       plural=_plural)
+                       plural=_plural, when=_when)
     return env
 
 
@@ -120,6 +122,16 @@ def _date(context: Context, value: date, pattern: str = DATE) -> str:
 @pass_context
 def _datetime(context: Context, value: datetime, pattern: str = DATETIME) -> str:
     return format_datetime(value, pattern, locale=babel_locale(_template_locale(context)))
+
+
+def format_when(value: datetime, locale: str) -> str:
+    """A date and time close at hand, with its weekday, in the value's own zone."""
+    return format_datetime(value, WHEN.get(locale, WHEN["en"]), locale=babel_locale(locale))
+
+
+@pass_context
+def _when(context: Context, value: datetime) -> str:
+    return format_when(value, _template_locale(context))
 
 
 @pass_context

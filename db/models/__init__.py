@@ -25,6 +25,7 @@ from db.models.outbox import OutboxMessage, SendBudget
 from db.models.photo import VisitPhoto
 from db.models.pool import Pool, PoolMember
 from db.models.record_member import RecordMember
+from db.models.reminder import Reminder
 from db.models.target import Target
 from db.models.visit import (
     CustomerLocationRequest,
@@ -68,6 +69,7 @@ __all__ = [
     "Pool",
     "PoolMember",
     "RecordMember",
+    "Reminder",
     "SendBudget",
     "Role",
     "Stage",

@@ -21,7 +21,7 @@ from bot.bootstrap import command_table, jobs
 from bot.services.core import audit_log, demo, identity, org_file
 from bot.services.leads import imports
 from db.base import Base, utcnow
-from db.models import Lead, Pool, User, Visit
+from db.models import Lead, Pool, Reminder, User, Visit
 from db.models.audit import AuditEntry
 from tests.conftest import say
 from tests.visits.photo_images import jpeg, picture
@@ -101,7 +101,9 @@ WRITERS: dict[str, Scenario] = {
     "review approve": Scenario(("/as mei", "/review approve {visit}"), setup=VISITED, prepare=_flag_visit),
     "review reject": Scenario(("/as mei", "/review reject {visit} not there"), setup=VISITED, prepare=_flag_visit),
     "newlead": Scenario(("/newlead FreshCo Bob",), setup=("/as li",)),
-    "follow": Scenario(("/follow 1 called them",), setup=CLAIMED),
+    "follow": Scenario(("/follow 1 called them, call back tomorrow 10am",), setup=CLAIMED, ok=("提醒 #1",)),
+    "remind cancel": Scenario(("/remind cancel 1",), setup=(*CLAIMED, "/follow 1 call back tomorrow 10am")),
+    "remind pick": Scenario(("/remind pick 1 2",), setup=(*CLAIMED, "/follow 1 明天7点回电")),
     "invalid": Scenario(("/invalid 1 wrong number",), setup=CLAIMED),
     "void": Scenario(("/void 1 test data",), setup=CLAIMED),
     "convert": Scenario(("/convert 1 --contact Tom --deal 100",), setup=CLAIMED),
@@ -136,6 +138,7 @@ READ_ONLY: dict[str, tuple[str, ...]] = {
     "report": ("/report",), "audit": ("/audit lead 1",), "export": ("/export leads --format csv",),
     "customer": ("/customer 1",), "review": ("/as mei", "/review"), "pool admin": ("/as admin", "/pool admin"),
     "channel": ("/in #sales", "/channel"), "unit": ("/as mei", "/unit East Team"), "photos": ("/as mei", "/photos 1"),
+    "remind": ("/as li", "/remind"),
 }
 
 
@@ -148,9 +151,16 @@ def _returnable(db) -> None:
         uow.commit()
 
 
+def _reminder_due(db) -> None:
+    with db.uow() as uow:
+        uow.session.execute(update(Reminder).values(due_at=utcnow() - timedelta(minutes=1)))
+        uow.commit()
+
+
 # Jobs that write business records, with what makes them write; the others must write none.
 WRITING_JOBS: dict[str, tuple[tuple[str, ...], Callable[[object], None]]] = {
     "pool.sweep": (CLAIMED, _returnable),
+    "reminders": ((*CLAIMED, "/lang en", "/follow 1 call back tomorrow 10am"), _reminder_due),
 }
 QUIET_JOBS = {"scheduler.heartbeat", "visits.digests", "leaderboards", "nudges", "reports.weekly"}
 

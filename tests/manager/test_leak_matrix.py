@@ -36,6 +36,7 @@ from db.models import (
     OutboxMessage,
     Pool,
     PoolMember,
+    Reminder,
     User,
     Visit,
 )
@@ -45,7 +46,7 @@ COMPANY, POOLED, PHONE, AMOUNT = "Zyxwv Secret Co", "Plmok Pooled Co", "+86 139 
 HOLDER, HANDLE = "Bruno Westrep", "bwest"
 VIEWERS = ("n1a", "north")  # a rep and a manager of another team
 MISSING = {"lead": "999991", "pool_lead": "999992", "customer": "999993", "deal": "999994", "visit": "999995",
-           "contact": "999996", "user_id": "999997", "handle": "ghostzz", "unit": "Ghostunit"}
+           "contact": "999996", "user_id": "999997", "handle": "ghostzz", "unit": "Ghostunit", "reminder": "999998"}
 
 # Every command, with argument lines naming the planted records. {x} is replaced by the record's id (or the
 # handle, the unit, the company, the phone). An empty list is not allowed: every command gets a line.
@@ -87,6 +88,7 @@ SCENARIOS: dict[str, list[str]] = {
     "pool admin": [""],
     "rank": ["", "{unit}", "--team"],
     "release": ["{lead}"],
+    "remind": ["", "cancel {reminder}", "pick {reminder} 1"],
     "report": ["week", "month {unit}"],
     "review": ["", "approve {visit}", "reject {visit} no"],
     "setloc": ["c{customer}", '"{company}"'],
@@ -147,9 +149,11 @@ def planted(db):
         visit = Visit(id=4601, user_id=bruno.id, customer_id=customer.id, note="Vnotesecret", status="closed",
                       started_at=now, ended_at=now, verdict="flagged", reasons=[], latitude=31.2, longitude=121.4,
                       source="static", taken_at=now)
-        uow.session.add_all([contact, deal, visit])
+        reminder = Reminder(id=4801, owner_id=bruno.id, lead_id=lead.id, note="Vnotesecret call back", words="tomorrow",
+                            timezone="Asia/Shanghai", candidates=[], created_at=now)
+        uow.session.add_all([contact, deal, visit, reminder])
         uow.session.flush()
-        refs = {"lead": lead.id, "pool_lead": pooled.id, "open_lead": open_lead.id, "customer": customer.id,
+        refs = {"reminder": reminder.id, "lead": lead.id, "pool_lead": pooled.id, "open_lead": open_lead.id, "customer": customer.id,
                 "deal": deal.id, "visit": visit.id, "contact": contact.id, "user_id": bruno.id}
         uow.commit()
     values = {k: str(v) for k, v in refs.items()}

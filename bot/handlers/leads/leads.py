@@ -5,9 +5,11 @@ from bot.context import Context
 from bot.handlers import paging
 from bot.handlers.args import Flag, Param
 from bot.handlers.registry import command
+from bot.handlers.reminders.reminders import noted_buttons
 from bot.i18n import button
 from bot.messages import Reply
 from bot.services.leads import conversion, lifecycle, reading
+from bot.services.reminders import reminders as note_reading
 
 GROUP = "3-leads"
 
@@ -43,7 +45,8 @@ def new(ctx: Context, company: str, contact: str | None, phone: str | None, regi
 @command("follow", params=[Param("lead"), Param("note", "text")], group=GROUP)
 def follow(ctx: Context, lead: str, note: str) -> Reply:
     moved = lifecycle.follow(ctx.uow, ctx.user_id, lead, note, ctx.now)
-    return ctx.reply("leads/followed", moved=moved)
+    noted = note_reading.from_note(ctx.uow, ctx.user_id, note, ctx.now, lead_id=moved.lead_id)
+    return noted_buttons(ctx, ctx.reply("leads/followed", moved=moved, noted=noted), noted)
 
 
 @command("invalid", params=[Param("lead"), Param("reason", "text")], group=GROUP)

@@ -7,7 +7,9 @@ from bot.errors import UsageError
 from bot.handlers import paging
 from bot.handlers.args import Flag, Param
 from bot.handlers.registry import SHARE_LOCATION_COMMAND, command
+from bot.handlers.reminders.reminders import noted_buttons
 from bot.messages import Reply
+from bot.services.reminders import reminders
 from bot.services.visits import checkin_links, customer_location, visits
 
 END_WORDS = ("end", "结束")
@@ -33,7 +35,9 @@ def ask_location(ctx: Context, template: str, visit_id: int | None, /, **context
 def visit(ctx: Context, target: str, note: str | None, no_location: str | None) -> Reply:
     if target.lower() in END_WORDS and not no_location:
         ended = visits.end_visit(ctx.uow, ctx.user_id, note, ctx.now)
-        return ctx.reply("visits/ended", ended=ended)
+        noted = reminders.from_note(ctx.uow, ctx.user_id, note, ctx.now, visit_id=ended.visit_id) if note else None
+        reply = ctx.reply("visits/ended", ended=ended, noted=noted)
+        return noted_buttons(ctx, reply, noted) if noted else reply
     started = visits.start_visit(ctx.uow, ctx.user_id, target, note, ctx.now, no_location_reason=no_location)
     if not started.needs_location:
         return ctx.reply("visits/started_without_location", started=started)
