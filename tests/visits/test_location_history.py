@@ -1,6 +1,7 @@
 """The rep's own history a position is judged against, read by the location step's one statement
 (shared_location.lookup, evidence.History): his last accuracies and his earlier positions, on SQLite
-and on PostgreSQL alike."""
+and on PostgreSQL alike. And live-location updates, which never set a customer's place."""
+import time
 from datetime import timedelta
 
 import pytest
@@ -8,9 +9,11 @@ from sqlalchemy import select
 
 from bot.services.visits import shared_location
 from bot.services.visits.location_checks import Fix
-from db.models import OrgUnit, VisitSettings
+from db.models import Customer, OrgUnit, VisitSettings
 from tests.conftest import say
+from tests.fakes.telegram_api import location_update, text_update
 from tests.visits.test_visits import clocked_console, reason_codes, visits_of
+from tests.visits.test_visits_telegram import live_edit, texts, tg  # noqa: F401 (tg: a fixture)
 
 TEA = (30.243112, 120.150713)  # some metres off West Lake Tea's saved place
 # An accuracy as a browser reports it: 17 significant digits, all of which must survive the read.
@@ -86,3 +89,33 @@ def test_a_visits_own_position_is_never_a_replay_of_itself(li, db, clock):
     # /setloc compares with every earlier position; a visit with every position but its own.
     assert [(f.latitude, f.longitude, f.accuracy_m) for f in around.history.earlier_fixes()] == [(*TEA, 10.0)]
     assert shared_location.gather(pinned, again, None, around).earlier_fixes == ()
+
+
+def foods(db) -> Customer:
+    with db.uow() as uow:
+        return uow.session.scalar(select(Customer).where(Customer.name == "Shanghai Foods"))
+
+
+def test_a_live_update_never_answers_setloc_a_shared_position_does(tg, db):  # noqa: F811
+    """A live location shared before /setloc keeps updating on its own: its next update is not the
+    owner showing where the customer is, so it must not make the place trusted."""
+    start = int(time.time()) - 120
+    assert "没有需要定位的操作" in texts(tg(location_update(31.230417, 121.473702, accuracy=8, live_period=900,
+                                                      message_id=60, date=start)))
+    tg(text_update("/setloc c2"))
+    assert tg(live_edit(31.230517, 121.473702, message_id=60, date=start, edit_date=start + 30)) == []
+    assert foods(db).latitude is None
+    assert "已保存客户位置" in texts(tg(location_update(31.230417, 121.473712, accuracy=9)))
+    assert (foods(db).latitude, foods(db).location_trust) == (31.230417, "trusted")
+
+
+def test_a_live_trails_updates_never_move_or_confirm_a_place(tg, db):  # noqa: F811
+    tg(text_update("/visit c2"))
+    start = int(time.time()) - 150
+    out = texts(tg(location_update(31.230417, 121.473702, accuracy=12, live_period=900, message_id=61, date=start)))
+    assert "已将此位置暂存为 Shanghai Foods 的待确认地点" in out
+    for n in range(1, 5):
+        tg(live_edit(31.230417 + n * 0.0002, 121.473702, message_id=61, date=start, edit_date=start + n * 30))
+    assert (foods(db).latitude, foods(db).location_trust) == (31.230417, "tentative")
+    [held] = visits_of(db, "li")
+    assert (held.verdict, held.counts) == ("unconfirmed", False)

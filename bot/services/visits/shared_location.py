@@ -97,7 +97,8 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
     if around.trail_of is not None and live_message is not None:
         return live_update(uow, around.trail_of, fix, live_message, around.limits)
     request, waiting = around.setloc, around.waiting
-    if request is not None and (waiting is None or request.created_at > waiting.created_at):
+    # A live location's update comes on its own, wherever the owner is: it never answers /setloc.
+    if request is not None and not edited and (waiting is None or request.created_at > waiting.created_at):
         return set_customer_location(uow, request, fix, now, around.user, around.limits, around.previous,
                                      around.history.earlier_fixes())
     if waiting is None:
