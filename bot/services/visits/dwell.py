@@ -17,12 +17,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.services.core import geo
-from bot.services.visits import places
 from bot.services.visits.location_checks import FLAG, Reason, Thresholds
 from bot.services.visits.spoof_checks import Place, TrailPoint
 from bot.services.visits.thresholds import thresholds_for
-from bot.services.visits.visit_targets import target_of
-from db.models import Customer, Visit, VisitTrailPoint
+from bot.services.visits.visit_targets import Target, visit_target
+from db.models import Visit, VisitTrailPoint
 from db.session import UnitOfWork
 
 # What the trail is measured against when the visit's place is not trusted (a place_<kind> label).
@@ -76,14 +75,10 @@ def check_dwell(stay: Dwell | None, limits: Thresholds) -> list[Reason]:
                                         "place": stay.place})]
 
 
-def place_of(uow: UnitOfWork, visit: Visit) -> Place | None:
+def place_of(target: Target | None) -> Place | None:
     """The visit's customer's or lead's place when trusted (a tentative one may be the rep's own)."""
-    record = target_of(uow, visit)
-    if record is None or record.latitude is None or record.longitude is None:
-        return None
-    if record.location_trust != places.TRUSTED:
-        return None
-    return Place(record.latitude, record.longitude, "customer" if isinstance(record, Customer) else "lead")
+    trusted = target.trusted_location if target is not None else None
+    return Place(*trusted, target.kind) if trusted is not None else None
 
 
 def record(visit: Visit, stay: Dwell | None) -> None:
@@ -92,11 +87,11 @@ def record(visit: Visit, stay: Dwell | None) -> None:
     visit.left_place_at = stay.departed_at if stay else None
 
 
-def judge(uow: UnitOfWork, visit: Visit, trail: Sequence[TrailPoint], limits: Thresholds) -> list[Reason]:
+def judge(visit: Visit, trail: Sequence[TrailPoint], target: Target | None, limits: Thresholds) -> list[Reason]:
     """A live update of a visit: record its time on site so far and check it."""
     if visit.kind != "visit":
         return []
-    stay = dwell_of(trail, place_of(uow, visit), limits.geofence_m)
+    stay = dwell_of(trail, place_of(target), limits.geofence_m)
     record(visit, stay)
     return check_dwell(stay, limits)
 
@@ -116,6 +111,6 @@ def at_end(uow: UnitOfWork, visit: Visit, unit_id: int) -> Dwell | None:
     trail = visit_trail(uow, visit.id)
     if not trail:
         return None
-    stay = dwell_of(trail, place_of(uow, visit), thresholds_for(uow, unit_id).geofence_m)
+    stay = dwell_of(trail, place_of(visit_target(uow, visit)), thresholds_for(uow, unit_id).geofence_m)
     record(visit, stay)
     return stay

@@ -3,14 +3,19 @@ rep's own history: the accuracies of his last pinned positions, his earlier posi
 trails near this one, the live trail this update extends. Only the rep's own history counts: two
 reps at one office point are not a replay of each other.
 
+The accuracies and the earlier positions ride in the location step's one statement
+(shared_location.lookup), each aggregated into one value of a one-row derived table (`History`).
 Every read is bounded: the last few fixes by ix_visits_user_taken; earlier positions within a small
 box around this one (ix_visits_coordinates) and replay_days back; earlier trails within the same box,
 by the rep's trail points (ix_visit_trail_message leads with user_id).
 """
 import math
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import JSON, ColumnElement, Float, Subquery, bindparam, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from bot.services.core import geo
 from bot.services.visits.location_checks import Fix, Thresholds
@@ -25,6 +30,63 @@ NEAR_M = 50.0
 ACCURACY_HISTORY = 20
 
 
+@dataclass(frozen=True)
+class History:
+    """The rep's own history a position is judged against, as the location step's statement read it."""
+
+    accuracies: tuple[float | None, ...] = ()  # of his last pinned positions before this one, newest first
+    fixes: tuple[tuple[int, EarlierFix], ...] = ()  # (visit id, position) near this one, replay_days back
+
+    def earlier_fixes(self, visit_id: int | None = None) -> tuple[EarlierFix, ...]:
+        """His positions at visits and check-ins other than `visit_id` (all of them: None)."""
+        return tuple(fix for visit, fix in self.fixes if visit != visit_id)
+
+
+class json_rows(FunctionElement):  # noqa: N801 (an SQL function, named like one)
+    """An aggregate: one JSON array holding an array per row of the given columns, so that rows ride
+    in one value of a one-row derived table. Floats keep every digit on both databases (SQLite's
+    JSON writes 15 significant digits; there each float goes through a 17-digit literal)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_postgresql(element: json_rows, compiler, **kw) -> str:  # noqa: ANN001
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element: json_rows, compiler, **kw) -> str:  # noqa: ANN001
+    items = []
+    for column in element.clauses:
+        sql = compiler.process(column, **kw)
+        if isinstance(column.type, Float):  # printf turns NULL into 0.0: keep it NULL
+            sql = f"CASE WHEN {sql} IS NULL THEN NULL ELSE json(printf('%!.17g', {sql})) END"
+        items.append(sql)
+    return f"json_group_array(json_array({', '.join(items)}))"
+
+
+class days_before(FunctionElement):  # noqa: N801
+    """`moment` minus a number of days that is itself a column (a unit's threshold)."""
+
+    type = Visit.taken_at.type
+    inherit_cache = True
+
+
+@compiles(days_before, "postgresql")
+def _days_before_postgresql(element: days_before, compiler, **kw) -> str:  # noqa: ANN001
+    moment, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({moment} - make_interval(days => {days}))"
+
+
+@compiles(days_before, "sqlite")
+def _days_before_sqlite(element: days_before, compiler, **kw) -> str:  # noqa: ANN001
+    # To the second: a moment up to a second earlier, so the read holds every row the checks keep.
+    moment, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"datetime({moment}, '-' || ({days}) || ' days')"
+
+
 def _box(latitude: float, longitude: float, metres: float) -> tuple[float, float, float, float]:
     """(south, north, west, east) around a point."""
     dlat = math.degrees(metres / geo.EARTH_RADIUS_M)
@@ -32,25 +94,49 @@ def _box(latitude: float, longitude: float, metres: float) -> tuple[float, float
     return latitude - dlat, latitude + dlat, longitude - dlon, longitude + dlon
 
 
-def recent_accuracies(uow: UnitOfWork, user_id: int, before: datetime, count: int) -> tuple[float | None, ...]:
-    """The accuracies of the rep's pinned positions taken before `before`, newest first (an index
-    range of ix_visits_user_taken; a live trail's own updates are judged by the trail checks)."""
-    rows = uow.session.execute(
-        select(Visit.accuracy_m).where(Visit.user_id == user_id, Visit.latitude.is_not(None), Visit.taken_at < before)
-        .order_by(Visit.taken_at.desc()).limit(min(count, ACCURACY_HISTORY)))
-    return tuple(row.accuracy_m for row in rows)
+def accuracies_table(user_id: ColumnElement, before: ColumnElement) -> Subquery:
+    """One row, `rows`: [accuracy, taken_at] of the rep's last pinned positions taken before `before`
+    (an index range of ix_visits_user_taken; a live trail's own updates are judged by the trail checks)."""
+    last = (select(Visit.accuracy_m, Visit.taken_at)
+            .where(Visit.user_id == user_id, Visit.latitude.is_not(None), Visit.taken_at < before)
+            .order_by(Visit.taken_at.desc()).limit(ACCURACY_HISTORY).subquery("last_fixes"))
+    return select(json_rows(last.c.accuracy_m, last.c.taken_at).label("rows")).subquery("recent")
 
 
-def earlier_fixes(uow: UnitOfWork, user_id: int, visit_id: int | None, fix: Fix,
-                  limits: Thresholds) -> tuple[EarlierFix, ...]:
-    """The rep's positions at his other visits and check-ins (all of them: visit_id None) near this
-    one, replay_days back."""
-    south, north, west, east = _box(fix.latitude, fix.longitude, NEAR_M)
-    query = select(Visit.latitude, Visit.longitude, Visit.accuracy_m, Visit.taken_at).where(
+def nearby_table(user_id: ColumnElement, taken_at: ColumnElement, replay_days: ColumnElement) -> Subquery:
+    """One row, `rows`: [visit id, latitude, longitude, accuracy, taken_at] of the rep's positions at
+    his visits and check-ins within the box `near_params` binds, replay_days back from `taken_at`."""
+    south, north, west, east = (bindparam(name, type_=Float()) for name in _NEAR)
+    return select(
+        json_rows(Visit.id, Visit.latitude, Visit.longitude, Visit.accuracy_m, Visit.taken_at).label("rows")
+    ).where(
         Visit.latitude.between(south, north), Visit.longitude.between(west, east),
-        Visit.taken_at >= fix.taken_at - timedelta(days=limits.replay_days), Visit.user_id == user_id)
-    rows = uow.session.execute(query if visit_id is None else query.where(Visit.id != visit_id))
-    return tuple(EarlierFix(r.latitude, r.longitude, r.accuracy_m, r.taken_at) for r in rows)
+        Visit.taken_at >= days_before(taken_at, replay_days), Visit.user_id == user_id,
+    ).subquery("nearby")
+
+
+_NEAR = ("near_south", "near_north", "near_west", "near_east")
+
+
+def near_params(fix: Fix) -> dict[str, float]:
+    """nearby_table's box: NEAR_M around the fix."""
+    return dict(zip(_NEAR, _box(fix.latitude, fix.longitude, NEAR_M), strict=True))
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)  # SQLite keeps UTC without an offset, PostgreSQL writes one
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def history_of(accuracy_rows: list | None, fix_rows: list | None) -> History:
+    """The History the two tables' values hold (an aggregate of no rows is NULL on PostgreSQL); the
+    aggregates keep no order, so it is restored here: newest first."""
+    recent = sorted(((_utc(taken_at), accuracy) for accuracy, taken_at in accuracy_rows or ()),
+                    key=lambda pair: pair[0], reverse=True)
+    fixes = sorted(((visit_id, EarlierFix(latitude, longitude, accuracy, _utc(taken_at)))
+                    for visit_id, latitude, longitude, accuracy, taken_at in fix_rows or ()),
+                   key=lambda pair: pair[1].taken_at, reverse=True)
+    return History(tuple(accuracy for _, accuracy in recent), tuple(fixes))
 
 
 def live_trail(uow: UnitOfWork, visit_id: int, message_id: str) -> tuple[TrailPoint, ...]:

@@ -39,6 +39,8 @@ from db.models.visit import (
 REJECT, FLAG, HOLD, NOTE = "reject", "flag", "hold", "note"
 # The verdict of a visit whose only doubt is its place (a HOLD reason): it waits for the place.
 UNCONFIRMED = "unconfirmed"
+# How far a customer's or lead's place is trusted (bot.services.visits.places decides it).
+TRUSTED, TENTATIVE = "trusted", "tentative"
 # Phones and servers disagree by a few seconds; beyond this a date in the future is forged.
 CLOCK_SKEW = timedelta(minutes=2)
 # A position that took longer than this to reach us is marked as sent late (kept, not flagged).
@@ -144,7 +146,7 @@ def check_geofence(distance: float | None, limit_m: float, place: str) -> list[R
 
 def check_place(trust: str | None) -> list[Reason]:
     """A visit to a customer or lead whose place is not trusted yet waits for it (never flagged)."""
-    return [] if trust == "trusted" else [Reason("place_unconfirmed", HOLD)]
+    return [] if trust == TRUSTED else [Reason("place_unconfirmed", HOLD)]
 
 
 def check_travel(fix: Fix, previous: PreviousFix | None, limits: Thresholds) -> list[Reason]:

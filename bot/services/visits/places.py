@@ -27,11 +27,10 @@ from sqlalchemy import select
 
 from bot.services.core import geo, outbox
 from bot.services.visits import location_checks as checks
-from bot.services.visits.location_checks import UNCONFIRMED, Reason
+from bot.services.visits.location_checks import TENTATIVE, TRUSTED, UNCONFIRMED, Reason
 from db.models import Customer, Lead, User, Visit
 from db.session import UnitOfWork
 
-TRUSTED, TENTATIVE = "trusted", "tentative"
 HELD = "place_unconfirmed"
 REANCHOR_VISITS = 3
 REANCHOR_DAYS = 2

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, literal_column, null, or_, select, true
+from sqlalchemy import Select, bindparam, func, literal_column, null, or_, select, true
 from sqlalchemy.orm import aliased
 
 from bot.errors import UserError
@@ -35,6 +35,7 @@ from db.models import (
     VisitSettings,
     VisitTrailPoint,
 )
+from db.models.visit import DEFAULT_REPLAY_DAYS
 from db.session import UnitOfWork
 
 # A literal, not a bound parameter, so that PostgreSQL matches the partial index on waiting visits
@@ -81,6 +82,7 @@ class Surroundings:
     limits: Thresholds
     previous: PreviousFix | None  # the rep's last position before this one
     targets: dict[int, Target | None] = field(default_factory=dict)  # by visit id
+    history: evidence.History = evidence.History()  # what the spoof checks read of his own history
 
 
 def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_private: bool = True,
@@ -96,13 +98,14 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
     live_message = message_id if fix.source == "live" and rejection is None else None
     around = lookup(uow, user_id, fix, now, message_id=live_message)
     if around.trail_of is not None and live_message is not None:
-        return live_update(uow, around.trail_of, fix, live_message, around.limits)
+        return live_update(uow, around.trail_of, fix, live_message, around)
     request, waiting = around.setloc, around.waiting
-    if request is not None and (waiting is None or request.created_at > waiting.created_at):
+    # A live location's update comes on its own, wherever the owner is: it never answers /setloc.
+    if request is not None and not edited and (waiting is None or request.created_at > waiting.created_at):
         if rejection is not None:  # meant for the customer's place: nothing of a visit to keep
             return refusals.refuse(uow, around.user, None, rejection, now)
         return set_customer_location(uow, request, fix, now, around.user, around.limits, around.previous,
-                                     evidence.earlier_fixes(uow, user_id, None, fix, around.limits))
+                                     around.history.earlier_fixes())
     if waiting is None:
         waiting = around.in_window
     if rejection is not None:  # a live location's edit is no attempt at a waiting visit
@@ -180,18 +183,25 @@ def _lookup_template(by_visit_id: bool, by_message: bool) -> Select:
     if by_message:
         candidates.append(Visit.id == trail_of)
     setloc = aliased(CustomerLocationRequest, waiting_request_query(user_id, bindparam("now")).subquery(), name="setloc")
-    unit_settings = aliased(VisitSettings, unit_settings_query(bindparam("unit_id")).subquery(), name="unit_settings")
-    previous = previous_fix_query(user_id, bindparam("taken_at")).subquery("previous")
+    # A CTE: the nearby positions' window reads its replay_days too.
+    settings = unit_settings_query(bindparam("unit_id")).cte("unit_settings")
+    unit_settings = aliased(VisitSettings, settings, name="unit_settings")
+    taken_at = bindparam("taken_at", type_=Visit.taken_at.type)
+    previous = previous_fix_query(user_id, taken_at).subquery("previous")
+    recent = evidence.accuracies_table(user_id, taken_at)
+    replay_days = func.coalesce(select(settings.c.replay_days).scalar_subquery(), DEFAULT_REPLAY_DAYS)
+    nearby = evidence.nearby_table(user_id, taken_at, replay_days)
     return (
         select(User, Visit, Customer.name, Customer.latitude, Customer.longitude, Lead.company, Lead.latitude,
                Lead.longitude, Customer.location_trust, Lead.location_trust, trail_of if by_message else null(), setloc,
-               unit_settings, previous.c.latitude, previous.c.longitude, previous.c.taken_at)
+               unit_settings, previous.c.latitude, previous.c.longitude, previous.c.taken_at, recent.c.rows,
+               nearby.c.rows)
         .select_from(User)
         .outerjoin(Visit, (Visit.user_id == User.id) & or_(*candidates))
         .outerjoin(Customer, Customer.id == Visit.customer_id)
         .outerjoin(Lead, Lead.id == Visit.lead_id)
         .outerjoin(setloc, true()).outerjoin(unit_settings, true())
-        .outerjoin(previous, true())
+        .outerjoin(previous, true()).outerjoin(recent, true()).outerjoin(nearby, true())
         .where(User.id == user_id)
         # Serialises one rep's positions (two taps never pin twice); the user row is read fresh.
         .with_for_update(of=User)
@@ -203,12 +213,14 @@ def lookup_statement(user: User, fix: Fix, now: datetime, visit_id: int | None =
                      message_id: str | None = None) -> tuple[Select, dict]:
     """One statement for everything a position needs, locking the rep: the visit it lands on (with
     its customer's or lead's name and place), the visit a live location's message follows, a pending
-    /setloc, the unit's thresholds and the previous position.
+    /setloc, the unit's thresholds, the previous position and the rep's history the spoof checks read
+    (evidence.History: his last accuracies, his positions near this one).
 
     Each fact is a one-row derived table LEFT JOINed `ON true` to the user's row, so a missing fact
     is NULLs, not a missing row; the candidate visits (waiting, in-window and followed, or the one a
     link names) give at most three rows. Every part is an index lookup (see db.models.visits)."""
-    params = {"user_id": user.id, "unit_id": user.unit_id, "now": now, "taken_at": fix.taken_at}
+    params = {"user_id": user.id, "unit_id": user.unit_id, "now": now, "taken_at": fix.taken_at,
+              **evidence.near_params(fix)}
     if visit_id is not None:
         params["visit_id"] = visit_id
     if message_id is not None:
@@ -248,9 +260,10 @@ def lookup(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, visit_id: int
             waiting = visit
         else:
             in_window = visit
-    *_, setloc, unit_settings, previous_lat, previous_lon, previous_at = rows[0]
+    *_, setloc, unit_settings, previous_lat, previous_lon, previous_at, accuracies, nearby = rows[0]
     previous = PreviousFix(previous_lat, previous_lon, previous_at) if previous_at is not None else None
-    return Surroundings(user, waiting, in_window, trail_of, setloc, as_thresholds(unit_settings), previous, targets)
+    return Surroundings(user, waiting, in_window, trail_of, setloc, as_thresholds(unit_settings), previous, targets,
+                        evidence.history_of(accuracies, nearby))
 
 
 def judge(visit: Visit, user: User, fix: Fix, target: Target | None, around: Surroundings,
@@ -286,7 +299,7 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
     """Judge a position and pin it to the visit (the same path for chat, web page and console)."""
     user = around.user
     target = around.targets.get(visit.id)
-    reasons, distance = judge(visit, user, fix, target, around, gather(uow, visit, fix, target, around.limits))
+    reasons, distance = judge(visit, user, fix, target, around, gather(visit, fix, target, around))
     kept = [r for r in visit.reasons if r.get("code") in KEPT_WHEN_PINNED]
     visit.latitude, visit.longitude, visit.accuracy_m = fix.latitude, fix.longitude, fix.accuracy_m
     visit.source, visit.taken_at, visit.arrived_at = fix.source, fix.taken_at, fix.arrived_at
@@ -307,14 +320,15 @@ def pin_location(uow: UnitOfWork, visit: Visit, fix: Fix, around: Surroundings,
                   visit.distance_m, fix.accuracy_m, fix.taken_at.astimezone(zone_of(user)), news)
 
 
-def gather(uow: UnitOfWork, visit: Visit, fix: Fix, target: Target | None, limits: Thresholds) -> spoof.Evidence:
-    """What the spoof checks read for a position pinned to `visit`: the rep's own history near it."""
-    trusted = target is not None and target.location is not None and target.trust == places.TRUSTED
-    place = spoof.Place(*target.location, spoof.SAVED) if trusted else None  # a tentative place judges nothing
+def gather(visit: Visit, fix: Fix, target: Target | None, around: Surroundings) -> spoof.Evidence:
+    """What the spoof checks read for a position pinned to `visit`: the rep's own history near it, as
+    the lookup read it (no query); the visit's own position is never a replay of itself."""
+    trusted = target.trusted_location if target is not None else None
+    place = spoof.Place(*trusted, spoof.SAVED) if trusted is not None else None
     return spoof.Evidence(
         fix, visit.kind, spoof.VisitWindow(visit.started_at, visit.ended_at), place,
-        recent_accuracies=evidence.recent_accuracies(uow, visit.user_id, fix.taken_at, limits.same_accuracy_fixes - 1),
-        earlier_fixes=evidence.earlier_fixes(uow, visit.user_id, visit.id, fix, limits),
+        recent_accuracies=around.history.accuracies[: around.limits.same_accuracy_fixes - 1],
+        earlier_fixes=around.history.earlier_fixes(visit.id),
     )
 
 
@@ -333,16 +347,16 @@ TRAIL_CODES = frozenset({"live_not_moving", "live_simulated", "heading_mismatch"
                          "replayed_trail_recent", "left_early"})
 
 
-def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str, limits: Thresholds) -> LiveUpdate:
+def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str, around: Surroundings) -> LiveUpdate:
     """A live-location edit: extend the trail, judge its shape (never moving, a simulated walk,
     a heading off its own path, a replay of one of the rep's earlier trails) and its stay at the
     place (the visit's time on site; leaving at once is flagged)."""
     _add_trail_point(uow, visit, fix, message_id)
     uow.session.flush()
-    trail = evidence.live_trail(uow, visit.id, message_id)
+    trail, limits = evidence.live_trail(uow, visit.id, message_id), around.limits
     found = (checks.check_live_still([(p.latitude, p.longitude) for p in trail])
              + spoof.trail_reasons(trail, evidence.earlier_trails(uow, visit.user_id, visit.id, trail, limits), limits)
-             + dwell.judge(uow, visit, trail, limits))
+             + dwell.judge(visit, trail, around.targets.get(visit.id), limits))
     others = [r for r in visit.reasons if r.get("code") not in TRAIL_CODES]
     reasons = others + [r.to_json() for r in found]
     before = visit.verdict

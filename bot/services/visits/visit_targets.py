@@ -7,6 +7,7 @@ from sqlalchemy import Select, func, select
 
 from bot.errors import UserError
 from bot.services.manager import scope
+from bot.services.visits.location_checks import TRUSTED
 from db.models import Customer, Lead, LeadStatus, Visit
 from db.session import UnitOfWork
 
@@ -26,6 +27,11 @@ class Target:
     def ref(self) -> str:
         return f"{self.kind[0]}{self.id}"
 
+    @property
+    def trusted_location(self) -> tuple[float, float] | None:
+        """Its place when trusted: a tentative one may be the rep's own doing and judges nothing."""
+        return self.location if self.trust == TRUSTED else None
+
 
 def _customers_in(visible: scope.Scope) -> Select:
     return select(Customer).where(
@@ -39,7 +45,7 @@ def _leads_in(visible: scope.Scope) -> Select:
     )
 
 
-def _as_target(record: Customer | Lead) -> Target:
+def as_target(record: Customer | Lead) -> Target:
     location = (record.latitude, record.longitude) if record.latitude is not None else None
     if isinstance(record, Customer):
         return Target("customer", record.id, record.name, location, record.location_trust)
@@ -72,9 +78,9 @@ def resolve_target(uow: UnitOfWork, visible: scope.Scope, text: str, customers_o
     if not found:
         raise UserError("visits/target_not_found", text=text[:60])
     if len(found) > 1:
-        matches = [_as_target(r) for r in found[:MAX_MATCHES]]
+        matches = [as_target(r) for r in found[:MAX_MATCHES]]
         raise UserError("visits/target_ambiguous", text=text[:60], matches=matches, more=len(found) > MAX_MATCHES)
-    return _as_target(found[0])
+    return as_target(found[0])
 
 
 def target_of(uow: UnitOfWork, visit: Visit) -> Customer | Lead | None:
@@ -83,6 +89,11 @@ def target_of(uow: UnitOfWork, visit: Visit) -> Customer | Lead | None:
     if visit.lead_id is not None:
         return uow.session.get(Lead, visit.lead_id)
     return None
+
+
+def visit_target(uow: UnitOfWork, visit: Visit) -> Target | None:
+    record = target_of(uow, visit)
+    return as_target(record) if record is not None else None
 
 
 def target_name(record: Customer | Lead | None) -> str | None:
