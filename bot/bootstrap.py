@@ -25,6 +25,7 @@ from bot.handlers.manager import manager
 from bot.handlers.registry import CommandTable
 from bot.handlers.visits import attendance, location, photos, review, units, visits
 from bot.i18n import DEFAULT_PREFIX
+from bot.jobs import customers as customer_jobs
 from bot.jobs import heartbeat, leaderboards, reports
 from bot.jobs import nudges as nudge_jobs
 from bot.jobs import pool as pool_jobs
@@ -47,7 +48,7 @@ HANDLER_MODULES = (
     deals, rank, targets, nudges, channels,
     manager,
 )
-JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports)
+JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports, customer_jobs)
 
 
 def command_table() -> CommandTable:
