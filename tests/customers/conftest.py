@@ -1,7 +1,7 @@
 """A hand-checked set of li's customers and what they paid (回款) over the last 12 months, on the
 demo org; the day the tiers are worked out."""
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -42,8 +42,6 @@ def load(db, text: str) -> None:
 
 @pytest.fixture
 def book(demo_org) -> Book:
-    from datetime import timedelta
-
     ids = {}
     with demo_org.uow() as uow:
         li = user(uow, "li")

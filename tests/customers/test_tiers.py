@@ -1,13 +1,22 @@
 """Customer tiers A-E from the amount collected over the last 12 months: quantiles by default, the
 company's thresholds from the org file; pinned by a manager with a reason (audited), unpinned with
 `auto`; out of scope reads like not found; bad input changes nothing."""
+import threading
+from datetime import timedelta
+
+import pytest
 from sqlalchemy import select
 
-from bot.services.core import org
+from bot.actor import CURRENT_ACTOR
+from bot.bootstrap import open_database
+from bot.config import load_settings
+from bot.jobs.customers import recompute_tiers
+from bot.services.core import demo, org
+from bot.services.core.validation import SettingsError
 from db.base import utcnow
-from db.models import AuditEntry, Customer, User
+from db.models import AuditEntry, Customer, Deal, Payment, User
 from tests.conftest import say
-from tests.customers.conftest import load, recompute, tiers_of
+from tests.customers.conftest import NIGHT, ON, load, recompute, tiers_of, user
 
 THRESHOLDS = """\
 units:
@@ -42,6 +51,7 @@ def test_company_thresholds_from_the_org_file(db, book):
 
 
 def test_each_computed_change_is_audited_by_the_system(db, book):
+    CURRENT_ACTOR.set(None)  # as in a scheduled job (the console's commands set it in this thread)
     recompute(db)
     with db.uow() as uow:
         rows = uow.session.scalars(select(AuditEntry).where(AuditEntry.record_type == "customer",
@@ -52,10 +62,6 @@ def test_each_computed_change_is_audited_by_the_system(db, book):
 
 
 def test_thresholds_out_of_order_or_below_the_top_unit_are_refused(db, book):
-    import pytest
-
-    from bot.services.core.validation import SettingsError
-
     with pytest.raises(SettingsError) as bad:
         load(db, THRESHOLDS.replace("B: 40000", "B: 90000"))
     assert bad.value.problem == "tier_order"
@@ -121,3 +127,39 @@ def test_a_manager_outside_the_scope_gets_not_found(console, db, book):
     with db.uow() as uow:
         assert uow.session.get(Customer, small).tier_pinned is None
     assert audit_rows(db) == before
+
+
+def test_the_nightly_recompute_runs_once_across_processes(pg_db):
+    """Four processes fire the job at the night's slots at once: the night is recomputed once."""
+    with pg_db.uow() as uow:
+        demo.load_demo(uow, utcnow())
+        li = user(uow, "li").id
+        customer = Customer(name="Only Payer", name_key="onlypayer", owner_id=li)
+        uow.session.add(customer)
+        uow.session.flush()
+        deal = Deal(name="order", customer_id=customer.id, owner_id=li, stage="won")
+        uow.session.add(deal)
+        uow.session.flush()
+        uow.session.add(Payment(deal_id=deal.id, amount=500, currency="CNY", paid_on=ON, owner_id=li))
+        uow.commit()
+    settings = load_settings(env_file=None, DATABASE_URL=pg_db.url, DEFAULT_TIMEZONE="Asia/Shanghai")
+    barrier, results = threading.Barrier(4), []
+
+    def process(slot) -> None:
+        database = open_database(pg_db.url)
+        barrier.wait()
+        results.append(recompute_tiers(database, slot, settings))
+        database.dispose()
+
+    threads = [threading.Thread(target=process, args=(NIGHT + timedelta(minutes=15 * n),)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.changed for r in results if r is not None] == [1]
+    with pg_db.uow() as uow:
+        assert uow.session.get(Customer, customer.id).tier == "A"
+        assert len([a for a in uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "update",
+                                                                           AuditEntry.record_id == customer.id))
+                    if "tier" in (a.after or {})]) == 1
+    assert recompute_tiers(pg_db, NIGHT + timedelta(days=1), settings) is not None  # the next night runs
