@@ -56,8 +56,7 @@ def _local(now: datetime, zone_name: str) -> datetime:
 
 def _log(uow: UnitOfWork, user_id: int, day: date, kind: str, detail: dict, now: datetime) -> bool:
     """Record the nudge; False when this user already had it (another process, an earlier run)."""
-    if uow.session.scalar(select(NudgeLog.id).where(NudgeLog.user_id == user_id, NudgeLog.day == day,
-                                                    NudgeLog.kind == kind)):
+    if _logged(uow, user_id, day, kind):
         return False
     try:
         with uow.session.begin_nested():
@@ -65,6 +64,11 @@ def _log(uow: UnitOfWork, user_id: int, day: date, kind: str, detail: dict, now:
     except IntegrityError:
         return False
     return True
+
+
+def _logged(uow: UnitOfWork, user_id: int, day: date, kind: str) -> bool:
+    return uow.session.scalar(select(NudgeLog.id).where(NudgeLog.user_id == user_id, NudgeLog.day == day,
+                                                        NudgeLog.kind == kind)) is not None
 
 
 def run_due(uow: UnitOfWork, now: datetime) -> NudgeRun:
@@ -108,6 +112,8 @@ def _nudge_rep(uow: UnitOfWork, rep: User, local: datetime, now: datetime) -> in
 
 def _nudge_overdue(uow: UnitOfWork, rep: User, today: date, now: datetime) -> int:
     """Once a working day while any of his customers is past its revisit cadence."""
+    if _logged(uow, rep.id, today, "overdue"):  # the runs after the first skip the customers' query
+        return 0
     overdue = [due for due in cadence.due_customers(uow, rep.id, today) if due.overdue]
     if not overdue or not _log(uow, rep.id, today, "overdue", {"count": len(overdue)}, now):
         return 0
