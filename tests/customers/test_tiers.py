@@ -50,6 +50,28 @@ def test_company_thresholds_from_the_org_file(db, book):
     assert tiers_of(db, book)["Steady Two"] == "C"
 
 
+def test_each_company_is_tiered_on_its_own(db, book):
+    """A second company in the database: its customers are ranked among themselves, and the first
+    company's thresholds do not reach them."""
+    load(db, THRESHOLDS + "  - name: Berlin GmbH\n    timezone: Europe/Berlin\n"
+                          "users:\n  - {handle: jan, name: Jan Weber, unit: Berlin GmbH, locale: en}\n")
+    with db.uow() as uow:
+        jan = user(uow, "jan").id
+        small = Customer(name="Kleiner Laden", name_key="kleinerladen", owner_id=jan)
+        uow.session.add(small)
+        uow.session.flush()
+        deal = Deal(name="Auftrag", customer_id=small.id, owner_id=jan, stage="won")
+        uow.session.add(deal)
+        uow.session.flush()
+        uow.session.add(Payment(deal_id=deal.id, amount=100, currency="EUR", paid_on=ON, owner_id=jan))
+        uow.commit()
+        small_id = small.id
+    recompute(db)
+    with db.uow() as uow:
+        assert uow.session.get(Customer, small_id).tier == "A"  # 100 is below Acme's D, but Berlin uses quantiles
+    assert tiers_of(db, book)["Small Shop"] == "D"
+
+
 def test_each_computed_change_is_audited_by_the_system(db, book):
     CURRENT_ACTOR.set(None)  # as in a scheduled job (the console's commands set it in this thread)
     recompute(db)

@@ -31,7 +31,8 @@ def test_unit_set_changes_the_cadence_a_unit_below_follows(console, db):
     assert cadence_of(db, "East Team").B == 10 and cadence_of(db, "East Team").A == 5
     assert cadence_of(db, "West Team").B == 14
     with db.uow() as uow:
-        assert settings.company_thresholds(uow).D == 1000
+        top = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == "Acme Trading"))
+        assert settings.settings_of(uow, top).tiers.D == 1000
         dumped = dump_org(uow)
     assert "customers:\n" in dumped and "tiers:" in dumped
     load(db, dumped)  # the dump loads back unchanged

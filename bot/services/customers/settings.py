@@ -139,10 +139,3 @@ def cadence_of_units(uow: UnitOfWork, unit_ids: set[int]) -> dict[int, Cadence]:
         cadences[unit_id] = rules_of(row).cadence if row is not None else Cadence()
     return cadences
 
-
-def company_thresholds(uow: UnitOfWork) -> TierThresholds | None:
-    """The thresholds written on the top unit (one company per database); None: quantiles."""
-    row = uow.session.scalar(
-        select(CustomerSettings).join(OrgUnit, OrgUnit.id == CustomerSettings.unit_id)
-        .where(OrgUnit.parent_id.is_(None), CustomerSettings.removed_at.is_(None)).order_by(OrgUnit.id).limit(1))
-    return rules_of(row).tiers if row is not None else None

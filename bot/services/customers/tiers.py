@@ -1,9 +1,10 @@
 """Customer tiers A-E from the amount collected (回款, the payments recorded on the customer's deals
 with /paid) over the last 12 months.
 
+Each company (a top unit, with the customers whose owner is in its tree) is tiered on its own:
 - With the company's thresholds (settings.py, `customers: tiers:` on the top unit): a customer is in
   the first tier whose least amount he reached; below D's, or nothing collected, he is E.
-- Without (the default), quantiles among the customers who paid anything: ranked by amount, the
+- Without (the default), quantiles among the company's customers who paid anything: ranked by amount, the
   top quarter A, then B, C, D (by percent rank, 0 the most and 1 the least: below 0.25, 0.5, 0.75,
   the rest); equal amounts share a tier; a customer who paid nothing in 12 months is E.
 
@@ -15,16 +16,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Subquery, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.errors import UserError
 from bot.services.core import audit_log
 from bot.services.core.text import visible
-from bot.services.customers.settings import TIERS, TierThresholds, company_thresholds
+from bot.services.customers.settings import TIERS
 from bot.services.leads.conversion import customer_id
 from bot.services.manager import scope
-from db.models import Customer, Deal, Payment, Role, User
+from db.models import Customer, CustomerSettings, Deal, OrgUnit, Payment, Role, User
 from db.session import UnitOfWork
 
 QUANTILES = (0.25, 0.5, 0.75)  # percent rank below which a paying customer is A, B, C (else D)
@@ -81,33 +82,48 @@ def collected(uow: UnitOfWork, customer_id_: int, on: date) -> Decimal:
     return uow.session.scalar(select(paid.c.amount).where(paid.c.customer_id == customer_id_)) or Decimal(0)
 
 
-def _tier_expression(ranked: Subquery, thresholds: TierThresholds | None) -> ColumnElement:
-    if thresholds is not None:
-        amount = func.coalesce(ranked.c.amount, 0)
-        return case(*[(amount >= getattr(thresholds, tier), literal(tier)) for tier in TIERS[:4]], else_=literal("E"))
-    share = ranked.c.share
-    return case((share.is_(None), literal("E")),
-                *[(share < bound, literal(tier)) for bound, tier in zip(QUANTILES, TIERS, strict=False)],
-                else_=literal("D"))
+def _company_of_customers() -> Subquery:
+    """Each owned customer's company: the top unit above his owner's unit."""
+    owner, home, top = aliased(User), aliased(OrgUnit, name="home"), aliased(OrgUnit, name="top")
+    return (
+        select(Customer.id.label("customer_id"), top.id.label("company_id"))
+        .join(owner, owner.id == Customer.owner_id).join(home, home.id == owner.unit_id)
+        .join(top, and_(top.parent_id.is_(None), home.path.startswith(top.path))).subquery("company")
+    )
 
 
-def _new_tiers(on: date, thresholds: TierThresholds | None) -> Subquery:
-    """Every active customer's id, owner, stored tier and tier as of `on`."""
-    paid = collected_query(on)
-    ranked = (select(paid.c.customer_id, paid.c.amount,
-                     func.percent_rank().over(order_by=paid.c.amount.desc()).label("share"))
-              .where(paid.c.amount > 0).subquery("ranked"))
-    inner = aliased(Customer, name="c")
+def _ranked(on: date) -> Subquery:
+    """Every active customer with his stored tier, amount collected, percent rank among his company's
+    paying customers (None: paid nothing) and his company's thresholds (None: quantiles)."""
+    paid, company, inner = collected_query(on), _company_of_customers(), aliased(Customer, name="c")
+    amount = func.coalesce(paid.c.amount, 0)
+    share = func.percent_rank().over(partition_by=(company.c.company_id, amount > 0), order_by=amount.desc())
     return (
         select(inner.id.label("id"), inner.owner_id.label("owner_id"), inner.tier.label("old"),
-               _tier_expression(ranked, thresholds).label("new"))
-        .outerjoin(ranked, ranked.c.customer_id == inner.id).where(inner.status == "active").subquery("tiers")
+               amount.label("amount"), case((amount > 0, share)).label("share"),
+               *[getattr(CustomerSettings, f"tier_{tier.lower()}_min").label(tier) for tier in TIERS[:4]])
+        .outerjoin(paid, paid.c.customer_id == inner.id).outerjoin(company, company.c.customer_id == inner.id)
+        .outerjoin(CustomerSettings, and_(CustomerSettings.unit_id == company.c.company_id,
+                                          CustomerSettings.removed_at.is_(None)))
+        .where(inner.status == "active").subquery("ranked")
     )
+
+
+def _new_tiers(on: date) -> Subquery:
+    """Every active customer's id, owner, stored tier and tier as of `on`."""
+    ranked = _ranked(on)
+    by_thresholds = case(*[(ranked.c.amount >= ranked.c[tier], literal(tier)) for tier in TIERS[:4]],
+                         else_=literal("E"))
+    by_quantiles = case((ranked.c.share.is_(None), literal("E")),
+                        *[(ranked.c.share < bound, literal(tier)) for bound, tier in zip(QUANTILES, TIERS, strict=False)],
+                        else_=literal("D"))
+    tier = case((ranked.c.A.is_not(None), by_thresholds), else_=by_quantiles)
+    return select(ranked.c.id, ranked.c.owner_id, ranked.c.old, tier.label("new")).subquery("tiers")
 
 
 def recompute(uow: UnitOfWork, on: date, now: datetime) -> Recomputed:
     """Every active customer's computed tier as of `on`; the changed ones written and audited."""
-    new = _new_tiers(on, company_thresholds(uow))
+    new = _new_tiers(on)
     changed = or_(new.c.old.is_(None), new.c.old != new.c.new)
     table = Customer.__table__
     write = update(table).where(table.c.id == new.c.id, changed).values(tier=new.c.new, tier_computed_at=now)
