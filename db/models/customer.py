@@ -1,10 +1,12 @@
-"""Customers and their contacts. Nothing here is ever hard-deleted: records carry a status instead."""
+"""Customers and their contacts, and the per-unit customer settings (tiers, revisit cadence).
+Nothing here is ever hard-deleted: records carry a status instead."""
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from db.base import Base, UTCDateTime, utcnow
+from db.base import MONEY, Base, UTCDateTime, utcnow
 from db.models.org import User
 
 
@@ -33,6 +35,14 @@ class Customer(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | voided
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The tier A-E (bot.services.customers.tiers): computed nightly from the collected amount
+    # (None until the first run), or pinned by a manager with a reason; the pin wins.
+    tier: Mapped[str | None] = mapped_column(String(1))
+    tier_computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the computed tier last changed
+    tier_pinned: Mapped[str | None] = mapped_column(String(1))
+    tier_pin_reason: Mapped[str | None] = mapped_column(String(200))
+    tier_pinned_by_id: Mapped[int | None] = mapped_column(Integer)  # a plain id, as in the audit log
+    tier_pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
 
@@ -49,3 +59,26 @@ class Contact(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerSettings(Base):
+    """A unit's customer settings (and, by inheritance, its subtree's): the revisit cadence per tier
+    in days (None: no revisit expected), and, read on the company's top unit only, the collected
+    amounts from which a customer is in each tier (all None: quantiles)."""
+
+    __tablename__ = "customer_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), unique=True)
+    cadence_a: Mapped[int | None] = mapped_column(Integer, default=7)
+    cadence_b: Mapped[int | None] = mapped_column(Integer, default=14)
+    cadence_c: Mapped[int | None] = mapped_column(Integer, default=30)
+    cadence_d: Mapped[int | None] = mapped_column(Integer, default=60)
+    cadence_e: Mapped[int | None] = mapped_column(Integer)
+    tier_a_min: Mapped[Decimal | None] = mapped_column(MONEY)
+    tier_b_min: Mapped[Decimal | None] = mapped_column(MONEY)
+    tier_c_min: Mapped[Decimal | None] = mapped_column(MONEY)
+    tier_d_min: Mapped[Decimal | None] = mapped_column(MONEY)
+    # Taken out by an org file that no longer writes it (kept as history): the unit follows the one above.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

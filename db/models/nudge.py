@@ -27,6 +27,6 @@ class NudgeLog(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     day: Mapped[date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(16))  # no_visit | behind_pace
+    kind: Mapped[str] = mapped_column(String(16))  # no_visit | behind_pace | overdue | digest
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

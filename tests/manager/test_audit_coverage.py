@@ -92,6 +92,8 @@ WRITERS: dict[str, Scenario] = {
     "visit": Scenario(("/visit c1", "/location 30 120"), setup=CONVERTED),
     "setloc": Scenario(("/setloc c1", "/location 30 120"), setup=CONVERTED),
     "customer setloc": Scenario(("/customer 1 setloc", "/location 30 120"), setup=CONVERTED),
+    "customer tier": Scenario(("/as mei", "/customer 1 tier A key account"),
+                              setup=CONVERTED),
     "customer reanchor": Scenario(("/as mei", "/customer 1 reanchor"), setup=CONVERTED, prepare=_far_visits,
                                   ok=("地点已调整",)),
     "location": Scenario(("/location 30.001 120.001",), setup=(*CONVERTED, "/visit c1")),
@@ -161,6 +163,7 @@ def _reminder_due(db) -> None:
 WRITING_JOBS: dict[str, tuple[tuple[str, ...], Callable[[object], None]]] = {
     "pool.sweep": (CLAIMED, _returnable),
     "reminders": ((*CLAIMED, "/lang en", "/follow 1 call back tomorrow 10am"), _reminder_due),
+    "customers.tiers": ((*CONVERTED, "/win 1", "/paid 1 50"), lambda _db: None),
 }
 QUIET_JOBS = {"scheduler.heartbeat", "visits.digests", "leaderboards", "nudges", "reports.weekly"}
 

@@ -62,7 +62,7 @@ SCENARIOS: dict[str, list[str]] = {
     "checkout": [""],
     "claim": ["{lead}", "{pool_lead}"],
     "convert": ["{lead}", "{pool_lead}"],
-    "customer": ["{customer}", "{customer} setloc"],
+    "customer": ["{customer}", "{customer} setloc", "{customer} tier A reason", "{customer} tier auto"],
     "customers": [""],
     "deal": ["{deal}"],
     "deals": ["", "intent"],

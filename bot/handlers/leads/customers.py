@@ -1,10 +1,11 @@
-"""Customers: /customers and /customer <id> [setloc|reanchor]."""
+"""Customers: /customers and /customer <id> [setloc|reanchor|tier LETTER|auto REASON]."""
 from bot.context import Context
 from bot.errors import UsageError
 from bot.handlers import paging
 from bot.handlers.args import Param
 from bot.handlers.registry import command
 from bot.messages import Reply
+from bot.services.customers import cadence, tiers
 from bot.services.leads import conversion
 from bot.services.visits import reanchoring
 
@@ -18,9 +19,15 @@ def list_(ctx: Context, page: int | None) -> Reply:
     return paging.add_buttons(ctx, reply, "customers", result.page)
 
 
-@command("customer", params=[Param("customer"), Param("action", "choice", optional=True, choices=("setloc", "reanchor"))],
+@command("customer", params=[Param("customer"),
+                             Param("action", "choice", optional=True, choices=("setloc", "reanchor", "tier")),
+                             Param("tier", optional=True), Param("reason", "text", optional=True)],
          group=GROUP)
-def show(ctx: Context, customer: str, action: str | None) -> Reply:
+def show(ctx: Context, customer: str, action: str | None, tier: str | None, reason: str | None) -> Reply:
+    if action == "tier":
+        return _tier(ctx, customer, tier, reason)
+    if tier is not None:
+        raise UsageError("customer")
     if action == "setloc":
         setloc = ctx.commands.lookup("setloc")
         if setloc is None:
@@ -30,4 +37,14 @@ def show(ctx: Context, customer: str, action: str | None) -> Reply:
         done = reanchoring.reanchor_customer(ctx.uow, ctx.user_id, conversion.customer_id(customer), ctx.now)
         return ctx.reply("customers/reanchored", done=done)
     found = conversion.customer_detail(ctx.uow, ctx.user_id, customer, ctx.now.date())
-    return ctx.reply("customers/detail", customer=found)
+    return ctx.reply("customers/detail", customer=found,
+                     standing=cadence.standing(ctx.uow, found.id, found.owner_id, ctx.now.date()))
+
+
+def _tier(ctx: Context, customer: str, tier: str | None, reason: str | None) -> Reply:
+    """`tier B reason` pins a tier (managers), `tier auto` goes back to the computed one."""
+    if tier is None:
+        raise UsageError("customer")
+    if tier.lower() in tiers.AUTO_WORDS:
+        return ctx.reply("customers/tier_set", tier=tiers.unpin(ctx.uow, ctx.user_id, customer, ctx.now))
+    return ctx.reply("customers/tier_set", tier=tiers.pin(ctx.uow, ctx.user_id, customer, tier, reason, ctx.now))

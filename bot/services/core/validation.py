@@ -31,6 +31,7 @@ _PROBLEMS = {
     "missing": "missing_key",
     "int_parsing": "not_a_number", "int_type": "not_a_number", "int_from_float": "not_a_number",
     "float_parsing": "not_numeric", "float_type": "not_numeric", "finite_number": "not_numeric",
+    "decimal_parsing": "not_numeric", "decimal_type": "not_numeric", "decimal_max_places": "not_numeric",
     "date_parsing": "not_a_date", "date_from_datetime_parsing": "not_a_date", "date_type": "not_a_date",
     "date_from_datetime_inexact": "not_a_date",
     "greater_than_equal": "too_small", "greater_than": "too_small",
@@ -46,7 +47,7 @@ _PROBLEMS = {
 # Every problem a person can be told about: pydantic's, grouped, and our own checks'.
 PROBLEMS = {*_PROBLEMS.values(), "bad_timezone", "bad_time", "bad_quiet_hours", "unknown_unit", "unknown_user",
             "duplicate", "invalid", "bad_handle", "bad_phone_region", "unit_cycle", "unit_has_people", "not_yaml",
-            "bad_work_hours", "bad_reason_code"}
+            "bad_work_hours", "bad_reason_code", "tier_order", "tiers_on_company"}
 
 
 class SettingsError(UserError):

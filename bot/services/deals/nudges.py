@@ -1,5 +1,6 @@
 """Private nudges, never public: a rep with no counted visit by a set hour [11:00] on a working day,
-or behind pace to a month target, gets a direct message; his manager gets a digest an hour later.
+behind pace to a month target, or with customers overdue for a revisit (bot.services.customers.cadence)
+gets a direct message; his manager gets a digest an hour later.
 Each rep can switch nudges off (`/nudges off`). Only counted (verified or approved) visits count.
 """
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.services.core import outbox
+from bot.services.customers import cadence
 from bot.services.deals import periods, targets
 from db.models import Role, User, Visit
 from db.models.nudge import NudgeLog, NudgeSettings
@@ -22,6 +24,7 @@ DIGEST_DELAY_MINUTES = 60
 # Behind pace: below this share of where he should be by today.
 PACE_TOLERANCE = Decimal("0.8")
 PACE_METRICS = ("won_amount", "collected", "visits")
+OVERDUE_LISTED = 10  # customers named in the overdue nudge; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class NudgeRun:
 class DigestLine:
     user_id: int
     name: str
-    kind: str  # no_visit | behind_pace
+    kind: str  # no_visit | behind_pace (overdue customers are counted in the visits digest)
     detail: dict
 
 
@@ -53,8 +56,7 @@ def _local(now: datetime, zone_name: str) -> datetime:
 
 def _log(uow: UnitOfWork, user_id: int, day: date, kind: str, detail: dict, now: datetime) -> bool:
     """Record the nudge; False when this user already had it (another process, an earlier run)."""
-    if uow.session.scalar(select(NudgeLog.id).where(NudgeLog.user_id == user_id, NudgeLog.day == day,
-                                                    NudgeLog.kind == kind)):
+    if _logged(uow, user_id, day, kind):
         return False
     try:
         with uow.session.begin_nested():
@@ -62,6 +64,11 @@ def _log(uow: UnitOfWork, user_id: int, day: date, kind: str, detail: dict, now:
     except IntegrityError:
         return False
     return True
+
+
+def _logged(uow: UnitOfWork, user_id: int, day: date, kind: str) -> bool:
+    return uow.session.scalar(select(NudgeLog.id).where(NudgeLog.user_id == user_id, NudgeLog.day == day,
+                                                        NudgeLog.kind == kind)) is not None
 
 
 def run_due(uow: UnitOfWork, now: datetime) -> NudgeRun:
@@ -100,7 +107,20 @@ def _nudge_rep(uow: UnitOfWork, rep: User, local: datetime, now: datetime) -> in
         outbox.queue_direct(uow, rep.id, "nudges/behind_pace", {"name": rep.name, **behind},
                              dedupe_key=f"nudge:{rep.id}:{week}:p")
         sent += 1
-    return sent
+    return sent + _nudge_overdue(uow, rep, today, now)
+
+
+def _nudge_overdue(uow: UnitOfWork, rep: User, today: date, now: datetime) -> int:
+    """Once a working day while any of his customers is past its revisit cadence."""
+    if _logged(uow, rep.id, today, "overdue"):  # the runs after the first skip the customers' query
+        return 0
+    overdue = [due for due in cadence.due_customers(uow, rep.id, today) if due.overdue]
+    if not overdue or not _log(uow, rep.id, today, "overdue", {"count": len(overdue)}, now):
+        return 0
+    outbox.queue_direct(uow, rep.id, "nudges/overdue",
+                         {"name": rep.name, "customers": overdue[:OVERDUE_LISTED], "count": len(overdue)},
+                         dedupe_key=f"nudge:{rep.id}:{today}:o")
+    return 1
 
 
 def _behind(uow: UnitOfWork, rep: User, today: date, zone: ZoneInfo) -> dict:

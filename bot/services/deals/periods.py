@@ -79,3 +79,10 @@ def last_working_day(day: date, holidays: set[date]) -> date:
     start, end = period_dates("month", day)
     candidates = working_days(start, end, holidays)
     return candidates[-1] if candidates else end - timedelta(days=1)
+
+
+def next_working_day(day: date, holidays: set[date]) -> date:
+    """The day itself when it is a working day, else the first working day after it."""
+    while not is_working_day(day, holidays):
+        day += timedelta(days=1)
+    return day

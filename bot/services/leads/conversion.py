@@ -97,6 +97,7 @@ class CustomerRow:
     owner: str | None
     level: str
     phone: str | None
+    tier: str | None = None  # A-E, pinned or computed (bot.services.customers.tiers); None: not yet
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def list_customers(uow: UnitOfWork, user_id: int, today, page_no: int | None = N
         .where(Customer.status == "active", scope.owned_filter(visible, Customer.owner_id, "customer", Customer.id))
     )
     total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = [CustomerRow(c.id, c.name, owner, c.level, c.phone)
+    rows = [CustomerRow(c.id, c.name, owner, c.level, c.phone, c.tier_pinned or c.tier)
             for c, owner in uow.session.execute(query.order_by(Customer.created_at.desc(), Customer.id.desc())
                                                 .offset(paging.offset(page_no)).limit(LIST_LIMIT))]
     return CustomerList(rows, total, paging.of_total(page_no, len(rows), total))
@@ -136,6 +137,10 @@ class CustomerDetail:
     deals: list[tuple[int, str, str, Decimal, str]]  # id, name, stage, amount, currency
     lead_ids: list[int]
     place_trust: str | None = None  # trusted | tentative (bot.services.visits.places); None: no place
+    tier: str | None = None  # A-E, pinned or computed (bot.services.customers.tiers); None: not yet
+    tier_pinned: bool = False
+    tier_reason: str | None = None
+    owner_id: int | None = None
 
 
 def customer_id(raw: str | int) -> int:
@@ -159,4 +164,6 @@ def customer_detail(uow: UnitOfWork, user_id: int, raw_id: str | int, today) -> 
     return CustomerDetail(customer.id, customer.name, user_name(uow, customer.owner_id), customer.level,
                           customer.phone, customer.industry, customer.region, customer.address,
                           customer.latitude is not None, contacts, deals, lead_ids,
-                          customer.location_trust if customer.latitude is not None else None)
+                          customer.location_trust if customer.latitude is not None else None,
+                          customer.tier_pinned or customer.tier, customer.tier_pinned is not None,
+                          customer.tier_pin_reason, customer.owner_id)

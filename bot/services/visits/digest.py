@@ -1,5 +1,5 @@
 """The manager's daily digest: visits per rep in his subtree, how many verified, flagged and why,
-and the reps whose positions stand out from their peers' over the last weeks (baselines).
+how many of each rep's customers are overdue for a revisit (bot.services.customers.cadence), and the reps whose positions stand out from their peers' over the last weeks (baselines).
 
 Sent as a direct message at each manager's local time (bot.jobs.visits), once per manager per day.
 """
@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from bot.services.core import outbox
+from bot.services.customers import cadence
 from bot.services.manager import scope
 from bot.services.visits import baselines, reanchoring, visits
 from bot.services.visits.location_checks import UNCONFIRMED
@@ -31,6 +32,7 @@ class RepLine:
     unverified: int = 0
     unconfirmed: int = 0  # held: the place of the customer or lead is not confirmed yet
     checked_in: bool = False
+    overdue: int = 0  # his customers past their revisit cadence on the day
     reasons: Counter = field(default_factory=Counter)
 
     @property
@@ -93,6 +95,8 @@ def build(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
         line.unconfirmed += visit.verdict == UNCONFIRMED
         line.reasons.update(r["code"] for r in visit.reasons if r.get("severity") == "flag")
         to_review += visit.verdict in REVIEWABLE and visit.review_status == "none"
+    for rep_id, count in cadence.overdue_counts(uow, list(lines), day).items():
+        lines[rep_id].overdue = count
     offers = reanchoring.offers_for_visits(uow, manager_id, far) if far else []
     found = baselines.outliers(baselines.tallies(uow, lines, end))
     handles = {rep.id: rep.handle for rep in reps}

@@ -6,6 +6,8 @@ takes the office out), checked by VisitRules, all or nothing.
 
 A unit that followed the unit above gets settings of its own when something changes, starting
 from what it followed.
+Customer settings (`cadence.A=5`, `tiers.A=…`) go to bot.services.customers.unit_admin; one
+`/unit set` may change both, all or nothing.
 Who may: company admins, and managers of the unit or a unit above it; any other unit reads like an
 unknown one.
 """
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from bot.services.core import org
 from bot.services.core.settings_rows import Change, Setting, changes_between
 from bot.services.core.validation import SettingsError, check
+from bot.services.customers import unit_admin as customer_admin
 from bot.services.visits.thresholds import unit_settings_query
 from bot.services.visits.unit_settings import VisitRules, apply, rules_of
 from db.base import utcnow
@@ -28,6 +31,8 @@ class UnitRules:
     unit: str
     follows: str | None  # the unit whose settings apply when not its own; "" when only the defaults
     settings: list[Setting]
+    customers: list[Setting]  # the revisit cadence (and, on the top unit, the tier thresholds)
+    customers_follow: str | None  # as `follows`, for the customer settings
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class RulesChanged:
 def show(uow: UnitOfWork, user_id: int, unit_name: str) -> UnitRules:
     unit = _unit(uow, user_id, unit_name)
     rules, follows = _followed(uow, unit)
-    return UnitRules(unit.name, follows, setting_lines(rules))
+    return UnitRules(unit.name, follows, setting_lines(rules), *customer_admin.current(uow, unit))
 
 
 def set_rules(uow: UnitOfWork, user_id: int, unit_name: str, typed: list[tuple[str, str]]) -> RulesChanged:
@@ -48,14 +53,19 @@ def set_rules(uow: UnitOfWork, user_id: int, unit_name: str, typed: list[tuple[s
     current, follows = _followed(uow, unit)
     data = current.model_dump()
     for key, value in typed:
-        _merge(data, key, value)
+        if not customer_admin.is_customer_key(key):
+            _merge(data, key, value)
+    customers = customer_admin.plan(uow, unit, [(k, v) for k, v in typed if customer_admin.is_customer_key(k)])
     new = check(VisitRules, data)
     changes = changes_between(setting_lines(current), setting_lines(new))
     if changes:
         apply(uow, unit, new, utcnow())
-        uow.session.flush()
         follows = None  # its own now
-    return RulesChanged(UnitRules(unit.name, follows, setting_lines(new)), changes)
+    customer_admin.write(uow, unit, customers)
+    uow.session.flush()
+    rules = UnitRules(unit.name, follows, setting_lines(new),
+                      customer_admin.setting_lines(customers.rules, unit), customers.follows)
+    return RulesChanged(rules, changes + customers.changes)
 
 
 def setting_lines(rules: VisitRules) -> list[Setting]:

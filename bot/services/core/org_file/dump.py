@@ -1,5 +1,5 @@
-"""The database written back as an org file: units nested as children with their own visit checks
-and announcements, users with their nudges, team channels with the settings that differ from the
+"""The database written back as an org file: units nested as children with their own visit checks,
+announcements and customer settings, users with their nudges, team channels with the settings that differ from the
 defaults, pools with members, admins and rules, the holidays and the lose reasons. Loading the dump
 changes nothing; loading it into an empty database and dumping again gives the same text."""
 from collections import defaultdict
@@ -7,6 +7,7 @@ from collections import defaultdict
 import yaml
 from sqlalchemy import select
 
+from bot.services.customers import settings as customer_settings
 from bot.services.deals import (
     channel_settings,
     holidays,
@@ -80,6 +81,9 @@ def _unit_settings(uow: UnitOfWork, unit: OrgUnit) -> dict:
     announcements = unit_announcements.settings_of(uow, unit.id)
     if announcements is not None:
         written["announcements"] = announcements.as_file()
+    customers = customer_settings.settings_of(uow, unit.id)
+    if customers is not None:
+        written["customers"] = customers.as_file()
     return written
 
 

@@ -16,6 +16,7 @@ from bot.services.core.org_file.references import PlannedUnit, Refusal, check
 from bot.services.core.org_file.schema import ChannelEntry, OrgFile, PoolEntry, UserEntry
 from bot.services.core.validation import Locate
 from bot.services.core.validation import check as check_model
+from bot.services.customers import settings as customer_settings
 from bot.services.deals import (
     channel_settings,
     holidays,
@@ -117,6 +118,7 @@ def _write_units(uow: UnitOfWork, planned: list[PlannedUnit], units: dict[str, O
         units[entry.name] = unit
         unit_settings.apply(uow, unit, entry.visits, now)
         unit_announcements.apply(uow, unit, entry.announcements, now)
+        customer_settings.apply(uow, unit, entry.customers, now)
     return new_region
 
 

@@ -72,6 +72,8 @@ def _flatten(entries: list[UnitEntry], refuse: Refusal) -> list[PlannedUnit]:
         seen.add(unit.entry.name)
         if unit.entry.phone_region is not None and unit.parent is not None:
             raise refuse("bad_phone_region", (*unit.path, "phone_region"), unit.entry.phone_region)
+        if unit.entry.customers is not None and unit.entry.customers.tiers is not None and unit.parent is not None:
+            raise refuse("tiers_on_company", (*unit.path, "customers", "tiers"))
     return flat
 
 

@@ -1,5 +1,5 @@
 """The org file's keys, every one checked: units (nested `children` or flat `parent`) with their
-visit checks and announcements, users with their nudges, team channels with their settings inline,
+visit checks, announcements and customer settings, users with their nudges, team channels with their settings inline,
 pools with members, admins and rules, and the company's holidays and lose reasons. Unknown keys
 are refused. What refers to what (a user's unit, a pool's members) is checked in `references`."""
 import re
@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from bot.config import LOCALES
 from bot.services.core.text import visible
 from bot.services.core.validation import Strict, problem
+from bot.services.customers.settings import CustomerRules
 from bot.services.deals.channel_settings import ChannelSettings, Zone
 from bot.services.deals.holidays import Holidays
 from bot.services.deals.lose_reasons import LoseReasons
@@ -67,6 +68,7 @@ class UnitEntry(Strict):
     # None: the unit follows the nearest unit above with its own (its own, if any, are removed).
     visits: VisitRules | None = None
     announcements: AnnouncementRules | None = None
+    customers: CustomerRules | None = None  # tier thresholds (`tiers:`) on the top unit only
     children: Annotated[list["UnitEntry"], BeforeValidator(_none_is_empty)] = Field(default_factory=list)
 
 
