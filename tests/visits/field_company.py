@@ -19,6 +19,7 @@ from bot.bootstrap import build_router
 from bot.config import Settings
 from bot.messages import Reply
 from bot.ratelimit import RateLimiter
+from bot.router import Router
 from bot.services.core import identity, org_file
 from bot.services.leads import imports
 from db.base import utcnow
@@ -95,6 +96,12 @@ def texts(replies: Sequence[Reply]) -> str:
     return "\n".join(" ".join([r.title or "", r.text, *(f"{k}: {v}" for k, v in r.fields)]) for r in replies)
 
 
+def router_on(db: Database, settings: Settings, clock: Clock) -> Router:
+    """The router on the test's clock, its rate limiter too (a live location's updates come every half
+    minute of that clock, not of the test's run)."""
+    return build_router(db, settings, clock=clock, limiter=RateLimiter(clock=lambda: clock.now.timestamp()))
+
+
 @dataclass
 class Telegram:
     """The reps' private chats with the bot: real Update JSON through the Telegram adapter's
@@ -105,9 +112,7 @@ class Telegram:
     clock: Clock
 
     def __post_init__(self) -> None:
-        # The rate limiter reads the same clock: a live location's updates come every half minute.
-        limiter = RateLimiter(clock=lambda: self.clock.now.timestamp())
-        self.router = build_router(self.db, self.settings, clock=self.clock, limiter=limiter)
+        self.router = router_on(self.db, self.settings, self.clock)
 
     def now(self) -> int:
         return int(self.clock.now.timestamp())
