@@ -8,13 +8,16 @@ office, a CSV of leads with coordinates; the reps join with their invitation cod
 leads. The history a check reads (earlier accuracies, an earlier position or trail) is made by
 earlier visits through the same chat, on a clock moved between them.
 """
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.services.visits import location_checks, spoof_checks
 from db.models import Visit
 from tests.visits import fieldday
 from tests.visits.field_company import Rep, Telegram, lead_ids, set_up_company
@@ -408,12 +411,10 @@ def test_each_check_passes_a_genuine_case_and_catches_its_spoof(company, clock, 
 
 
 def test_every_check_a_shared_position_can_meet_has_a_pair():
-    """A new reason code of the location step needs its row here."""
-    from bot.services.visits import spoof_checks
-    from bot.services.visits.shared_location import TRAIL_CODES
-
-    spoof_codes = spoof_checks.TOO_PERFECT - {"repeated_coordinates"} | {
-        "taken_after_visit", "taken_before_start", "away_from_office"}
-    location_codes = {"outside_geofence", "low_accuracy", "no_accuracy", "manual", "impossible_travel", "forwarded",
-                      "future", "sent_late", "attached_late", "late_checkin", "early_checkout", "place_unconfirmed"}
-    assert {p.code for p in PAIRS} == spoof_codes | location_codes | (TRAIL_CODES - {"repeated_coordinates"})
+    """A new reason code in the location checks or the spoof checks needs its row here."""
+    codes = set()
+    for module in (location_checks, spoof_checks):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        codes |= set(re.findall(r'Reason\("(\w+)"', source))
+        codes |= {f"{base}{tail}" for base in re.findall(r'_how_long_ago\("(\w+)"', source) for tail in ("", "_recent")}
+    assert len(codes) > 20 and {p.code for p in PAIRS} == codes
