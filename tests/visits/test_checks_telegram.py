@@ -410,6 +410,17 @@ def test_each_check_passes_a_genuine_case_and_catches_its_spoof(company, clock, 
     assert spoofed.counts == (pair.outcome == "noted")
 
 
+def test_a_replayed_trail_is_caught_when_the_share_begins_away_from_it(company, clock):
+    """The live location starts 100 m from last week's walk, then replays it: caught all the same."""
+    chat = Chat(company, LI, lead_ids(company.db), clock)
+    chat.at(0)
+    chat.live(real_walk(), message_id=70)
+    chat.at(7)
+    told = chat.live([(*near(WEST_OF_SHOP, 270, 100), None), *replay_of(real_walk())[1:]], message_id=71)
+    assert "实时位置重复了 7 天前轨迹中的 3 个点" in told
+    assert "replayed_trail" in reason_codes(chat.last())
+
+
 def test_every_check_a_shared_position_can_meet_has_a_pair():
     """A new reason code in the location checks or the spoof checks needs its row here."""
     codes = set()
