@@ -1,9 +1,9 @@
 """A field-sales company set up the way its admin sets one up, for the visit checks through the real
 adapters (test_checks_telegram, test_checks_checkin_page, test_field_pipeline). Not a test file.
 
-As the `fieldcrm` program does it (tests/platforms/first_week runs the program itself): an org file with one unit whose
-office is tests/visits/fieldday.OFFICE, its reps and a pool, then a CSV of leads with the
-coordinates the company has for them (imported coordinates are trusted at once; a lead without
+As the `fieldcrm` program does it (tests/platforms/first_week runs the program itself): an org
+file with one unit whose office is tests/visits/fieldday.OFFICE, its reps and a pool, then a CSV of
+leads with the coordinates the company has for them (imported coordinates are trusted at once; a lead without
 any gets its place from agreeing visits). The reps join on Telegram with their invitation codes,
 claim their leads and work them there, on a clock the test moves.
 """
@@ -74,8 +74,8 @@ def leads_csv(places: dict[str, tuple[float, float] | None]) -> str:
 
 def set_up_company(db: Database, settings: Settings, reps: Sequence[Rep],
                    places: dict[str, tuple[float, float] | None]) -> dict[str, str]:
-    """What `fieldcrm org load` and `fieldcrm import leads --pool` do (their services, in process: the
-    program itself runs migrations first, which a test pays for once); each rep's invitation code."""
+    """What `fieldcrm org load` and `fieldcrm import leads --pool` do, through the services they call
+    (the program would also check the migrations on every run); each rep's invitation code."""
     now = utcnow()
     with db.uow() as uow:
         loaded = org_file.load_org_text(uow, org_yaml(reps), "org.yaml", settings.DEFAULT_TIMEZONE,
