@@ -151,11 +151,12 @@ def live_trail(uow: UnitOfWork, visit_id: int, message_id: str) -> tuple[TrailPo
 
 def earlier_trails(uow: UnitOfWork, user_id: int, visit_id: int, trail: tuple[TrailPoint, ...],
                    limits: Thresholds) -> tuple[tuple[TrailPoint, ...], ...]:
-    """The rep's live trails of other visits passing near this trail's first point, replay_days back,
-    each whole and in order."""
+    """The rep's live trails of other visits passing near this trail (within NEAR_M of the box around
+    its updates: a replay may begin after a fresh first update), replay_days back, each whole and in order."""
     if not trail:
         return ()
-    south, north, west, east = _box(trail[0].latitude, trail[0].longitude, NEAR_M)
+    south, _, west, _ = _box(min(p.latitude for p in trail), min(p.longitude for p in trail), NEAR_M)
+    _, north, _, east = _box(max(p.latitude for p in trail), max(p.longitude for p in trail), NEAR_M)
     near = (select(VisitTrailPoint.visit_id).where(
         VisitTrailPoint.user_id == user_id, VisitTrailPoint.visit_id != visit_id,
         VisitTrailPoint.taken_at >= trail[-1].taken_at - timedelta(days=limits.replay_days),
