@@ -84,11 +84,16 @@ def test_a_trail_that_never_comes_has_no_dwell():
     assert dwell.dwell_of([], SHOP, LIMITS.geofence_m) is None
 
 
-def test_without_a_trusted_place_the_trail_is_measured_from_where_it_began():
-    trail = [at(0, 2000, 0), at(0, 2010, 1), at(0, 2005, 2), at(0, 3500, 4)]
+def test_without_a_trusted_place_the_trail_is_measured_from_where_it_stayed_and_never_flagged():
+    # The way there sends an update a minute; the stay, one every ten minutes.
+    approach = [at(0, metres, minute) for minute, metres in enumerate((2600, 2200, 1800, 1400, 1000, 600))]
+    stay_there = [at(0, 5 * (i % 2), 6 + 10 * i) for i in range(5)]
+    trail = [*approach, *stay_there, at(0, 1500, 48)]
     stay = dwell.dwell_of(trail, None, LIMITS.geofence_m)
-    assert stay is not None and stay.left and (stay.minutes, stay.place) == (2, dwell.PINNED)
-    assert dwell.check_dwell(stay, LIMITS)[0].params["place"] == "pinned"
+    assert stay is not None and stay.left and (stay.minutes, stay.place) == (40, dwell.PINNED)
+    short = dwell.dwell_of([*approach, *stay_there[:1], at(0, 1500, 8)], None, LIMITS.geofence_m)
+    assert short is not None and short.left and short.minutes < LIMITS.min_dwell_minutes
+    assert dwell.check_dwell(short, LIMITS) == []  # no trusted place: shown, never flagged
 
 
 def test_the_reason_reads_in_both_languages():
@@ -173,6 +178,18 @@ def test_a_rep_who_checks_in_and_leaves_after_three_minutes_is_flagged_in_his_la
     assert (visit.verdict, visit.counts, [r["code"] for r in visit.reasons]) == ("flagged", False, ["left_early"])
     review = say(ConsoleAdapter(build_router(db, settings), "mei"), "/review")  # his manager reads Chinese
     assert "现场: 10:01–10:04,3 分钟(实时位置)" in review and "3 分钟就离开了" in review
+
+
+def test_a_live_location_shared_on_the_way_is_far_until_the_trail_reaches_the_customer(tg, db):
+    tg(text_update("/visit c1", date=stamp(0)), 0)
+    first = share(tg, 1, fieldday.toward(NEAR_WEST_LAKE, 200, 1500), first=True)  # still in the car
+    assert "已标记" in first
+    assert share(tg, 3, fieldday.toward(NEAR_WEST_LAKE, 200, 700)) == ""
+    arrived = share(tg, 5, at_the_door(5))
+    assert "已核验" in arrived  # the trail reached the customer: the first update's distance no longer counts
+    [visit] = visits_of(db, "li")
+    assert (visit.verdict, visit.counts, visit.reasons) == ("verified", True, [])
+    assert visit.distance_m is not None and visit.distance_m < 100
 
 
 def test_a_unit_threshold_of_zero_turns_the_check_off(tg, db, settings):

@@ -357,7 +357,9 @@ def live_update(uow: UnitOfWork, visit: Visit, fix: Fix, message_id: str, around
     found = (checks.check_live_still([(p.latitude, p.longitude) for p in trail])
              + spoof.trail_reasons(trail, evidence.earlier_trails(uow, visit.user_id, visit.id, trail, limits), limits)
              + dwell.judge(visit, trail, around.targets.get(visit.id), limits))
-    others = [r for r in visit.reasons if r.get("code") not in TRAIL_CODES]
+    # A trail that reached its trusted place outweighs how far its first update was from it.
+    judged_again = TRAIL_CODES | {"outside_geofence"} if dwell.reached(visit, around.targets.get(visit.id)) else TRAIL_CODES
+    others = [r for r in visit.reasons if r.get("code") not in judged_again]
     reasons = others + [r.to_json() for r in found]
     before = visit.verdict
     visit.reasons = reasons
