@@ -1,5 +1,6 @@
 """Matched auto-distribution on PostgreSQL: the weights on a hand-made history (hand-checked), the
 pool admin's switch, and what a lead's history shows of the choice to whom."""
+import html
 import random
 from datetime import timedelta
 
@@ -11,6 +12,9 @@ from db.base import utcnow
 from db.models import Lead, LeadEvent, Pool, PoolMember, User
 from db.models.audit import AuditEntry
 from tests.conftest import say
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.platforms.telegram_harness import TOKEN, running_webhook
+from tests.platforms.test_telegram import invitation_for
 
 pytestmark = pytest.mark.pg_only
 
@@ -153,7 +157,7 @@ def test_a_rep_sees_his_own_weight_and_others_only_counted_and_no_foreign_lead(c
     say(console, f"/as {handle}")
     history = say(console, f"/lead {lead_id}")
     line = next(line for line in history.splitlines() if "自动分配" in line or "auto-distribution" in line)
-    assert "等另外 2 人" in line or "and 2 others" in line
+    assert ",另有 2 人" in line or "and 2 others" in line
     assert sum(name in line for name in ("Zhang Wei", "Li Lei", "Sam Carter")) == 1
     other = next(h for h in ("li", "zhang", "sam") if h != handle)
     say(console, f"/as {other}")
@@ -172,3 +176,18 @@ def test_plain_mode_is_unchanged_and_says_so(demo_pool):
         notes = uow.session.scalars(select(LeadEvent.data).where(LeadEvent.kind == "assign")).all()
         assert notes == [{"mode": "plain"}] * 6
         assert uow.session.scalar(select(func.count()).select_from(PoolMember)) >= 1
+
+
+async def test_the_history_line_through_telegram_in_english_and_chinese(db, demo_pool, router):
+    _, lead_id, _ = matched_lead(demo_pool)
+    api = await FakeTelegramAPI(token=TOKEN).start()
+    try:
+        async with running_webhook(db, router, api) as bot:
+            for handle, chat in (("admin", 555), ("mei", 666)):
+                await bot.say(f"/join {invitation_for(db, handle)}", chat_id=chat)
+            english = html.unescape(await bot.say(f"/lead {lead_id}", chat_id=555))
+            chinese = html.unescape(await bot.say(f"/lead {lead_id}", chat_id=666))
+    finally:
+        await api.close()
+    assert "auto-distribution, matched: 张伟 Zhang Wei 55%, 李雷 Li Lei 55%, Sam Carter 43%" in english
+    assert "自动分配(匹配):张伟 Zhang Wei 55%、李雷 Li Lei 55%、Sam Carter 43%" in chinese

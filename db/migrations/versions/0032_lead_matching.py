@@ -14,16 +14,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("pools") as batch:
-        batch.add_column(sa.Column("distribution", sa.String(length=8), nullable=False, server_default="plain"))
-    with op.batch_alter_table("lead_events") as batch:
-        batch.add_column(sa.Column("data", sa.JSON(), nullable=True))
+    # Plain ADD and DROP COLUMN: SQLite's batch mode would rebuild pools, which leads and members point to.
+    op.add_column("pools", sa.Column("distribution", sa.String(length=8), nullable=False, server_default="plain"))
+    op.add_column("lead_events", sa.Column("data", sa.JSON(), nullable=True))
     op.create_index("ix_lead_events_pool_kind_at", "lead_events", ["pool_id", "kind", "at"], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index("ix_lead_events_pool_kind_at", table_name="lead_events")
-    with op.batch_alter_table("lead_events") as batch:
-        batch.drop_column("data")
-    with op.batch_alter_table("pools") as batch:
-        batch.drop_column("distribution")
+    op.drop_column("lead_events", "data")
+    op.drop_column("pools", "distribution")
