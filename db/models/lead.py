@@ -3,7 +3,17 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, utcnow
@@ -67,7 +77,11 @@ class LeadEvent(Base):
     migration 0017: the set-based writes would check each per row)."""
 
     __tablename__ = "lead_events"
-    __table_args__ = (Index("ix_lead_events_lead", "lead_id", "at"),)
+    __table_args__ = (
+        Index("ix_lead_events_lead", "lead_id", "at"),
+        # Matched distribution reads a pool's claims and assignments of the last months.
+        Index("ix_lead_events_pool_kind_at", "pool_id", "kind", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
@@ -80,6 +94,8 @@ class LeadEvent(Base):
     to_owner_id: Mapped[int | None] = mapped_column(Integer)  # users.id
     pool_id: Mapped[int | None] = mapped_column(Integer)  # pools.id
     reason: Mapped[str | None] = mapped_column(Text)
+    # What an automatic step weighed: auto-distribution's mode and each candidate's weight.
+    data: Mapped[dict | None] = mapped_column(JSON)
 
 
 class LeadClaim(Base):

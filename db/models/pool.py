@@ -27,6 +27,9 @@ class Pool(Base):
     # Per customer level overrides, e.g. {"A": {"return_no_followup_days": 14}}.
     level_rules: Mapped[dict] = mapped_column(JSON, default=dict)
     auto_distribute: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How auto-distribution picks the rep: plain (most room first) or matched (weighted by each rep's
+    # conversion rate on leads like this one; bot.services.leads.matching).
+    distribution: Mapped[str] = mapped_column(String(8), default="plain")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -3,6 +3,8 @@ capacity, ties broken at random, so the longest-serving rep does not get everyth
 
 Each lead goes to the rep with the most room left; his room then shrinks by one. Over a batch
 every rep receives leads in proportion to his free capacity, and equal reps alternate at random.
+A pool whose `distribution` is matched weighs the draw by each rep's record on leads like it
+(bot.services.leads.matching). Each assignment's history event records the mode (and the weights).
 """
 import heapq
 import random
@@ -12,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import exists, select, update
 
 from bot.services.core import audit_log
-from bot.services.leads import ownership
+from bot.services.leads import matching, ownership
 from bot.services.leads.lifecycle import UNCLAIMED, S, claimed_fields, lock_user
 from db.models import Lead, LeadEvent, OrgUnit, Pool, PoolMember, User
 from db.models.org import Role
@@ -20,6 +22,7 @@ from db.session import UnitOfWork
 
 # Leads that were never owned: a returned lead waits in the pool to be claimed, not pushed.
 NEVER_OWNED_KINDS = ("claim", "assign", "release", "return")
+PLAIN_NOTE = {"mode": "plain"}
 
 
 @dataclass(frozen=True)
@@ -65,17 +68,23 @@ def distribute(uow: UnitOfWork, pool_id: int, now: datetime, rng: random.Random 
         return Distributed(pool_id, {})
     rng = rng or random.Random()
     owned_before = exists().where(LeadEvent.lead_id == Lead.id, LeadEvent.kind.in_(NEVER_OWNED_KINDS))
-    lead_ids = list(uow.session.scalars(
-        select(Lead.id).where(Lead.pool_id == pool.id, Lead.status == S.UNASSIGNED, ~owned_before)
+    leads = list(uow.session.execute(
+        select(Lead.id, Lead.industry, Lead.region, Lead.source)
+        .where(Lead.pool_id == pool.id, Lead.status == S.UNASSIGNED, ~owned_before)
         .order_by(Lead.created_at, Lead.id).limit(batch)
     ))
-    if not lead_ids:
+    if not leads:
         return Distributed(pool_id, {})
     reps = pool_reps(uow, pool)
     for rep in reps:
         lock_user(uow, rep)
     rooms = {rep: ownership.room(uow, rep) for rep in reps}
-    assigned = plan(rooms, lead_ids, rng)
+    notes: dict[int, dict] = {}
+    if pool.distribution == matching.MATCHED:
+        history = matching.history(uow, pool.id, reps, leads, now)
+        assigned, notes = matching.plan(history, rooms, leads, rng)
+    else:
+        assigned = plan(rooms, [lead.id for lead in leads], rng)
     done: dict[int, list[int]] = {}
     changes: list[audit_log.Change] = []
     for rep, ids in assigned.items():
@@ -88,7 +97,7 @@ def distribute(uow: UnitOfWork, pool_id: int, now: datetime, rng: random.Random 
             uow.session.add_all([
                 LeadEvent(lead_id=lead_id, at=now, actor_id=None, kind="assign", from_status=S.UNASSIGNED,
                           to_status=S.PENDING, from_owner_id=None, to_owner_id=rep, pool_id=pool.id,
-                          reason="auto-distribution")
+                          reason="auto-distribution", data=notes.get(lead_id, PLAIN_NOTE))
                 for lead_id in rows
             ])
             done[rep] = list(rows)

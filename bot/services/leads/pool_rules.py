@@ -1,7 +1,7 @@
 """A pool's rules as people write them (org file `pools: … rules:`, `/pool admin rules`), checked
 the same way wherever they come from, and how they map onto the pool's row. Defaults are those of
 docs/design/rules.md; a return rule written as off, false, 0 or null is off."""
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
@@ -26,7 +26,7 @@ Level = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, m
 # The rules that may differ per customer level (a level's own row in the return sweep).
 LEVEL_RULES = ("return_no_followup_days", "return_no_deal_created_days", "return_no_deal_days")
 POOL_RULES = ("max_open_leads", "daily_claim_limit", *LEVEL_RULES, "warn_days_before", "reclaim_cooldown_days",
-              "auto_distribute")
+              "auto_distribute", "distribution")
 
 
 class LevelRules(Strict):
@@ -46,6 +46,8 @@ class PoolRules(Strict):
     warn_days_before: int = Field(1, ge=0, le=30)
     reclaim_cooldown_days: int = Field(3, ge=0, le=365)
     auto_distribute: bool = False
+    # plain: most room first; matched: weighted by conversion on leads like it (bot.services.leads.matching).
+    distribution: Annotated[Literal["plain", "matched"], StringConstraints(strip_whitespace=True, to_lower=True)] = "plain"
     levels: dict[Level, LevelRules] = Field(default_factory=dict)
 
     def as_file(self) -> dict:

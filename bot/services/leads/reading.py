@@ -17,12 +17,29 @@ from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import UnitOfWork
 
 LIST_LIMIT = paging.PAGE_SIZE
+SHOWN_WEIGHTS = 6  # candidates named in a distribution's history line; the rest are counted
 # What /leads accepts as a status word, in both languages.
 STATUS_WORDS = {
     **{s.value: s.value for s in LeadStatus},
     "未分配": S.UNASSIGNED, "待处理": S.PENDING, "跟进中": S.FOLLOWING, "无效": S.INVALID,
     "已转换": S.CONVERTED, "已作废": S.VOIDED, "open": "open", "all": "all", "全部": "all", "进行中": "open",
 }
+
+
+@dataclass(frozen=True)
+class WeightRow:
+    name: str
+    weight: float  # his smoothed conversion rate on leads like this one
+    prior: bool  # no record: the pool's rate
+
+
+@dataclass(frozen=True)
+class DistributionNote:
+    """How auto-distribution chose: plain, or matched with the candidates' weights best first. Only
+    the candidates the reader may see (his scope, and the lead's receiver) are named; others counted."""
+    mode: str
+    weights: list[WeightRow]
+    others: int
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,7 @@ class EventRow:
     from_owner: str | None
     to_owner: str | None
     reason: str | None
+    distribution: DistributionNote | None = None
 
 
 @dataclass(frozen=True)
@@ -96,9 +114,10 @@ def detail(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> 
             names[uid] = user_name(uow, uid)
         return names[uid]
 
+    visible = scope.of(uow, user_id, now.date())
     events = [
         EventRow(e.at.astimezone(zone), e.kind, name(e.actor_id), e.from_status, e.to_status,
-                 name(e.from_owner_id), name(e.to_owner_id), e.reason)
+                 name(e.from_owner_id), name(e.to_owner_id), e.reason, _note(uow, visible, e.data, name))
         for e in uow.session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id)
                                      .order_by(LeadEvent.at, LeadEvent.id))
     ]
@@ -113,6 +132,18 @@ def detail(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> 
         lead.status, name(lead.owner_id), pool.name if pool else None, lead.locked, lead.customer_id,
         lead.created_at.astimezone(zone), events[-15:], followups, claimable,
     )
+
+
+def _note(uow: UnitOfWork, visible: scope.Scope, data: dict | None, name) -> DistributionNote | None:
+    if not data or "mode" not in data:
+        return None
+    shown, others = [], 0
+    for rep, weight, prior in data.get("weights", []):
+        if len(shown) < SHOWN_WEIGHTS and (rep == data.get("to") or scope.covers_user(uow, visible, rep)):
+            shown.append(WeightRow(name(rep) or "?", weight, prior))
+        else:
+            others += 1
+    return DistributionNote(data["mode"], shown, others)
 
 
 @dataclass(frozen=True)
