@@ -15,12 +15,25 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Float, Integer, Select, bindparam, func, literal, select, union_all
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
 from bot.errors import UserError
 from bot.services.core import geo
 from bot.services.leads import ownership, pool
+from bot.services.leads.ownership import run
 from bot.services.manager import scope
 from bot.services.visits.customer_location import NearbyAsked, ask_position
 from bot.services.visits.evidence import previous_fix
@@ -97,7 +110,9 @@ def around(uow: UnitOfWork, user_id: int, latitude: float, longitude: float, rad
     params = {"south": south, "north": north, "west": west, "east": east, "lat0": latitude, "lon0": longitude,
               "lon_scale": math.cos(math.radians(latitude)), "reach": (radius_m / degree_m) ** 2,
               "user_id": user_id, "listed": MAX_LISTED}
-    rows = uow.session.execute(_statement(visible), params).all()
+    params.update(scope_user=visible.user_id, scope_unit=visible.unit_id, scope_path=visible.unit_path,
+                  scope_today=visible.today)
+    rows = run(uow, _statement(visible.kind), params).all()
     places = sorted((NearbyPlace(kind, record_id, name, geo.distance_m(latitude, longitude, lat, lon), pool_name)
                      for kind, record_id, name, lat, lon, pool_name, _total in rows),
                     key=lambda place: (place.distance_m, place.kind, place.id))
@@ -119,7 +134,12 @@ def _in_box(latitude, longitude):
             & longitude.between(bindparam("west", type_=Float), bindparam("east", type_=Float)))
 
 
-def _statement(visible: scope.Scope) -> Select:
+@cache
+def _statement(scope_kind: str) -> Select:
+    """Built once per kind of data scope, the caller's scope as bound parameters: building and
+    cache-keying a statement this size costs more than running it."""
+    visible = scope.Scope(bindparam("scope_user", type_=Integer), scope_kind, bindparam("scope_unit", type_=Integer),
+                          bindparam("scope_path", type_=String), bindparam("scope_today", type_=Date))
     reach = bindparam("reach", type_=Float)
     customer_distance = _flat_distance(Customer.latitude, Customer.longitude)
     customers = select(
