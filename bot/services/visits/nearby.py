@@ -25,7 +25,7 @@ from sqlalchemy import (
     String,
     bindparam,
     func,
-    literal,
+    null,
     select,
     union_all,
 )
@@ -122,8 +122,9 @@ def around(uow: UnitOfWork, user_id: int, latitude: float, longitude: float, rad
 
 
 def _flat_distance(latitude, longitude):
-    """Squared distance in degrees of latitude on a flat map around the point: orders like the true
-    distance to well under a metre over /nearby's radii, with no trigonometry in SQL."""
+    """Squared distance in degrees of latitude on a flat map around the point, with no trigonometry in
+    SQL: within 0.3 % of the true distance over the largest radius (50 km), so the circle's edge and
+    the choice of the nearest MAX_LISTED may differ by that much; the distances shown are exact."""
     east = (longitude - bindparam("lon0", type_=Float)) * bindparam("lon_scale", type_=Float)
     north = latitude - bindparam("lat0", type_=Float)
     return east * east + north * north
@@ -138,26 +139,30 @@ def _in_box(latitude, longitude):
 def _statement(scope_kind: str) -> Select:
     """Built once per kind of data scope, the caller's scope as bound parameters: building and
     cache-keying a statement this size costs more than running it."""
-    visible = scope.Scope(bindparam("scope_user", type_=Integer), scope_kind, bindparam("scope_unit", type_=Integer),
-                          bindparam("scope_path", type_=String), bindparam("scope_today", type_=Date))
+    # The scope's values as parameters (filled in by `around`): scope.owned_filter only compares them.
+    visible = scope.Scope(bindparam("scope_user", type_=Integer), scope_kind,  # type: ignore[arg-type]
+                          bindparam("scope_unit", type_=Integer), bindparam("scope_path", type_=String),  # type: ignore[arg-type]
+                          bindparam("scope_today", type_=Date))  # type: ignore[arg-type]
     reach = bindparam("reach", type_=Float)
     customer_distance = _flat_distance(Customer.latitude, Customer.longitude)
     customers = select(
-        literal("customer").label("kind"), Customer.id, Customer.name.label("name"), Customer.latitude,
-        Customer.longitude, literal(None).label("pool"), customer_distance.label("d2"),
+        ownership.constant("customer").label("kind"), Customer.id, Customer.name.label("name"), Customer.latitude,
+        Customer.longitude, null().label("pool"), customer_distance.label("d2"),
     ).where(
-        # db.models.customer.CUSTOMERS_PLACED, with the status a literal, so that a generic plan matches the index
-        Customer.status == ownership.constant("active"), Customer.latitude.is_not(None), _in_box(Customer.latitude, Customer.longitude), customer_distance <= reach,
+        # db.models.customer.CUSTOMERS_PLACED, the status a literal so that a generic plan matches the index
+        Customer.status == ownership.constant("active"), Customer.latitude.is_not(None),
+        _in_box(Customer.latitude, Customer.longitude), customer_distance <= reach,
         scope.owned_filter(visible, Customer.owner_id, "customer", Customer.id),
     )
     lead_distance = _flat_distance(Lead.latitude, Lead.longitude)
     leads = select(
-        literal("lead").label("kind"), Lead.id, Lead.company.label("name"), Lead.latitude, Lead.longitude,
+        ownership.constant("lead").label("kind"), Lead.id, Lead.company.label("name"), Lead.latitude, Lead.longitude,
         Pool.name.label("pool"), lead_distance.label("d2"),
     ).join(Pool, Pool.id == Lead.pool_id).where(
-        # db.models.lead.LEADS_PLACED, as above
-        Lead.status == ownership.constant(LeadStatus.UNASSIGNED.value), Lead.latitude.is_not(None), _in_box(Lead.latitude, Lead.longitude), lead_distance <= reach,
-        pool.sees_pool(bindparam("user_id", type_=Integer)),
+        # db.models.lead.LEADS_PLACED, as above; the pools he belongs to (an admin: every active pool)
+        Lead.status == ownership.constant(LeadStatus.UNASSIGNED.value), Lead.latitude.is_not(None),
+        _in_box(Lead.latitude, Lead.longitude), lead_distance <= reach,
+        pool.sees_pool(ownership.USER_ID),
     )
     both = union_all(customers, leads).subquery("around")
     return (select(both.c.kind, both.c.id, both.c.name, both.c.latitude, both.c.longitude, both.c.pool,
