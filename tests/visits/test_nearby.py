@@ -124,6 +124,16 @@ def test_without_a_recent_position_it_asks_and_the_next_location_answers_nearest
     assert "Where are you?" in say(li, "/nearby")  # a position that answered /nearby is pinned nowhere
 
 
+def test_the_newest_ask_wins_and_share_location_asks_again_for_it(li, db, town):
+    say(li, f"/setloc c{town['north']}")
+    say(li, "/nearby 5km")
+    assert "Where are you?" in say(li, "/share_location") and "within 5 km" in say(li, "/share_location")
+    assert "Near you, within 5 km" in say(li, f"/location {SQUARE_LAT} {SQUARE_LON} 10")
+    assert requests(db) == [(town["north"], None, "replaced"), (None, 5000, "done")]
+    with db.uow() as uow:  # the /setloc it replaced moved nothing
+        assert uow.session.get(Customer, town["north"]).latitude == SQUARE_LAT + 0.0045
+
+
 def test_a_wider_radius_reaches_farther(li, db, town):
     say(li, "/nearby 12km")
     wide = say(li, f"/location {SQUARE_LAT} {SQUARE_LON} 10")
