@@ -14,13 +14,9 @@ from bot.services.visits.nearby import Nearby
 @command("nearby", params=[Param("radius", kind="text", optional=True)], aliases=("附近",), group="2-visits")
 def nearby(ctx: Context, radius: str | None) -> Reply:
     found = nearby_service.nearby(ctx.uow, ctx.user_id, radius, ctx.now)
-    if isinstance(found, NearbyAsked):
-        return asking(ctx, found)
+    if isinstance(found, NearbyAsked):  # no position of the last 15 minutes: the next one answers
+        return ask_location(ctx, "visits/nearby_waiting", None, asked=found)
     return listed(ctx, found)
-
-
-def asking(ctx: Context, asked: NearbyAsked) -> Reply:
-    return ask_location(ctx, "visits/nearby_waiting", None, asked=asked)
 
 
 def listed(ctx: Context, found: Nearby) -> Reply:

@@ -1,7 +1,8 @@
 """Where a shared position goes, and the one place it lands: a live location's trail, a visit or
 check-in waiting for its location (pinned after bot.services.visits.location_checks judged it), a
 customer whose owner asked to set its location (customer_location), a /nearby waiting for where the
-rep is (nearby: answered, nothing pinned), or a no-signal visit inside its window. One statement (`lookup`) reads everything the position needs and locks the rep.
+rep is (nearby: answered, nothing pinned), or a no-signal visit inside its window. One statement
+(`lookup`) reads everything the position needs and locks the rep.
 """
 from dataclasses import dataclass, field
 from datetime import datetime
