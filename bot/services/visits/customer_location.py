@@ -1,9 +1,9 @@
 """A customer's location set by its owner or a manager: `/setloc CUSTOMER`, then the next location he
 shares (within SETLOC_LIFETIME) becomes the customer's. `/nearby` without a recent fix waits for the
 next position the same way (ask_position, a request with no customer).
-bot.services.visits.shared_location hands it the position. The position is judged like a visit's (but for the geofence): one that passes makes the
-place trusted (source `owner` or `manager`); a flagged one gives a tentative place, and never
-replaces a trusted one (bot.services.visits.places)."""
+bot.services.visits.shared_location hands it the position. The position is judged like a visit's
+(but for the geofence): one that passes makes the place trusted (source `owner` or `manager`); a
+flagged one gives a tentative place, and never replaces a trusted one (bot.services.visits.places)."""
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
