@@ -24,7 +24,7 @@ from bot.handlers.leads import customers, leads, pool, pool_admin
 from bot.handlers.manager import manager
 from bot.handlers.registry import CommandTable
 from bot.handlers.reminders import reminders as reminder_handlers
-from bot.handlers.visits import attendance, location, photos, review, units, visits
+from bot.handlers.visits import attendance, location, nearby, photos, review, units, visits
 from bot.i18n import DEFAULT_PREFIX
 from bot.jobs import customers as customer_jobs
 from bot.jobs import heartbeat, leaderboards, reports
@@ -45,7 +45,7 @@ from db.session import Database
 
 HANDLER_MODULES = (
     identity_handlers,
-    visits, location, photos, attendance, review, units,
+    visits, location, nearby, photos, attendance, review, units,
     leads, pool, pool_admin, customers,
     deals, rank, targets, nudges, channels,
     manager,

@@ -3,8 +3,8 @@
 A rendered template becomes a Reply by two plain-text conventions, so templates stay readable:
 a first line starting with "# " is the title, and a line "label :: value" is a field.
 
-Numbers, money, dates and plural words go through babel's filters (money, number, percent, date,
-datetime, time, when, plural), in the language of the template: one under templates/zh/ speaks Chinese.
+Numbers, money, distances, dates and plural words go through babel's filters (money, number, percent,
+distance, date, datetime, time, when, plural), in the language of the template: one under templates/zh/ speaks Chinese.
 """
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -15,6 +15,7 @@ from pathlib import Path
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, format_decimal, format_percent
+from babel.units import format_unit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
@@ -48,7 +49,7 @@ def environment() -> Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(money=_money, number=_number, percent=_percent, date=_date, datetime=_datetime, time=_time,
-                       plural=_plural, when=_when)
+                       plural=_plural, when=_when, distance=_distance)
     return env
 
 
@@ -107,6 +108,19 @@ def _money(context: Context, value: object, currency: str | None = None) -> str:
 @pass_context
 def _number(context: Context, value: object, digits: int = 0) -> str:
     return format_number(value, _template_locale(context), digits)
+
+
+def format_distance(metres: float, locale: str) -> str:
+    """Metres under a kilometre ("350 m", "350米"), else kilometres with one decimal ("1.2 km", "1.2公里")."""
+    if round(metres) < 1000:
+        return format_unit(round(metres), "length-meter", length="short", locale=babel_locale(locale))
+    return format_unit(metres / 1000, "length-kilometer", length="short", format="#,##0.#",
+                       locale=babel_locale(locale))
+
+
+@pass_context
+def _distance(context: Context, metres: float) -> str:
+    return format_distance(metres, _template_locale(context))
 
 
 @pass_context

@@ -33,12 +33,19 @@ class LeadStatus(StrEnum):
 OPEN_LEAD_STATUSES = (LeadStatus.PENDING, LeadStatus.FOLLOWING, LeadStatus.INVALID)
 
 
+# Unassigned leads with a place: the pool leads /nearby looks among (a literal predicate, as on customers).
+LEADS_PLACED = "status = 'unassigned' AND latitude IS NOT NULL"
+
+
 class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (
         # The /pool page: newest unassigned leads of a pool.
         Index("ix_leads_pool_page", "pool_id", "status", "created_at"),
         Index("ix_leads_owner_status", "owner_id", "status"),
+        # /nearby's bounding box over the pool (bot.services.visits.nearby), as on customers.
+        Index("ix_leads_unassigned_coordinates", "latitude", "longitude",
+              postgresql_where=text(LEADS_PLACED), sqlite_where=text(LEADS_PLACED)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

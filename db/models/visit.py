@@ -151,14 +151,17 @@ class UsedCheckinLink(Base):
 
 
 class CustomerLocationRequest(Base):
-    """`/setloc CUSTOMER`: the next location the user shares becomes the customer's location."""
+    """A position asked for: `/setloc CUSTOMER` (the next location the user shares becomes the
+    customer's location) or, with no customer, `/nearby` without a recent fix (the next location
+    answers it, within `radius_m`)."""
 
     __tablename__ = "customer_location_requests"
     __table_args__ = (Index("ix_customer_location_requests_user", "user_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    radius_m: Mapped[int | None] = mapped_column(Integer)  # /nearby's radius (no customer)
     status: Mapped[str] = mapped_column(String(12), default="waiting")  # waiting | done | replaced
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

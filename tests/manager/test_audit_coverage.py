@@ -135,7 +135,7 @@ WRITERS: dict[str, Scenario] = {
 # Commands that only read: each must write no business record at all.
 READ_ONLY: dict[str, tuple[str, ...]] = {
     "whoami": ("/as li", "/whoami"), "help": ("/help",), "visits": ("/visits",),
-    "share_location": ("/as li", "/share_location"), "leads": ("/leads",), "lead": ("/lead 1",), "pool": ("/pool",),
+    "share_location": ("/as li", "/share_location"), "nearby": ("/as li", "/nearby", "/location 31.23 121.47"), "leads": ("/leads",), "lead": ("/lead 1",), "pool": ("/pool",),
     "customers": ("/customers",), "deals": ("/deals",), "deal": ("/deal 1",), "rank": ("/rank",), "team": ("/team",),
     "report": ("/report",), "audit": ("/audit lead 1",), "export": ("/export leads --format csv",),
     "customer": ("/customer 1",), "review": ("/as mei", "/review"), "pool admin": ("/as admin", "/pool admin"),

@@ -87,6 +87,7 @@ SCENARIOS: dict[str, list[str]] = {
     "pool": ["", "Zyxwv", "Plmok"],
     "pool admin": [""],
     "rank": ["", "{unit}", "--team"],
+    "nearby": ["", "50km"],  # without a fix it asks; tests/visits/test_nearby.py lists around a colleague's records
     "release": ["{lead}"],
     "remind": ["", "cancel {reminder}", "pick {reminder} 1"],
     "report": ["week", "month {unit}"],

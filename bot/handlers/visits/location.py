@@ -3,11 +3,12 @@ from bot.context import Context
 from bot.errors import UsageError
 from bot.handlers.args import Param
 from bot.handlers.registry import LOCATION_COMMAND, command
-from bot.handlers.visits import visits
+from bot.handlers.visits import nearby, visits
 from bot.messages import TYPED, Reply
 from bot.services.visits import shared_location
 from bot.services.visits.customer_location import CustomerLocated
 from bot.services.visits.location_checks import Fix
+from bot.services.visits.nearby import Nearby
 from bot.services.visits.refusals import Refused
 
 
@@ -33,6 +34,8 @@ def location(ctx: Context, coordinates: str | None) -> list[Reply]:
     if isinstance(result, shared_location.LiveUpdate):
         # Live updates arrive every few seconds: answer only when they change the verdict.
         return [ctx.reply("visits/live_changed", update=result)] if result.changed else []
+    if isinstance(result, Nearby):
+        return [nearby.listed(ctx, result)]
     if isinstance(result, CustomerLocated):
         return [ctx.reply("visits/customer_located", located=result)]
     template = "visits/pinned" if result.kind == "visit" else "attendance/pinned"

@@ -72,11 +72,13 @@ def setloc(ctx: Context, customer: str) -> Reply:
 
 @command(SHARE_LOCATION_COMMAND, hidden=True)
 def share_location(ctx: Context) -> Reply:
-    """Ask again for the location a visit, check-in or /setloc waits for (a group sends the rep here);
+    """Ask again for the location a visit, check-in, /setloc or /nearby waits for (a group sends the rep here);
     the newest of them, as in bot.services.visits.shared_location.receive_location."""
     waiting = visits.waiting_for_location(ctx.uow, ctx.user_id)
     setloc_ = customer_location.pending_request(ctx.uow, ctx.user_id, ctx.now)
     if setloc_ is not None and (waiting is None or setloc_[1] > waiting.created_at):
+        if isinstance(setloc_[0], customer_location.NearbyAsked):
+            return ask_location(ctx, "visits/nearby_waiting", None, asked=setloc_[0])
         return ask_location(ctx, "visits/setloc_waiting", None, requested=setloc_[0])
     if waiting is None:
         return ctx.reply("errors/no_location_expected")

@@ -29,6 +29,15 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
+def box(latitude: float, longitude: float, metres: float) -> tuple[float, float, float, float]:
+    """(south, north, west, east) of a box holding every point within `metres` of a point: what an
+    index on (latitude, longitude) is asked for before the exact distance. Near the poles the
+    longitudes span is capped (cos floored at 0.01); a box across the 180th meridian is not split."""
+    dlat = math.degrees(metres / EARTH_RADIUS_M)
+    dlon = dlat / max(math.cos(math.radians(latitude)), 0.01)
+    return latitude - dlat, latitude + dlat, longitude - dlon, longitude + dlon
+
+
 def speed_kmh(distance: float, start: datetime, end: datetime) -> float:
     """Implied speed between two fixes; infinite when a distance was covered in no time."""
     hours = abs((end - start).total_seconds()) / 3600

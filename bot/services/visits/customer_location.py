@@ -1,8 +1,9 @@
 """A customer's location set by its owner or a manager: `/setloc CUSTOMER`, then the next location he
-shares (within SETLOC_LIFETIME) becomes the customer's. bot.services.visits.shared_location hands it
-the position. The position is judged like a visit's (but for the geofence): one that passes makes the
-place trusted (source `owner` or `manager`); a flagged one gives a tentative place, and never
-replaces a trusted one (bot.services.visits.places)."""
+shares (within SETLOC_LIFETIME) becomes the customer's. `/nearby` without a recent fix waits for the
+next position the same way (ask_position, a request with no customer).
+bot.services.visits.shared_location hands it the position. The position is judged like a visit's
+(but for the geofence): one that passes makes the place trusted (source `owner` or `manager`); a
+flagged one gives a tentative place, and never replaces a trusted one (bot.services.visits.places)."""
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,11 +52,24 @@ def waiting_request_query(user_id, now) -> Select:
     ).order_by(CustomerLocationRequest.created_at.desc(), CustomerLocationRequest.id.desc()).limit(1)
 
 
-def pending_request(uow: UnitOfWork, user_id: int, now: datetime) -> tuple[SetlocRequested, datetime] | None:
-    """The owner's /setloc still waiting, and when he asked (the newer of it and a waiting visit wins)."""
+@dataclass(frozen=True)
+class NearbyAsked:
+    """`/nearby` with no recent fix: the next position he shares answers it (bot.services.visits.nearby)."""
+
+    radius_m: int
+    expires_at: datetime
+
+
+def pending_request(uow: UnitOfWork, user_id: int, now: datetime
+                    ) -> tuple[SetlocRequested | NearbyAsked, datetime] | None:
+    """The owner's /setloc or /nearby still waiting, and when he asked (the newer of it and a waiting
+    visit wins)."""
     request = uow.session.scalar(waiting_request_query(user_id, now))
     if request is None:
         return None
+    if request.customer_id is None:
+        assert request.radius_m is not None
+        return NearbyAsked(request.radius_m, request.expires_at), request.created_at
     customer = uow.session.get(Customer, request.customer_id)
     assert customer is not None
     return SetlocRequested(customer.id, customer.name, request.expires_at), request.created_at
@@ -69,15 +83,22 @@ def request_customer_location(uow: UnitOfWork, user_id: int, customer_text: str,
     customer = uow.session.get(Customer, target.id)
     assert customer is not None
     scope.require(uow, visible, "customer", customer.id, customer.owner_id, write=True)
+    request = ask_position(uow, user_id, now, SETLOC_LIFETIME, customer_id=customer.id)
+    return SetlocRequested(customer.id, customer.name, request.expires_at)
+
+
+def ask_position(uow: UnitOfWork, user_id: int, now: datetime, lifetime: timedelta, customer_id: int | None = None,
+                 radius_m: int | None = None) -> CustomerLocationRequest:
+    """The next position the user shares answers this request (a /setloc, or a /nearby with no
+    customer), not any he asked for before."""
     for old in uow.session.scalars(select(CustomerLocationRequest).where(
             CustomerLocationRequest.user_id == user_id, CustomerLocationRequest.status == "waiting")):
         old.status = "replaced"
-    request = CustomerLocationRequest(
-        user_id=user_id, customer_id=customer.id, status="waiting", created_at=now, expires_at=now + SETLOC_LIFETIME
-    )
+    request = CustomerLocationRequest(user_id=user_id, customer_id=customer_id, radius_m=radius_m, status="waiting",
+                                      created_at=now, expires_at=now + lifetime)
     uow.session.add(request)
     uow.session.flush()
-    return SetlocRequested(customer.id, customer.name, request.expires_at)
+    return request
 
 
 def set_customer_location(uow: UnitOfWork, request: CustomerLocationRequest, fix: Fix, now: datetime,

@@ -9,16 +9,15 @@ Every read is bounded: the last few fixes by ix_visits_user_taken; earlier posit
 box around this one (ix_visits_coordinates) and replay_days back; earlier trails within the same box,
 by the rep's trail points (ix_visit_trail_message leads with user_id).
 """
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import JSON, ColumnElement, Float, Subquery, bindparam, select
+from sqlalchemy import JSON, ColumnElement, Float, Select, Subquery, bindparam, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from bot.services.core import geo
-from bot.services.visits.location_checks import Fix, Thresholds
+from bot.services.visits.location_checks import Fix, PreviousFix, Thresholds
 from bot.services.visits.spoof_checks import EarlierFix, TrailPoint
 from db.models import Visit, VisitTrailPoint
 from db.session import UnitOfWork
@@ -87,11 +86,16 @@ def _days_before_sqlite(element: days_before, compiler, **kw) -> str:  # noqa: A
     return f"datetime({moment}, '-' || ({days}) || ' days')"
 
 
-def _box(latitude: float, longitude: float, metres: float) -> tuple[float, float, float, float]:
-    """(south, north, west, east) around a point."""
-    dlat = math.degrees(metres / geo.EARTH_RADIUS_M)
-    dlon = dlat / max(math.cos(math.radians(latitude)), 0.01)
-    return latitude - dlat, latitude + dlat, longitude - dlon, longitude + dlon
+def previous_fix_query(user_id, before) -> Select:
+    """The rep's last position before `before`: an index-only scan of ix_visits_user_taken_cover."""
+    return (select(Visit.latitude, Visit.longitude, Visit.taken_at)
+            .where(Visit.user_id == user_id, Visit.taken_at < before, Visit.latitude.is_not(None))
+            .order_by(Visit.taken_at.desc()).limit(1))
+
+
+def previous_fix(uow: UnitOfWork, user_id: int, before: datetime) -> PreviousFix | None:
+    row = uow.session.execute(previous_fix_query(user_id, before)).first()
+    return PreviousFix(row.latitude, row.longitude, row.taken_at) if row else None
 
 
 def accuracies_table(user_id: ColumnElement, before: ColumnElement) -> Subquery:
@@ -120,7 +124,7 @@ _NEAR = ("near_south", "near_north", "near_west", "near_east")
 
 def near_params(fix: Fix) -> dict[str, float]:
     """nearby_table's box: NEAR_M around the fix."""
-    return dict(zip(_NEAR, _box(fix.latitude, fix.longitude, NEAR_M), strict=True))
+    return dict(zip(_NEAR, geo.box(fix.latitude, fix.longitude, NEAR_M), strict=True))
 
 
 def _utc(text: str) -> datetime:
@@ -155,8 +159,8 @@ def earlier_trails(uow: UnitOfWork, user_id: int, visit_id: int, trail: tuple[Tr
     its updates: a replay may begin after a fresh first update), replay_days back, each whole and in order."""
     if not trail:
         return ()
-    south, _, west, _ = _box(min(p.latitude for p in trail), min(p.longitude for p in trail), NEAR_M)
-    _, north, _, east = _box(max(p.latitude for p in trail), max(p.longitude for p in trail), NEAR_M)
+    south, _, west, _ = geo.box(min(p.latitude for p in trail), min(p.longitude for p in trail), NEAR_M)
+    _, north, _, east = geo.box(max(p.latitude for p in trail), max(p.longitude for p in trail), NEAR_M)
     near = (select(VisitTrailPoint.visit_id).where(
         VisitTrailPoint.user_id == user_id, VisitTrailPoint.visit_id != visit_id,
         VisitTrailPoint.taken_at >= trail[-1].taken_at - timedelta(days=limits.replay_days),

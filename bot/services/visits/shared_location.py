@@ -1,7 +1,8 @@
 """Where a shared position goes, and the one place it lands: a live location's trail, a visit or
 check-in waiting for its location (pinned after bot.services.visits.location_checks judged it), a
-customer whose owner asked to set its location (customer_location), or a no-signal visit inside its
-window. One statement (`lookup`) reads everything the position needs and locks the rep.
+customer whose owner asked to set its location (customer_location), a /nearby waiting for where the
+rep is (nearby: answered, nothing pinned), or a no-signal visit inside its window. One statement
+(`lookup`) reads everything the position needs and locks the rep.
 """
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from bot.errors import UserError
 from bot.services.core import geo
-from bot.services.visits import dwell, evidence, places, refusals
+from bot.services.visits import dwell, evidence, nearby, places, refusals
 from bot.services.visits import location_checks as checks
 from bot.services.visits import spoof_checks as spoof
 from bot.services.visits.customer_location import (
@@ -21,6 +22,7 @@ from bot.services.visits.customer_location import (
     waiting_request_query,
 )
 from bot.services.visits.location_checks import Fix, PreviousFix, Reason, Thresholds
+from bot.services.visits.nearby import Nearby
 from bot.services.visits.places import PlaceNews
 from bot.services.visits.refusals import Refused
 from bot.services.visits.thresholds import as_thresholds, unit_settings_query
@@ -87,9 +89,10 @@ class Surroundings:
 
 def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_private: bool = True,
                      message_id: str | None = None, edited: bool = False
-                     ) -> Pinned | LiveUpdate | CustomerLocated | Refused | None:
+                     ) -> Pinned | LiveUpdate | CustomerLocated | Nearby | Refused | None:
     """Route a shared position to whatever waits for it: a live trail, a visit or check-in waiting
-    for its location, a customer whose owner asked to set it, or a no-signal visit inside its window.
+    for its location, a customer whose owner asked to set it, a /nearby, or a no-signal visit inside
+    its window.
     None: an update of a live location that nothing follows (it arrives every few seconds: stay quiet).
     Refused: a forwarded or future-dated position, kept on the visit it was meant for (refusals)."""
     if not is_private:
@@ -102,8 +105,12 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
     request, waiting = around.setloc, around.waiting
     # A live location's update comes on its own, wherever the owner is: it never answers /setloc.
     if request is not None and not edited and (waiting is None or request.created_at > waiting.created_at):
-        if rejection is not None:  # meant for the customer's place: nothing of a visit to keep
+        if rejection is not None:  # meant for the customer's place or /nearby: nothing of a visit to keep
             return refusals.refuse(uow, around.user, None, rejection, now)
+        if request.customer_id is None:  # /nearby asked for it
+            request.status, request.done_at = "done", now
+            assert request.radius_m is not None
+            return nearby.around(uow, user_id, fix.latitude, fix.longitude, request.radius_m, fix.taken_at)
         return set_customer_location(uow, request, fix, now, around.user, around.limits, around.previous,
                                      around.history.earlier_fixes())
     if waiting is None:
@@ -157,18 +164,6 @@ def _live_trail_visit_id(user_id, message_id) -> Select:
             .order_by(VisitTrailPoint.id.desc()).limit(1))
 
 
-def previous_fix_query(user_id, before) -> Select:
-    """The rep's last position before `before`: an index-only scan of ix_visits_user_taken_cover."""
-    return (select(Visit.latitude, Visit.longitude, Visit.taken_at)
-            .where(Visit.user_id == user_id, Visit.taken_at < before, Visit.latitude.is_not(None))
-            .order_by(Visit.taken_at.desc()).limit(1))
-
-
-def previous_fix(uow: UnitOfWork, user_id: int, before: datetime) -> PreviousFix | None:
-    row = uow.session.execute(previous_fix_query(user_id, before)).first()
-    return PreviousFix(row.latitude, row.longitude, row.taken_at) if row else None
-
-
 @cache
 def _lookup_template(by_visit_id: bool, by_message: bool) -> Select:
     """Built once per process (bound parameters only): building and cache-keying an expression this
@@ -187,7 +182,7 @@ def _lookup_template(by_visit_id: bool, by_message: bool) -> Select:
     settings = unit_settings_query(bindparam("unit_id")).cte("unit_settings")
     unit_settings = aliased(VisitSettings, settings, name="unit_settings")
     taken_at = bindparam("taken_at", type_=Visit.taken_at.type)
-    previous = previous_fix_query(user_id, taken_at).subquery("previous")
+    previous = evidence.previous_fix_query(user_id, taken_at).subquery("previous")
     recent = evidence.accuracies_table(user_id, taken_at)
     replay_days = func.coalesce(select(settings.c.replay_days).scalar_subquery(), DEFAULT_REPLAY_DAYS)
     nearby = evidence.nearby_table(user_id, taken_at, replay_days)
