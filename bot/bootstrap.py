@@ -26,6 +26,7 @@ from bot.handlers.registry import CommandTable
 from bot.handlers.reminders import reminders as reminder_handlers
 from bot.handlers.visits import attendance, location, photos, review, units, visits
 from bot.i18n import DEFAULT_PREFIX
+from bot.jobs import care as care_jobs
 from bot.jobs import heartbeat, leaderboards, reports
 from bot.jobs import nudges as nudge_jobs
 from bot.jobs import pool as pool_jobs
@@ -50,7 +51,7 @@ HANDLER_MODULES = (
     manager,
     reminder_handlers,
 )
-JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports, reminder_jobs)
+JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports, reminder_jobs, care_jobs)
 
 
 def command_table() -> CommandTable:

@@ -1,11 +1,11 @@
-"""Customers: /customers and /customer <id> [setloc|reanchor]."""
+"""Customers: /customers and /customer <id> [setloc|reanchor|contact NAME --birthday MM-DD --language zh]."""
 from bot.context import Context
 from bot.errors import UsageError
 from bot.handlers import paging
-from bot.handlers.args import Param
+from bot.handlers.args import Flag, Param
 from bot.handlers.registry import command
 from bot.messages import Reply
-from bot.services.leads import conversion
+from bot.services.leads import contacts, conversion
 from bot.services.visits import reanchoring
 
 GROUP = "3-leads"
@@ -18,9 +18,17 @@ def list_(ctx: Context, page: int | None) -> Reply:
     return paging.add_buttons(ctx, reply, "customers", result.page)
 
 
-@command("customer", params=[Param("customer"), Param("action", "choice", optional=True, choices=("setloc", "reanchor"))],
-         group=GROUP)
-def show(ctx: Context, customer: str, action: str | None) -> Reply:
+@command("customer", params=[Param("customer"), Param("action", "choice", optional=True,
+                                                       choices=("setloc", "reanchor", "contact")),
+                              Param("name", "text", optional=True)],
+         flags=[Flag("birthday", "word"), Flag("language", "word")], group=GROUP)
+def show(ctx: Context, customer: str, action: str | None, name: str | None, birthday: str | None,
+         language: str | None) -> Reply:
+    if action == "contact":
+        done = contacts.set_contact(ctx.uow, ctx.user_id, customer, name, birthday, language, ctx.now)
+        return ctx.reply("customers/contact_set", done=done)
+    if name or birthday or language:
+        raise UsageError("customer")
     if action == "setloc":
         setloc = ctx.commands.lookup("setloc")
         if setloc is None:

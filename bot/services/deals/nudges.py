@@ -51,7 +51,7 @@ def _local(now: datetime, zone_name: str) -> datetime:
     return now.astimezone(ZoneInfo(zone_name))
 
 
-def _log(uow: UnitOfWork, user_id: int, day: date, kind: str, detail: dict, now: datetime) -> bool:
+def log_once(uow: UnitOfWork, user_id: int, day: date, kind: str, detail: dict, now: datetime) -> bool:
     """Record the nudge; False when this user already had it (another process, an earlier run)."""
     if uow.session.scalar(select(NudgeLog.id).where(NudgeLog.user_id == user_id, NudgeLog.day == day,
                                                     NudgeLog.kind == kind)):
@@ -91,12 +91,12 @@ def _nudge_rep(uow: UnitOfWork, rep: User, local: datetime, now: datetime) -> in
         select(Visit.id).where(Visit.user_id == rep.id, Visit.counts.is_(True), Visit.kind == "visit",
                                Visit.started_at >= start, Visit.started_at < end).limit(1)
     )
-    if visited is None and _log(uow, rep.id, today, "no_visit", {}, now):
+    if visited is None and log_once(uow, rep.id, today, "no_visit", {}, now):
         outbox.queue_direct(uow, rep.id, "nudges/no_visit", {"name": rep.name}, dedupe_key=f"nudge:{rep.id}:{today}:v")
         sent += 1
     behind = _behind(uow, rep, today, zone)
     week = today - timedelta(days=today.weekday())  # at most one pace nudge a week
-    if behind and _log(uow, rep.id, week, "behind_pace", behind, now):
+    if behind and log_once(uow, rep.id, week, "behind_pace", behind, now):
         outbox.queue_direct(uow, rep.id, "nudges/behind_pace", {"name": rep.name, **behind},
                              dedupe_key=f"nudge:{rep.id}:{week}:p")
         sent += 1
@@ -146,7 +146,7 @@ def _send_digests(uow: UnitOfWork, now: datetime, holidays: set[date]) -> int:
         due = DEFAULT_VISIT_BY_MINUTE + DIGEST_DELAY_MINUTES
         if not periods.is_working_day(local.date(), holidays) or local.hour * 60 + local.minute < due:
             continue
-        if not _log(uow, manager.id, local.date(), "digest", {}, now):
+        if not log_once(uow, manager.id, local.date(), "digest", {}, now):
             continue
         lines = digest_lines(uow, manager.id, local.date())
         if lines:
