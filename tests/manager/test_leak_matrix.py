@@ -62,7 +62,7 @@ SCENARIOS: dict[str, list[str]] = {
     "checkout": [""],
     "claim": ["{lead}", "{pool_lead}"],
     "convert": ["{lead}", "{pool_lead}"],
-    "customer": ["{customer}", "{customer} setloc"],
+    "customer": ["{customer}", "{customer} setloc", "{customer} contact Qwerty Contactname --birthday 03-15"],
     "customers": [""],
     "deal": ["{deal}"],
     "deals": ["", "intent"],

@@ -127,7 +127,9 @@ async def test_the_brief_shows_last_visit_open_deal_unpaid_and_a_near_birthday_i
     await chat.say("/paid 2 10000")
     added = await chat.say(f"/customer {tea} contact 王丽 --birthday 12-05 --language zh")
     assert "已添加联系人" in added and "12-05" in added
-    await chat.say(f"/customer {tea} contact Bob Lee --birthday 2027-01-01")
+    await chat.say(f"/customer {tea} contact Bob Lee --birthday 01-01")
+    shown = await chat.say(f"/customer {tea}")
+    assert "王丽 · 生日 12-05 · 中文" in shown and "Bob Lee · 生日 01-01" in shown
 
     chat.clock.at("2026-12-02 10:00")
     zh = brief_lines(await chat.say(f"/visit c{tea}"))

@@ -132,7 +132,7 @@ class CustomerDetail:
     region: str | None
     address: str | None
     located: bool
-    contacts: list[tuple[str, str | None]]
+    contacts: list[tuple[str, str | None, str | None, str | None]]  # name, phone, birthday MM-DD, language
     deals: list[tuple[int, str, str, Decimal, str]]  # id, name, stage, amount, currency
     lead_ids: list[int]
     place_trust: str | None = None  # trusted | tentative (bot.services.visits.places); None: no place
@@ -151,7 +151,8 @@ def customer_detail(uow: UnitOfWork, user_id: int, raw_id: str | int, today) -> 
     if customer is None or customer.status != "active":
         raise scope.not_found("customer", cid)
     scope.require(uow, scope.of(uow, user_id, today), "customer", customer.id, customer.owner_id)
-    contacts = [(c.name, c.phone) for c in uow.session.scalars(
+    contacts = [(c.name, c.phone, f"{c.birth_month:02d}-{c.birth_day:02d}" if c.birth_month else None, c.language)
+                for c in uow.session.scalars(
         select(Contact).where(Contact.customer_id == cid, Contact.status == "active").order_by(Contact.id).limit(10))]
     deals = [(d.id, d.name, d.stage, d.amount, d.currency) for d in uow.session.scalars(
         select(Deal).where(Deal.customer_id == cid).order_by(Deal.id.desc()).limit(10))]
