@@ -25,7 +25,7 @@ def list_(ctx: Context, page: int | None) -> Reply:
 def show(ctx: Context, customer: str, action: str | None, name: str | None, birthday: str | None,
          language: str | None) -> Reply:
     if action == "contact":
-        done = contacts.set_contact(ctx.uow, ctx.user_id, customer, name, birthday, language, ctx.now)
+        done = contacts.set_contact(ctx.uow, ctx.user_id, conversion.customer_id(customer), name, birthday, language, ctx.now)
         return ctx.reply("customers/contact_set", done=done)
     if name or birthday or language:
         raise UsageError("customer")

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from bot.services.core import outbox
 from bot.services.deals.nudges import log_once
 from db.models import Contact, Customer, User
-from db.models.nudge import NudgeSettings
+from db.models.nudge import NudgeLog, NudgeSettings
 from db.session import UnitOfWork
 
 CARE_HOUR = 9
@@ -127,13 +127,16 @@ def send_due(uow: UnitOfWork, now: datetime, default_locale: str) -> int:
     """Queue every owner's care reminder due at `now` (from CARE_HOUR local); safe to run often and
     in several processes at once. Returns the reminders queued."""
     switched_off = set(uow.session.scalars(select(NudgeSettings.user_id).where(NudgeSettings.enabled.is_(False))))
+    # Already reminded today (their local day: at most a day from UTC's): not worked out again every run.
+    done = {(user_id, day) for user_id, day in uow.session.execute(
+        select(NudgeLog.user_id, NudgeLog.day).where(NudgeLog.kind == "care", NudgeLog.day >= now.date() - timedelta(days=1)))}
     owners = uow.session.scalars(
         select(User).where(User.active.is_(True), User.id.in_(
             select(Customer.owner_id).where(Customer.status == "active").distinct())).order_by(User.id)).all()
     sent = 0
     for owner in owners:
         local = now.astimezone(ZoneInfo(owner.timezone or "UTC"))
-        if owner.id in switched_off or local.hour < CARE_HOUR:
+        if owner.id in switched_off or local.hour < CARE_HOUR or (owner.id, local.date()) in done:
             continue
         care = care_for(uow, owner.id, local.date() + timedelta(days=1), default_locale)
         if care.empty or not log_once(uow, owner.id, local.date(), "care", {"day": care.day.isoformat()}, now):

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 
 from bot.config import LOCALES
 from bot.errors import UserError
-from bot.services.leads.conversion import customer_id
 from bot.services.leads.lifecycle import MAX_CONTACT_CHARS, clean_optional
 from bot.services.manager import scope
 from db.models import Contact, Customer
@@ -61,16 +60,29 @@ def parse_language(text: str) -> str:
     return language
 
 
+def birthday_text(born: Birthday) -> str:
+    """As it is written back: `03-15`, `1980-03-15`."""
+    day = f"{born.month:02d}-{born.day:02d}"
+    return f"{born.year}-{day}" if born.year else day
+
+
+def keep(contact: Contact, born: Birthday | None, speaks: str | None) -> None:
+    """Give the contact a birthday and a greeting language; None leaves each as it is."""
+    if born is not None:
+        contact.birth_month, contact.birth_day, contact.birth_year = born.month, born.day, born.year
+    if speaks is not None:
+        contact.language = speaks
+
+
 def birthday_of(contact: Contact) -> Birthday | None:
     if contact.birth_month is None or contact.birth_day is None:
         return None
     return Birthday(contact.birth_month, contact.birth_day, contact.birth_year)
 
 
-def set_contact(uow: UnitOfWork, actor_id: int, raw_customer: str | int, name: str | None, birthday: str | None,
+def set_contact(uow: UnitOfWork, actor_id: int, cid: int, name: str | None, birthday: str | None,
                 language: str | None, now: datetime) -> ContactSet:
     """Add or change a contact of a customer the actor may change; out of reach reads like not found."""
-    cid = customer_id(raw_customer)
     name = clean_optional(name, MAX_CONTACT_CHARS, "contact")
     born = parse_birthday(birthday, now.date()) if birthday is not None else None
     speaks = parse_language(language) if language is not None else None
@@ -87,9 +99,6 @@ def set_contact(uow: UnitOfWork, actor_id: int, raw_customer: str | int, name: s
     if contact is None:
         contact = Contact(customer_id=cid, name=name, owner_id=customer.owner_id, created_at=now)
         uow.session.add(contact)
-    if born is not None:
-        contact.birth_month, contact.birth_day, contact.birth_year = born.month, born.day, born.year
-    if speaks is not None:
-        contact.language = speaks
+    keep(contact, born, speaks)
     uow.session.flush()
     return ContactSet(cid, customer.name, contact.id, contact.name, created, birthday_of(contact), contact.language)
