@@ -26,6 +26,7 @@ from bot.handlers.registry import CommandTable
 from bot.handlers.reminders import reminders as reminder_handlers
 from bot.handlers.visits import attendance, location, nearby, photos, review, units, visits
 from bot.i18n import DEFAULT_PREFIX
+from bot.jobs import care as care_jobs
 from bot.jobs import customers as customer_jobs
 from bot.jobs import heartbeat, leaderboards, reports
 from bot.jobs import nudges as nudge_jobs
@@ -52,7 +53,7 @@ HANDLER_MODULES = (
     reminder_handlers,
 )
 JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports, reminder_jobs,
-               customer_jobs)
+               customer_jobs, care_jobs)
 
 
 def command_table() -> CommandTable:

@@ -52,6 +52,10 @@ class Lead(Base):
     company: Mapped[str] = mapped_column(String(300))
     name_key: Mapped[str] = mapped_column(String(300), index=True)
     contact_name: Mapped[str | None] = mapped_column(String(200))
+    # From an import: the contact's birthday (MM-DD or YYYY-MM-DD) and greeting language, given to
+    # the contact conversion makes of him (bot.services.leads.contacts).
+    contact_birthday: Mapped[str | None] = mapped_column(String(10))
+    contact_language: Mapped[str | None] = mapped_column(String(8))
     phone: Mapped[str | None] = mapped_column(String(64))
     phone_key: Mapped[str | None] = mapped_column(String(32), index=True)
     region: Mapped[str | None] = mapped_column(String(100))

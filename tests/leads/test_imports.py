@@ -6,6 +6,7 @@ from bot.cli import main
 from bot.services.leads import imports
 from db.base import utcnow
 from db.models import Lead, LeadEvent
+from tests.conftest import say
 
 CHINESE_CSV = "公司名称,联系人,电话,地区,来源,行业\n" \
               "广州白云电器有限公司,黄伟,020-8888 0001,华南,展会,电器\n" \
@@ -148,3 +149,23 @@ def test_the_cli_refusal_says_which_encodings_to_save_as(demo_pool, tmp_path, mo
     err = capsys.readouterr().err
     assert all(part in err for part in expected) and "leads.csv" in err
     assert lead_count(demo_pool) == 6
+
+
+def test_a_contacts_birthday_and_language_come_in_with_the_lead_and_stay_with_the_contact(console, demo_pool):
+    data = ("公司名称,联系人,生日,语言\n"
+            "Acme Robotics,Wang Li,03-15,en\n"
+            "Beta Trading,Bob,02-30,\n"
+            "Gamma Foods,Cat,1980/7/1,fr\n"
+            "Delta Steel,Dan,1975-12-01,zh\n").encode()
+    report = run_import(demo_pool, data)
+    assert report.created == 2
+    assert [(r.line, r.reason) for r in report.rejected] == [(3, "bad_birthday"), (4, "bad_language")]
+    with demo_pool.uow() as uow:
+        acme = uow.session.scalar(select(Lead).where(Lead.company == "Acme Robotics"))
+        assert (acme.contact_birthday, acme.contact_language) == ("03-15", "en")
+        lead_id = acme.id
+    say(console, "/as sam")
+    say(console, f"/claim {lead_id}")
+    say(console, f"/convert {lead_id} --contact wang li")
+    say(console, "/lang en")
+    assert "wang li · birthday 03-15 · English" in say(console, "/customer 1")

@@ -96,6 +96,8 @@ WRITERS: dict[str, Scenario] = {
                               setup=CONVERTED),
     "customer reanchor": Scenario(("/as mei", "/customer 1 reanchor"), setup=CONVERTED, prepare=_far_visits,
                                   ok=("地点已调整",)),
+    "customer contact": Scenario(("/customer 1 contact Tom --birthday 03-15 --language en",
+                                  "/customer 1 contact Ann --birthday 1980-07-01"), setup=CONVERTED),
     "location": Scenario(("/location 30.001 120.001",), setup=(*CONVERTED, "/visit c1")),
     "checkin": Scenario(("/checkin", "/location 30 120"), setup=("/as li",)),
     "checkout": Scenario(("/checkout", "/location 30 120"), setup=("/as li", "/checkin", "/location 30 120")),
@@ -165,7 +167,7 @@ WRITING_JOBS: dict[str, tuple[tuple[str, ...], Callable[[object], None]]] = {
     "reminders": ((*CLAIMED, "/lang en", "/follow 1 call back tomorrow 10am"), _reminder_due),
     "customers.tiers": ((*CONVERTED, "/win 1", "/paid 1 50"), lambda _db: None),
 }
-QUIET_JOBS = {"scheduler.heartbeat", "visits.digests", "leaderboards", "nudges", "reports.weekly"}
+QUIET_JOBS = {"scheduler.heartbeat", "visits.digests", "leaderboards", "nudges", "reports.weekly", "care"}
 
 
 # --- snapshots -------------------------------------------------------------------------------

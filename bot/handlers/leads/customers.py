@@ -1,12 +1,13 @@
-"""Customers: /customers and /customer <id> [setloc|reanchor|tier LETTER|auto REASON]."""
+"""Customers: /customers and /customer <id> [setloc|reanchor|tier LETTER REASON|tier auto|contact NAME
+--birthday MM-DD --language zh]."""
 from bot.context import Context
 from bot.errors import UsageError
 from bot.handlers import paging
-from bot.handlers.args import Param
+from bot.handlers.args import Flag, Param
 from bot.handlers.registry import command
 from bot.messages import Reply
 from bot.services.customers import cadence, tiers
-from bot.services.leads import conversion
+from bot.services.leads import contacts, conversion
 from bot.services.visits import reanchoring
 
 GROUP = "3-leads"
@@ -20,13 +21,22 @@ def list_(ctx: Context, page: int | None) -> Reply:
 
 
 @command("customer", params=[Param("customer"),
-                             Param("action", "choice", optional=True, choices=("setloc", "reanchor", "tier")),
-                             Param("tier", optional=True), Param("reason", "text", optional=True)],
-         group=GROUP)
-def show(ctx: Context, customer: str, action: str | None, tier: str | None, reason: str | None) -> Reply:
+                             Param("action", "choice", optional=True, choices=("setloc", "reanchor", "tier", "contact")),
+                             Param("detail", "text", optional=True)],
+         flags=[Flag("birthday", "word"), Flag("language", "word")], group=GROUP)
+def show(ctx: Context, customer: str, action: str | None, detail: str | None, birthday: str | None,
+         language: str | None) -> Reply:
+    """`detail` is the tier and its reason after `tier`, the contact's name after `contact`."""
+    if action == "contact":
+        done = contacts.set_contact(ctx.uow, ctx.user_id, conversion.customer_id(customer), detail, birthday, language,
+                                    ctx.now)
+        return ctx.reply("customers/contact_set", done=done)
+    if birthday or language:
+        raise UsageError("customer")
     if action == "tier":
-        return _tier(ctx, customer, tier, reason)
-    if tier is not None:
+        tier, _, reason = (detail or "").partition(" ")
+        return _tier(ctx, customer, tier or None, reason.strip() or None)
+    if detail is not None:
         raise UsageError("customer")
     if action == "setloc":
         setloc = ctx.commands.lookup("setloc")

@@ -10,7 +10,7 @@ from bot.handlers.registry import SHARE_LOCATION_COMMAND, command
 from bot.handlers.reminders.reminders import noted_buttons
 from bot.messages import Reply
 from bot.services.reminders import reminders
-from bot.services.visits import checkin_links, customer_location, visits
+from bot.services.visits import brief, checkin_links, customer_location, visits
 
 END_WORDS = ("end", "结束")
 PERIODS = ("today", "yesterday", "week", "month")
@@ -39,9 +39,11 @@ def visit(ctx: Context, target: str, note: str | None, no_location: str | None) 
         reply = ctx.reply("visits/ended", ended=ended, noted=noted)
         return noted_buttons(ctx, reply, noted) if noted else reply
     started = visits.start_visit(ctx.uow, ctx.user_id, target, note, ctx.now, no_location_reason=no_location)
+    zone = visits.zone_of(visits.active_user(ctx.uow, ctx.user_id))
+    known = brief.visit_brief(ctx.uow, started.target, ctx.now.astimezone(zone).date(), zone, started.visit_id)
     if not started.needs_location:
-        return ctx.reply("visits/started_without_location", started=started)
-    return ask_location(ctx, "visits/started", started.visit_id, started=started)
+        return ctx.reply("visits/started_without_location", started=started, brief=known)
+    return ask_location(ctx, "visits/started", started.visit_id, started=started, brief=known)
 
 
 @command(

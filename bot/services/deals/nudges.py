@@ -54,7 +54,7 @@ def _local(now: datetime, zone_name: str) -> datetime:
     return now.astimezone(ZoneInfo(zone_name))
 
 
-def _log(uow: UnitOfWork, user_id: int, day: date, kind: str, detail: dict, now: datetime) -> bool:
+def log_once(uow: UnitOfWork, user_id: int, day: date, kind: str, detail: dict, now: datetime) -> bool:
     """Record the nudge; False when this user already had it (another process, an earlier run)."""
     if _logged(uow, user_id, day, kind):
         return False
@@ -98,12 +98,12 @@ def _nudge_rep(uow: UnitOfWork, rep: User, local: datetime, now: datetime) -> in
         select(Visit.id).where(Visit.user_id == rep.id, Visit.counts.is_(True), Visit.kind == "visit",
                                Visit.started_at >= start, Visit.started_at < end).limit(1)
     )
-    if visited is None and _log(uow, rep.id, today, "no_visit", {}, now):
+    if visited is None and log_once(uow, rep.id, today, "no_visit", {}, now):
         outbox.queue_direct(uow, rep.id, "nudges/no_visit", {"name": rep.name}, dedupe_key=f"nudge:{rep.id}:{today}:v")
         sent += 1
     behind = _behind(uow, rep, today, zone)
     week = today - timedelta(days=today.weekday())  # at most one pace nudge a week
-    if behind and _log(uow, rep.id, week, "behind_pace", behind, now):
+    if behind and log_once(uow, rep.id, week, "behind_pace", behind, now):
         outbox.queue_direct(uow, rep.id, "nudges/behind_pace", {"name": rep.name, **behind},
                              dedupe_key=f"nudge:{rep.id}:{week}:p")
         sent += 1
@@ -115,7 +115,7 @@ def _nudge_overdue(uow: UnitOfWork, rep: User, today: date, now: datetime) -> in
     if _logged(uow, rep.id, today, "overdue"):  # the runs after the first skip the customers' query
         return 0
     overdue = [due for due in cadence.due_customers(uow, rep.id, today) if due.overdue]
-    if not overdue or not _log(uow, rep.id, today, "overdue", {"count": len(overdue)}, now):
+    if not overdue or not log_once(uow, rep.id, today, "overdue", {"count": len(overdue)}, now):
         return 0
     outbox.queue_direct(uow, rep.id, "nudges/overdue",
                          {"name": rep.name, "customers": overdue[:OVERDUE_LISTED], "count": len(overdue)},
@@ -166,7 +166,7 @@ def _send_digests(uow: UnitOfWork, now: datetime, holidays: set[date]) -> int:
         due = DEFAULT_VISIT_BY_MINUTE + DIGEST_DELAY_MINUTES
         if not periods.is_working_day(local.date(), holidays) or local.hour * 60 + local.minute < due:
             continue
-        if not _log(uow, manager.id, local.date(), "digest", {}, now):
+        if not log_once(uow, manager.id, local.date(), "digest", {}, now):
             continue
         lines = digest_lines(uow, manager.id, local.date())
         if lines:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bot.errors import UserError
 from bot.services.core import paging
-from bot.services.leads import dedupe
+from bot.services.leads import contacts, dedupe
 from bot.services.leads.lifecycle import (
     MAX_CONTACT_CHARS,
     clean_optional,
@@ -66,6 +66,7 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
     if contact_name:
         contact = Contact(customer_id=customer.id, name=contact_name, phone=lead.phone, phone_key=lead.phone_key,
                           owner_id=owner_id, created_at=now)
+        _imported_care(lead, contact, now)
         uow.session.add(contact)
         uow.session.flush()
         contact_id = contact.id
@@ -86,6 +87,14 @@ def convert(uow: UnitOfWork, actor_id: int, lead_id: int | str, now: datetime, c
                          deal_id, deal_amount, currency)
     return Converted(lead.id, customer.id, customer.name, linked, user_name(uow, customer.owner_id),
                      contact_id, contact_name if contact_id else None, deal_id, deal_amount, currency)
+
+
+def _imported_care(lead: Lead, contact: Contact, now: datetime) -> None:
+    """The lead's contact came with a birthday or language (an import): the contact made of him keeps them."""
+    if lead.contact_name is not None and lead.contact_name.casefold() != contact.name.casefold():
+        return
+    born = contacts.parse_birthday(lead.contact_birthday, now.date()) if lead.contact_birthday else None
+    contacts.keep(contact, born, lead.contact_language)
 
 
 # --- customers --------------------------------------------------------------------------------
@@ -133,7 +142,7 @@ class CustomerDetail:
     region: str | None
     address: str | None
     located: bool
-    contacts: list[tuple[str, str | None]]
+    contacts: list[tuple[str, str | None, str | None, str | None]]  # name, phone, birthday MM-DD, language
     deals: list[tuple[int, str, str, Decimal, str]]  # id, name, stage, amount, currency
     lead_ids: list[int]
     place_trust: str | None = None  # trusted | tentative (bot.services.visits.places); None: no place
@@ -156,7 +165,8 @@ def customer_detail(uow: UnitOfWork, user_id: int, raw_id: str | int, today) -> 
     if customer is None or customer.status != "active":
         raise scope.not_found("customer", cid)
     scope.require(uow, scope.of(uow, user_id, today), "customer", customer.id, customer.owner_id)
-    contacts = [(c.name, c.phone) for c in uow.session.scalars(
+    contacts = [(c.name, c.phone, f"{c.birth_month:02d}-{c.birth_day:02d}" if c.birth_month else None, c.language)
+                for c in uow.session.scalars(
         select(Contact).where(Contact.customer_id == cid, Contact.status == "active").order_by(Contact.id).limit(10))]
     deals = [(d.id, d.name, d.stage, d.amount, d.currency) for d in uow.session.scalars(
         select(Deal).where(Deal.customer_id == cid).order_by(Deal.id.desc()).limit(10))]

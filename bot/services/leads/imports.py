@@ -11,7 +11,7 @@ import io
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from charset_normalizer import from_bytes
 from sqlalchemy import insert, select
@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from bot.errors import UserError
 from bot.services.core import audit_log, geo, org
 from bot.services.core.text import visible
-from bot.services.leads import lifecycle
+from bot.services.leads import contacts, lifecycle
 from bot.services.leads.lifecycle import S
 from db.models import Customer, Lead, LeadEvent, LeadStatus, Pool
 from db.phone_keys import DEFAULT_REGION
@@ -38,6 +38,9 @@ HEADER_ALIASES = {
     "industry": {"industry", "sector", "行业", "所属行业", "行業", "所屬行業"},
     "level": {"level", "grade", "customerlevel", "级别", "客户级别", "等级", "級別", "客戶級別", "等級"},
     "note": {"note", "notes", "remark", "remarks", "comment", "备注", "说明", "備註", "說明"},
+    # The contact's birthday (MM-DD or YYYY-MM-DD) and greeting language (en, zh): see contacts.
+    "birthday": {"birthday", "dateofbirth", "dob", "生日", "出生日期", "聯絡人生日", "联系人生日"},
+    "language": {"language", "lang", "greetinglanguage", "语言", "語言", "问候语言"},
     # The lead's place: trusted at once (bot.services.visits.places), both or neither.
     "latitude": {"lat", "latitude", "纬度", "緯度"},
     "longitude": {"lon", "lng", "long", "longitude", "经度", "經度"},
@@ -155,7 +158,7 @@ def _existing(uow: UnitOfWork, column, values: set[str], label: str, id_column, 
     return found
 
 
-def _clean_row(row: list[str], mapping: dict[str, int], phone_region: str) -> dict:
+def _clean_row(row: list[str], mapping: dict[str, int], phone_region: str, today: date) -> dict:
     def cell(name: str) -> str | None:
         index = mapping.get(name)
         if index is None or index >= len(row):
@@ -175,8 +178,15 @@ def _clean_row(row: list[str], mapping: dict[str, int], phone_region: str) -> di
             raise UserError("field_too_long")
         values[{"contact": "contact_name"}.get(name, name)] = value
     values["level"] = (values.get("level") or "C").upper()
+    values.update(_contact_care(cell("birthday"), cell("language"), today))
     values.update(_place(cell("latitude"), cell("longitude")))
     return values
+
+
+def _contact_care(birthday: str | None, language: str | None, today: date) -> dict:
+    """The contact's birthday, as written back, and language; a bad one rejects the row."""
+    return {"contact_birthday": contacts.birthday_text(contacts.parse_birthday(birthday, today)) if birthday else None,
+            "contact_language": contacts.parse_language(language) if language else None}
 
 
 def _place(latitude: str | None, longitude: str | None) -> dict:
@@ -212,7 +222,7 @@ def import_leads(uow: UnitOfWork, data: bytes, file_name: str, pool_name: str | 
         if not any(cell.strip() for cell in row):
             continue
         try:
-            good.append((line, _clean_row(row, mapping, phone_region)))
+            good.append((line, _clean_row(row, mapping, phone_region, now.date())))
         except UserError as error:
             company = " ".join(row[mapping["company"]].split())[:60] if mapping["company"] < len(row) else ""
             report.rejected.append(RowIssue(line, company, error.template.rsplit("/", 1)[-1]))
