@@ -174,13 +174,19 @@ class Templated:
     template: str
     locale: str
     context: dict[str, Any]
+    # Buttons, labelled at dispatch in the post's language: {"label": key in labels/, "payload": "visit c12",
+    # "params": {...}} (bot.i18n.button).
+    buttons: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict:
-        return {"template": self.template, "locale": self.locale, "context": _to_json(self.context)}
+        data = {"template": self.template, "locale": self.locale, "context": _to_json(self.context)}
+        if self.buttons:
+            data["buttons"] = [_to_json(b) for b in self.buttons]
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Templated":
-        return cls(data["template"], data["locale"], _from_json(data["context"]))
+        return cls(data["template"], data["locale"], _from_json(data["context"]), tuple(data.get("buttons", ())))
 
 
 # Values JSON has no type for travel tagged, and come back as the same type; a dataclass comes back as
