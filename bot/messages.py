@@ -192,11 +192,16 @@ class Templated:
 # Values JSON has no type for travel tagged, and come back as the same type; a dataclass comes back as
 # a dict of its fields and properties (templates read both alike: `report.totals`, `r.top_reasons`).
 _TAG = "$"
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # the common case, by exact type
 
 
 def _to_json(value: object) -> object:
-    if value is None or isinstance(value, bool | int | float | str):
+    if type(value) in _PLAIN or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, dict):
+        return {str(key): _to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_json(item) for item in value]
     if isinstance(value, Enum):
         return _to_json(value.value)
     if isinstance(value, datetime):
@@ -212,9 +217,7 @@ def _to_json(value: object) -> object:
         properties = {name: getattr(value, name) for name, attribute in vars(type(value)).items()
                       if isinstance(attribute, property)}
         return {key: _to_json(item) for key, item in {**fields, **properties}.items()}
-    if isinstance(value, dict):
-        return {str(key): _to_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, set | frozenset):
         return [_to_json(item) for item in value]
     raise TypeError(f"cannot keep a {type(value).__name__} in the outbox")
 

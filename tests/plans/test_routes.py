@@ -58,7 +58,7 @@ def test_a_crossing_route_is_uncrossed():
     legs = list(zip(crossing, crossing[1:], strict=False))
     assert crosses(corners[legs[0][0]], corners[legs[0][1]], corners[legs[2][0]], corners[legs[2][1]])
     grid = routes.matrix(corners[0], corners[1:])
-    path = routes.two_opt(grid, [3, 2, 1], has_start=True)
+    path = routes.two_opt(grid, [3, 2, 1])
     points = [corners[0]] + [corners[i] for i in path]
     segments = list(zip(points, points[1:], strict=False))
     assert not any(crosses(*a, *b) for a, b in itertools.combinations(segments, 2))
@@ -83,8 +83,7 @@ def test_two_opt_is_never_longer_than_nearest_neighbour_nor_shorter_than_the_bes
     assert sorted(route.order) == list(range(size))
     assert route.total_m <= route.nearest_neighbour_m + 1e-6
     grid = routes.matrix(start, points)
-    head = [0] if start else []
-    best = min(routes.path_length(grid, head + [i + 1 for i in order]) for order in itertools.permutations(range(size)))
+    best = min(routes.path_length(grid, [0] + [i + 1 for i in order]) for order in itertools.permutations(range(size)))
     assert route.total_m >= best - 1e-6
     assert sum(route.legs_m) == pytest.approx(route.total_m)
 

@@ -16,12 +16,15 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Date, Integer, Row, bindparam, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from bot.messages import Templated
 from bot.services.deals.periods import holidays_between, is_working_day
 from bot.services.plans import plans
+from bot.services.plans.plan_sources import among
 from bot.services.plans.schedule import DEFAULT_MORNING
+from db.base import UTCDateTime
 from db.models import OutboxMessage, PlanPush, PlanSettings, PlatformIdentity, Role, User
 from db.session import UnitOfWork
 
@@ -59,7 +62,7 @@ _REPS = (select(User.id, User.name, User.handle, User.timezone, User.locale,
 
 def due_reps(uow: UnitOfWork, now: datetime) -> list[Due]:
     """Reps whose morning time has come today (within the window), on a working day of theirs."""
-    rows = uow.session.execute(_REPS).all()
+    rows = uow.session.connection().execute(_REPS).all()
     local_days = {name: now.astimezone(_zone(name)) for name in {row.timezone for row in rows}}
     if not local_days:
         return []
@@ -75,25 +78,33 @@ def due_reps(uow: UnitOfWork, now: datetime) -> list[Due]:
 
 
 def claim(uow: UnitOfWork, due: Sequence[Due], now: datetime) -> list[Due]:
-    """Claim (rep, day) for those not claimed yet; the rows another process claimed are left out."""
+    """Claim (rep, day) for those not claimed yet, in one statement; the rows another process claimed
+    are left out. On PostgreSQL the pairs travel as two arrays (unnest), so the statement never varies."""
     if not due:
         return []
     if uow.dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        pairs = select(func.unnest(bindparam("ids", [d.rep.id for d in due], ARRAY(Integer))).label("user_id"),
+                       func.unnest(bindparam("days", [d.day for d in due], ARRAY(Date))).label("day")).subquery()
+        statement = dialect_insert(PlanPush).from_select(
+            ["user_id", "day", "queued_at"], select(pairs.c.user_id, pairs.c.day, literal(now, UTCDateTime())))
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = (dialect_insert(PlanPush).values([{"user_id": d.rep.id, "day": d.day, "queued_at": now} for d in due])
-                 .on_conflict_do_nothing(index_elements=["user_id", "day"]).returning(PlanPush.user_id))
-    won = set(uow.session.scalars(statement))
+        statement = dialect_insert(PlanPush).values(
+            [{"user_id": d.rep.id, "day": d.day, "queued_at": now} for d in due])
+    won = set(uow.session.scalars(statement.on_conflict_do_nothing(index_elements=["user_id", "day"])
+                                  .returning(PlanPush.user_id)))
     return [d for d in due if d.rep.id in won]
 
 
-def dm_routes(uow: UnitOfWork, user_ids: Sequence[int]) -> dict[int, PlatformIdentity]:
+def dm_routes(uow: UnitOfWork, user_ids: Sequence[int]) -> dict[int, Row]:
     """Where each is reached: his most recently linked identity with a DM chat (as outbox.direct_route)."""
-    routes: dict[int, PlatformIdentity] = {}
-    for identity in uow.session.scalars(
-        select(PlatformIdentity).where(PlatformIdentity.user_id.in_(user_ids), PlatformIdentity.dm_chat_id.is_not(None),
-                                       PlatformIdentity.unlinked_at.is_(None))
+    routes: dict[int, Row] = {}
+    for identity in uow.session.connection().execute(
+        select(PlatformIdentity.user_id, PlatformIdentity.platform, PlatformIdentity.workspace,
+               PlatformIdentity.dm_chat_id)
+        .where(among(uow, PlatformIdentity.user_id, user_ids), PlatformIdentity.dm_chat_id.is_not(None),
+               PlatformIdentity.unlinked_at.is_(None))
         .order_by(PlatformIdentity.linked_at, PlatformIdentity.id)
     ):
         routes[identity.user_id] = identity  # the newest wins
@@ -115,10 +126,17 @@ def prepare(uow: UnitOfWork, claimed: Sequence[Due]) -> list[dict]:
                 continue
             buttons = tuple({"label": BUTTON, "payload": f"visit {stop.ref}",
                              "params": {"number": stop.number, "name": stop.name[:30]}} for stop in plan.days[0].stops)
-            post = Templated(TEMPLATE, due.locale, {"plan": plan, "own": True}, buttons)
+            post = Templated(TEMPLATE, due.locale, {"plan": plans.as_context(plan), "own": True}, buttons)
             rows.append({"platform": route.platform, "workspace": route.workspace, "chat_id": route.dm_chat_id,
                          "kind": "direct", "payload": post.to_json(), "dedupe_key": f"plan:{due.rep.id}:{day}"})
     return rows
+
+
+def queue(uow: UnitOfWork, rows: list[dict]) -> None:
+    """Insert the outbox rows, executed many in one round of the pipeline (on PostgreSQL this beat one
+    INSERT ... SELECT FROM unnest(arrays) by three times)."""
+    if rows:
+        uow.session.connection().execute(insert(OutboxMessage.__table__), rows)
 
 
 def push_due(uow: UnitOfWork, now: datetime) -> MorningRun:
@@ -126,6 +144,5 @@ def push_due(uow: UnitOfWork, now: datetime) -> MorningRun:
     due = due_reps(uow, now)
     claimed = claim(uow, due, now)
     rows = prepare(uow, claimed)
-    if rows:
-        uow.session.execute(insert(OutboxMessage), rows)
+    queue(uow, rows)
     return MorningRun(len(due), len(claimed), len(rows))

@@ -6,7 +6,7 @@ morning push and /plan share one path. Stops without coordinates are listed afte
 marked, and not routed.
 """
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ MAX_STOPS = 12  # a day's stops shown and routed; due customers beyond it are co
 _RANK = {"planned": 0, "followup": 1, "due": 2}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Stop:
     number: int  # 1.. in route order; unlocated stops follow the route
     kind: str  # customer | lead
@@ -118,12 +118,13 @@ def build(uow: UnitOfWork, reps: Sequence[Rep], days: Sequence[date], period: st
 
 
 def _localised(source: Source, zone: ZoneInfo, first: date) -> Source:
-    """A follow-up's day and time on the rep's clock; a due customer due from the first day."""
+    """A follow-up's day and time on the rep's clock; a due customer due from the first day. (Sources
+    are fresh from their statement and this rep's own: set in place.)"""
     if source.due_at is not None:
         local = source.due_at.astimezone(zone)
-        return replace(source, day=local.date(), minute=local.hour * 60 + local.minute)
-    if source.day is None:
-        return replace(source, day=first)
+        source.day, source.minute = local.date(), local.hour * 60 + local.minute
+    elif source.day is None:
+        source.day = first
     return source
 
 
@@ -155,6 +156,15 @@ def day_plan(day: date, sources: Sequence[Source], start: tuple[float, float] | 
 
 def _stop(number: int, source: Source, located: bool, leg_km: float) -> Stop:
     return Stop(number, source.kind, source.id, source.name, source.why, source.minute, located, leg_km)
+
+
+def as_context(plan: Plan) -> dict:
+    """The plan as plain values for an outbox post (what the templates read of it)."""
+    return {"name": plan.name, "handle": plan.handle, "period": plan.period, "days": [
+        {"day": d.day, "start": d.start, "total_km": d.total_km, "nearest_neighbour_km": d.nearest_neighbour_km,
+         "more_due": d.more_due, "unlocated": d.unlocated,
+         "stops": [{"number": s.number, "ref": s.ref, "name": s.name, "why": s.why, "minute": s.minute,
+                    "located": s.located, "leg_km": s.leg_km} for s in d.stops]} for d in plan.days]}
 
 
 def rep_of(user: User) -> Rep:

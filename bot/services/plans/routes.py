@@ -14,10 +14,11 @@ ends at the last stop, it does not come back.
 A day holds a handful of stops, so both run in microseconds; the distances are computed once into a
 matrix (n+1)² and looked up.
 """
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.services.core.geo import distance_m
+from bot.services.core.geo import EARTH_RADIUS_M
 
 Point = tuple[float, float]  # latitude, longitude
 MAX_PASSES = 50
@@ -38,15 +39,22 @@ class Route:
 
 
 def matrix(start: Point | None, points: Sequence[Point]) -> list[list[float]]:
-    """Distances between every pair, the start as index 0 (or a zero row when there is none)."""
-    nodes = [start, *points]
+    """Distances between every pair, the start as index 0 (or a zero row when there is none): the
+    haversine of bot.services.core.geo.distance_m, with each point's radians and cosine computed once."""
+    nodes = [None if p is None else (math.radians(p[0]), math.radians(p[1]), math.cos(math.radians(p[0])))
+             for p in (start, *points)]
     size = len(nodes)
     grid = [[0.0] * size for _ in range(size)]
+    sin, asin, sqrt, diameter = math.sin, math.asin, math.sqrt, 2 * EARTH_RADIUS_M
     for i in range(size):
+        a = nodes[i]
+        if a is None:
+            continue
+        row = grid[i]
         for j in range(i + 1, size):
-            a, b = nodes[i], nodes[j]
-            d = 0.0 if a is None or b is None else distance_m(a[0], a[1], b[0], b[1])
-            grid[i][j] = grid[j][i] = d
+            b = nodes[j]
+            h = sin((b[0] - a[0]) / 2) ** 2 + a[2] * b[2] * sin((b[1] - a[1]) / 2) ** 2  # type: ignore[index]
+            row[j] = grid[j][i] = diameter * asin(min(1.0, sqrt(h)))
     return grid
 
 
@@ -55,14 +63,11 @@ def path_length(grid: list[list[float]], path: Sequence[int]) -> float:
     return sum(grid[a][b] for a, b in zip(path, path[1:], strict=False))
 
 
-def nearest_neighbour(grid: list[list[float]], has_start: bool) -> list[int]:
-    """Matrix indexes of the stops (1..n) in nearest-neighbour order: from the start, else from stop 1."""
+def nearest_neighbour(grid: list[list[float]]) -> list[int]:
+    """Matrix indexes of the stops (1..n) in nearest-neighbour order from index 0 (the start; without
+    one its row is zeros, so the walk begins at stop 1)."""
     left = set(range(1, len(grid)))
-    if not left:
-        return []
-    current = 0 if has_start else 1
-    path = [] if has_start else [1]
-    left.discard(current)
+    current, path = 0, []
     while left:
         row = grid[current]
         current = min(left, key=lambda j: (row[j], j))
@@ -71,32 +76,26 @@ def nearest_neighbour(grid: list[list[float]], has_start: bool) -> list[int]:
     return path
 
 
-def two_opt(grid: list[list[float]], path: list[int], has_start: bool) -> list[int]:
-    """Reverse stretches while one shortens the open path (the start, when there is one, stays first)."""
-    full = [0, *path] if has_start else list(path)
-    first = 1 if has_start else 0  # the start never moves
-    n = len(full)
+def two_opt(grid: list[list[float]], path: list[int]) -> list[int]:
+    """Reverse stretches while one shortens the open path from index 0, which stays first. The path's
+    open end is closed by a dummy node at distance 0 from everything, so every reversal is the same
+    two-leg exchange (a–b … c–d becomes a–c … b–d)."""
+    size = len(grid)
+    g = [[*row, 0.0] for row in grid] + [[0.0] * (size + 1)]
+    tour = [0, *path, size]
+    last = len(tour) - 1
     for _ in range(MAX_PASSES):
         improved = False
-        for i in range(max(first, 1), n - 1):
-            for k in range(i + 1, n):
-                a, b = full[i - 1], full[i]
-                c = full[k]
-                after = full[k + 1] if k + 1 < n else None
-                before = grid[a][b] + (grid[c][after] if after is not None else 0.0)
-                changed = grid[a][c] + (grid[b][after] if after is not None else 0.0)
-                if changed < before - _GAIN:
-                    full[i:k + 1] = reversed(full[i:k + 1])
-                    improved = True
-        if not has_start:
-            # An open path without a fixed start may also be reversed at its head.
-            for k in range(1, n - 1):
-                if grid[full[k]][full[k + 1]] > grid[full[0]][full[k + 1]] + _GAIN:
-                    full[0:k + 1] = reversed(full[0:k + 1])
+        for i in range(1, last - 1):
+            row_a = g[tour[i - 1]]
+            for k in range(i + 1, last):
+                b, c, d = tour[i], tour[k], tour[k + 1]
+                if row_a[c] + g[b][d] < row_a[b] + g[c][d] - _GAIN:
+                    tour[i:k + 1] = tour[k:i - 1:-1]
                     improved = True
         if not improved:
             break
-    return full[1:] if has_start else full
+    return tour[1:last]
 
 
 def plan_route(start: Point | None, points: Sequence[Point]) -> Route:
@@ -104,16 +103,12 @@ def plan_route(start: Point | None, points: Sequence[Point]) -> Route:
     if not points:
         return Route((), (), 0.0, 0.0)
     grid = matrix(start, points)
-    has_start = start is not None
-    greedy = nearest_neighbour(grid, has_start)
-    head = [0] if has_start else []
-    greedy_m = path_length(grid, head + greedy)
-    best = two_opt(grid, list(greedy), has_start)
-    best_m = path_length(grid, head + best)
+    greedy = nearest_neighbour(grid)
+    greedy_m = path_length(grid, [0, *greedy])
+    best = two_opt(grid, greedy)
+    best_m = path_length(grid, [0, *best])
     if best_m > greedy_m:  # cannot happen (2-opt only accepts shorter); kept as the stated guarantee
         best, best_m = greedy, greedy_m
-    full = head + best
+    full = [0, *best]
     legs = tuple(grid[a][b] for a, b in zip(full, full[1:], strict=False))
-    if not has_start:
-        legs = (0.0, *legs)
     return Route(tuple(i - 1 for i in best), legs, best_m, greedy_m)
