@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from bot.services.core.geo import is_valid
 from bot.services.manager import scope
 from bot.services.plans import plan_sources, routes
@@ -146,8 +148,9 @@ def day_plan(day: date, sources: Sequence[Source], start: tuple[float, float] | 
     chosen = list(merged.values())
     more = max(0, len(chosen) - MAX_STOPS)
     chosen = chosen[:MAX_STOPS]
-    located = [s for s in chosen if is_valid(s.latitude, s.longitude)]
-    unlocated = [s for s in chosen if not is_valid(s.latitude, s.longitude)]
+    located, unlocated = [], []
+    for source in chosen:
+        (located if is_valid(source.latitude, source.longitude) else unlocated).append(source)
     route = routes.plan_route(start, [(s.latitude, s.longitude) for s in located])  # type: ignore[misc]
     stops = [_stop(n, located[i], True, route.legs_m[n - 1] / 1000) for n, i in enumerate(route.order, 1)]
     stops += [_stop(len(stops) + n, s, False, 0.0) for n, s in enumerate(unlocated, 1)]
@@ -176,7 +179,7 @@ def plan_for(uow: UnitOfWork, viewer: User, period: str, now: datetime, who: str
     subject = viewer
     if who is not None:
         handle = who.strip().lstrip("@")
-        found = uow.session.query(User).filter(User.handle == handle, User.active.is_(True)).one_or_none()
+        found = uow.session.scalar(select(User).where(User.handle == handle, User.active.is_(True)))
         subject = scope.user_or_not_found(uow, scope.of(uow, viewer.id), found, who)
     rep = rep_of(subject)
     today = now.astimezone(rep.zone).date()

@@ -20,6 +20,7 @@ from db.session import UnitOfWork
 DEFAULT_MORNING = 8 * 60 + 30
 _ISO_DAY = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _CLOCK = re.compile(r"(?<![\d:])([01]?\d|2[0-3])[:：]([0-5]\d)(?![\d:])")
+_AM_PM = re.compile(r"(?<![\d:])(1[0-2]|0?[1-9])(?:[:：]([0-5]\d))?\s*([ap])\.?m\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,17 @@ def read_day(text: str, now: datetime, zone: ZoneInfo) -> tuple[date, time | Non
     return day, clock
 
 
+def _clock(text: str) -> time | None:
+    """A time written as 14:30 or 2:30pm / 3pm."""
+    found = _AM_PM.search(text)
+    if found:
+        return time(int(found[1]) % 12 + (12 if found[3].lower() == "p" else 0), int(found[2] or 0))
+    found = _CLOCK.search(text)
+    return time(int(found[1]), int(found[2])) if found else None
+
+
 def _iso(text: str) -> tuple[date | None, time | None]:
-    clock_match = _CLOCK.search(text)
-    clock = time(int(clock_match[1]), int(clock_match[2])) if clock_match else None
+    clock = _clock(text)
     day_match = _ISO_DAY.search(text)
     if day_match is None:
         return None, clock
