@@ -185,6 +185,11 @@ async def test_an_english_plan_and_dropping_a_visit(chat: Chat):
 async def test_an_iso_date_and_a_past_date(chat: Chat):
     await chat.text("/lang en")
     assert "Wed 9 Dec" in await chat.text(f"/plan add c{chat.ids['jingan']} 2026-12-09 14:30")
+    week = await chat.text("/plan week")
+    assert "Your plan for the coming week" in week and "Mon 7 Dec" in week and "Wed 9 Dec" in week
+    assert "Tue 8 Dec" not in week  # a day with nothing is left out
+    [planned] = [line for line in week.split("Wed 9 Dec")[1].splitlines() if "Jingan" in line]
+    assert planned.startswith("1. Jingan Foods") and "at 14:30 · planned" in planned
     for words in ("2026-12-01", "yesterday", "07:00", "昨天"):
         answer = await chat.text(f"/plan add c{chat.ids['jingan']} {words}")
         assert "has passed" in answer and "Nothing was planned" in answer

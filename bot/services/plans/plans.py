@@ -115,7 +115,8 @@ def build(uow: UnitOfWork, reps: Sequence[Rep], days: Sequence[date], period: st
         for day in days:
             start, where = _start(day == today, positions.get(rep.id), offices.get(rep.id))
             plan_days.append(day_plan(day, [s for s in mine if s.day == day], start, where))
-        plans[rep.id] = Plan(rep.id, rep.name, rep.handle, period, [d for d in plan_days if d.stops or len(days) == 1])
+        # Days with a stop; a plan with none shows its first day ("nothing planned").
+        plans[rep.id] = Plan(rep.id, rep.name, rep.handle, period, [d for d in plan_days if d.stops] or plan_days[:1])
     return plans
 
 
