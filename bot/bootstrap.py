@@ -22,6 +22,7 @@ from bot.handlers.core import identity as identity_handlers
 from bot.handlers.deals import channels, deals, nudges, rank, targets
 from bot.handlers.leads import customers, leads, pool, pool_admin
 from bot.handlers.manager import manager
+from bot.handlers.plans import plans as plan_handlers
 from bot.handlers.registry import CommandTable
 from bot.handlers.reminders import reminders as reminder_handlers
 from bot.handlers.visits import attendance, location, nearby, photos, review, units, visits
@@ -30,6 +31,7 @@ from bot.jobs import care as care_jobs
 from bot.jobs import customers as customer_jobs
 from bot.jobs import heartbeat, leaderboards, reports
 from bot.jobs import nudges as nudge_jobs
+from bot.jobs import plans as plan_jobs
 from bot.jobs import pool as pool_jobs
 from bot.jobs import reminders as reminder_jobs
 from bot.jobs import visits as visit_jobs
@@ -51,9 +53,10 @@ HANDLER_MODULES = (
     deals, rank, targets, nudges, channels,
     manager,
     reminder_handlers,
+    plan_handlers,
 )
 JOB_MODULES = (heartbeat, visit_jobs, pool_jobs, leaderboards, nudge_jobs, reports, reminder_jobs,
-               customer_jobs, care_jobs)
+               customer_jobs, care_jobs, plan_jobs)
 
 
 def command_table() -> CommandTable:

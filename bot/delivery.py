@@ -15,6 +15,7 @@ platform's Sender, retries.
 """
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.i18n import render
+from bot.i18n import button, render
 from bot.messages import Reply, Templated
 from bot.metrics import Metrics
 from db.base import utcnow
@@ -73,7 +74,11 @@ def rendered(payload: dict, command_prefix: str) -> Reply:
         return Reply.from_json(payload)
     post = Templated.from_json(payload)
     try:
-        return render(post.template, post.locale, command_prefix=command_prefix, **post.context)
+        reply = render(post.template, post.locale, command_prefix=command_prefix, **post.context)
+        if post.buttons:
+            labelled = [button(b["label"], post.locale, b["payload"], **b.get("params", {})) for b in post.buttons]
+            reply = dataclasses.replace(reply, buttons=[*reply.buttons, *labelled])
+        return reply
     except Exception as exc:
         log.exception("outbox post %s does not render", post.template)
         raise PermanentFailure(f"template {post.template} does not render: {exc!r}"[:500]) from exc

@@ -174,23 +174,34 @@ class Templated:
     template: str
     locale: str
     context: dict[str, Any]
+    # Buttons, labelled at dispatch in the post's language: {"label": key in labels/, "payload": "visit c12",
+    # "params": {...}} (bot.i18n.button).
+    buttons: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict:
-        return {"template": self.template, "locale": self.locale, "context": _to_json(self.context)}
+        data = {"template": self.template, "locale": self.locale, "context": _to_json(self.context)}
+        if self.buttons:
+            data["buttons"] = [_to_json(b) for b in self.buttons]
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Templated":
-        return cls(data["template"], data["locale"], _from_json(data["context"]))
+        return cls(data["template"], data["locale"], _from_json(data["context"]), tuple(data.get("buttons", ())))
 
 
 # Values JSON has no type for travel tagged, and come back as the same type; a dataclass comes back as
 # a dict of its fields and properties (templates read both alike: `report.totals`, `r.top_reasons`).
 _TAG = "$"
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # the common case, by exact type
 
 
 def _to_json(value: object) -> object:
-    if value is None or isinstance(value, bool | int | float | str):
+    if type(value) in _PLAIN or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, dict):
+        return {str(key): _to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_json(item) for item in value]
     if isinstance(value, Enum):
         return _to_json(value.value)
     if isinstance(value, datetime):
@@ -206,9 +217,7 @@ def _to_json(value: object) -> object:
         properties = {name: getattr(value, name) for name, attribute in vars(type(value)).items()
                       if isinstance(attribute, property)}
         return {key: _to_json(item) for key, item in {**fields, **properties}.items()}
-    if isinstance(value, dict):
-        return {str(key): _to_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, set | frozenset):
         return [_to_json(item) for item in value]
     raise TypeError(f"cannot keep a {type(value).__name__} in the outbox")
 

@@ -23,6 +23,7 @@ from db.models.nudge import NudgeLog, NudgeSettings
 from db.models.org import DataScope, OrgUnit, Role, TeamChannel, User
 from db.models.outbox import OutboxMessage, SendBudget
 from db.models.photo import VisitPhoto
+from db.models.plan import PlannedVisit, PlanPush, PlanSettings
 from db.models.pool import Pool, PoolMember
 from db.models.record_member import RecordMember
 from db.models.reminder import Reminder
@@ -39,6 +40,9 @@ __all__ = [
     "AppSecret",
     "AuditEntry",
     "Base",
+    "PlanPush",
+    "PlanSettings",
+    "PlannedVisit",
     "BoardSnapshot",
     "ChannelBoardSettings",
     "Contact",

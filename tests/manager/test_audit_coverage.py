@@ -108,6 +108,9 @@ WRITERS: dict[str, Scenario] = {
     "follow": Scenario(("/follow 1 called them, call back tomorrow 10am",), setup=CLAIMED, ok=("提醒 #1",)),
     "remind cancel": Scenario(("/remind cancel 1",), setup=(*CLAIMED, "/follow 1 call back tomorrow 10am")),
     "remind pick": Scenario(("/remind pick 1 2",), setup=(*CLAIMED, "/follow 1 明天7点回电")),
+    "plan add": Scenario(("/plan add c1 2099-12-31 10:00",), setup=CONVERTED, ok=("已加入计划",)),
+    "plan drop": Scenario(("/plan drop c1",), setup=(*CONVERTED, "/plan add c1 2099-12-31"), ok=("已从计划中取消",)),
+    "plan morning": Scenario(("/as li", "/plan morning off")),
     "invalid": Scenario(("/invalid 1 wrong number",), setup=CLAIMED),
     "void": Scenario(("/void 1 test data",), setup=CLAIMED),
     "convert": Scenario(("/convert 1 --contact Tom --deal 100",), setup=CLAIMED),
@@ -143,6 +146,7 @@ READ_ONLY: dict[str, tuple[str, ...]] = {
     "customer": ("/customer 1",), "review": ("/as mei", "/review"), "pool admin": ("/as admin", "/pool admin"),
     "channel": ("/in #sales", "/channel"), "unit": ("/as mei", "/unit East Team"), "photos": ("/as mei", "/photos 1"),
     "remind": ("/as li", "/remind"),
+    "plan": ("/as li", "/plan", "/plan week", "/plan morning"),
 }
 
 
@@ -167,7 +171,8 @@ WRITING_JOBS: dict[str, tuple[tuple[str, ...], Callable[[object], None]]] = {
     "reminders": ((*CLAIMED, "/lang en", "/follow 1 call back tomorrow 10am"), _reminder_due),
     "customers.tiers": ((*CONVERTED, "/win 1", "/paid 1 50"), lambda _db: None),
 }
-QUIET_JOBS = {"scheduler.heartbeat", "visits.digests", "leaderboards", "nudges", "reports.weekly", "care"}
+QUIET_JOBS = {"scheduler.heartbeat", "visits.digests", "leaderboards", "nudges", "reports.weekly", "care",
+              "morning_plans"}
 
 
 # --- snapshots -------------------------------------------------------------------------------

@@ -320,7 +320,8 @@ def _line(command, world: World, kind: str, owner: str, viewer: str) -> str | No
             words += [f"--{flag.name}", f'"{arg}"']
     if not {arg, f'"{arg}"', f"c{arg}"} & set(words):
         return None
-    return " ".join(f'"{w}"' if " " in w and not w.startswith('"') else w for w in words)
+    # The command's name is typed as it is (a two-word name is two words); its arguments are quoted.
+    return " ".join([words[0], *(f'"{w}"' if " " in w and not w.startswith('"') else w for w in words[1:])])
 
 
 def _targets(command) -> list[str]:

@@ -5,7 +5,8 @@ deals, visits, users, units, pools and their members, settings, follow-ups, invi
 change to one of them gets an audit row. **Bookkeeping** tables (`BOOKKEEPING`) record or serve
 other changes and are never audited: the audit log itself, histories that already name their actor
 (lead events, the claim log, handover items), delivery (outbox, held announcements, the send budget), dedupe and
-single-use markers (inbound events, used check-in links, return warnings, the nudge log), scheduler
+single-use markers (inbound events, used check-in links, return warnings, the nudge log, the morning
+plans queued), scheduler
 claims (job runs), derived snapshots (board snapshots), raw position trails, pending location
 requests and the shared secrets. A new table is a business record unless it is named here.
 
@@ -33,6 +34,7 @@ BOOKKEEPING = frozenset({
     "audit_log", "lead_events", "lead_claims", "handover_items",  # histories of other changes
     "outbox", "held_announcements", "send_budget",  # delivery
     "inbound_events", "used_checkin_links", "lead_return_warnings", "nudge_log",  # dedupe and sent markers
+    "plan_pushes",
     "job_runs", "board_snapshots",  # scheduler claims, derived snapshots
     "visit_trail_points", "customer_location_requests",  # raw positions, a pending step
     "app_secrets",  # never copied anywhere

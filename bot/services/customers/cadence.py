@@ -37,6 +37,8 @@ class DueCustomer:
     last_visit: date | None  # None: never visited (counted from the day he became a customer)
     due_on: date
     overdue: bool  # the due date is before the day asked about
+    latitude: float | None = None  # its place, for a day's route (bot.services.plans)
+    longitude: float | None = None
 
 
 def due_on(base: date, days: int, holidays: set[date]) -> date:
@@ -63,13 +65,15 @@ def schedule(uow: UnitOfWork, owner_ids: list[int], on: date) -> list[DueCustome
     cadences = cadence_of_units(uow, {owner.unit_id for owner in owners.values()})
     tier = tiers.effective_column()
     rows = uow.session.execute(
-        select(Customer.id, Customer.name, Customer.owner_id, tier, Customer.created_at, func.max(Visit.started_at))
+        select(Customer.id, Customer.name, Customer.owner_id, tier, Customer.created_at, func.max(Visit.started_at),
+               Customer.latitude, Customer.longitude)
         .outerjoin(Visit, and_(Visit.customer_id == Customer.id, Visit.counts.is_(True), Visit.kind == "visit"))
         .where(Customer.owner_id.in_(owner_ids), Customer.status == "active", tier.is_not(None))
-        .group_by(Customer.id, Customer.name, Customer.owner_id, tier, Customer.created_at)
+        .group_by(Customer.id, Customer.name, Customer.owner_id, tier, Customer.created_at, Customer.latitude,
+                  Customer.longitude)
     ).all()
     planned = []
-    for cid, name, owner_id, letter, created_at, last in rows:
+    for cid, name, owner_id, letter, created_at, last, latitude, longitude in rows:
         owner = owners[owner_id]
         days = cadences[owner.unit_id].days(letter)
         if days is None:
@@ -77,15 +81,15 @@ def schedule(uow: UnitOfWork, owner_ids: list[int], on: date) -> list[DueCustome
         zone = ZoneInfo(owner.timezone)
         last_visit = last.astimezone(zone).date() if last is not None else None
         base = last_visit or created_at.astimezone(zone).date()
-        planned.append((cid, name, owner_id, letter, days, last_visit, base))
+        planned.append((cid, name, owner_id, letter, days, last_visit, base, latitude, longitude))
     if not planned:
         return []
-    ends = [base + timedelta(days=days) for *_, days, _last, base in planned]
+    ends = [base + timedelta(days=days) for *_, days, _last, base, _lat, _lon in planned]
     holidays = periods.holidays_between(uow, min(ends), max(ends) + HOLIDAY_LOOKAHEAD)
     found = []
-    for cid, name, owner_id, letter, days, last_visit, base in planned:
+    for cid, name, owner_id, letter, days, last_visit, base, latitude, longitude in planned:
         due = due_on(base, days, holidays)
-        found.append(DueCustomer(cid, name, owner_id, letter, days, last_visit, due, due < on))
+        found.append(DueCustomer(cid, name, owner_id, letter, days, last_visit, due, due < on, latitude, longitude))
     return sorted(found, key=lambda d: (d.due_on, d.name, d.customer_id))
 
 
