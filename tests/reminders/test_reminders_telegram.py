@@ -1,102 +1,28 @@
 """Reminders through the real python-telegram-bot code against the fake Bot API, on PostgreSQL: Li
 (Chinese, Asia/Shanghai) writes dates in his notes; the reminder job, run by two processes at once,
 queues each due reminder once and the dispatcher sends it to his private chat at the local time."""
-import html
 import re
-import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.bootstrap import build_router
-from bot.config import Settings
-from bot.delivery import Dispatcher
 from bot.jobs.reminders import send_reminders
 from bot.services.core import demo
 from db.base import utcnow
-from db.models import Deal, Lead, PlatformIdentity, Reminder
+from db.models import Deal, Lead, Reminder
 from db.session import Database
-from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, text_update
-from tests.platforms.telegram_harness import TOKEN, WebhookBot, running_webhook, telegram_settings
+from tests.platforms.telegram_chat import LI, Chat, ShanghaiClock, running_chat
 from tests.visits.test_visits import add_records, user_id
 
-LI = 555
+EVERY_MINUTE = timedelta(minutes=1)  # the reminders job's slot
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 1 December, 10:00 in Shanghai
 
 
-@dataclass
-class Clock:
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, local: str) -> None:
-        """Set the clock to a Shanghai date-time, '2026-12-08 15:00'."""
-        self.now = datetime.fromisoformat(local + "+08:00").astimezone(UTC)
-
-
-@dataclass
-class Chat:
-    db: Database
-    bot: WebhookBot
-    clock: Clock
-    settings: Settings
-    dispatcher: Dispatcher
-    records: dict[str, int]
-
-    def _sent(self, before: int) -> list[dict]:
-        return [c.params for c in self.bot.api.calls[before:] if c.method == "sendMessage"]
-
-    async def say(self, text: str) -> str:
-        before = len(self.bot.api.calls)
-        update = text_update(text, chat_id=LI, user_id=LI, date=int(self.clock.now.timestamp()))
-        assert await self.bot.post(update) == 200
-        return "\n".join(html.unescape(p["text"]) for p in self._sent(before))
-
-    async def say_with_buttons(self, text: str) -> tuple[str, dict[str, str]]:
-        before = len(self.bot.api.calls)
-        assert await self.bot.post(text_update(text, chat_id=LI, user_id=LI, date=int(self.clock.now.timestamp()))) == 200
-        sent = self._sent(before)
-        buttons = {b["text"]: b["callback_data"] for p in sent
-                   for row in (p.get("reply_markup") or {}).get("inline_keyboard", []) for b in row}
-        return "\n".join(html.unescape(p["text"]) for p in sent), buttons
-
-    async def press(self, data: str) -> str:
-        before = len(self.bot.api.calls)
-        assert await self.bot.post(callback_update(data, chat_id=LI, user_id=LI)) == 200
-        return "\n".join(html.unescape(p["text"]) for p in self._sent(before))
-
-    def run_job_in_two_processes(self) -> None:
-        """Two processes fire the reminder job at once (this minute's slot and the one before it, as
-        a late process would): each on its own connection pool."""
-        slots = [self.clock.now, self.clock.now - timedelta(minutes=1)]
-        barrier = threading.Barrier(len(slots))
-
-        def process(slot: datetime) -> None:
-            database = Database(self.db.url)
-            barrier.wait()
-            send_reminders(database, slot, self.settings)
-            database.dispose()
-
-        threads = [threading.Thread(target=process, args=(slot,)) for slot in slots]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    async def delivered(self) -> list[str]:
-        """Run the dispatcher; the texts it sent to Li."""
-        before = len(self.bot.api.calls)
-        await self.dispatcher.deliver_due()
-        return [html.unescape(p["text"]) for p in self._sent(before) if str(p["chat_id"]) == str(LI)]
-
-    def reminders(self) -> list[Reminder]:
-        with self.db.uow() as uow:
-            return list(uow.session.scalars(select(Reminder).order_by(Reminder.id)))
+def reminders_of(chat: Chat) -> list[Reminder]:
+    with chat.db.uow() as uow:
+        return list(uow.session.scalars(select(Reminder).order_by(Reminder.id)))
 
 
 @pytest.fixture
@@ -106,22 +32,13 @@ async def chat(pg_db: Database) -> AsyncIterator[Chat]:
         uow.commit()
     records = add_records(pg_db)
     with pg_db.uow() as uow:
-        uow.session.add(PlatformIdentity(platform="telegram", workspace="123", platform_user_id=str(LI),
-                                         dm_chat_id=str(LI), user_id=user_id(pg_db, "li")))
         other = Lead(company="Pudong Paper", name_key="pudongpaper", owner_id=user_id(pg_db, "sam"), status="pending")
         uow.session.add(other)
         uow.commit()
         records["sams_lead"] = other.id
-    api = await FakeTelegramAPI(token=TOKEN).start()
-    clock = Clock()
-    settings = telegram_settings(pg_db, api, webhook=True)
-    router = build_router(pg_db, settings, clock=clock)
-    try:
-        async with running_webhook(pg_db, router, api) as bot:
-            yield Chat(pg_db, bot, clock, settings, Dispatcher(pg_db, {"telegram": bot.front_end.sender}, clock=clock),
-                       records)
-    finally:
-        await api.close()
+    async with running_chat(pg_db, ShanghaiClock(START), {LI: "li"}) as chat:
+        chat.records.update(records)
+        yield chat
 
 
 async def test_a_chinese_note_sets_a_reminder_sent_once_at_the_local_time(chat: Chat):
@@ -132,29 +49,29 @@ async def test_a_chinese_note_sets_a_reminder_sent_once_at_the_local_time(chat: 
     assert "12月8日 周二 15:00" in listed and "下周二下午三点回电" in listed and "Bund Bakery" in listed
 
     chat.clock.at("2026-12-08 14:59")
-    chat.run_job_in_two_processes()
+    chat.run_job_in_two_processes(send_reminders, EVERY_MINUTE)
     assert await chat.delivered() == []
     chat.clock.at("2026-12-08 15:00")
-    chat.run_job_in_two_processes()
+    chat.run_job_in_two_processes(send_reminders, EVERY_MINUTE)
     [sent] = await chat.delivered()
     assert "提醒" in sent and "12月8日 周二 15:00" in sent and "下周二下午三点回电" in sent
     chat.clock.at("2026-12-08 15:01")
-    chat.run_job_in_two_processes()
+    chat.run_job_in_two_processes(send_reminders, EVERY_MINUTE)
     assert await chat.delivered() == []
-    [reminder] = chat.reminders()
+    [reminder] = reminders_of(chat)
     assert reminder.sent_at is not None
     assert "没有待发的提醒" in await chat.say("/remind")
 
 
 async def test_a_cancelled_reminder_is_not_sent(chat: Chat):
     await chat.say(f"/follow {chat.records['lead']} 明天上午10点再打")
-    [reminder] = chat.reminders()
+    [reminder] = reminders_of(chat)
     assert f"已取消提醒 #{reminder.id}" in await chat.say(f"/remind cancel {reminder.id}")
     assert "已经取消" in await chat.say(f"/remind cancel {reminder.id}")
     chat.clock.at("2026-12-02 10:00")
-    chat.run_job_in_two_processes()
+    chat.run_job_in_two_processes(send_reminders, EVERY_MINUTE)
     assert await chat.delivered() == []
-    [reminder] = chat.reminders()
+    [reminder] = reminders_of(chat)
     assert reminder.cancelled_at is not None and reminder.sent_at is None
 
 
@@ -162,10 +79,10 @@ async def test_an_ambiguous_time_is_asked_and_the_pressed_reading_is_set(chat: C
     answer, buttons = await chat.say_with_buttons(f"/follow {chat.records['lead']} 明天7点回电")
     assert "可能是" in answer and "已记录" in answer
     assert list(buttons) == ["12月2日 周三 07:00", "12月2日 周三 19:00"]
-    [reminder] = chat.reminders()
+    [reminder] = reminders_of(chat)
     assert reminder.due_at is None
     assert "12月2日 周三 19:00" in await chat.press(buttons["12月2日 周三 19:00"])
-    [reminder] = chat.reminders()
+    [reminder] = reminders_of(chat)
     assert reminder.due_at == datetime(2026, 12, 2, 11, 0, tzinfo=UTC)
 
 
@@ -173,12 +90,12 @@ async def test_an_ambiguous_time_is_asked_and_the_pressed_reading_is_set(chat: C
 async def test_a_date_in_the_past_is_said_and_nothing_is_set(chat: Chat, note: str):
     answer = await chat.say(f"/follow {chat.records['lead']} {note}")
     assert "已经过去了" in answer and "没有设提醒" in answer
-    assert chat.reminders() == []
+    assert reminders_of(chat) == []
 
 
 async def test_a_vague_week_asks_for_the_day(chat: Chat):
     answer = await chat.say(f"/follow {chat.records['lead']} 下周再联系")
-    assert "没有说哪一天" in answer and chat.reminders() == []
+    assert "没有说哪一天" in answer and reminders_of(chat) == []
 
 
 async def test_money_is_offered_as_a_deal_never_applied(chat: Chat):
@@ -195,7 +112,7 @@ async def test_a_visit_end_note_sets_a_reminder_and_a_quantity_is_not_money(chat
     answer, buttons = await chat.say_with_buttons("/visit end 客户说三月底前要20台")
     assert "拜访结束" in answer and "已设提醒" in answer and "3月31日 周三 09:00" in answer
     assert not any(data.startswith(("convert", "newdeal")) for data in buttons.values())
-    [reminder] = chat.reminders()
+    [reminder] = reminders_of(chat)
     assert reminder.customer_id == chat.records["tea"]
 
 
@@ -204,7 +121,7 @@ async def test_money_in_a_customer_visit_note_is_offered_as_a_new_deal(chat: Cha
     await chat.say(f"/visit c{tea}")
     answer, buttons = await chat.say_with_buttons("/visit end 签了样品单,预算1.5w")
     assert "15,000" in answer and buttons["记为商机 15,000"] == f"newdeal c{tea} 15000"
-    assert chat.reminders() == []
+    assert reminders_of(chat) == []
     with chat.db.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Deal)) == 0
 
@@ -214,16 +131,16 @@ async def test_someone_elses_lead_and_reminder_read_like_missing_ones(chat: Chat
     out_of_scope = await chat.say(f"/follow {sams} 下周二下午三点回电")
     missing = await chat.say("/follow 99999 下周二下午三点回电")
     assert out_of_scope.replace(str(sams), "N") == missing.replace("99999", "N")
-    assert chat.reminders() == []
+    assert reminders_of(chat) == []
     with chat.db.uow() as uow:
         uow.session.add(Reminder(owner_id=user_id(chat.db, "sam"), note="Sam's own", words="tomorrow",
                                  timezone="Asia/Shanghai", due_at=START + timedelta(days=1), candidates=[]))
         uow.commit()
-    sams_reminder = chat.reminders()[0].id
+    sams_reminder = reminders_of(chat)[0].id
     theirs = await chat.say(f"/remind cancel {sams_reminder}")
     assert theirs.replace(str(sams_reminder), "N") == (await chat.say("/remind cancel 99999")).replace("99999", "N")
     assert "Sam's own" not in await chat.say("/remind")
-    assert chat.reminders()[0].cancelled_at is None
+    assert reminders_of(chat)[0].cancelled_at is None
 
 
 async def test_help_lists_remind(chat: Chat):

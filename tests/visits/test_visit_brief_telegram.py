@@ -4,87 +4,27 @@ visit there, an open deal and a won one half paid, and contacts with birthdays h
 (`/customer 1 contact NAME --birthday MM-DD --language en`). The care job, run by two processes at
 once, sends him one reminder the day before a birthday or the Spring Festival, in his language,
 with the greeting in the customer's."""
-import html
 import re
-import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.bootstrap import build_router
-from bot.config import Settings
-from bot.delivery import Dispatcher
 from bot.jobs.care import send_care
 from bot.services.core import demo
 from db.base import utcnow
-from db.models import Contact, NudgeLog, PlatformIdentity
+from db.models import Contact, NudgeLog
 from db.session import Database
-from tests.fakes.telegram_api import FakeTelegramAPI, text_update
-from tests.platforms.telegram_harness import TOKEN, WebhookBot, running_webhook, telegram_settings
-from tests.visits.test_visits import add_records, user_id
+from tests.platforms.telegram_chat import LI, Chat, ShanghaiClock, running_chat
+from tests.visits.test_visits import add_records
 
-LI = 555
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 1 December, 10:00 in Shanghai
 
 
-@dataclass
-class Clock:
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, local: str) -> None:
-        """Set the clock to a Shanghai date-time, '2026-12-08 15:00'."""
-        self.now = datetime.fromisoformat(local + "+08:00").astimezone(UTC)
-
-
-@dataclass
-class Chat:
-    db: Database
-    bot: WebhookBot
-    clock: Clock
-    settings: Settings
-    dispatcher: Dispatcher
-    records: dict[str, int]
-
-    def _sent(self, before: int) -> list[dict]:
-        return [c.params for c in self.bot.api.calls[before:] if c.method == "sendMessage"]
-
-    async def say(self, text: str) -> str:
-        before = len(self.bot.api.calls)
-        update = text_update(text, chat_id=LI, user_id=LI, date=int(self.clock.now.timestamp()))
-        assert await self.bot.post(update) == 200
-        return "\n".join(html.unescape(p["text"]) for p in self._sent(before))
-
-    def run_care_in_two_processes(self) -> None:
-        """Two processes fire the care job at once (this slot and the one before it)."""
-        slots = [self.clock.now, self.clock.now - timedelta(minutes=15)]
-        barrier = threading.Barrier(len(slots))
-
-        def process(slot: datetime) -> None:
-            database = Database(self.db.url)
-            barrier.wait()
-            send_care(database, slot, self.settings)
-            database.dispose()
-
-        threads = [threading.Thread(target=process, args=(slot,)) for slot in slots]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    async def delivered(self) -> list[str]:
-        before = len(self.bot.api.calls)
-        await self.dispatcher.deliver_due()
-        return [html.unescape(p["text"]) for p in self._sent(before) if str(p["chat_id"]) == str(LI)]
-
-    def contacts(self) -> list[Contact]:
-        with self.db.uow() as uow:
-            return list(uow.session.scalars(select(Contact).order_by(Contact.id)))
+def contacts_of(chat: Chat) -> list[Contact]:
+    with chat.db.uow() as uow:
+        return list(uow.session.scalars(select(Contact).order_by(Contact.id)))
 
 
 @pytest.fixture
@@ -93,20 +33,9 @@ async def chat(pg_db: Database) -> AsyncIterator[Chat]:
         demo.load_demo(uow, utcnow())
         uow.commit()
     records = add_records(pg_db)
-    with pg_db.uow() as uow:
-        uow.session.add(PlatformIdentity(platform="telegram", workspace="123", platform_user_id=str(LI),
-                                         dm_chat_id=str(LI), user_id=user_id(pg_db, "li")))
-        uow.commit()
-    api = await FakeTelegramAPI(token=TOKEN).start()
-    clock = Clock()
-    settings = telegram_settings(pg_db, api, webhook=True)
-    router = build_router(pg_db, settings, clock=clock)
-    try:
-        async with running_webhook(pg_db, router, api) as bot:
-            yield Chat(pg_db, bot, clock, settings, Dispatcher(pg_db, {"telegram": bot.front_end.sender}, clock=clock),
-                       records)
-    finally:
-        await api.close()
+    async with running_chat(pg_db, ShanghaiClock(START), {LI: "li"}) as chat:
+        chat.records.update(records)
+        yield chat
 
 
 def brief_lines(answer: str) -> list[str]:
@@ -157,15 +86,15 @@ async def test_the_day_before_a_birthday_the_owner_gets_one_reminder_with_the_cu
     tea = chat.records["tea"]
     await chat.say(f"/customer {tea} contact Wang Li --birthday 12-09 --language en")
     chat.clock.at("2026-12-08 08:55")
-    chat.run_care_in_two_processes()
+    chat.run_job_in_two_processes(send_care, timedelta(minutes=15))
     assert await chat.delivered() == []  # before 09:00 on his clock
     chat.clock.at("2026-12-08 09:00")
-    chat.run_care_in_two_processes()
+    chat.run_job_in_two_processes(send_care, timedelta(minutes=15))
     [sent] = await chat.delivered()
     assert "明天是 Wang Li(West Lake Tea,c1)的生日" in sent  # Li reads Chinese
     assert "Happy birthday, Wang Li!" in sent  # the customer is greeted in English
     chat.clock.at("2026-12-08 15:00")
-    chat.run_care_in_two_processes()
+    chat.run_job_in_two_processes(send_care, timedelta(minutes=15))
     assert await chat.delivered() == []  # once a day
     with chat.db.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(NudgeLog).where(NudgeLog.kind == "care")) == 1
@@ -175,17 +104,17 @@ async def test_no_care_reminder_when_nudges_are_off(chat: Chat):
     await chat.say(f"/customer {chat.records['tea']} contact Wang Li --birthday 12-09")
     await chat.say("/nudges off")
     chat.clock.at("2026-12-08 09:30")
-    chat.run_care_in_two_processes()
+    chat.run_job_in_two_processes(send_care, timedelta(minutes=15))
     assert await chat.delivered() == []
 
 
 async def test_spring_festival_eve_greets_a_chinese_customer(chat: Chat):
     await chat.say(f"/customer {chat.records['foods']} contact 陈总 --language zh")
     chat.clock.at("2027-02-04 09:00")  # the eve of New Year's Eve: nothing to greet tomorrow
-    chat.run_care_in_two_processes()
+    chat.run_job_in_two_processes(send_care, timedelta(minutes=15))
     assert await chat.delivered() == []
     chat.clock.at("2027-02-05 09:00")  # 2027-02-06 is the Spring Festival
-    chat.run_care_in_two_processes()
+    chat.run_job_in_two_processes(send_care, timedelta(minutes=15))
     [sent] = await chat.delivered()
     assert "明天是春节,客户:Shanghai Foods" in sent and "新春快乐" in sent
     assert "West Lake Tea" not in sent  # no contact: the company's language (en) keeps no Spring Festival
@@ -195,13 +124,13 @@ async def test_spring_festival_eve_greets_a_chinese_customer(chat: Chat):
 async def test_a_bad_birthday_is_refused_and_nothing_is_written(chat: Chat, value: str):
     answer = await chat.say(f"/customer {chat.records['tea']} contact 王丽 --birthday {value}")
     assert f"“{value}”不是有效的生日" in answer and "未做任何修改" in answer
-    assert chat.contacts() == []
+    assert contacts_of(chat) == []
 
 
 async def test_a_bad_language_is_refused(chat: Chat):
     answer = await chat.say(f"/customer {chat.records['tea']} contact 王丽 --language fr")
     assert "问候语言只能是 en, zh" in answer
-    assert chat.contacts() == []
+    assert contacts_of(chat) == []
 
 
 async def test_someone_elses_customer_reads_like_a_missing_one(chat: Chat):
@@ -209,4 +138,4 @@ async def test_someone_elses_customer_reads_like_a_missing_one(chat: Chat):
     theirs = await chat.say(f"/customer {diner} contact Bob --birthday 03-15")
     missing = await chat.say("/customer 999999 contact Bob --birthday 03-15")
     assert theirs.replace(str(diner), "N") == missing.replace("999999", "N")
-    assert chat.contacts() == []
+    assert contacts_of(chat) == []
