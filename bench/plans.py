@@ -32,7 +32,7 @@ CUSTOMERS_PER_REP = 20
 
 def load(db: Database, teams: int, reps: int) -> None:
     per = CUSTOMERS_PER_REP
-    place = ("31.0 + ((g * 7919) % 1000) / 2500.0", "121.2 + ((g * 104729) % 1000) / 2000.0")
+    place = ("31.0 + ((g::bigint * 7919) % 1000) / 2500.0", "121.2 + ((g::bigint * 104729) % 1000) / 2000.0")
     statements = [
         "INSERT INTO org_units (id, name, parent_id, path, timezone, active, created_at) "
         "VALUES (1, 'Company', NULL, '/1/', 'Asia/Shanghai', true, now())",

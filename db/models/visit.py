@@ -168,18 +168,20 @@ class CustomerLocationRequest(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# The previous-visit lookup (impossible travel) reads only these columns: on PostgreSQL the
-# INCLUDE makes it an index-only scan. On SQLite the include is ignored (the core index serves).
+# The previous-visit lookup (impossible travel) and the last accuracies (the repeated-accuracy
+# check) read only these columns: on PostgreSQL the INCLUDE makes both index-only scans, with no
+# heap page per earlier visit. On SQLite the include is ignored (the core index serves).
 Index(
     "ix_visits_user_taken_cover",
     Visit.__table__.c.user_id,
     Visit.__table__.c.taken_at,
-    postgresql_include=["latitude", "longitude"],
+    postgresql_include=["latitude", "longitude", "accuracy_m"],
 )
-# Exact coordinates seen before (real positions jitter; a replayed fix does not); taken_at is in the
-# key so the "on another day" test is answered from the index alone.
+# A rep's own positions near a point (the replay check, bot.services.visits.evidence): his rows in
+# the box's latitude band, the longitude and time read from the index.
 Index(
-    "ix_visits_coordinates", Visit.__table__.c.latitude, Visit.__table__.c.longitude, Visit.__table__.c.taken_at
+    "ix_visits_user_coordinates", Visit.__table__.c.user_id, Visit.__table__.c.latitude, Visit.__table__.c.longitude,
+    Visit.__table__.c.taken_at,
 )
 # A rep's visits waiting for a location or still open: a handful of rows among a year of closed
 # ones. Queries spell the predicate with SQL literals (bot.services.visits.visits) so it always matches.

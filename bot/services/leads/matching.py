@@ -28,7 +28,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    literal_column,
     null,
     select,
     union_all,
@@ -83,15 +82,14 @@ def _smoothed(record: Record | None, prior: float) -> float:
 
 def history(uow: UnitOfWork, pool_id: int, reps: Sequence[int], leads: Sequence[Row], now: datetime) -> History:
     """The pool's record and each rep's on the batch's attribute values: one statement, read through
-    ix_lead_events_pool_received over the window (the kinds as literals, so PostgreSQL
-    matches the partial index in a prepared statement's generic plan too)."""
+    ix_lead_events_at (BRIN on PostgreSQL) over the window, once per distribution batch."""
     won = case((Lead.status == LeadStatus.CONVERTED, case((Lead.owner_id == LeadEvent.to_owner_id, 1), else_=0)),
                else_=0)
     received = (
         select(LeadEvent.to_owner_id.label("rep"), Lead.id.label("lead_id"), Lead.industry, Lead.region,
                Lead.source, won.label("won"))
         .join(Lead, Lead.id == LeadEvent.lead_id)
-        .where(LeadEvent.pool_id == pool_id, LeadEvent.kind.in_([literal_column(f"'{kind}'") for kind in RECEIVED_KINDS]), LeadEvent.at >= now - WINDOW,
+        .where(LeadEvent.pool_id == pool_id, LeadEvent.kind.in_(RECEIVED_KINDS), LeadEvent.at >= now - WINDOW,
                LeadEvent.to_owner_id.is_not(None))
         .distinct().cte("received")
     )

@@ -6,7 +6,7 @@ reps at one office point are not a replay of each other.
 The accuracies and the earlier positions ride in the location step's one statement
 (shared_location.lookup), each aggregated into one value of a one-row derived table (`History`).
 Every read is bounded: the last few fixes by ix_visits_user_taken; earlier positions within a small
-box around this one (ix_visits_coordinates) and replay_days back; earlier trails within the same box,
+box around this one (ix_visits_user_coordinates) and replay_days back; earlier trails within the same box,
 by the rep's trail points (ix_visit_trail_message leads with user_id).
 """
 from dataclasses import dataclass

@@ -17,12 +17,10 @@ def upgrade() -> None:
     # Plain ADD and DROP COLUMN: SQLite's batch mode would rebuild pools, which leads and members point to.
     op.add_column("pools", sa.Column("distribution", sa.String(length=8), nullable=False, server_default="plain"))
     op.add_column("lead_events", sa.Column("data", sa.JSON(), nullable=True))
-    received = sa.text("kind IN ('claim', 'assign')")
-    op.create_index("ix_lead_events_pool_received", "lead_events", ["pool_id", "at"], unique=False,
-                    postgresql_where=received, sqlite_where=received)
+    op.create_index("ix_lead_events_at", "lead_events", ["at"], unique=False, postgresql_using="brin")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_lead_events_pool_received", table_name="lead_events")
+    op.drop_index("ix_lead_events_at", table_name="lead_events")
     op.drop_column("lead_events", "data")
     op.drop_column("pools", "distribution")
