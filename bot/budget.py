@@ -5,8 +5,7 @@ second overall, 20 a minute to one group, about one a second to one private chat
 a second to one channel. Each such limit is a `Limit`, a sliding window kept in a `send_budget` row
 (the stamps of the sends it counted, on the database's clock), so three processes behind a load
 balancer share it as one. Every send to the platform — a direct answer or an outbox post — takes a
-slot of each of its limits first (`Budget.slot`), all of them in one transaction or none. The
-windows and the rules deciding a slot are in bot.budget_store.
+slot of each of its limits first (`Budget.slot`), all of them in one transaction or none.
 
 - **A person waiting goes first.** An answer (`urgent`) may use a whole window; a post leaves
   `reserve` slots free while an answer was waiting or sent in the last URGENT_HOLD_S seconds (the
@@ -16,33 +15,32 @@ windows and the rules deciding a slot are in bot.budget_store.
   account) until the platform's retry-after has passed; other chats go on.
 - **No chat waits for another.** A send that cannot go because of its own chat's window sleeps on
   its own. Sends waiting for the account-wide window queue in this process (answers first, then in
-  order), so one attempt at a time asks the database instead of a herd. The one whose turn it is
-  asks for up to BATCH of those in line in the same transaction (an answer only for other
-  answers), so a window that comes free is filled in one attempt rather than one per send.
+  order), so one attempt at a time asks the database instead of a herd.
 - A slot counts from the platform's answer (`settle`): the platform counts a send when it arrives,
   which is never later than its answer, so a slow request cannot squeeze two sends together there.
-  Sends answered while a settle is on its way are settled together in the next transaction.
 """
 import asyncio
 import heapq
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from bot.budget_store import Ask, BudgetStore, Limit, MemoryStore, Verdict
+from db.models import SendBudget
+from db.session import Database
 from db.watchdog import deadline
 
 log = logging.getLogger(__name__)
 
-# Sends asked for in one attempt by the one whose turn it is (see the module docstring).
-BATCH = 5
+# How long an answer's mark holds a window's reserve for the answers that follow it.
+URGENT_HOLD_S = 1.0
 # A send waiting for the shared window looks again at least this often (another process may have
 # been answered since); one waiting for its own chat sleeps until then, up to OWN_NAP_LIMIT_S.
 MAX_NAP_S = 1.0
@@ -52,70 +50,202 @@ OWN_NAP_LIMIT_S = 30.0
 INLINE_WAIT_LIMIT_S = 60.0
 # A budget attempt takes milliseconds; one that takes longer finds the database hung.
 STORE_DEADLINE_S = 0.5
-# The budget's own threads (an attempt, a settle and a block at once): its calls never queue behind
-# the dispatcher's database work in the event loop's default executor.
-STORE_THREADS = 3
 DATABASE_RETRY_S = 10.0
 
 
-@dataclass(eq=False)
-class _InLine:
-    """A send waiting for its turn: told None when it is its turn, or the verdict of an attempt
-    the one whose turn it was made for it."""
+@dataclass(frozen=True)
+class Limit:
+    """At most `count` sends in any `period` seconds under `key`; posts leave `reserve` for answers.
+    `shared`: the account-wide window every send of the account passes."""
 
-    ask: Ask
-    order: int
-    told: asyncio.Future
+    key: str
+    count: int
+    period: float
+    reserve: int = 0
+    shared: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A slot taken at `stamp`, or how long to wait: for the shared window, for the send's own."""
+
+    stamp: float | None
+    wait_shared: float = 0.0
+    wait_own: float = 0.0
+
+
+class Window(Protocol):
+    """One window's state: a send_budget row, or its stand-in in memory (`MemoryStore`)."""
+
+    key: str
+    stamps: list
+    blocked_until: float
+    urgent_until: float
+
+
+@dataclass
+class MemoryWindow:
+    key: str
+    stamps: list = field(default_factory=list)
+    blocked_until: float = 0.0
+    urgent_until: float = 0.0
+
+
+def _room(limit: Limit, row: Window, urgent: bool, now: float) -> int:
+    held_for_answers = not urgent and row.urgent_until > now
+    return limit.count - (limit.reserve if held_for_answers else 0)
+
+
+def _wait(limit: Limit, row: Window, stamps: list[float], urgent: bool, now: float) -> float:
+    """Seconds until this window has a slot for this send (0: now)."""
+    wait = max(0.0, row.blocked_until - now)
+    room = _room(limit, row, urgent, now)
+    if room <= 0:
+        return max(wait, row.urgent_until - now)
+    if len(stamps) >= room:
+        wait = max(wait, stamps[len(stamps) - room] + limit.period - now)
+    return wait
+
+
+def decide(rows: Mapping[str, Window], limits: Sequence[Limit], urgent: bool, now: float) -> Verdict:
+    """Take one slot of every window, or none: the rows are changed in place when they are taken."""
+    kept = {limit.key: sorted(s for s in rows[limit.key].stamps if now - s < limit.period) for limit in limits}
+    waits = {limit.key: _wait(limit, rows[limit.key], kept[limit.key], urgent, now) for limit in limits}
+    if urgent:
+        for limit in limits:  # posts leave room from now on, whether this answer goes now or not
+            rows[limit.key].urgent_until = max(rows[limit.key].urgent_until, now + URGENT_HOLD_S)
+    if any(waits.values()):
+        return Verdict(None, max((waits[lim.key] for lim in limits if lim.shared), default=0.0),
+                       max((waits[lim.key] for lim in limits if not lim.shared), default=0.0))
+    for limit in limits:
+        rows[limit.key].stamps = [*kept[limit.key], now]
+    return Verdict(now)
+
+
+def restamp(rows: Iterable[Window], stamp: float, now: float) -> None:
+    """The send stamped `stamp` has been answered: in each window still holding it, it counts from now."""
+    for row in rows:
+        if stamp in row.stamps:
+            row.stamps = [now if s == stamp else s for s in row.stamps]
+
+
+def block(row: Window, seconds: float, now: float) -> None:
+    row.blocked_until = max(row.blocked_until, now + seconds)
+
+
+class BudgetStore:
+    """The windows in the database: each attempt locks its rows (in key order, so two attempts
+    never deadlock), decides, and commits. On SQLite every writer is serialised already."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._known: set[str] = set()
+
+    def _rows(self, session: Session, keys: list[str]) -> tuple[dict[str, SendBudget], float]:
+        """The windows, locked, and the time now: the database's clock on PostgreSQL, the same for
+        every process on every machine."""
+        missing = [key for key in keys if key not in self._known]
+        if missing:
+            insert = _insert_for(session)
+            session.execute(insert(SendBudget).values(
+                [{"key": key, "stamps": [], "blocked_until": 0.0, "urgent_until": 0.0} for key in missing],
+            ).on_conflict_do_nothing())
+            self._known.update(missing)
+        postgres = session.get_bind().dialect.name == "postgresql"
+        # On PostgreSQL the same round trip reads the clock and turns the WAL flush off for this
+        # transaction: a window's stamps are worth less than a flush (were the database to crash,
+        # the last few milliseconds of them are forgotten, and a send or two may come early).
+        extra = [func.extract("epoch", func.clock_timestamp()),
+                 func.set_config("synchronous_commit", "off", True)] if postgres else []
+        query = select(SendBudget, *extra).where(SendBudget.key.in_(keys))
+        found = session.execute(query.order_by(SendBudget.key).with_for_update()).all()
+        rows = {found_row[0].key: found_row[0] for found_row in found}
+        return rows, float(found[0][1]) if postgres else time.time()
+
+    def attempt(self, limits: Sequence[Limit], urgent: bool) -> Verdict:
+        with self.db.uow() as uow:
+            rows, now = self._rows(uow.session, sorted({limit.key for limit in limits}))
+            verdict = decide(rows, limits, urgent, now)
+            uow.commit()
+            return verdict
+
+    def settle(self, limits: Sequence[Limit], stamp: float) -> None:
+        """The send stamped `stamp` has been answered: it counts from now."""
+        with self.db.uow() as uow:
+            rows, now = self._rows(uow.session, sorted({limit.key for limit in limits}))
+            restamp(rows.values(), stamp, now)
+            uow.commit()
+
+    def block(self, key: str, seconds: float) -> None:
+        with self.db.uow() as uow:
+            rows, now = self._rows(uow.session, [key])
+            block(rows[key], seconds, now)
+            uow.commit()
+
+
+class MemoryStore:
+    """The windows of this process alone: what a send falls back on while the database does not
+    answer (an answer saying "try again" must still go out), within the same limits."""
+
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self.clock = clock
+        self._windows: dict[str, MemoryWindow] = {}
+
+    def _rows(self, keys: Iterable[str]) -> dict[str, MemoryWindow]:
+        return {key: self._windows.setdefault(key, MemoryWindow(key)) for key in keys}
+
+    def attempt(self, limits: Sequence[Limit], urgent: bool) -> Verdict:
+        return decide(self._rows(limit.key for limit in limits), limits, urgent, self.clock())
+
+    def settle(self, limits: Sequence[Limit], stamp: float) -> None:
+        restamp(self._rows(limit.key for limit in limits).values(), stamp, self.clock())
+
+    def block(self, key: str, seconds: float) -> None:
+        block(self._rows([key])[key], seconds, self.clock())
+
+
+def _insert_for(session: Session) -> Callable:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 class _Turns:
     """Who in this process asks for the shared window next: answers first, then in order."""
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[int, int, _InLine]] = []
+        self._waiting: list[tuple[int, int, asyncio.Future]] = []
+        self._order = itertools.count()
         self._busy = False
         self.answer_waiting = asyncio.Event()
 
-    async def take(self, ask: Ask, order: int) -> Verdict | None:
-        """None: it is this send's turn (give() it back); else the verdict of an attempt made for it."""
+    async def take(self, urgent: bool) -> None:
         if not self._busy and not self._waiting:
             self._busy = True
-            return None
-        line = _InLine(ask, order, asyncio.get_running_loop().create_future())
-        heapq.heappush(self._waiting, (0 if ask.urgent else 1, order, line))
-        if ask.urgent:
+            return
+        turn: asyncio.Future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (0 if urgent else 1, next(self._order), turn))
+        if urgent:
             self.answer_waiting.set()
         try:
-            return await line.told
+            await turn
         except asyncio.CancelledError:
-            if line.told.done() and not line.told.cancelled() and line.told.result() is None:
+            if turn.done() and not turn.cancelled():
                 self.give()  # it was handed over just as we were cancelled: pass it on
             raise
 
-    def waiting(self, count: int, urgent_only: bool) -> list[_InLine]:
-        """The first `count` sends in line (answers first, then in order); they stay in line until told."""
-        ahead = (line for _, _, line in sorted(self._waiting) if not line.told.done())
-        return list(itertools.islice((line for line in ahead if line.ask.urgent or not urgent_only), count))
-
-    def tell(self, line: _InLine, verdict: Verdict) -> None:
-        """An attempt was made for this send: it leaves the line with its verdict."""
-        if not line.told.done():
-            line.told.set_result(verdict)
-        self._mark_answers()
-
     def give(self) -> None:
         while self._waiting:
-            _, _, line = heapq.heappop(self._waiting)
-            if not line.told.done():
-                line.told.set_result(None)
-                self._mark_answers()
+            urgent, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                if not any(u == 0 for u, _, _ in self._waiting):
+                    self.answer_waiting.clear()
+                turn.set_result(None)
                 return
         self._busy = False
         self.answer_waiting.clear()
-
-    def _mark_answers(self) -> None:
-        if not any(line.ask.urgent and not line.told.done() for _, _, line in self._waiting):
-            self.answer_waiting.clear()
 
 
 class Budget:
@@ -127,11 +257,6 @@ class Budget:
         self.fallback = MemoryStore()
         self._database_down_until = 0.0
         self._turns: dict[str, _Turns] = {}
-        self._order = itertools.count()
-        self._settling: list[tuple[Sequence[Limit], float]] = []  # answered, for the next settle
-        self._settled: asyncio.Future | None = None  # done when those are settled
-        self._settler: asyncio.Task | None = None
-        self._threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="budget")
 
     async def _call(self, method: str, *args: object) -> Any:
         """The shared store, or this process's own windows while the database does not answer: a
@@ -139,8 +264,7 @@ class Budget:
         DATABASE_RETRY_S after it failed."""
         if time.monotonic() >= self._database_down_until:
             try:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._threads, self._in_store, method, *args)
+                return await asyncio.to_thread(self._in_store, method, *args)
             except SQLAlchemyError as exc:
                 self._database_down_until = time.monotonic() + DATABASE_RETRY_S
                 log.warning("send budget: database unavailable (%s); this process counts alone for %ss",
@@ -157,11 +281,11 @@ class Budget:
         if not limits:
             yield
             return
-        stamp = await self._acquire(Ask(limits, urgent))
+        stamp = await self._acquire(limits, urgent)
         try:
             yield
         finally:
-            await asyncio.shield(self._settle(limits, stamp))
+            await asyncio.shield(self._call("settle", limits, stamp))
 
     async def block(self, key: str, seconds: float) -> None:
         await self._call("block", key, seconds)
@@ -186,40 +310,17 @@ class Budget:
                         raise
                     log.info("%s: rate limited, waiting %ss", limits[-1].key, seconds)
 
-    async def _settle(self, limits: Sequence[Limit], stamp: float) -> None:
-        """Sends answered while a settle is on its way are settled together in the next one."""
-        if self._settled is None:
-            self._settled = asyncio.get_running_loop().create_future()
-        settled = self._settled
-        self._settling.append((limits, stamp))
-        if self._settler is None or self._settler.done():
-            self._settler = asyncio.create_task(self._settle_all())
-        await settled
-
-    async def _settle_all(self) -> None:
-        while self._settling:
-            sends, settled = self._settling, self._settled
-            self._settling, self._settled = [], None
-            assert settled is not None
-            try:
-                await self._call("settle", sends)
-            except Exception as exc:
-                settled.set_exception(exc)
-            else:
-                settled.set_result(None)
-
-    async def _acquire(self, ask: Ask) -> float:
-        shared = next((limit.key for limit in ask.limits if limit.shared), None)
+    async def _acquire(self, limits: Sequence[Limit], urgent: bool) -> float:
+        shared = next((limit.key for limit in limits if limit.shared), None)
         turns = self._turns.setdefault(shared, _Turns()) if shared else None
-        order = next(self._order)
         while True:
-            verdict = await turns.take(ask, order) if turns is not None else None
-            if verdict is None:  # this send's turn
-                try:
-                    verdict = await self._attempt_while_turn(ask, turns)
-                finally:
-                    if turns is not None:
-                        turns.give()
+            if turns is not None:
+                await turns.take(urgent)
+            try:
+                verdict = await self._attempt_while_turn(limits, urgent, turns)
+            finally:
+                if turns is not None:
+                    turns.give()
             if verdict.stamp is not None:
                 return verdict.stamp
             if verdict.wait_own > 0:
@@ -227,17 +328,15 @@ class Budget:
             elif turns is None:
                 await self.sleep(min(verdict.wait_shared, MAX_NAP_S))
 
-    async def _attempt_while_turn(self, ask: Ask, turns: _Turns | None) -> Verdict:
+    async def _attempt_while_turn(self, limits: Sequence[Limit], urgent: bool, turns: "_Turns | None") -> Verdict:
         """Attempt until a slot is taken, or the send must wait for its own window (others here may
-        go meanwhile), or an answer comes to wait for the shared window in front of this post. Each
-        attempt asks for the first sends in line too (an answer only for other answers) and tells
-        those it decided for."""
+        go meanwhile), or an answer comes to wait for the shared window in front of this post."""
         while True:
-            verdict = await self._attempt_with_others(ask, turns)
+            verdict = await self._call("attempt", limits, urgent)
             if verdict.stamp is not None or verdict.wait_own > 0 or turns is None:
                 return verdict
             seconds = min(verdict.wait_shared, MAX_NAP_S)
-            if ask.urgent:
+            if urgent:
                 await self.sleep(seconds)
                 continue
             try:
@@ -245,13 +344,3 @@ class Budget:
                 return verdict  # an answer is waiting: it goes first
             except TimeoutError:
                 continue
-
-    async def _attempt_with_others(self, ask: Ask, turns: _Turns | None) -> Verdict:
-        others = turns.waiting(BATCH - 1, urgent_only=ask.urgent) if turns is not None else []
-        batch = sorted([ask, *(line.ask for line in others)], key=lambda each: not each.urgent)
-        verdicts = dict(zip(map(id, batch), await self._call("attempt", batch), strict=True))
-        for line in others:
-            verdict = verdicts[id(line.ask)]
-            if verdict.stamp is not None or verdict.wait_own > 0:
-                turns.tell(line, verdict)  # type: ignore[union-attr]
-        return verdicts[id(ask)]

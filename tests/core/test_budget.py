@@ -5,9 +5,7 @@ import time
 
 import pytest
 
-from bot.budget import Budget
-from bot.budget_store import Ask, BudgetStore, Limit, Settled, Verdict
-from db.models import SendBudget
+from bot.budget import Budget, BudgetStore, Limit
 from db.session import Database
 
 ALL = Limit("fake:bot", 5, 1.0, reserve=2, shared=True)
@@ -32,40 +30,6 @@ async def test_a_window_never_holds_more_than_its_limit(db: Database):
     await asyncio.gather(*(take(budget, [ALL, chat(f"c{i}")], False, log, f"post {i}") for i in range(12)))
     assert len(log) == 12
     assert most_in_any_window([t for _, t in log], 1.0) <= 5
-
-
-class CountingStore(BudgetStore):
-    def __init__(self, db: Database):
-        super().__init__(db)
-        self.attempts: list[int] = []
-        self.settles: list[int] = []
-
-    def attempt(self, asks: list[Ask]) -> list[Verdict]:
-        self.attempts.append(len(asks))
-        return super().attempt(asks)
-
-    def settle(self, sends: Settled) -> None:
-        self.settles.append(len(sends))
-        super().settle(sends)
-
-
-async def test_posts_in_line_take_their_slots_together(db: Database):
-    store, log = CountingStore(db), []
-    budget = Budget(store)
-    await asyncio.gather(*(take(budget, [ALL, chat(f"c{i}")], False, log, f"post {i}") for i in range(12)))
-    assert len(log) == 12 and most_in_any_window([t for _, t in log], 1.0) <= 5
-    assert max(store.attempts) > 1, store.attempts  # those waiting behind the first were asked for with it
-    assert len(store.settles) < 12 and sum(store.settles) == 12, store.settles
-
-
-def test_sends_granted_together_each_settle_their_own_stamp(db: Database):
-    store, window = BudgetStore(db), [chat("pair", count=2, period=60.0)]
-    first, second = store.attempt([Ask(window, False), Ask(window, False)])
-    assert first.stamp is not None and second.stamp is not None and first.stamp != second.stamp
-    store.settle([(window, first.stamp)])
-    with db.uow() as uow:
-        stamps = uow.session.get(SendBudget, window[0].key).stamps
-    assert second.stamp in stamps and first.stamp not in stamps and len(stamps) == 2
 
 
 async def test_an_answer_goes_before_posts_that_were_waiting(db: Database):
