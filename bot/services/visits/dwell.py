@@ -14,14 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from bot.services.core import geo
+from bot.services.visits import evidence
 from bot.services.visits.location_checks import FLAG, Reason, Thresholds
 from bot.services.visits.spoof_checks import Place, TrailPoint
 from bot.services.visits.thresholds import thresholds_for
 from bot.services.visits.visit_targets import Target, visit_target
-from db.models import Visit, VisitTrailPoint
+from db.models import Visit
 from db.session import UnitOfWork
 
 # What the trail is measured against when the visit's place is not trusted (a place_<kind> label).
@@ -120,19 +119,10 @@ def judge(visit: Visit, trail: Sequence[TrailPoint], target: Target | None, limi
     return check_dwell(stay, limits)
 
 
-def visit_trail(uow: UnitOfWork, visit_id: int) -> tuple[TrailPoint, ...]:
-    """Every point of the visit's live trail, in the order they were taken."""
-    rows = uow.session.execute(
-        select(VisitTrailPoint.latitude, VisitTrailPoint.longitude, VisitTrailPoint.taken_at, VisitTrailPoint.heading,
-               VisitTrailPoint.accuracy_m)
-        .where(VisitTrailPoint.visit_id == visit_id).order_by(VisitTrailPoint.taken_at, VisitTrailPoint.id))
-    return tuple(TrailPoint(*row) for row in rows)
-
-
 def at_end(uow: UnitOfWork, visit: Visit, unit_id: int) -> Dwell | None:
     """/visit end: the visit's time on site from its live trail (its unit's geofence), recorded; None
     without a trail, or one that never reached the place."""
-    trail = visit_trail(uow, visit.id)
+    trail = evidence.live_trail(uow, visit.id)
     if not trail:
         return None
     stay = dwell_of(trail, place_of(visit_target(uow, visit)), thresholds_for(uow, unit_id).geofence_m)

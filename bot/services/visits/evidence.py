@@ -143,14 +143,15 @@ def history_of(accuracy_rows: list | None, fix_rows: list | None) -> History:
     return History(tuple(accuracy for _, accuracy in recent), tuple(fixes))
 
 
-def live_trail(uow: UnitOfWork, visit_id: int, message_id: str) -> tuple[TrailPoint, ...]:
-    """This live location's updates so far, in the order they were taken."""
-    rows = uow.session.execute(
-        select(VisitTrailPoint.latitude, VisitTrailPoint.longitude, VisitTrailPoint.taken_at, VisitTrailPoint.heading,
-               VisitTrailPoint.accuracy_m)
-        .where(VisitTrailPoint.visit_id == visit_id, VisitTrailPoint.message_id == message_id)
-        .order_by(VisitTrailPoint.taken_at, VisitTrailPoint.id))
-    return tuple(TrailPoint(*row) for row in rows)
+def live_trail(uow: UnitOfWork, visit_id: int, message_id: str | None = None) -> tuple[TrailPoint, ...]:
+    """The visit's live-location updates so far (of one live message, or all of them: None), in the
+    order they were taken."""
+    query = (select(VisitTrailPoint.latitude, VisitTrailPoint.longitude, VisitTrailPoint.taken_at,
+                    VisitTrailPoint.heading, VisitTrailPoint.accuracy_m)
+             .where(VisitTrailPoint.visit_id == visit_id).order_by(VisitTrailPoint.taken_at, VisitTrailPoint.id))
+    if message_id is not None:
+        query = query.where(VisitTrailPoint.message_id == message_id)
+    return tuple(TrailPoint(*row) for row in uow.session.execute(query))
 
 
 def earlier_trails(uow: UnitOfWork, user_id: int, visit_id: int, trail: tuple[TrailPoint, ...],
