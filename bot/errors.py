@@ -13,6 +13,7 @@ class UserError(Exception):
 class UsageError(UserError):
     """The arguments do not fit the command; the reply shows its usage line."""
 
-    def __init__(self, command: str, problem: str = "usage", **params: object):
+    def __init__(self, command: str, problem: str = "usage", field: str | None = None, **params: object):
         super().__init__(problem, command=command, **params)
         self.command = command
+        self.field = field  # the form field at fault, when the arguments came from a form

@@ -2,6 +2,7 @@
 outbox keeps until delivery (a template, its language and its data, rendered by the dispatcher)."""
 import base64
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -88,6 +89,8 @@ class Incoming:
     # How this platform lets a rep share his position: share_button (a native keyboard),
     # checkin_page (a signed one-time web page) or typed (coordinates on a command line).
     location_ask: str = TYPED
+    # The command's parameters as a form's fields (a Slack modal, the Mini App), instead of `args`.
+    form: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from bot.actor import CURRENT_ACTOR, Actor
 from bot.config import Settings
 from bot.context import Context
 from bot.errors import UsageError, UserError
-from bot.handlers.args import parse
+from bot.handlers.args import parse, parse_form
 from bot.handlers.registry import LOCATION_COMMAND, PHOTO_COMMAND, ROLE_ACCESS, Access, CommandTable
 from bot.handouts import Handouts
 from bot.i18n import command_info, pick_locale, render
@@ -328,7 +328,8 @@ class Router:
         trace.audience = cmd.audience
         if cmd.access > access:
             raise UserError("forbidden", command=cmd.name)
-        kwargs = parse(cmd.name, args, cmd.params, cmd.flags)
+        kwargs = (parse(cmd.name, args, cmd.params, cmd.flags) if incoming.form is None
+                  else parse_form(cmd.name, incoming.form, cmd.params, cmd.flags))
         result = cmd.handler(ctx, **kwargs)
         return result if isinstance(result, list) else [result]
 

@@ -1,8 +1,11 @@
-"""Argument parsing shared by every command: quoted words, free-text tails, typed parameters, --flags.
+"""Argument parsing shared by every command: quoted words, free-text tails, typed parameters, --flags;
+and the same parameters filled from a form (a Slack modal, the Telegram Mini App) field by field.
 
-Parsing failures raise UsageError, which the router renders as the command's usage line.
+Parsing failures raise UsageError, which the router renders as the command's usage line; a form's
+failure names its field (`UsageError.field`), so a form can show it beside that field.
 """
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -87,6 +90,14 @@ def _tail(text: str, start: int, flag_names: set[str], unquote: bool = True) -> 
 
 
 def convert(command: str, name: str, kind: str, raw: str, choices: tuple[str, ...]) -> object:
+    try:
+        return _convert(command, kind, raw, choices)
+    except UsageError as error:
+        error.field = name
+        raise
+
+
+def _convert(command: str, kind: str, raw: str, choices: tuple[str, ...]) -> object:
     if kind in ("word", "text"):
         if kind == "word" and len(raw) > MAX_WORD_CHARS:
             raise UsageError(command, "too_long", limit=MAX_WORD_CHARS)
@@ -223,3 +234,50 @@ def assignments(command: str, typed: list[str]) -> list[tuple[str, str]]:
     if not pairs:
         raise UsageError(command)
     return pairs
+
+
+MAX_FORM_FIELD_CHARS = 3000  # Slack's plain_text_input max_length; the Mini App's fields are held to it too
+
+
+def parse_form(command: str, form: Mapping[str, str], params: tuple[Param, ...], flags: tuple[Flag, ...]
+               ) -> dict[str, object]:
+    """The command's parameters and flags filled from a form's fields, named as the parameters are
+    (a flag `--no-location` by `no_location`); an empty field is an omitted one. No quoting or
+    splitting: a field's text is the value as typed, apostrophes and `--` included. A field the
+    command does not take, a missing required one or a value of the wrong kind raises UsageError
+    naming the field."""
+    known = {p.name for p in params} | {f.name.replace("-", "_") for f in flags}
+    stray = sorted(set(form) - known)
+    if stray:
+        raise UsageError(command, "unknown_field", field=stray[0][:40])
+    values: dict[str, object] = {}
+    for param in params:
+        raw = _field(command, form, param.name)
+        if not raw:
+            if not param.optional:
+                raise UsageError(command, "field_required", field=param.name)
+            values[param.name] = None
+        elif param.kind == "words":
+            values[param.name] = words(command, raw)
+        else:
+            values[param.name] = convert(command, param.name, param.kind, raw, param.choices)
+    for flag in flags:
+        key = flag.name.replace("-", "_")
+        raw = _field(command, form, key)
+        if flag.kind == "bool":
+            values[key] = raw.lower() in ("1", "true", "yes", "on")
+        else:
+            values[key] = convert(command, key, flag.kind, raw, flag.choices) if raw else None
+    return values
+
+
+def _field(command: str, form: Mapping[str, str], name: str) -> str:
+    raw = form.get(name)
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise UsageError(command, "bad_field", field=name)
+    text = clean(raw)
+    if len(text) > MAX_FORM_FIELD_CHARS:
+        raise UsageError(command, "too_long", limit=MAX_FORM_FIELD_CHARS, field=name)
+    return text
