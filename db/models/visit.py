@@ -57,6 +57,9 @@ class Visit(Base):
     status: Mapped[str] = mapped_column(String(12), default="open")  # waiting | open | closed
     note: Mapped[str | None] = mapped_column(Text)
     end_note: Mapped[str | None] = mapped_column(Text)
+    # The visit report (/visit end --outcome --next-step, a Slack modal, the Mini App's form).
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    next_step: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     latitude: Mapped[float | None] = mapped_column(Float)

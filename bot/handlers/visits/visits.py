@@ -28,22 +28,38 @@ def ask_location(ctx: Context, template: str, visit_id: int | None, /, **context
 @command(
     "visit",
     params=[Param("target"), Param("note", kind="text", optional=True)],
-    flags=[Flag("no-location", kind="text")],
+    # The visit report's fields go with `end`: what came of it, the next step, when to be reminded.
+    flags=[Flag("no-location", kind="text"), Flag("outcome", kind="choice", choices=visits.OUTCOMES),
+           Flag("next-step", kind="text"), Flag("remind", kind="text")],
     aliases=("拜访",),
     group="2-visits",
 )
-def visit(ctx: Context, target: str, note: str | None, no_location: str | None) -> Reply:
+def visit(ctx: Context, target: str, note: str | None, no_location: str | None, outcome: str | None,
+          next_step: str | None, remind: str | None) -> Reply:
     if target.lower() in END_WORDS and not no_location:
-        ended = visits.end_visit(ctx.uow, ctx.user_id, note, ctx.now)
-        noted = reminders.from_note(ctx.uow, ctx.user_id, note, ctx.now, visit_id=ended.visit_id) if note else None
-        reply = ctx.reply("visits/ended", ended=ended, noted=noted)
-        return noted_buttons(ctx, reply, noted) if noted else reply
+        return end(ctx, note, outcome, next_step, remind)
+    if outcome or next_step or remind:
+        raise UsageError("visit", "report_needs_end")
     started = visits.start_visit(ctx.uow, ctx.user_id, target, note, ctx.now, no_location_reason=no_location)
     zone = visits.zone_of(visits.active_user(ctx.uow, ctx.user_id))
     known = brief.visit_brief(ctx.uow, started.target, ctx.now.astimezone(zone).date(), zone, started.visit_id)
     if not started.needs_location:
         return ctx.reply("visits/started_without_location", started=started, brief=known)
     return ask_location(ctx, "visits/started", started.visit_id, started=started, brief=known)
+
+
+def end(ctx: Context, note: str | None, outcome: str | None, next_step: str | None, remind: str | None) -> Reply:
+    """/visit end [NOTE] [--outcome O] [--next-step TEXT] [--remind WHEN]: the visit report. A reminder
+    date in the note is read as before; one given with --remind must be readable and to come."""
+    ended = visits.end_visit(ctx.uow, ctx.user_id, note, ctx.now, outcome, next_step)
+    noted = None
+    if remind:
+        noted = reminders.from_note(ctx.uow, ctx.user_id, next_step or note or "", ctx.now, visit_id=ended.visit_id,
+                                    when_words=remind)
+    elif note:
+        noted = reminders.from_note(ctx.uow, ctx.user_id, note, ctx.now, visit_id=ended.visit_id)
+    reply = ctx.reply("visits/ended", ended=ended, noted=noted)
+    return noted_buttons(ctx, reply, noted) if noted else reply
 
 
 @command(

@@ -68,16 +68,22 @@ def _zone(name: str | None) -> ZoneInfo:
 
 
 def from_note(uow: UnitOfWork, owner_id: int, note: str, now: datetime, *, lead_id: int | None = None,
-              customer_id: int | None = None, visit_id: int | None = None) -> NoteReading:
+              customer_id: int | None = None, visit_id: int | None = None, when_words: str | None = None
+              ) -> NoteReading:
     """Read a note just saved: a date sets a reminder (or one to choose); a passed or vague one sets
-    nothing. A money amount is only reported."""
+    nothing. A money amount is only reported. `when_words`: the date given apart from the note (a
+    form's reminder field); it must be readable and to come, else UserError on the field "remind"
+    and nothing is set."""
     owner = uow.session.get(User, owner_id)
     zone = _zone(owner.timezone if owner else None)
     visit = uow.session.get(Visit, visit_id) if visit_id is not None else None
     if visit is not None:
         lead_id, customer_id = visit.lead_id, visit.customer_id
     found = amounts.find(note)
-    reading = when.read(note, now, zone)
+    reading = when.read(when_words if when_words is not None else note, now, zone)
+    if when_words is not None and (reading is None or reading.kind in (Kind.PAST, Kind.VAGUE)):
+        problem = "reminders/past" if reading is not None and reading.kind is Kind.PAST else "reminders/unreadable"
+        raise UserError(problem, words=when_words[:100]).at("remind")
     about = {"amount": found, "lead_id": lead_id, "customer_id": customer_id}
     if reading is None:
         return NoteReading(None, **about)

@@ -11,10 +11,13 @@ below are shared by both and listed in docs/user/reminders.md:
   offered (Chinese 下周五 is always next week's);
 - a week or a month without a day ("next week", 下周, 下个月) asks for the day; nothing is guessed;
 - a month and day without a year is the next one to come; a whole date that has passed is refused;
-- of several expressions in one note, the first is read.
+- of several expressions in one note, the first is read;
+- an ISO date, with or without a time (2026-12-10, 2026-12-10 15:00: what a form's date and time
+  pickers send), is read as written.
 """
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -39,10 +42,25 @@ class Reading:
     candidates: tuple[datetime, ...] = field(default=())  # local, aware: Kind.CHOOSE
 
 
+_ISO = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}):(\d{2}))?(?![\d:])")
+
+
+def _iso(note: str) -> Said | None:
+    match = _ISO.search(note)
+    if match is None:
+        return None
+    try:
+        day = date.fromisoformat(match.group(1))
+        clock = time(int(match.group(2)), int(match.group(3))) if match.group(2) else None
+    except ValueError:
+        return None
+    return Said(match.group(0), match.start(), days=(day,), clocks=(clock,) if clock else ())
+
+
 def read(note: str, now: datetime, zone: ZoneInfo) -> Reading | None:
     """The first date expression in the note read at `now` in the writer's zone, or None."""
     local = now.astimezone(zone)
-    found = [said for said in (when_zh.find(note, local), when_en.find(note, local)) if said is not None]
+    found = [said for said in (_iso(note), when_zh.find(note, local), when_en.find(note, local)) if said is not None]
     if not found:
         return None
     return settle(min(found, key=lambda said: said.start), local)

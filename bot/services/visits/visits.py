@@ -71,6 +71,8 @@ class VisitEnded:
     # A no-signal visit still waiting: a location taken during the visit may be sent until then.
     location_until: datetime | None = None
     on_site: OnSite | None = None
+    outcome: str | None = None  # one of OUTCOMES
+    next_step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,12 @@ def start_visit(uow: UnitOfWork, user_id: int, target_text: str, note: str | Non
     return VisitStarted(visit.id, target, not no_location_reason, no_location_reason, deadline)
 
 
-def end_visit(uow: UnitOfWork, user_id: int, note: str | None, now: datetime) -> VisitEnded:
+# What came of a visit, as the visit report records it.
+OUTCOMES = ("interested", "ordered", "undecided", "not_interested", "not_met")
+
+
+def end_visit(uow: UnitOfWork, user_id: int, note: str | None, now: datetime, outcome: str | None = None,
+              next_step: str | None = None) -> VisitEnded:
     user = active_user(uow, user_id, lock=True)
     visit = open_visit(uow, user_id)
     if visit is None:
@@ -197,6 +204,8 @@ def end_visit(uow: UnitOfWork, user_id: int, note: str | None, now: datetime) ->
     visit.status = "closed"
     visit.ended_at = now
     visit.end_note = note
+    visit.outcome = outcome
+    visit.next_step = next_step
     dwell.at_end(uow, visit, user.unit_id)
     site = on_site(visit, zone_of(user))
     minutes = site.minutes if site else max(0, round((now - visit.started_at).total_seconds() / 60))
@@ -204,7 +213,7 @@ def end_visit(uow: UnitOfWork, user_id: int, note: str | None, now: datetime) ->
              and visit.location_deadline > now)
     until = visit.location_deadline.astimezone(zone_of(user)) if waits and visit.location_deadline else None
     return VisitEnded(visit.id, target_name(target_of(uow, visit)) or "", minutes, visit.verdict, had_location, until,
-                      site)
+                      site, outcome, next_step)
 
 
 # ---------------------------------------------------------------- listing
