@@ -118,6 +118,10 @@ class Reply:
     file_name: str | None = None
     file_bytes: bytes | None = None
     locale: str | None = None  # language it was rendered in; adapters use it for their own labels
+    # A refusal (a rule or the arguments said no, nothing was written) and, when the values came
+    # from a form, the field it is about: a modal or the Mini App shows it beside that field.
+    refused: bool = False
+    refused_field: str | None = None
 
     def to_json(self, file_limit: int = 0) -> dict:
         """A JSON dict that from_json turns back into this reply. Only what is set is written, so an
@@ -134,7 +138,8 @@ class Reply:
             "locale": self.locale,
         }
         flags = {"ephemeral": self.ephemeral, "request_location": self.request_location,
-                 "checkin_url": self.checkin_url, "file_name": self.file_name}
+                 "checkin_url": self.checkin_url, "file_name": self.file_name, "refused": self.refused,
+                 "refused_field": self.refused_field}
         if self.audience is not Audience.CHAT:
             flags["audience"] = self.audience.value
         data.update((key, value) for key, value in flags.items() if value)
@@ -160,6 +165,8 @@ class Reply:
             file_name=data.get("file_name"),
             file_bytes=base64.b64decode(data["file"]) if "file" in data else None,
             locale=data.get("locale"),
+            refused=bool(data.get("refused")),
+            refused_field=data.get("refused_field"),
         )
 
 

@@ -348,9 +348,11 @@ class Router:
 
     def _render_error(self, error: UserError, locale: str, command_prefix: str) -> Reply:
         if isinstance(error, UsageError):
-            return render(f"errors/{error.template}", locale, command_prefix=command_prefix,
-                          usage=command_info(locale, error.command)["usage"], **error.params)
-        return render(f"errors/{error.template}", locale, command_prefix=command_prefix, **error.params)
+            reply = render(f"errors/{error.template}", locale, command_prefix=command_prefix,
+                           usage=command_info(locale, error.command)["usage"], **error.params)
+        else:
+            reply = render(f"errors/{error.template}", locale, command_prefix=command_prefix, **error.params)
+        return replace(reply, refused=True, refused_field=error.field)
 
 
 def event_key(incoming: Incoming) -> EventKey | None:

@@ -18,7 +18,7 @@ def form_incoming(user: str, command: str, form: dict) -> Incoming:
 def test_a_new_lead_from_a_form_keeps_apostrophes_and_dashes_as_typed(router, demo_org):
     [reply] = router.handle(form_incoming("li", "newlead", {
         "company": "O'Brien \"Steel\" -- Works", "contact": "Seán O'Neil", "phone": "", "region": "East"}))
-    assert "O'Brien" in reply.text
+    assert "O'Brien" in reply.text and not reply.refused
     with router.db.uow() as uow:
         lead = uow.session.scalars(select(Lead).where(Lead.company == "O'Brien \"Steel\" -- Works")).one()
         assert lead.contact_name == "Seán O'Neil"
@@ -46,5 +46,6 @@ def test_a_form_error_reads_in_the_users_language_and_writes_nothing(router, dem
         before = uow.session.scalar(select(Lead.id).order_by(Lead.id.desc()).limit(1))
     [reply] = router.handle(form_incoming("li", "newlead", {"company": "   "}))
     assert "此项必填" in reply.text  # Li's language is Chinese in the demo org
+    assert (reply.refused, reply.refused_field) == (True, "company")
     with router.db.uow() as uow:
         assert uow.session.scalar(select(Lead.id).order_by(Lead.id.desc()).limit(1)) == before
