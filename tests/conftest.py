@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.console import ConsoleAdapter
 from bot.bootstrap import build_router, open_database
@@ -72,13 +73,22 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def empty_tables(database: Database) -> None:
+    """Every table emptied, children first, and on PostgreSQL every sequence back to 1. DELETE, not
+    TRUNCATE: a test leaves a few rows, and TRUNCATE of 45 tables (new files for each) cost 0.3-1.4 s
+    a test against DELETE's 5-15 ms. A cycle of references DELETE cannot undo falls back to TRUNCATE."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with database.engine.begin() as conn:
-        if database.engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
+    postgresql = database.engine.dialect.name == "postgresql"
+    try:
+        with database.engine.begin() as conn:
             for table in tables:
-                conn.execute(text(f"DELETE FROM {table}"))
+                conn.execute(text(f'DELETE FROM "{table}"'))
+            if postgresql:
+                conn.execute(text("SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'"))
+    except IntegrityError:
+        if not postgresql:
+            raise
+        with database.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
