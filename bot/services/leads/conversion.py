@@ -153,8 +153,10 @@ class CustomerDetail:
 
 
 def customer_id(raw: str | int) -> int:
+    """'7', '#7', or 'c7' as plans, /nearby and visits name a customer."""
+    text = str(raw).strip()
     try:
-        return parse_id(raw)
+        return parse_id(text[1:] if text[:1] in ("c", "C") else text)
     except UserError:
         raise UserError("leads/customer_bad_id", value=str(raw)[:40]) from None
 

@@ -49,8 +49,9 @@ MAX_NOTE_CHARS = 2000
 
 
 def parse_id(raw: str | int) -> int:
-    """'42', '#42' or the full-width '＃４２' -> 42."""
+    """'42', '#42', the full-width '＃４２' or 'l42' as plans, /nearby and visits name a lead -> 42."""
     text = unicodedata.normalize("NFKC", str(raw)).strip().lstrip("#")
+    text = text[1:] if text[:1] in ("l", "L") and text[1:2].isdigit() else text
     if not re.fullmatch(r"\d{1,12}", text):
         raise UserError("leads/bad_id", value=str(raw)[:40])
     return int(text)
