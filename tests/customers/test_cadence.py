@@ -14,11 +14,11 @@ from bot.delivery import Dispatcher
 from bot.services.customers import cadence
 from bot.services.deals import nudges
 from bot.services.visits import digest
-from db.models import OutboxMessage, PlatformIdentity, User, Visit
+from db.models import OutboxMessage, User, Visit
 from tests.conftest import posted, say
 from tests.customers.conftest import ON, load, recompute, user
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.platforms.telegram_harness import TOKEN, telegram_settings
+from tests.platforms.telegram_harness import TOKEN, link_telegram, telegram_settings
 
 AT_1105 = datetime(2026, 11, 26, 3, 5, tzinfo=UTC)  # Thursday 11:05 in Asia/Shanghai
 SATURDAY_1105 = datetime(2026, 11, 28, 3, 5, tzinfo=UTC)
@@ -96,10 +96,7 @@ def run_nudges(db, now: datetime) -> nudges.NudgeRun:
 
 
 async def test_the_owner_is_nudged_privately_on_telegram_in_his_language(db, visited, front_end, api):
-    with db.uow() as uow:
-        uow.session.add(PlatformIdentity(platform="telegram", workspace="123", platform_user_id=str(LI_TG),
-                                         dm_chat_id=str(LI_TG), user_id=user(uow, "li").id))
-        uow.commit()
+    link_telegram(db, "li", LI_TG)
     run_nudges(db, AT_1105)
     run_nudges(db, AT_1105)  # once a day
     await Dispatcher(db, {"telegram": front_end.sender}).deliver_due()

@@ -6,10 +6,9 @@ from bot.bootstrap import build_router
 from bot.messages import Incoming
 from bot.ratelimit import RateLimiter
 from bot.router import LAST_OUTCOME
-from bot.services.core import identity
-from db.base import utcnow
-from db.models import InboundEvent, PlatformIdentity
+from db.models import InboundEvent
 from db.session import Database
+from tests.platforms.telegram_harness import link_telegram
 
 
 class Clock:
@@ -31,12 +30,7 @@ def events(db: Database) -> int:
 
 
 def link_li_on_telegram(db: Database) -> None:
-    with db.uow() as uow:
-        li = identity.find_user(uow, "li")
-        assert li is not None
-        uow.session.add(PlatformIdentity(platform="telegram", workspace="123", platform_user_id="555",
-                                         dm_chat_id="555", user_id=li.id, linked_at=utcnow()))
-        uow.commit()
+    link_telegram(db, "li", 555)
 
 
 def test_bucket_allows_a_burst_then_one_per_interval():

@@ -11,11 +11,15 @@ from datetime import UTC, datetime, timedelta
 from bot.bootstrap import build_router
 from bot.config import Settings
 from bot.delivery import Dispatcher
-from db.models import PlatformIdentity
 from db.session import Database
 from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, text_update
-from tests.platforms.telegram_harness import TOKEN, WebhookBot, running_webhook, telegram_settings
-from tests.visits.test_visits import user_id
+from tests.platforms.telegram_harness import (
+    TOKEN,
+    WebhookBot,
+    link_telegram,
+    running_webhook,
+    telegram_settings,
+)
 
 LI = 555  # li's Telegram id: Chinese, Asia/Shanghai in the demo org
 
@@ -97,11 +101,8 @@ class Chat:
 @asynccontextmanager
 async def running_chat(db: Database, clock: ShanghaiClock, people: dict[int, str]) -> AsyncIterator[Chat]:
     """The bot on a webhook, with these Telegram ids linked to these handles (DMs open)."""
-    with db.uow() as uow:
-        for telegram_id, handle in people.items():
-            uow.session.add(PlatformIdentity(platform="telegram", workspace="123", platform_user_id=str(telegram_id),
-                                             dm_chat_id=str(telegram_id), user_id=user_id(db, handle)))
-        uow.commit()
+    for telegram_id, handle in people.items():
+        link_telegram(db, handle, telegram_id)
     api = await FakeTelegramAPI(token=TOKEN).start()
     settings = telegram_settings(db, api, webhook=True)
     try:

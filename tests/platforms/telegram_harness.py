@@ -10,12 +10,26 @@ from bot.adapters.telegram.front_end import WEBHOOK_PATH, TelegramFrontEnd
 from bot.bootstrap import send_budget, web_app
 from bot.config import Settings, load_settings
 from bot.router import Router
+from bot.services.core import identity
 from bot.web.server import start_server
+from db.base import utcnow
+from db.models import PlatformIdentity
 from db.session import Database
 from tests.fakes.telegram_api import FakeTelegramAPI, text_update
 
 SECRET = "s3cret-token"
 TOKEN = "123:ABC"
+WORKSPACE = TOKEN.split(":")[0]  # the bot's id: the workspace a Telegram identity is linked in
+
+
+def link_telegram(db: Database, handle: str, telegram_id: int, workspace: str = WORKSPACE) -> None:
+    """The person `handle` linked to this Telegram account, his private chat open (as /join leaves it)."""
+    with db.uow() as uow:
+        user = identity.find_user(uow, handle)
+        assert user is not None, handle
+        uow.session.add(PlatformIdentity(platform="telegram", workspace=workspace, platform_user_id=str(telegram_id),
+                                         dm_chat_id=str(telegram_id), user_id=user.id, linked_at=utcnow()))
+        uow.commit()
 LI = 555
 
 

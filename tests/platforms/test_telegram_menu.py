@@ -2,9 +2,7 @@
 gets his own (BotCommandScopeChat) at start and when he links or changes language."""
 from bot.adapters.telegram.front_end import TelegramFrontEnd
 from bot.bootstrap import send_budget
-from bot.services.core import identity
-from db.base import utcnow
-from db.models import PlatformIdentity
+from tests.platforms.telegram_harness import link_telegram
 from tests.platforms.test_telegram import LI, TOKEN, api, link, telegram_settings, webhook_bot  # noqa: F401
 
 MEI = 888
@@ -24,12 +22,7 @@ def scoped(fake) -> list[dict]:
 
 
 def link_directly(db, handle: str, chat_id: int) -> None:
-    with db.uow() as uow:
-        user = identity.find_user(uow, handle)
-        assert user is not None
-        uow.session.add(PlatformIdentity(platform="telegram", workspace=TOKEN.split(":")[0], platform_user_id=str(chat_id),
-                                         dm_chat_id=str(chat_id), user_id=user.id, linked_at=utcnow()))
-        uow.commit()
+    link_telegram(db, handle, chat_id)
 
 
 async def test_at_start_known_managers_get_their_menu_and_nobody_else(db, demo_org, router, api):  # noqa: F811

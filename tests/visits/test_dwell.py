@@ -15,13 +15,14 @@ from bot.services.visits import dwell
 from bot.services.visits import location_checks as v
 from bot.services.visits.spoof_checks import Place, TrailPoint
 from bot.services.visits.thresholds import thresholds_for
-from db.models import OrgUnit, PlatformIdentity
+from db.models import OrgUnit
 from tests.conftest import say
 from tests.core.test_org_file_settings import EAST, load
 from tests.fakes.telegram_api import location_update, message, next_update_id, text_update
+from tests.platforms.telegram_harness import link_telegram
 from tests.visits import fieldday
 from tests.visits.test_spoof_checks import review_item
-from tests.visits.test_visits import NEAR_WEST_LAKE, WEST_LAKE, add_records, user_id, visits_of
+from tests.visits.test_visits import NEAR_WEST_LAKE, WEST_LAKE, add_records, visits_of
 
 NOW = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)
 LIMITS = v.Thresholds()  # a 500 m geofence, 10 minutes
@@ -114,10 +115,7 @@ AWAY = fieldday.toward(WEST_LAKE, 10, 1800)  # driving off
 def tg(db, settings, demo_org, clock):
     """Li's Telegram chat on a clock that follows the messages' dates."""
     add_records(db)
-    with db.uow() as uow:
-        uow.session.add(PlatformIdentity(platform="telegram", workspace="123", platform_user_id=str(LI_TG),
-                                         dm_chat_id=str(LI_TG), user_id=user_id(db, "li")))
-        uow.commit()
+    link_telegram(db, "li", LI_TG)
     router = build_router(db, settings, clock=clock)
 
     def send(update: dict, minute: float):

@@ -12,13 +12,14 @@ from bot.adapters.telegram.inbound import to_incoming
 from bot.adapters.telegram.outbound import plan_messages
 from bot.bootstrap import build_router
 from bot.services.leads.imports import import_leads
-from db.models import AuditEntry, Customer, CustomerLocationRequest, Lead, PlatformIdentity
+from db.models import AuditEntry, Customer, CustomerLocationRequest, Lead
 from db.session import Database
 from tests.conftest import say
 from tests.core.test_org_file_settings import load
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import callback_update, location_update, text_update
 from tests.platforms.slack_harness import Slack, running_slack, slack_settings_for
+from tests.platforms.telegram_harness import link_telegram
 from tests.platforms.test_slack import link
 from tests.visits.test_visits import PEOPLES_SQUARE, START, Clock, clocked_console, user_id
 
@@ -188,10 +189,7 @@ def test_a_manager_sees_the_customers_of_his_scope(db, settings, town, clock):
 
 @pytest.fixture
 def tg(db, settings, town):
-    with db.uow() as uow:
-        uow.session.add(PlatformIdentity(platform="telegram", workspace=WORKSPACE, platform_user_id=str(LI_TG),
-                                         dm_chat_id=str(LI_TG), user_id=user_id(db, "li")))
-        uow.commit()
+    link_telegram(db, "li", LI_TG, WORKSPACE)
     router = build_router(db, settings)
 
     def send(update: dict):

@@ -20,7 +20,7 @@ from tests.fakes.telegram_api import (
     location_update,
     photo_update,
 )
-from tests.platforms.telegram_harness import TOKEN, WebhookBot, running_webhook
+from tests.platforms.telegram_harness import TOKEN, WebhookBot, link_telegram, running_webhook
 from tests.visits.photo_images import NOT_AN_IMAGE, jpeg, picture, png
 from tests.visits.test_visits import NEAR_WEST_LAKE, add_records, user_id, visits_of
 
@@ -44,11 +44,8 @@ async def api() -> AsyncIterator[FakeTelegramAPI]:
 @pytest.fixture
 async def bot(db: Database, demo_org: Database, router: Router, api: FakeTelegramAPI) -> AsyncIterator[WebhookBot]:
     add_records(db)
-    with db.uow() as uow:
-        for handle, tg in (("li", LI), ("mei", MEI)):
-            uow.session.add(PlatformIdentity(platform="telegram", workspace=WORKSPACE, platform_user_id=str(tg),
-                                             dm_chat_id=str(tg), user_id=user_id(db, handle)))
-        uow.commit()
+    for handle, tg in (("li", LI), ("mei", MEI)):
+        link_telegram(db, handle, tg, WORKSPACE)
     async with running_webhook(db, router, api) as running:
         yield running
 

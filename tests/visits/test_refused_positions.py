@@ -17,9 +17,10 @@ from bot.services.visits import shared_location
 from bot.services.visits.location_checks import Fix
 from bot.services.visits.refusals import Refused
 from db.base import utcnow
-from db.models import AuditEntry, PlatformIdentity, Visit
+from db.models import AuditEntry, Visit
 from tests.conftest import say
 from tests.fakes.telegram_api import location_update, text_update
+from tests.platforms.telegram_harness import link_telegram
 from tests.visits.test_visits import user_id, visits_of
 from tests.visits.test_visits_telegram import LI_TG, WORKSPACE, texts
 
@@ -29,10 +30,7 @@ TEA = (30.243213, 120.150817)
 @pytest.fixture
 def tg(db, settings, records):
     """Li on Telegram (he reads Chinese): an update in, the bot's replies out."""
-    with db.uow() as uow:
-        uow.session.add(PlatformIdentity(platform="telegram", workspace=WORKSPACE, platform_user_id=str(LI_TG),
-                                         dm_chat_id=str(LI_TG), user_id=user_id(db, "li")))
-        uow.commit()
+    link_telegram(db, "li", LI_TG, WORKSPACE)
     router = build_router(db, settings)
     return lambda update: router.handle(to_incoming(Update.de_json(update, None), WORKSPACE, "fieldcrm_bot"))
 

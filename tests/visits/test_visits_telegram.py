@@ -9,9 +9,10 @@ from telegram import Update
 from bot.adapters.telegram.inbound import to_incoming
 from bot.adapters.telegram.outbound import plan_messages
 from bot.bootstrap import build_router
-from db.models import PlatformIdentity, VisitTrailPoint
+from db.models import VisitTrailPoint
 from tests.fakes.telegram_api import location_update, message, next_update_id, text_update
-from tests.visits.test_visits import add_records, user_id, visits_of
+from tests.platforms.telegram_harness import link_telegram
+from tests.visits.test_visits import add_records, visits_of
 
 WORKSPACE = "123"
 LI_TG = 555
@@ -20,10 +21,7 @@ LI_TG = 555
 @pytest.fixture
 def tg(db, settings, demo_org):
     add_records(db)
-    with db.uow() as uow:
-        uow.session.add(PlatformIdentity(platform="telegram", workspace=WORKSPACE, platform_user_id=str(LI_TG),
-                                         dm_chat_id=str(LI_TG), user_id=user_id(db, "li")))
-        uow.commit()
+    link_telegram(db, "li", LI_TG, WORKSPACE)
     router = build_router(db, settings)
 
     def send(update: dict):
