@@ -9,7 +9,8 @@ claim their leads and work them there, on a clock the test moves.
 """
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from telegram import Update
@@ -27,10 +28,27 @@ from db.models import Lead
 from db.session import Database
 from tests.fakes.telegram_api import location_update, message, next_update_id, text_update
 from tests.visits.fieldday import OFFICE
-from tests.visits.test_visits import Clock
+from tests.visits.test_visits import START, Clock
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 POOL = "City pool"
 WORKSPACE = "123"  # the Telegram workspace: the bot id of token 123:ABC
+
+
+class OnCompanyClock:
+    """A rep's chat on the company's shared clock (`self.clock`), moved by local time of day."""
+
+    clock: Clock
+
+    def at(self, day: int, local: str = "10:00") -> None:
+        """Move the clock to this local time, `day` days after the first day."""
+        hours, minutes = (int(p) for p in local.split(":"))
+        first = START.astimezone(SHANGHAI).date()
+        self.clock.now = datetime.combine(first + timedelta(days=day), time(hours, minutes), SHANGHAI)
+
+    def later(self, **delta: float) -> None:
+        self.clock.advance(**delta)
 
 
 @dataclass(frozen=True)

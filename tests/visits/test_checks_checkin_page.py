@@ -11,7 +11,6 @@ checks are Telegram's (test_checks_telegram).
 import html
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 
 import aiohttp
 import pytest
@@ -23,9 +22,9 @@ from bot.web.server import start_server
 from db.models import Visit
 from tests.platforms.first_week import page_text
 from tests.visits import fieldday
-from tests.visits.field_company import Rep, lead_ids, router_on, set_up_company
-from tests.visits.test_checks_telegram import FAR, LI, OFFICE, SAM, SHANGHAI, SHOP
-from tests.visits.test_visits import START, Clock, reason_codes, visits_of
+from tests.visits.field_company import OnCompanyClock, Rep, lead_ids, router_on, set_up_company
+from tests.visits.test_checks_telegram import FAR, LI, OFFICE, SAM, SHOP
+from tests.visits.test_visits import Clock, reason_codes, visits_of
 
 # On PostgreSQL alone: the checks judge alike on both databases, and the history they read is
 # read SQLite's way too in test_location_history; the pairs are the suite's longest table.
@@ -40,7 +39,7 @@ def near(point: tuple[float, float], bearing: float, metres: float) -> tuple[flo
 
 
 @dataclass
-class Page:
+class Page(OnCompanyClock):
     """One rep's Slack chat (commands through the router as the Slack adapter hands them over) and
     the check-in page its links open, on the company's clock."""
 
@@ -51,14 +50,6 @@ class Page:
     clock: Clock
     rep: Rep
     leads: dict[str, int]
-
-    def at(self, day: int, local: str = "10:00") -> None:
-        hours, minutes = (int(p) for p in local.split(":"))
-        first = START.astimezone(SHANGHAI).date()
-        self.clock.now = datetime.combine(first + timedelta(days=day), time(hours, minutes), SHANGHAI)
-
-    def later(self, **delta: float) -> None:
-        self.clock.advance(**delta)
 
     def __post_init__(self) -> None:
         self.router = router_on(self.db, self.settings, self.clock)

@@ -11,17 +11,22 @@ earlier visits through the same chat, on a clock moved between them.
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.services.visits import location_checks, spoof_checks
 from db.models import Visit
 from tests.visits import fieldday
-from tests.visits.field_company import Rep, Telegram, lead_ids, set_up_company
-from tests.visits.test_visits import START, Clock, reason_codes, visits_of
+from tests.visits.field_company import (
+    OnCompanyClock,
+    Rep,
+    Telegram,
+    lead_ids,
+    set_up_company,
+)
+from tests.visits.test_visits import Clock, reason_codes, visits_of
 
 # On PostgreSQL alone: the checks judge alike on both databases, and the history they read is
 # read SQLite's way too in test_location_history; the pairs are the suite's longest table.
@@ -29,7 +34,6 @@ pytestmark = pytest.mark.pg_only
 
 LI = Rep("li", "李雷", "zh", 555)
 SAM = Rep("sam", "Sam Carter", "en", 777)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHOP = (31.230416, 121.473701)  # each rep's shop, at the coordinates the company imported
 FAR = fieldday.toward(SHOP, 250, 20_000)  # each rep's far customer, 20 km away
 OFFICE = fieldday.OFFICE
@@ -42,22 +46,13 @@ def near(point: tuple[float, float], bearing: float, metres: float) -> tuple[flo
 
 
 @dataclass
-class Chat:
+class Chat(OnCompanyClock):
     """One rep's chat with the bot, on the company's shared clock."""
 
     tg: Telegram
     rep: Rep
     leads: dict[str, int]
     clock: Clock
-
-    def at(self, day: int, local: str = "10:00") -> None:
-        """Move the clock to this local time, `day` days after the first day."""
-        hours, minutes = (int(p) for p in local.split(":"))
-        first = START.astimezone(SHANGHAI).date()
-        self.clock.now = datetime.combine(first + timedelta(days=day), time(hours, minutes), SHANGHAI)
-
-    def later(self, **delta: float) -> None:
-        self.clock.advance(**delta)
 
     def say(self, text: str) -> str:
         return self.tg.say(self.rep, text)
