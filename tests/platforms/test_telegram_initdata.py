@@ -8,16 +8,16 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from bot.adapters.telegram.initdata import InitDataError, validate
+from bot.adapters.telegram.initdata import InitDataError, sign, validate
 
 TOKEN = "123456:ABC-known-token"
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 USER = {"id": 555, "first_name": "Li", "last_name": "Lei", "language_code": "zh", "allows_write_to_pm": True}
 
 
-def signed(token: str = TOKEN, auth_date: datetime = NOW, **extra: str) -> dict[str, str]:
+def signed(token: str = TOKEN, auth_date: datetime = NOW, user: dict | None = None, **extra: str) -> dict[str, str]:
     """initData fields with the hash Telegram would add, computed here from the documented recipe."""
-    fields = {"query_id": "AAHdF6IQAAAAAN0XohDhrOrc", "user": json.dumps(USER, separators=(",", ":")),
+    fields = {"query_id": "AAHdF6IQAAAAAN0XohDhrOrc", "user": json.dumps(user or USER, separators=(",", ":")),
               "auth_date": str(int(auth_date.timestamp())), "signature": "c2lnbmF0dXJl", **extra}
     check = "\n".join(f"{k}={fields[k]}" for k in sorted(fields)).encode()
     secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
@@ -37,6 +37,11 @@ def problem(init_data: str, now: datetime = NOW) -> str:
 def test_genuine_init_data_names_the_user():
     user = validate(encoded(signed()), TOKEN, NOW + timedelta(minutes=59))
     assert (user.id, user.full_name, user.language_code, user.auth_date) == (555, "Li Lei", "zh", NOW)
+
+
+def test_the_signing_helper_follows_the_recipe():
+    fields = signed()
+    assert sign({k: v for k, v in fields.items() if k != "hash"}, TOKEN) == fields["hash"]
 
 
 def test_a_hash_made_with_another_token_or_missing_is_refused():
@@ -67,9 +72,11 @@ def test_a_field_given_twice_is_refused_even_when_one_copy_is_signed():
 
 
 def test_signed_but_unreadable_user_or_date_is_refused():
-    assert problem(encoded(signed(user="not json"))) == "bad_user"
-    assert problem(encoded(signed(user=json.dumps({"id": "555"})))) == "bad_user"
-    assert problem(encoded(signed(user=json.dumps([555])))) == "bad_user"
+    for user in ("not json", json.dumps({"id": "555"}), json.dumps([555]), json.dumps({"id": True})):
+        fields = signed()
+        fields.pop("hash")
+        fields["user"] = user
+        assert problem(encoded({**fields, "hash": sign(fields, TOKEN)})) == "bad_user"
     fields = signed()
     fields.pop("hash")
     fields["auth_date"] = "yesterday"
