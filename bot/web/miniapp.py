@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.adapters.telegram.initdata import InitDataError, WebAppUser
 from bot.adapters.telegram.mini_app import SOURCE, MiniAppGate
@@ -140,6 +141,12 @@ async def handle_api(gate: MiniAppGate, settings: Settings, request: web.Request
     except BadRequest as bad:
         log.info("mini app: bad request to %s: %s", request.path[:80], bad.problem)
         return _json(bad.status, locale, ok=False, code=bad.problem, message=render_text("miniapp/bad_request", locale))
+    except SQLAlchemyError as exc:  # the router answers its own outages; this is the account lookup's
+        log.warning("mini app: database unavailable: %s", str(exc).splitlines()[0][:300])
+        return _json(503, locale, ok=False, code="try_again", message=render_text("errors/try_again", locale))
+    except Exception:
+        log.exception("mini app failed")
+        return _json(500, locale, ok=False, code="internal", message=render_text("errors/internal", locale))
 
 
 async def _read_json(request: web.Request) -> dict[str, Any]:
