@@ -137,6 +137,8 @@ async def handle_api(gate: MiniAppGate, settings: Settings, request: web.Request
             return _json(200, locale, ok=True)
         incoming = _incoming(gate, action, body, user, now)
         replies = await gate.run(incoming) or await asyncio.to_thread(_kept, gate, incoming)
+        if not replies:  # the router dropped it unanswered: a flood past the rate limit
+            return _json(429, locale, ok=False, code="not_done", message=render_text("miniapp/not_done", locale))
         return _answered(replies, locale)
     except BadRequest as bad:
         log.info("mini app: bad request to %s: %s", request.path[:80], bad.problem)
@@ -225,4 +227,4 @@ def _answered(replies: list[Reply], locale: str) -> web.Response:
     if refused is not None:
         return _json(422, refused.locale or locale, ok=False, answers=shown, field=refused.refused_field,
                      message="\n".join(part for part in (refused.title, refused.text) if part))
-    return _json(200, replies[0].locale or locale if replies else locale, ok=True, answers=shown)
+    return _json(200, replies[0].locale or locale, ok=True, answers=shown)

@@ -14,6 +14,8 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from bot.adapters.telegram.front_end import WEBHOOK_PATH
+from bot.bootstrap import build_router
+from bot.ratelimit import RateLimiter
 from db.base import utcnow
 from db.models import AuditEntry, Lead, Reminder, Visit
 from tests.fakes.telegram_api import FakeTelegramAPI, Refused
@@ -242,3 +244,19 @@ async def test_an_http_base_url_gets_no_menu_button(db, demo_org, router):
     finally:
         await api.close()
 
+
+
+async def test_a_flood_past_the_rate_limit_is_told_not_done(db, demo_org, settings):
+    link_directly(db, "li", LI)
+    api = await FakeTelegramAPI(token=TOKEN).start()
+    limited = build_router(db, settings, limiter=RateLimiter(burst=2, per_second=0.001))
+    try:
+        async with running_webhook(db, limited, api, PUBLIC_BASE_URL=PUBLIC) as bot:
+            app = MiniApp(bot, bot.url.removesuffix(WEBHOOK_PATH), None)
+            answers = [await app.post("visit_report", {"init_data": init_data(LI), "id": uuid.uuid4().hex,
+                                                       "fields": {"note": "x"}}) for _ in range(4)]
+    finally:
+        await api.close()
+    assert [status for status, _ in answers[:2]] == [422, 422]  # no visit to end: refused, but answered
+    assert answers[2][0] == 422 and "太快" in answers[2][1]["message"]  # told once by the router, in Li's language
+    assert answers[3][0] == 429 and "太多" in answers[3][1]["message"]  # then dropped: the page says so
