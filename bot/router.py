@@ -141,7 +141,7 @@ class Router:
     def _try_again_reply(self, incoming: Incoming, trace: Trace) -> Reply:
         """In the language the user was last answered in (the database cannot say now)."""
         locale = pick_locale(trace.remembered_locale, incoming.language_hint, self.settings.DEFAULT_LOCALE)
-        return render("errors/try_again", locale, command_prefix=incoming.command_prefix)
+        return replace(render("errors/try_again", locale, command_prefix=incoming.command_prefix), refused=True)
 
     def _record(self, incoming: Incoming, trace: Trace, seconds: float) -> None:
         LAST_OUTCOME.set(trace.outcome)
@@ -167,8 +167,8 @@ class Router:
             return []
         log.warning("rate limit: %s user %s refused for %ss", incoming.platform, incoming.user_id, verdict.wait_seconds)
         locale = pick_locale(verdict.locale, incoming.language_hint, self.settings.DEFAULT_LOCALE)
-        return [render("errors/rate_limited", locale, command_prefix=incoming.command_prefix,
-                       seconds=verdict.wait_seconds)]
+        return [replace(render("errors/rate_limited", locale, command_prefix=incoming.command_prefix,
+                               seconds=verdict.wait_seconds), refused=True)]
 
     def _metric_name(self, incoming: Incoming) -> str:
         """Declared names only: arbitrary typed words must not become metric series."""

@@ -37,7 +37,8 @@ MAX_FORM_BYTES = 4096
 
 
 @cache
-def _html() -> Environment:
+def html_environment() -> Environment:
+    """The web pages' templates (HTML, autoescaped); the Mini App's too."""
     return Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined,
                        trim_blocks=True, lstrip_blocks=True)
 
@@ -58,7 +59,7 @@ def routes(db: Database, settings: Settings, command_prefix: str,
 
 def _page(template: str, locale: str, status: int = 200, **context: object) -> web.Response:
     nonce = secrets.token_urlsafe(16)
-    body = _html().get_template(f"{locale}/checkin/{template}.html.j2").render(nonce=nonce, locale=locale, **context)
+    body = html_environment().get_template(f"{locale}/checkin/{template}.html.j2").render(nonce=nonce, locale=locale, **context)
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
@@ -123,9 +124,12 @@ MAX_AGE = timedelta(days=30)
 
 
 def _taken_at(form: dict, now: datetime) -> datetime:
+    return taken_at_by_age(_number(form, "age_ms"), now)
+
+
+def taken_at_by_age(age_ms: float | None, now: datetime) -> datetime:
     """When the fix was taken, by the server's clock: now minus the age the page measured on the
     phone's clock (negative when the fix is stamped ahead of the phone's own clock); now without one."""
-    age_ms = _number(form, "age_ms")
     if age_ms is None or not math.isfinite(age_ms):
         return now
     age = timedelta(milliseconds=age_ms)

@@ -39,7 +39,8 @@ BOT_USER = {
     "supports_inline_queries": False,
 }
 # Parameters PTB sends JSON-encoded; everything else stays a string.
-JSON_PARAMS = {"reply_markup", "commands", "allowed_updates", "entities", "scope", "link_preview_options"}
+JSON_PARAMS = {"reply_markup", "commands", "allowed_updates", "entities", "scope", "link_preview_options",
+               "menu_button"}
 SENDS = ("sendMessage", "sendPhoto", "sendDocument")  # what Telegram's flood limits count
 OVERALL = Rule("overall", 30, 1.0)
 GROUP = Rule("group", 20, 60.0)
@@ -86,6 +87,7 @@ class FakeTelegramAPI:
     clock: Callable[[], float] = time.monotonic  # the fake's own clock, for the limits and the log
     files: dict[str, bytes] = field(default_factory=dict)  # file_id -> content users sent
     downloads: list[str] = field(default_factory=list)
+    menu_buttons: dict[str, dict] = field(default_factory=dict)  # chat id -> its menu button (setChatMenuButton)
 
     def __post_init__(self) -> None:
         self.log = RateLimits(telegram_rules, clock=self.clock, enforce=self.limits)
@@ -227,6 +229,20 @@ class FakeTelegramAPI:
         return BOT_USER
 
     async def _api_setMyCommands(self, params: dict) -> Any:
+        return True
+
+    async def _api_setChatMenuButton(self, params: dict) -> Any:
+        """A web_app button must open an https page, as Telegram requires (its text at most 64)."""
+        button = params.get("menu_button") or {"type": "default"}
+        if button.get("type") == "web_app":
+            url = str((button.get("web_app") or {}).get("url", ""))
+            if not url.startswith("https://"):
+                raise Refused("Bad Request: BUTTON_URL_INVALID: Web App URL must be https")
+            if not 1 <= len(str(button.get("text", ""))) <= 64:
+                raise Refused("Bad Request: BUTTON_TEXT_INVALID")
+        elif button.get("type") not in ("default", "commands"):
+            raise Refused("Bad Request: unsupported menu button type")
+        self.menu_buttons[str(params.get("chat_id", ""))] = button
         return True
 
     async def _api_deleteWebhook(self, params: dict) -> Any:

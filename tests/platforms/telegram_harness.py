@@ -33,7 +33,7 @@ def link_telegram(db: Database, handle: str, telegram_id: int, workspace: str = 
 LI = 555
 
 
-def telegram_settings(db: Database, api: FakeTelegramAPI, webhook: bool) -> Settings:
+def telegram_settings(db: Database, api: FakeTelegramAPI, webhook: bool, **overrides: object) -> Settings:
     return load_settings(
         env_file=None,
         DATABASE_URL=db.url,
@@ -42,6 +42,7 @@ def telegram_settings(db: Database, api: FakeTelegramAPI, webhook: bool) -> Sett
         TELEGRAM_API_BASE_URL=api.base_url,
         TELEGRAM_WEBHOOK_URL="https://bot.example.com/telegram/webhook" if webhook else "",
         TELEGRAM_WEBHOOK_SECRET=SECRET if webhook else None,
+        **overrides,
     )
 
 
@@ -67,9 +68,11 @@ class WebhookBot:
 
 
 @asynccontextmanager
-async def running_webhook(db: Database, router: Router, api: FakeTelegramAPI) -> AsyncIterator[WebhookBot]:
-    """The Telegram front end in webhook mode on a live HTTP server, started as `fieldcrm run` does."""
-    settings = telegram_settings(db, api, webhook=True)
+async def running_webhook(db: Database, router: Router, api: FakeTelegramAPI, **overrides: object
+                          ) -> AsyncIterator[WebhookBot]:
+    """The Telegram front end in webhook mode on a live HTTP server, started as `fieldcrm run` does
+    (`overrides`: settings, PUBLIC_BASE_URL...)."""
+    settings = telegram_settings(db, api, webhook=True, **overrides)
     front_end = TelegramFrontEnd(settings, router, send_budget(router.db))
     app = web_app(db, settings, [front_end], clock=router.clock)
     runner, port = await start_server(app)

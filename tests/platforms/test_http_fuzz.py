@@ -1,13 +1,15 @@
 """Hostile HTTP, fuzzed: raw requests to a running server's Slack events/commands/interactivity
-route, Telegram webhook and check-in page, on SQLite and PostgreSQL. Bodies that are not JSON, of
+route, Telegram webhook and Mini App, and check-in page, on SQLite and PostgreSQL. Bodies that are not JSON, of
 wrong types, in wrong encodings and charsets, huge and deeply nested; signed and unsigned.
 
 Whatever arrives: no 5xx, no traceback in the log, the server still answers a known-good request,
 and nothing is written: a request refused at the edge (unsigned, unreadable, of the wrong shape)
 writes no row at all; one that passes it is routed like any other, and from a stranger (no platform
 account is linked) the router keeps only its dedupe claim, one inbound_events row, so a retry is not
-answered twice, and the answer it sends counts in the platform's send budget. No other table
-changes, whatever arrives.
+answered twice, and the answer it sends counts in the platform's send budget. The Mini App's
+genuine initData comes from a stranger (refused before the router) or from a linked rep whose every
+submission a rule refuses (a duplicate company, no visit to end or waiting for a position): only
+dedupe claims again. No other table changes, whatever arrives.
 """
 import asyncio
 import hashlib
@@ -30,12 +32,13 @@ from sqlalchemy import func, select
 
 from bot.adapters.slack.front_end import SlackFrontEnd
 from bot.adapters.telegram.front_end import TelegramFrontEnd
+from bot.adapters.telegram.initdata import sign
 from bot.bootstrap import build_router, send_budget, web_app
 from bot.config import load_settings
 from bot.services.core import demo
 from bot.web.server import MAX_REQUEST_BYTES, start_server
 from db.base import utcnow
-from db.models import Base, InboundEvent, SendBudget
+from db.models import Base, InboundEvent, PlatformIdentity, SendBudget, User
 from db.session import Database
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI, text_update
@@ -114,6 +117,34 @@ TG_CALLBACK = shaped({"id": field(IDS), "from": field(TG_USER), "data": field(st
 TG_UPDATE = st.tuples(field(st.integers(1, 2**31)), st.sampled_from(["message", "edited_message", "callback_query"]),
                       TG_MESSAGE, TG_CALLBACK).map(
     lambda u: {"update_id": u[0], u[1]: u[3] if u[1] == "callback_query" else u[2]})
+
+
+MINIAPP_REP, MINIAPP_STRANGER = 4300, 4301  # a linked rep (sam) and nobody
+
+
+def init_data(user_id: int, token: str = TOKEN, age_s: int = 60) -> str:
+    fields = {"user": json.dumps({"id": user_id, "first_name": "F"}), "auth_date": str(int(time.time()) - age_s)}
+    return urlencode({**fields, "hash": sign(fields, token)})
+
+
+INIT_DATA = st.sampled_from([
+    init_data(MINIAPP_REP), init_data(MINIAPP_REP), init_data(MINIAPP_REP), init_data(MINIAPP_STRANGER),
+    init_data(MINIAPP_REP, token="9:forged"), init_data(MINIAPP_REP, age_s=7200), init_data(MINIAPP_REP, age_s=-3600),
+    "", "hash=00", "user=%7B%7D&hash=", "%FF", "a=1&a=2",
+])
+MINIAPP_FIELDS = st.dictionaries(
+    st.sampled_from(["company", "contact", "phone", "region", "industry", "note", "outcome", "next_step", "remind",
+                     "target", "x"]),
+    field(st.text(max_size=12) | st.sampled_from(["2026-12-10T15:00", "interested", "-- x", "13800138000"])),
+    max_size=5,
+).map(lambda fields: {**fields, "company": demo.DEMO_LEADS[0][0]} if "company" in fields else fields)
+MINIAPP_BODY = shaped({
+    "init_data": field(INIT_DATA), "id": field(st.uuids().map(str) | IDS), "lang": field(st.sampled_from(["zh", "en"])),
+    "fields": field(MINIAPP_FIELDS),
+    "position": field(shaped({"latitude": field(st.floats()), "longitude": field(st.floats()),
+                              "accuracy": field(st.floats()), "age_ms": field(st.floats()),
+                              "course": field(st.floats())})),
+}, required=("init_data", "id"))
 
 
 def deep(depth: int) -> bytes:
@@ -258,6 +289,10 @@ def row_counts(db: Database) -> dict[str, int]:
 def server(db: Database, caplog: pytest.LogCaptureFixture) -> Iterator[Server]:
     with db.uow() as uow:
         demo.load_demo(uow, utcnow())
+        uow.session.flush()
+        sam = uow.session.scalar(select(User.id).where(User.handle == "sam"))
+        uow.session.add(PlatformIdentity(platform="telegram", workspace=TOKEN.split(":")[0], user_id=sam,
+                                         platform_user_id=str(MINIAPP_REP), dm_chat_id=str(MINIAPP_REP)))
         uow.commit()
     caplog.set_level(logging.INFO)
     running = Server(db)
@@ -343,16 +378,39 @@ def fuzz_checkin(server: Server, examples: int) -> None:
     one()
 
 
+def fuzz_miniapp(server: Server, examples: int) -> None:
+    actions = st.sampled_from(["session", "new_lead", "new_lead", "visit_report", "visit_report", "location",
+                               "location", "nothing", "%FF"])
+
+    @settings(FUZZ, max_examples=examples)
+    @given(action=actions, body=st.one_of(MINIAPP_BODY.map(lambda d: json.dumps(d).encode()),
+                                          MINIAPP_BODY.map(lambda d: json.dumps(d).encode()), BROKEN,
+                                          st.sampled_from(HUGE)), content_type=CONTENT_TYPES)
+    def one(action: str, body: bytes, content_type: str) -> None:
+        before = server.inbound()
+        answer = server.send("POST", f"/miniapp/api/{action}", body, {"Content-Type": content_type})
+        server.settle()
+        assert server.inbound() - before <= (1 if answer.status in (200, 422) else 0), (action, answer, body[:200])
+        assert answer.status in (200, 400, 401, 403, 404, 413, 422, 429), (action, answer.status, body[:200])
+        if answer.status != 413:
+            assert json.loads(answer.text)["message"] if answer.status != 200 else True
+
+    one()
+    assert server.send("GET", "/miniapp").status == 200
+
+
 def test_hostile_requests_get_no_5xx_no_traceback_and_write_nothing(server: Server):
     fuzz_slack(server, EXAMPLES)
     fuzz_telegram(server, EXAMPLES)
     fuzz_checkin(server, EXAMPLES)
-    assert server.sent >= 3 * EXAMPLES * 0.9  # hypothesis may stop early only on exhausting a strategy
+    fuzz_miniapp(server, EXAMPLES)
+    assert server.sent >= 4 * EXAMPLES * 0.9  # hypothesis may stop early only on exhausting a strategy
     print(f"{server.sent} requests: {sorted(server.statuses.items())}")
     # The fuzz reaches every layer: refused unsigned (401/403), unreadable (400), too big (413),
     # and signed, well-shaped requests answered by bolt and PTB (200).
     for layer in (("slack", 200), ("slack", 400), ("slack", 401), ("telegram", 200),
-                  ("telegram", 400), ("telegram", 403), ("checkin", 400)):
+                  ("telegram", 400), ("telegram", 403), ("checkin", 400),
+                  ("miniapp", 400), ("miniapp", 401), ("miniapp", 403), ("miniapp", 413), ("miniapp", 422)):
         assert server.statuses[layer] > 0, layer
     assert server.slack_api.posts() and server.telegram_api.called("sendMessage")  # strangers were answered
 
@@ -364,6 +422,7 @@ def test_hostile_requests_long_run(server: Server, db: Database):
     fuzz_slack(server, 5 * EXAMPLES)
     fuzz_telegram(server, 5 * EXAMPLES)
     fuzz_checkin(server, 5 * EXAMPLES)
+    fuzz_miniapp(server, 5 * EXAMPLES)
     print(f"{server.sent} requests: {sorted(server.statuses.items())}")
 
 

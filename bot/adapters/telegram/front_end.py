@@ -15,7 +15,14 @@ from bot.adapters.front_end import answer
 from bot.adapters.telegram import edge
 from bot.adapters.telegram.answers import send_answers
 from bot.adapters.telegram.inbound import bot_id, fetch_attachment, to_incoming
-from bot.adapters.telegram.menu import RELINKING_COMMANDS, bot_commands, set_own_menus
+from bot.adapters.telegram.menu import (
+    RELINKING_COMMANDS,
+    bot_commands,
+    mini_app_url,
+    set_menu_buttons,
+    set_own_menus,
+)
+from bot.adapters.telegram.mini_app import MiniAppGate
 from bot.adapters.telegram.outbound import Courier, TelegramSender
 from bot.adapters.telegram.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.budget import Budget
@@ -75,6 +82,14 @@ class TelegramFrontEnd:
         self.sender = TelegramSender(self.courier, self._initialize, settings.DEFAULT_LOCALE)
         self._init_lock = asyncio.Lock()
         self._started = False
+        self.mini_app_url = mini_app_url(settings.PUBLIC_BASE_URL)
+        if self.mini_app_url is None:
+            log.warning("telegram: no Mini App menu button: PUBLIC_BASE_URL %s is not https, which Telegram requires",
+                        settings.PUBLIC_BASE_URL)
+
+    def mini_app(self) -> MiniAppGate:
+        """What the Mini App's pages (bot.web.miniapp) need of Telegram."""
+        return MiniAppGate(self.router, self.settings.TELEGRAM_BOT_TOKEN or "", self.workspace, self._send)
 
     @property
     def bot(self) -> Any:
@@ -188,6 +203,8 @@ class TelegramFrontEnd:
         await answer(self.router, incoming, lambda replies: self._send(incoming, replies))
         if incoming.is_private and incoming.command in RELINKING_COMMANDS:  # a manager's own menu, in his language
             await set_own_menus(self.bot, self.router.commands, self.router.db, self.workspace, incoming.user_id)
+            if self.mini_app_url is not None:  # the Mini App's button, labelled in his language
+                await set_menu_buttons(self.bot, self.router.db, self.workspace, self.mini_app_url, incoming.user_id)
 
     async def _send(self, incoming: Incoming, replies: list[Reply]) -> bool:
         """Every reply is tried, where it may be seen (bot.adapters.telegram.answers); True when all

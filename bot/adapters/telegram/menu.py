@@ -1,8 +1,11 @@
-"""The command menu Telegram shows (setMyCommands), with summaries in each language.
+"""The command menu Telegram shows (setMyCommands), with summaries in each language, and the Mini
+App's menu button (setChatMenuButton).
 
 Everyone's menu (default scope, one per language) holds what a member may use. A manager's or an
 admin's private chat gets its own menu (BotCommandScopeChat) with his commands too, set at start for
 every linked one and again when someone links or changes language; nowhere else shows them.
+Everyone linked gets the Mini App button in his private chat when he links, sends /start or changes
+language (Telegram takes only an https URL for it: without one, no button).
 """
 import asyncio
 import logging
@@ -10,11 +13,11 @@ import re
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import BotCommand, BotCommandScopeChat
+from telegram import BotCommand, BotCommandScopeChat, MenuButtonWebApp, WebAppInfo
 from telegram.error import TelegramError
 
 from bot.handlers.registry import ROLE_ACCESS, Access, CommandTable
-from bot.i18n import command_info
+from bot.i18n import command_info, label
 from bot.services.core import identity
 from db.session import Database
 
@@ -73,3 +76,39 @@ async def set_own_menus(bot: Any, table: CommandTable, db: Database, workspace: 
         except TelegramError as exc:  # one blocked chat does not stop the others
             log.warning("telegram: setMyCommands for chat %s failed: %s", chat_id, exc)
     return done
+
+
+# -- the Mini App's menu button (setChatMenuButton), per linked person's private chat
+
+MINI_APP_PATH = "/miniapp"
+ALL_ROLES = tuple(ROLE_ACCESS)
+
+
+def mini_app_url(public_base_url: str) -> str | None:
+    """Where the menu button opens the Mini App; None unless https, which Telegram requires."""
+    base = public_base_url.rstrip("/")
+    return base + MINI_APP_PATH if base.lower().startswith("https://") else None
+
+
+async def set_menu_buttons(bot: Any, db: Database, workspace: str, url: str, platform_user_id: str) -> int:
+    """The Mini App button beside this linked person's message field, labelled in his language
+    (nobody else gets one: an unlinked person has nothing to open). Returns how many chats got it."""
+    try:
+        chats = await asyncio.to_thread(_linked_chats, db, workspace, platform_user_id)
+    except SQLAlchemyError as exc:
+        log.warning("telegram: Mini App button not set, the database is unreachable: %s", exc)
+        return 0
+    done = 0
+    for chat_id, _role, locale in chats:
+        button = MenuButtonWebApp(label("mini_app_button", locale), WebAppInfo(url))
+        try:
+            await bot.set_chat_menu_button(chat_id=int(chat_id), menu_button=button)
+            done += 1
+        except TelegramError as exc:
+            log.warning("telegram: setChatMenuButton for chat %s failed: %s", chat_id, exc)
+    return done
+
+
+def _linked_chats(db: Database, workspace: str, platform_user_id: str) -> list[tuple[str, str, str]]:
+    with db.uow() as uow:
+        return identity.private_chats(uow, PLATFORM, workspace, ALL_ROLES, platform_user_id)

@@ -156,7 +156,8 @@ def create(uow: UnitOfWork, actor_id: int, company: str, contact: str | None, ph
     matches = dedupe.find_matches(uow, name_key, phone_key)
     if matches:
         found = reach.duplicates_for(uow, actor_id, matches, now.date())
-        raise UserError("leads/duplicate", company=company, matches=found.shown, hidden=found.hidden, ask=found.ask)
+        raise UserError("leads/duplicate", company=company, matches=found.shown, hidden=found.hidden,
+                        ask=found.ask).at("company")  # a form shows it beside the company
     pools = visible_pools(uow, actor_id)
     lead = Lead(company=company, name_key=name_key, contact_name=contact, phone=phone, phone_key=phone_key,
                 created_by_id=actor_id, created_at=now, updated_at=now, **extras)
