@@ -19,7 +19,7 @@ from bot.budget import Budget, BudgetStore
 from bot.config import Settings
 from bot.delivery import Dispatcher, Sender
 from bot.handlers.core import identity as identity_handlers
-from bot.handlers.deals import channels, deals, nudges, rank, targets
+from bot.handlers.deals import channels, deals, nudges, rank, screens, targets
 from bot.handlers.leads import customers, leads, pool, pool_admin
 from bot.handlers.manager import manager
 from bot.handlers.plans import plans as plan_handlers
@@ -50,7 +50,7 @@ HANDLER_MODULES = (
     identity_handlers,
     visits, location, nearby, photos, attendance, review, units,
     leads, pool, pool_admin, customers,
-    deals, rank, targets, nudges, channels,
+    deals, rank, targets, nudges, channels, screens,
     manager,
     reminder_handlers,
     plan_handlers,
