@@ -41,7 +41,7 @@ from bot.router import Router
 from bot.scheduler import ScheduledJob, Scheduler, collect_jobs
 from bot.services.core import audit_log
 from bot.services.core.secrets import shared_secret
-from bot.web import checkin, ops
+from bot.web import checkin, ops, screen
 from bot.web.server import build_web_app
 from db.base import utcnow
 from db.session import Database
@@ -123,10 +123,11 @@ def platform_front_ends(settings: Settings, router: Router, budget: Budget) -> l
 
 def web_app(db: Database, settings: Settings, front_ends: list[FrontEnd],
             clock: Callable[[], datetime] = utcnow) -> web.Application:
-    """The public listener: the check-in pages (on the router's clock) and each front end's own
-    routes (webhooks)."""
+    """The public listener: the check-in pages (on the router's clock), the office screens and each
+    front end's own routes (webhooks)."""
     page_prefixes = [fe.command_prefix for fe in front_ends if fe.location_ask == "checkin_page"]
     app = build_web_app(checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX, clock))
+    screen.attach(app, db, settings, clock)
     for front_end in front_ends:
         front_end.add_routes(app)
     return app
