@@ -6,7 +6,6 @@ PostgreSQL) reaches the screen; the event stream resumes after Last-Event-ID wit
 import asyncio
 import re
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest

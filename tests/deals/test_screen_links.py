@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bot.bootstrap import web_app
 from bot.messages import Audience, for_caller_only
+from bot.services.core import org
 from bot.services.deals import screen_links
 from bot.web.server import start_server
 from db.base import utcnow
@@ -24,8 +25,6 @@ LINK = re.compile(r"http://\S+/screen/(\S+)")
 def add_manager(db, handle: str, unit: str) -> None:
     """A second manager, of West Team only."""
     with db.uow() as uow:
-        from bot.services.core import org
-
         unit_id = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == unit))
         user = User(handle=handle, name=f"{handle.title()} Manager", unit_id=unit_id, role="manager", locale="en",
                     timezone="Asia/Shanghai", data_scope="subtree")
@@ -98,7 +97,7 @@ def test_list_and_revoke_are_audited_and_another_managers_link_is_not_found(cons
     for line in ("/board screen revoke 1", "/board screen revoke 999", "/board screen revoke", "/board screen revoke x9"):
         answer = say(console, line)
         assert "Revoked" not in answer, line
-    assert "You have no live screen link #1." == say(console, "/board screen revoke 1")
+    assert say(console, "/board screen revoke 1") == "You have no live screen link #1."
     assert say(console, "/board screen revoke 1") == say(console, "/board screen revoke 999").replace("999", "1")
     assert audit_rows(db) == before and all(link.revoked_at is None for link in links(db))
     assert "#1" not in say(console, "/board screen list")
