@@ -12,6 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -27,6 +28,7 @@ from db.models.screen import ScreenLink
 from db.session import UnitOfWork
 
 VERSION = "s1"
+UTC_ZONE = ZoneInfo("UTC")
 MAX_TOKEN_CHARS = 200
 # Words that name what to do rather than a unit: /board screen list, /board screen revoke ID|UNIT|all.
 LIST_WORDS = ("list", "列表")
@@ -101,10 +103,12 @@ def link_of(uow: UnitOfWork, secret_key: str | None, token: str) -> ScreenLink:
     return link
 
 
-def _view(uow: UnitOfWork, link: ScreenLink) -> LinkView:
+def _view(uow: UnitOfWork, link: ScreenLink, zone: ZoneInfo = UTC_ZONE) -> LinkView:
+    """The link as its manager reads it: its moments in his time zone."""
     unit = uow.session.get(OrgUnit, link.unit_id)
     assert unit is not None
-    return LinkView(link.id, link.unit_id, unit.name, link.created_at, link.last_seen_at, link.revoked_at)
+    seen = link.last_seen_at.astimezone(zone) if link.last_seen_at else None
+    return LinkView(link.id, link.unit_id, unit.name, link.created_at.astimezone(zone), seen, link.revoked_at)
 
 
 def _manager(uow: UnitOfWork, user_id: int) -> User:
@@ -145,11 +149,11 @@ def issue(uow: UnitOfWork, user_id: int, unit_name: str | None, secret_key: str 
 
 def live_links(uow: UnitOfWork, user_id: int) -> list[LinkView]:
     """The links he made that still work, newest first."""
-    _manager(uow, user_id)
+    zone = ZoneInfo(_manager(uow, user_id).timezone)
     rows = uow.session.scalars(select(ScreenLink).where(ScreenLink.created_by == user_id,
                                                         ScreenLink.revoked_at.is_(None))
                                .order_by(ScreenLink.id.desc()))
-    return [_view(uow, link) for link in rows]
+    return [_view(uow, link, zone) for link in rows]
 
 
 def revoke(uow: UnitOfWork, user_id: int, ref: str, now: datetime) -> Revoked:
