@@ -10,10 +10,12 @@ import time
 import aiohttp
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.bootstrap import build_router, open_database, web_app
-from bot.web.server import start_server
+from bot.web import screen
+from bot.web.server import build_web_app, start_server
+from db.base import utcnow
 from db.models import OutboxMessage
 from tests.conftest import ROOT, posted, say
 from tests.deals.test_deals import add_customer
@@ -73,7 +75,7 @@ async def open_screen(browser, url: str):
     external: list[str] = []
     page.on("request", lambda r: external.append(r.url) if not r.url.startswith(url.split("/screen/")[0]) else None)
     await page.goto(url)
-    await page.wait_for_function("document.getElementById('status').textContent === 'Live'", timeout=5000)
+    await page.wait_for_selector("#status:text-is('Live')", timeout=5000)
     return context, page, external
 
 
@@ -88,8 +90,7 @@ async def test_a_win_rings_on_the_screen_within_2s_and_a_revoked_link_stops(brow
 
         typed = await win(console, "li", "Shanghai Steel", 40000, 1)
         await page.wait_for_selector("#win:not([hidden])", timeout=WITHIN_SECONDS * 1000)
-        await page.wait_for_function("document.getElementById('boards').textContent.includes('40,000.00')",
-                                     timeout=WITHIN_SECONDS * 1000)
+        await page.wait_for_selector("#boards:has-text('40,000.00')", timeout=WITHIN_SECONDS * 1000)
         latency = time.monotonic() - typed
         channel = channel_post(db, "Shanghai Steel")
         assert await page.inner_text("#win-title") == channel.title
@@ -107,8 +108,13 @@ async def test_a_win_rings_on_the_screen_within_2s_and_a_revoked_link_stops(brow
         assert "已撤销:#1" in say(console, "/board screen revoke 1")  # mei reads Chinese
         await page.wait_for_selector("#revoked:not([hidden])", timeout=3000)
         assert "revoked" in await page.inner_text("#revoked")
+        # A second screen of the team, on a link still valid, shows the next win: the revoked one does not.
+        control = await context.new_page()
+        await control.goto(server + screen_path(console))
+        await control.wait_for_selector("#status:text-is('Live')", timeout=5000)
         await win(console, "zhang", "Hangzhou Tea", 90000, 2)
-        await asyncio.sleep(WITHIN_SECONDS + 0.5)
+        await control.wait_for_selector("#win-text:has-text('Hangzhou Tea')", timeout=WITHIN_SECONDS * 1000)
+        await asyncio.sleep(0.3)
         assert "Hangzhou Tea" not in await page.inner_text("body")
         assert "张伟" not in await page.inner_text("#boards")  # the board stopped with the link
         reloaded = await page.goto(page.url)
@@ -175,3 +181,45 @@ async def test_the_stream_resumes_after_last_event_id_without_loss_or_repeat(ser
             assert int(missed[0]["id"]) > int(first["id"]) and int(missed[1]["id"]) > int(missed[0]["id"])
             with pytest.raises(TimeoutError):  # nothing more, nothing twice
                 await read_events(stream, 1, timeout=1.5)
+
+
+@pytest.mark.pg_only  # where several processes share the database, and every query counts
+async def test_screens_of_one_team_share_one_query_a_second(server, console, db):
+    """Five screens of one team open in this process: the channel's announcements are read once a
+    second for all of them, not once per screen."""
+    path = screen_path(console)
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if "held_announcements" in statement:
+            reads.append(statement)
+
+    async with aiohttp.ClientSession() as http:
+        streams = [await http.get(server + path + "/events") for _ in range(5)]
+        try:
+            for stream in streams:
+                assert (await stream.content.readline()).startswith(b"retry: ")
+            await asyncio.sleep(0.5)  # every screen has caught up
+            event.listen(db.engine, "before_cursor_execute", count)
+            await asyncio.sleep(2.0)
+            event.remove(db.engine, "before_cursor_execute", count)
+        finally:
+            for stream in streams:
+                stream.close()
+    assert 1 <= len(reads) <= 3, reads
+
+
+async def test_a_quiet_stream_gets_a_heartbeat_and_the_retry_hint(console, db, settings, demo_org):
+    app = build_web_app([])
+    screen.attach(app, db, settings, utcnow, heartbeat_seconds=0.3)
+    runner, port = await start_server(app)
+    try:
+        async with aiohttp.ClientSession() as http, http.get(
+                f"http://127.0.0.1:{port}{screen_path(console)}/events") as stream:
+            assert stream.headers["Cache-Control"] == "no-store"
+            assert await stream.content.readline() == b"retry: 3000\n"
+            assert await stream.content.readline() == b"\n"
+            async with asyncio.timeout(2):
+                assert await stream.content.readline() == b": keep-alive\n"
+    finally:
+        await runner.cleanup()
