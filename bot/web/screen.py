@@ -50,7 +50,7 @@ def attach(app: web.Application, db: Database, settings: Settings, clock: Callab
     """Serve the office screens on `app`, with one feed for the whole process (ended at shutdown)."""
     feed = ScreenFeed(db, clock, poll_seconds)
     pages = Pages(db, settings, clock, feed, heartbeat_seconds)
-    app.add_routes([web.get("/screen/{token}", pages.show), web.get("/screen/{token}/events", pages.events),
+    app.add_routes([web.get("/screen/{token}", pages.show), web.get("/screen/{token}/events", pages.events, allow_head=False),
                     web.get("/screen{rest:(/.*)?}", pages.not_found)])
     app.on_shutdown.append(feed.close)
     return feed
@@ -131,6 +131,8 @@ class Pages:
             await self._follow(response, subscriber, after)
         except ConnectionError:
             pass  # the browser went away: nothing to tell anyone
+        except Exception:  # the database failed mid-stream: end it, the browser reconnects and resumes
+            log.exception("office screen stream failed")
         finally:
             self.feed.unsubscribe(subscriber)
         return response

@@ -139,6 +139,13 @@ async def test_anything_but_a_live_link_gets_a_clear_page_never_a_500(server, co
                     body = await page.text()
                     assert page.status == 404, (path, suffix, page.status)
                     assert "does not exist" in body or "不存在" in body, path
+        # East Team has no team channel of its own: its screen speaks its manager's language (mei: Chinese).
+        east = LINK.search(say(console, "/board screen East Team"))[1]
+        async with http.get(f"{server}/screen/{east}") as page:
+            body = await page.text()
+            assert page.status == 200 and "今日" in body and "本月" in body and "East Team" in body
+        async with http.head(f"{server}/screen/{east}/events") as head:
+            assert head.status == 404  # a stream is for GET alone: a HEAD is answered at once, not held open
         say(console, "/board screen revoke 1")
         for suffix in ("", "/events"):
             async with http.get(f"{server}/screen/{token}{suffix}") as page:
