@@ -50,8 +50,9 @@ def attach(app: web.Application, db: Database, settings: Settings, clock: Callab
     """Serve the office screens on `app`, with one feed for the whole process (ended at shutdown)."""
     feed = ScreenFeed(db, clock, poll_seconds)
     pages = Pages(db, settings, clock, feed, heartbeat_seconds)
-    app.add_routes([web.get("/screen/{token}", pages.show), web.get("/screen/{token}/events", pages.events, allow_head=False),
-                    web.get("/screen{rest:(/.*)?}", pages.not_found)])
+    app.add_routes([web.get("/screen/{token}", pages.show),
+                    web.get("/screen/{token}/events", pages.events, allow_head=False),
+                    web.get("/screen{rest:(/.*)?}", pages.not_found)])  # anything else under /screen: 404
     app.on_shutdown.append(feed.close)
     return feed
 
