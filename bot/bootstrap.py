@@ -19,7 +19,7 @@ from bot.budget import Budget, BudgetStore
 from bot.config import Settings
 from bot.delivery import Dispatcher, Sender
 from bot.handlers.core import identity as identity_handlers
-from bot.handlers.deals import channels, deals, nudges, rank, targets
+from bot.handlers.deals import channels, deals, nudges, rank, screens, targets
 from bot.handlers.leads import customers, leads, pool, pool_admin
 from bot.handlers.manager import manager
 from bot.handlers.plans import plans as plan_handlers
@@ -41,7 +41,7 @@ from bot.router import Router
 from bot.scheduler import ScheduledJob, Scheduler, collect_jobs
 from bot.services.core import audit_log
 from bot.services.core.secrets import shared_secret
-from bot.web import checkin, miniapp, ops
+from bot.web import checkin, miniapp, ops, screen
 from bot.web.server import build_web_app
 from db.base import utcnow
 from db.session import Database
@@ -50,7 +50,7 @@ HANDLER_MODULES = (
     identity_handlers,
     visits, location, nearby, photos, attendance, review, units,
     leads, pool, pool_admin, customers,
-    deals, rank, targets, nudges, channels,
+    deals, rank, targets, nudges, channels, screens,
     manager,
     reminder_handlers,
     plan_handlers,
@@ -123,10 +123,11 @@ def platform_front_ends(settings: Settings, router: Router, budget: Budget) -> l
 
 def web_app(db: Database, settings: Settings, front_ends: list[FrontEnd],
             clock: Callable[[], datetime] = utcnow) -> web.Application:
-    """The public listener: the check-in pages (on the router's clock), each front end's own
-    routes (webhooks) and, with Telegram, its Mini App."""
+    """The public listener: the check-in pages (on the router's clock), the office screens, each
+    front end's own routes (webhooks) and, with Telegram, its Mini App."""
     page_prefixes = [fe.command_prefix for fe in front_ends if fe.location_ask == "checkin_page"]
     app = build_web_app(checkin.routes(db, settings, page_prefixes[0] if page_prefixes else DEFAULT_PREFIX, clock))
+    screen.attach(app, db, settings, clock)
     for front_end in front_ends:
         front_end.add_routes(app)
         if front_end.platform == "telegram":

@@ -11,22 +11,20 @@ No external script, style or font: everything is inline, guarded by a nonce-base
 import asyncio
 import logging
 import math
-import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import cache
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.config import Settings
 from bot.errors import UserError
-from bot.i18n import TEMPLATE_DIR, pick_locale, render
+from bot.i18n import pick_locale, render
 from bot.services.visits import checkin_links, shared_location, visits
 from bot.services.visits.checkin_links import LinkError
 from bot.services.visits.location_checks import Fix
 from bot.services.visits.refusals import Refused
+from bot.web.pages import html_page
 from db.base import utcnow
 from db.models import User, Visit
 from db.session import Database
@@ -34,13 +32,6 @@ from db.session import Database
 log = logging.getLogger(__name__)
 
 MAX_FORM_BYTES = 4096
-
-
-@cache
-def html_environment() -> Environment:
-    """The web pages' templates (HTML, autoescaped); the Mini App's too."""
-    return Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True)
 
 
 def routes(db: Database, settings: Settings, command_prefix: str,
@@ -58,17 +49,7 @@ def routes(db: Database, settings: Settings, command_prefix: str,
 
 
 def _page(template: str, locale: str, status: int = 200, **context: object) -> web.Response:
-    nonce = secrets.token_urlsafe(16)
-    body = html_environment().get_template(f"{locale}/checkin/{template}.html.j2").render(nonce=nonce, locale=locale, **context)
-    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return html_page(f"{locale}/checkin/{template}.html.j2", status, locale=locale, **context)
 
 
 def _error_page(error: UserError, locale: str) -> web.Response:

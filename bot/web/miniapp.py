@@ -34,7 +34,8 @@ from bot.messages import Incoming, Location, Reply
 from bot.router import event_key
 from bot.services.core import answers
 from bot.services.visits.visits import OUTCOMES
-from bot.web.checkin import html_environment, taken_at_by_age
+from bot.web.checkin import taken_at_by_age
+from bot.web.pages import html_templates, secure
 from db.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -79,14 +80,14 @@ def routes(gate: MiniAppGate, settings: Settings, clock: Callable[[], datetime] 
 
 
 def _texts(locale: str) -> dict[str, Any]:
-    words = dict(html_environment().get_template(f"{locale}/miniapp/texts.j2").module.t)  # type: ignore[attr-defined]
+    words = dict(html_templates().get_template(f"{locale}/miniapp/texts.j2").module.t)  # type: ignore[attr-defined]
     words["outcomes"] = [[outcome, label(f"outcome_{outcome}", locale)] for outcome in OUTCOMES]
     return words
 
 
 def shell(settings: Settings) -> web.Response:
     nonce = secrets.token_urlsafe(16)
-    body = html_environment().get_template("layouts/miniapp/page.html.j2").render(
+    body = html_templates().get_template("layouts/miniapp/page.html.j2").render(
         nonce=nonce, locale=settings.DEFAULT_LOCALE, telegram_script=TELEGRAM_SCRIPT,
         texts={locale: _texts(locale) for locale in LOCALES},
     )
@@ -96,19 +97,13 @@ def shell(settings: Settings) -> web.Response:
         f"connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; "
         f"frame-ancestors 'self' {TELEGRAM_WEB_CLIENTS}"
     )
-    _private(response)
+    secure(response)  # the policy above is the Mini App's own: Telegram's script, framed by its clients
     return response
-
-
-def _private(response: web.Response) -> None:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 def _json(status: int, locale: str, **answer: object) -> web.Response:
     response = web.json_response({"locale": locale, **answer}, status=status)
-    _private(response)
+    secure(response)
     return response
 
 

@@ -27,6 +27,7 @@ from db.models.plan import PlannedVisit, PlanPush, PlanSettings
 from db.models.pool import Pool, PoolMember
 from db.models.record_member import RecordMember
 from db.models.reminder import Reminder
+from db.models.screen import ScreenLink
 from db.models.target import Target
 from db.models.visit import (
     CustomerLocationRequest,
@@ -43,6 +44,7 @@ __all__ = [
     "PlanPush",
     "PlanSettings",
     "PlannedVisit",
+    "ScreenLink",
     "BoardSnapshot",
     "ChannelBoardSettings",
     "Contact",

@@ -47,7 +47,9 @@ class HeldAnnouncement(Base):
     """
 
     __tablename__ = "held_announcements"
-    __table_args__ = (UniqueConstraint("dedupe_key"), Index("ix_held_announcements_outbox", "outbox_id"))
+    # The office screens read a channel's announcements after the last one they saw (channel_id, id).
+    __table_args__ = (UniqueConstraint("dedupe_key"), Index("ix_held_announcements_outbox", "outbox_id"),
+                      Index("ix_held_announcements_channel", "channel_id", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("team_channels.id"))

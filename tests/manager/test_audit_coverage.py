@@ -136,6 +136,9 @@ WRITERS: dict[str, Scenario] = {
     "channel link": Scenario(("/channel link East Team",), setup=("/as mei", "/in #east")),
     "channel unlink": Scenario(("/channel unlink",), setup=("/as mei", "/in #sales")),
     "unit set": Scenario(("/unit set East Team geofence_m=300 office=31.2304,121.4737",), setup=("/as mei",)),
+    # One command, three acts (its first word): a link made, listed, and revoked, each write audited.
+    "board screen": Scenario(("/board screen East Team", "/board screen list", "/board screen revoke 1"),
+                             setup=("/as mei",)),
 }
 # Commands that only read: each must write no business record at all.
 READ_ONLY: dict[str, tuple[str, ...]] = {

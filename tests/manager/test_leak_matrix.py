@@ -52,6 +52,7 @@ MISSING = {"lead": "999991", "pool_lead": "999992", "customer": "999993", "deal"
 # handle, the unit, the company, the phone). An empty list is not allowed: every command gets a line.
 SCENARIOS: dict[str, list[str]] = {
     "assign": ["{lead} n1b", "{pool_lead} n1b", "{open_lead} {handle}"],
+    "board screen": ["", "{unit}", "list", "revoke 1", "revoke {unit}"],
     "audit": ["lead {lead}", "lead {pool_lead}", "customer {customer}", "deal {deal}", "visit {visit}",
               "contact {contact}", "user {user_id}"],
     "channel": [""],

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 
 from bot.handouts import OTHER_PROCESS
 from db.migrate import upgrade
@@ -112,10 +113,60 @@ async def test_nginx_refuses_what_no_process_should_see(cluster: Cluster, platfo
         assert r.status == 403  # only POST reaches the processes
     async with platforms.http.get(platforms.base + "/checkin/not-a-token", ssl=False) as r:
         assert r.status in (400, 410)  # the process's own page for a bad link
+    for path in ("/screen/not-a-token", "/screen/not-a-token/events"):
+        async with platforms.http.get(platforms.base + path, ssl=False) as r:
+            assert r.status == 404 and "does not exist" in await r.text()  # the process's own page
     assert cluster.nginx is not None
     async with platforms.http.get(f"http://127.0.0.1:{cluster.nginx.http_port}/slack/events",
                                   allow_redirects=False) as r:
         assert r.status == 301 and r.headers["Location"].startswith("https://")
+
+
+SCREEN_ORG = {
+    "units": [{"name": "Screen Team", "timezone": "Asia/Shanghai"}],
+    "users": [{"handle": "screenboss", "name": "Screen Boss", "unit": "Screen Team", "role": "manager", "locale": "en"},
+              {"handle": "screenrep", "name": "Screen Rep", "unit": "Screen Team", "role": "rep", "locale": "en",
+               "manager": "screenboss"}],
+    "channels": [{"platform": "console", "workspace": "local", "chat": "#screen", "name": "#screen",
+                  "unit": "Screen Team", "locale": "en", "timezone": "Asia/Shanghai"}],
+}
+
+
+async def test_an_office_screen_stream_through_nginx_gets_a_win_at_once(cluster: Cluster, platforms: Platforms):
+    """The screen's event stream through nginx (unbuffered) delivers a win committed by another
+    process on the same database within 2 s."""
+    from bot.adapters.console import ConsoleAdapter
+    from bot.bootstrap import build_router, open_database
+    from bot.config import load_settings
+    from bot.services.core import org, org_file
+    from db.base import utcnow
+    from db.models import User
+
+    db = open_database(cluster.db_url)
+    try:
+        with db.uow() as uow:
+            org_file.load_org(uow, SCREEN_ORG, "Asia/Shanghai", "en", now=utcnow())
+            for user in uow.session.scalars(select(User).where(User.handle.in_(["screenboss", "screenrep"]))):
+                org.link_console_identity(uow, user.id, user.handle, utcnow())
+            uow.commit()
+        settings = load_settings(env_file=None, DATABASE_URL=cluster.db_url, SECRET_KEY="cluster-key")
+        console = ConsoleAdapter(build_router(db, settings), "screenboss")
+        path = "/screen/" + "\n".join(console.handle_line("/board screen")).split("/screen/")[1].split()[0]
+        console.user = "screenrep"
+        add = await asyncio.to_thread(console.handle_line, "/newlead \"Screen Buyer Co\" Ann")
+        assert add
+        async with platforms.http.get(platforms.base + path + "/events", ssl=False) as stream:
+            assert stream.status == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
+            assert (await stream.content.readline()).startswith(b"retry: ")
+            await asyncio.to_thread(console.handle_line, "/convert 1 --contact Ann --deal 7000")
+            started = time.monotonic()
+            await asyncio.to_thread(console.handle_line, "/win 1")
+            async with asyncio.timeout(2.0):
+                while not (line := await stream.content.readline()).startswith(b"data:"):
+                    pass
+            assert b"Screen Buyer Co" in line and time.monotonic() - started < 2.0
+    finally:
+        db.dispose()
 
 
 @pytest.mark.slow

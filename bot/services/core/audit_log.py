@@ -46,9 +46,10 @@ RECORD_TYPES = {
     "visits": "visit", "users": "user", "org_units": "unit", "record_members": "record_member",
     "pools": "pool", "pool_members": "pool_member", "team_channels": "channel", "handover_batches": "handover",
     "platform_identities": "identity", "lead_followups": "followup", "visit_photos": "visit_photo",
+    "screen_links": "screen_link",
 }
 # Fields whose value is a credential: the log says they changed, never what to.
-REDACTED = {"invitations": frozenset({"code"})}
+REDACTED = {"invitations": frozenset({"code"}), "screen_links": frozenset({"token_hash"})}
 HIDDEN = "***"
 COLUMNS = ("at", "actor_id", "platform", "record_type", "record_id", "action", "before", "after", "owner_id")
 

@@ -275,7 +275,7 @@ def streaks(uow: UnitOfWork, user_ids: list[int], today: date, zone: ZoneInfo) -
 
 # ---- on demand ------------------------------------------------------------------------------
 
-def _zone_of(uow: UnitOfWork, unit_id: int, fallback: str) -> ZoneInfo:
+def zone_of(uow: UnitOfWork, unit_id: int, fallback: str) -> ZoneInfo:
     for unit in reversed(org.unit_chain(uow, unit_id)):
         if unit.timezone:
             return ZoneInfo(unit.timezone)
@@ -303,7 +303,7 @@ def board_for_caller(
             raise scopes.not_found("unit", unit_name)
     else:
         unit = uow.session.get(OrgUnit, user.unit_id)  # type: ignore[assignment]
-    zone = _zone_of(uow, unit.id, user.timezone)
+    zone = zone_of(uow, unit.id, user.timezone)
     today = now.astimezone(zone).date()
     return compute_boards(uow, [unit.id], metric, period, today, zone, by=by, caller_id=user_id)[unit.id]
 
