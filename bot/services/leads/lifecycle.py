@@ -129,7 +129,7 @@ def clean_phone(phone: str | None, region: str) -> tuple[str | None, str | None]
         return None, None
     key = phone_keys.phone_key(phone, region)
     if key is None:
-        raise UserError("leads/bad_phone", phone=phone[:40])
+        raise UserError("leads/bad_phone", phone=phone[:40]).at("phone")
     return phone.strip()[:64], key
 
 
@@ -138,7 +138,7 @@ def clean_optional(text: str | None, limit: int, what: str) -> str | None:
         return None
     text = " ".join(text.split())
     if len(text) > limit:
-        raise UserError("leads/field_too_long", field=what, limit=limit)
+        raise UserError("leads/field_too_long", field=what, limit=limit).at(what)
     return text
 
 
@@ -155,7 +155,8 @@ def create(uow: UnitOfWork, actor_id: int, company: str, contact: str | None, ph
     matches = dedupe.find_matches(uow, name_key, phone_key)
     if matches:
         found = reach.duplicates_for(uow, actor_id, matches, now.date())
-        raise UserError("leads/duplicate", company=company, matches=found.shown, hidden=found.hidden, ask=found.ask)
+        raise UserError("leads/duplicate", company=company, matches=found.shown, hidden=found.hidden,
+                        ask=found.ask).at("company")
     pools = visible_pools(uow, actor_id)
     lead = Lead(company=company, name_key=name_key, contact_name=contact, phone=phone, phone_key=phone_key,
                 created_by_id=actor_id, created_at=now, updated_at=now, **extras)
