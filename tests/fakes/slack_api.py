@@ -71,7 +71,10 @@ def block_texts(blocks: list | str) -> list[str]:
         if "text" in block:
             texts.append(block["text"]["text"])
         texts.extend(f["text"] for f in block.get("fields", []))
-        texts.extend(e["text"]["text"] for e in block.get("elements", []) if "text" in e)
+        for element in block.get("elements", []):  # buttons' labels; a context's own text objects
+            if "text" in element:
+                text = element["text"]
+                texts.append(text["text"] if isinstance(text, dict) else text)
     return texts
 
 
