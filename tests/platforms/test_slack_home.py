@@ -6,9 +6,11 @@ import asyncio
 import time
 from datetime import date, datetime, timedelta
 
+import yaml
 from sqlalchemy import select
 
 from bot.adapters.slack.home import HOME_COMMAND, OPEN_MODAL, home_view
+from bot.adapters.slack.modals import SHORTCUTS
 from bot.messages import Reply
 from bot.services.customers.cadence import DueCustomer
 from bot.services.home.home import Home, ManagerHome, QuietLead, RepHome
@@ -16,6 +18,7 @@ from bot.services.visits.digest import RepLine
 from db.base import utcnow
 from db.models import Customer, Lead, Pool, User
 from db.session import Database
+from tests.conftest import ROOT
 from tests.fakes.slack_api import TEAM_ID, FakeSlackApi, block_texts
 from tests.fakes.slack_views import view_problem
 from tests.platforms.slack_harness import Slack, running_slack, slack_settings_for
@@ -194,3 +197,15 @@ async def test_a_rate_limited_publish_waits_out_retry_after_and_publishes(
         await slack.home_opened("USAM", has_view=True)
         await slack.front.drain()
         assert len(fake_slack.publishes("USAM")) == 1
+
+
+def test_the_manifest_enables_the_home_the_events_and_the_shortcuts_the_bot_listens_for():
+    manifest = yaml.safe_load((ROOT / "slack_manifest.yaml").read_text())
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    shortcuts = {s["callback_id"]: s["type"] for s in manifest["features"]["shortcuts"]}
+    assert shortcuts == {"new_lead": "global", "visit_report": "global", "win": "global", "add_follow_up": "message"}
+    assert set(shortcuts) == set(SHORTCUTS)
+    assert "commands" in manifest["oauth_config"]["scopes"]["bot"]  # global shortcuts need it
