@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import date, datetime, timedelta
 
+import aiohttp
 import yaml
 from sqlalchemy import select
 
@@ -45,9 +46,11 @@ def add_old_customer(db: Database, handle: str, name: str, days: int = 200) -> N
         uow.commit()
 
 
-async def published(slack: Slack, user: str, count: int = 1) -> dict:
+async def published(slack: Slack, user: str, count: int = 1, settle: bool = False) -> dict:
+    """His Home as last published, once `count` were (with `settle`, after every publish planned)."""
     await slack.front.drain()
-    await slack.front.home.settle()
+    if settle:
+        await slack.front.home.settle()
     for _ in range(100):
         if len(slack.fake.publishes(user)) >= count:
             break
@@ -117,6 +120,8 @@ async def test_a_managers_home_shows_the_review_queue_his_team_and_overdue_custo
         shown = texts(view)
         for words in ("待审核", "团队今天", "李雷 Li Lei", "Sam Carter", "逾期未访客户", "Northwind Depot"):
             assert words in shown, words
+        await slack.home_opened("UADMIN")  # an admin: the whole company's team
+        assert "Sam Carter" in texts(await published(slack, "UADMIN"))
         await slack.home_opened("UNOBODY")  # not linked: how to join, in the default language
         assert "/crm join" in texts(await published(slack, "UNOBODY"))
 
@@ -165,12 +170,14 @@ async def test_a_burst_of_changes_publishes_his_home_a_few_times_and_ends_curren
             await slack.front.drain()
         # and the writes of others reach him as direct messages, which mark his home too
         await slack.front.sender.send(TEAM_ID, "DUSAM", Reply(text="Your visit was approved"))
+        last_change = fake_slack.clock()
         burst = time.monotonic() - started
-        await published(slack, "USAM")
+        await published(slack, "USAM", settle=True)
         count = len(fake_slack.publishes("USAM"))
         # the first after the debounce, then at most one per min_interval (and the last one, trailing)
         assert 1 <= count <= 2 + burst / 0.5, (count, burst)
         assert count < 21
+        assert fake_slack.views_log.posts[-1].at >= last_change  # the last change is on his Home
         marks_after = len(fake_slack.publishes("USAM"))
         await slack.front.sender.send(TEAM_ID, "C0SALES", Reply(text="a channel post"))  # nobody's home
         await asyncio.sleep(0.1)
@@ -189,7 +196,7 @@ async def test_a_rate_limited_publish_waits_out_retry_after_and_publishes(
         assert [c.method for c in fake_slack.calls if "views" in c.method] == ["ratelimited:views.publish"]
         fake_slack.lift_views()
         started = time.monotonic()
-        view = await published(slack, "USAM")
+        view = await published(slack, "USAM", settle=True)
         assert time.monotonic() - started >= 0.5 and view_problem(view) is None
         assert [c.method for c in fake_slack.calls if "views" in c.method] == [
             "ratelimited:views.publish", "views.publish"]
@@ -209,3 +216,27 @@ def test_the_manifest_enables_the_home_the_events_and_the_shortcuts_the_bot_list
     assert shortcuts == {"new_lead": "global", "visit_report": "global", "win": "global", "add_follow_up": "message"}
     assert set(shortcuts) == set(SHORTCUTS)
     assert "commands" in manifest["oauth_config"]["scopes"]["bot"]  # global shortcuts need it
+
+
+async def test_the_fake_slack_api_refuses_views_slack_would_refuse(fake_slack: FakeSlackApi):  # noqa: F811
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    bad = [
+        {"type": "home", "blocks": [section] * 101},
+        {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]},
+        {"type": "home", "blocks": [{**section, "block_id": "a"}, {**section, "block_id": "a"}]},
+        {"type": "home", "blocks": [{**section, "accessory": {"type": "button", "action_id": "b" * 256,
+                                                              "text": {"type": "plain_text", "text": "go"}}}]},
+        {"type": "modal", "title": {"type": "plain_text", "text": "t" * 25}, "blocks": []},
+        {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "private_metadata": "m" * 3001, "blocks": []},
+        {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "submit": {"type": "plain_text", "text": "s"},
+         "blocks": [{"type": "input", "block_id": "n", "label": {"type": "plain_text", "text": "n"},
+                     "element": {"type": "plain_text_input", "action_id": "n", "max_length": 3001}}]},
+    ]
+    for view in bad:
+        assert view_problem(view) is not None, view
+    async with aiohttp.ClientSession() as http:
+        async with http.post(fake_slack.api_url + "views.publish", json={"user_id": "U1", "view": bad[0]}) as answer:
+            assert (await answer.json())["error"] == "invalid_arguments"
+        async with http.post(fake_slack.api_url + "views.publish", json={"user_id": "U1", "view": {
+                "type": "home", "blocks": [section] * 100}}) as answer:
+            assert (await answer.json())["ok"] is True

@@ -88,7 +88,7 @@ class HomePublisher:
         if state.pending is not None:
             state.pending.cancel()
             state.pending = None
-        await self._publish(team, user, state)
+        await self._publish(team, user, state, opened=True)
 
     def _task(self, work: Awaitable[None]) -> asyncio.Task:
         task = asyncio.ensure_future(work)
@@ -111,11 +111,14 @@ class HomePublisher:
         state.pending = None
         await self._publish(team, user, state)
 
-    async def _publish(self, team: str, user: str, state: _State) -> None:
+    async def _publish(self, team: str, user: str, state: _State, opened: bool = False) -> None:
+        """Publish his Home now; someone not linked gets how to join, only when he opened the tab."""
         state.dirty = False  # a change from now on publishes again
         state.last = time.monotonic()
         try:
             found = await asyncio.to_thread(self._read, team, user)
+            if found is None and not opened:
+                return
             view = home_view(found) if found is not None else unlinked_view(self.default_locale)
             await self.budget.send(limits(team, user), lambda: self.client.views_publish(user_id=user, view=view),
                                    False, False, rate_limited_seconds)
