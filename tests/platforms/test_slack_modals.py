@@ -178,3 +178,18 @@ async def test_malformed_view_payloads_get_a_clean_answer(
             assert response.status in (200, 400), (payload, response.status)
         await slack.front.drain()
         assert not [c for c in fake_slack.calls if c.method.startswith("refused:")]
+
+
+async def test_a_form_the_router_answers_too_late_for_the_ack_is_answered_in_the_dm(
+        db: Database, demo_org: Database, fake_slack: FakeSlackApi):  # noqa: F811
+    """Slack waits 3 seconds for a submission's ack: past the bot's own limit the modal closes, and the
+    answer (a refusal too) comes as a direct message, never silently dropped."""
+    async with running_slack(db, slack_settings_for(db, fake_slack), fake_slack) as slack:
+        link(db, "sam", "USAM")
+        slack.front.interactions.ack_within_s = 0.0  # as if the database took longer than Slack waits
+        view = modal_view("lead", "en")
+        status, ack, _ = await slack.submit(view, {"company": "Bluewater Logistics Co., Ltd."}, "USAM")
+        assert (status, ack) == (200, None)
+        await slack.front.drain()
+        (answer,) = dm_texts(fake_slack, "USAM")
+        assert "Bluewater" in answer

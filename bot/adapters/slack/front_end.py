@@ -87,8 +87,8 @@ class SlackFrontEnd:
         self.app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_button)
         self.app.action(re.compile("^" + re.escape(LINK_PREFIX)))(self._on_link)
         self.app.error(self._on_bolt_error)
-        Interactions(self.app, self.router, self.home, self.answerer, self._spawn, self._dm_channel, self._answer,
-                     self.locale)
+        self.interactions = Interactions(self.app, self.router, self.home, self.answerer, self._spawn,
+                                         self._dm_channel, self._answer, self.locale)
 
     def add_routes(self, app: web.Application) -> None:
         if self.settings.SLACK_SIGNING_SECRET:

@@ -76,6 +76,7 @@ class Interactions:
         self.client = app.client
         self.spawn, self.dm_channel, self.answer = spawn, dm_channel, answer
         self.default_locale = default_locale
+        self.ack_within_s = ACK_WITHIN_S
         app.event("app_home_opened")(self._on_home_opened)
         app.shortcut(re.compile("^(" + "|".join(SHORTCUTS) + ")$"))(self._on_shortcut)
         app.action(re.compile("^" + re.escape(OPEN_MODAL)))(self._on_open_button)
@@ -145,7 +146,7 @@ class Interactions:
                         command_prefix=COMMAND_PREFIX, location_ask=LOCATION_ASK)
         task = asyncio.ensure_future(self._run(form, values(view), base))
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(task), ACK_WITHIN_S)
+            outcome = await asyncio.wait_for(asyncio.shield(task), self.ack_within_s)
         except TimeoutError:
             await ack()
             self.spawn(self._deliver_late(team, user, task))
@@ -177,6 +178,7 @@ class Interactions:
         return Outcome(done)
 
     async def _deliver_late(self, team: str, user: str, task: asyncio.Task) -> None:
+        """The modal closed before the router answered: every answer goes to the DM, a refusal too."""
         outcome = await task
         await self._deliver(team, user, outcome.replies)
 
