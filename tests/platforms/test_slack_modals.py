@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.adapters.slack.modals import FORMS, modal_view
+from bot.services.home.choices import Choice
 from db.base import utcnow
 from db.models import Deal, Lead, LeadFollowup, Payment, Reminder, Visit
 from db.session import Database
@@ -37,10 +38,12 @@ def dm_texts(fake: FakeSlackApi, user: str) -> list[str]:
 
 
 async def test_every_form_fits_slacks_modal_limits_in_both_languages():
+    many = [Choice(n, "名" * 300) for n in range(150)]
     for kind in FORMS:
         for locale in ("en", "zh"):
-            view = modal_view(kind, locale, {"note": "x" * 5000, "lead": "7"}, metadata="m" * 5000)
-            assert view_problem(view) is None, (kind, locale, view_problem(view))
+            for picks in ({}, {"lead": many, "deal": many}, {"lead": [], "deal": None}):
+                view = modal_view(kind, locale, {"note": "x" * 5000, "lead": "7"}, metadata="m" * 5000, picks=picks)
+                assert view_problem(view) is None, (kind, locale, view_problem(view))
 
 
 async def test_new_lead_from_the_global_shortcut_refuses_a_duplicate_on_the_company_field(
@@ -111,6 +114,8 @@ async def test_a_win_with_its_payment_and_a_refused_payment_reported_on_the_moda
             await slack.answers(n + 1)
         await slack.shortcut("win", "USAM")
         view = await opened(slack, 1)
+        deal = next(b for b in view["blocks"] if b["block_id"] == "deal")
+        assert sorted(o["value"] for o in deal["element"]["options"]) == ["1", "2"]
         status, ack, _ = await slack.submit(view, {"deal": "99"}, "USAM")
         assert list(ack["errors"]) == ["deal"]
         status, ack, seconds = await slack.submit(view, {"deal": "1", "payment_amount": "15000"}, "USAM")
@@ -138,6 +143,9 @@ async def test_add_as_follow_up_turns_a_message_into_a_follow_up_on_his_lead(
         view = await opened(slack, 1)
         note = next(b for b in view["blocks"] if b["block_id"] == "note")
         assert note["element"]["initial_value"] == message  # as typed, unescaped
+        lead = next(b for b in view["blocks"] if b["block_id"] == "lead")  # his leads, to pick from
+        assert [(o["value"], o["text"]["text"]) for o in lead["element"]["options"]] == [
+            ("4", "Bluewater Logistics Co., Ltd. (#4)")]
         status, ack, _ = await slack.submit(view, {"lead": "5", "note": message}, "USAM")  # not his
         assert list(ack["errors"]) == ["lead"]
         status, ack, _ = await slack.submit(view, {"lead": "4", "note": message}, "USAM")

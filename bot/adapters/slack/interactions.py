@@ -36,7 +36,7 @@ from bot.adapters.slack.outbound import SlackAnswerer, Target
 from bot.adapters.slack.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.messages import Incoming, Reply
 from bot.router import Router
-from bot.services.home import home
+from bot.services.home import choices
 from db.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -124,14 +124,16 @@ class Interactions:
         if kind not in FORMS or not trigger:
             return
         try:
-            locale = await asyncio.to_thread(self._locale, team, user)
-            await self.client.views_open(trigger_id=trigger, view=modal_view(kind, locale, initial))
+            start = await asyncio.to_thread(self._form_start, team, user)
+            view = modal_view(kind, start.locale or self.default_locale, initial,
+                              picks={"lead": start.leads, "deal": start.deals})
+            await self.client.views_open(trigger_id=trigger, view=view)
         except Exception as exc:  # an expired trigger, Slack down: he can press again
             log.warning("slack: modal %s for %s not opened: %r", kind, user, exc)
 
-    def _locale(self, team: str, user: str) -> str:
+    def _form_start(self, team: str, user: str) -> choices.FormStart:
         with self.router.db.uow() as uow:
-            return home.locale_of_account(uow, PLATFORM, team, user) or self.default_locale
+            return choices.form_start(uow, PLATFORM, team, user)
 
     # -- a submission: the router before the ack
 

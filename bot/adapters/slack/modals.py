@@ -10,12 +10,14 @@ from typing import Any
 
 from bot.adapters.slack.blocks import MAX_TEXT, clip, escape
 from bot.i18n import label
+from bot.services.home.choices import Choice
 
 FORM_CALLBACK = "crm_form:"  # a modal's callback_id: FORM_CALLBACK + its kind
 MAX_TITLE = 24  # a modal's title, submit and close
 MAX_LABEL = 2000
 MAX_INPUT = 3000  # plain_text_input max_length
 MAX_OPTION_TEXT = 75
+MAX_OPTIONS = 100
 MAX_METADATA = 3000
 DEFAULT_REMIND_TIME = "09:00"
 
@@ -27,6 +29,7 @@ class Field:
     optional: bool = True
     max_length: int = MAX_INPUT
     options: tuple[str, ...] = ()  # select: values; each labelled by its label key `option_label` + value
+    pick: bool = False  # a menu of the person's records when the form is opened with a list for it
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,13 @@ FORMS = {form.kind: form for form in (
                fixed={"target": "end"}),),
          option_label="outcome_"),
     Form("win", "modal_win",
-         (Field("deal", optional=False, max_length=40), Field("amount", max_length=40),
+         (Field("deal", optional=False, max_length=40, pick=True), Field("amount", max_length=40),
           Field("payment_amount", max_length=40), Field("payment_date", "date")),
          (Step("win", {"deal": "deal", "amount": "amount"}),
           Step("paid", {"deal": "deal", "amount": "payment_amount", "date": "payment_date"},
                only_if="payment_amount"))),
     Form("follow", "modal_follow_up",
-         (Field("lead", optional=False, max_length=40), Field("note", "long", optional=False, max_length=2000)),
+         (Field("lead", optional=False, max_length=40, pick=True), Field("note", "long", optional=False, max_length=2000)),
          (Step("follow", {"lead": "lead", "note": "note"}),)),
 )}
 SHORTCUTS = {"new_lead": "lead", "visit_report": "visit", "win": "win", "add_follow_up": "follow"}
@@ -84,16 +87,22 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": text[:limit] or " ", "emoji": True}
 
 
-def _element(form: Form, spec: Field, locale: str, initial: str) -> dict[str, Any]:
+def _select(name: str, options: list[dict[str, Any]], initial: str) -> dict[str, Any]:
+    element = {"type": "static_select", "action_id": name, "options": options[:MAX_OPTIONS]}
+    chosen = [o for o in element["options"] if o["value"] == initial]
+    if chosen:
+        element["initial_option"] = chosen[0]
+    return element
+
+
+def _element(form: Form, spec: Field, locale: str, initial: str, picks: list[Choice] | None) -> dict[str, Any]:
     action = {"action_id": spec.name}
     if spec.kind == "select":
-        options = [{"text": _plain(label(form.option_label + v, locale), MAX_OPTION_TEXT), "value": v}
-                   for v in spec.options]
-        element = {"type": "static_select", **action, "options": options}
-        chosen = [o for o in options if o["value"] == initial]
-        if chosen:
-            element["initial_option"] = chosen[0]
-        return element
+        return _select(spec.name, [{"text": _plain(label(form.option_label + v, locale), MAX_OPTION_TEXT), "value": v}
+                                   for v in spec.options], initial)
+    if picks:  # his records, by number; none or too many: the number typed instead
+        return _select(spec.name, [{"text": _plain(label("form_choice", locale, name=c.name, id=c.id), MAX_OPTION_TEXT),
+                                    "value": str(c.id)} for c in picks], initial)
     if spec.kind == "date":
         return {"type": "datepicker", **action, **({"initial_date": initial} if initial else {})}
     if spec.kind == "time":
@@ -105,13 +114,16 @@ def _element(form: Form, spec: Field, locale: str, initial: str) -> dict[str, An
     return element
 
 
-def modal_view(kind: str, locale: str, initial: dict[str, str] | None = None, metadata: str = "") -> dict[str, Any]:
-    """The modal of one form, in the person's language, its fields prefilled from `initial`."""
+def modal_view(kind: str, locale: str, initial: dict[str, str] | None = None, metadata: str = "",
+               picks: dict[str, list[Choice] | None] | None = None) -> dict[str, Any]:
+    """The modal of one form, in the person's language, its fields prefilled from `initial`; a field
+    that picks a record is a menu of `picks[name]` when there is such a list."""
     form = FORMS[kind]
-    initial = initial or {}
+    initial, picks = initial or {}, picks or {}
     blocks = [{"type": "input", "block_id": spec.name, "optional": spec.optional,
                "label": _plain(label(LABEL_KEYS.get(spec.name, f"field_{spec.name}"), locale), MAX_LABEL),
-               "element": _element(form, spec, locale, initial.get(spec.name, ""))} for spec in form.fields]
+               "element": _element(form, spec, locale, initial.get(spec.name, ""),
+                                   picks.get(spec.name) if spec.pick else None)} for spec in form.fields]
     return {"type": "modal", "callback_id": FORM_CALLBACK + kind, "title": _plain(label(form.title, locale), MAX_TITLE),
             "submit": _plain(label("modal_submit", locale), MAX_TITLE),
             "close": _plain(label("modal_close", locale), MAX_TITLE),

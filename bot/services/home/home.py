@@ -131,11 +131,6 @@ def of_account(uow: UnitOfWork, platform: str, workspace: str, account: str, now
     return build(uow, user.id, now) if user is not None else None
 
 
-def locale_of_account(uow: UnitOfWork, platform: str, workspace: str, account: str) -> str | None:
-    user = identity.resolve_user(uow, platform, workspace, account)
-    return user.locale if user is not None else None
-
-
 def account_of_chat(uow: UnitOfWork, platform: str, workspace: str, chat_id: str) -> str | None:
     """The platform account whose private chat with the bot this is (whose home a post there changes)."""
     return uow.session.scalar(
