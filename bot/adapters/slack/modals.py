@@ -80,7 +80,6 @@ FORMS = {form.kind: form for form in (
          (Step("follow", {"lead": "lead", "note": "note"}),)),
 )}
 SHORTCUTS = {"new_lead": "lead", "visit_report": "visit", "win": "win", "add_follow_up": "follow"}
-LABEL_KEYS = {"note": "field_note", "lead": "field_lead"}
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
@@ -121,7 +120,7 @@ def modal_view(kind: str, locale: str, initial: dict[str, str] | None = None, me
     form = FORMS[kind]
     initial, picks = initial or {}, picks or {}
     blocks = [{"type": "input", "block_id": spec.name, "optional": spec.optional,
-               "label": _plain(label(LABEL_KEYS.get(spec.name, f"field_{spec.name}"), locale), MAX_LABEL),
+               "label": _plain(label(f"field_{spec.name}", locale), MAX_LABEL),
                "element": _element(form, spec, locale, initial.get(spec.name, ""),
                                    picks.get(spec.name) if spec.pick else None)} for spec in form.fields]
     return {"type": "modal", "callback_id": FORM_CALLBACK + kind, "title": _plain(label(form.title, locale), MAX_TITLE),
