@@ -57,7 +57,7 @@ class HomePublisher:
         self._states: dict[tuple[str, str], _State] = {}
         self._closed = False
         self._running: set[asyncio.Task] = set()
-        self.published = 0  # views.publish calls that succeeded (for /metrics and tests)
+        self.published = 0  # views.publish calls that succeeded in this process
 
     def mark(self, team: str, user: str) -> None:
         """His data changed: publish soon, coalesced with the other changes."""
