@@ -17,7 +17,7 @@ from bot.services.customers.cadence import DueCustomer
 from bot.services.home.home import Home, ManagerHome, QuietLead, RepHome
 from bot.services.visits.digest import RepLine
 from db.base import utcnow
-from db.models import Customer, Lead, Pool, User
+from db.models import Customer, Lead, OrgUnit, Pool, User
 from db.session import Database
 from tests.conftest import ROOT
 from tests.fakes.slack_api import TEAM_ID, FakeSlackApi, block_texts
@@ -125,6 +125,23 @@ async def test_a_managers_home_shows_the_review_queue_his_team_and_overdue_custo
         assert "Sam Carter" in texts(await published(slack, "UADMIN"))
         await slack.home_opened("UNOBODY")  # not linked: how to join, in the default language
         assert "/crm join" in texts(await published(slack, "UNOBODY"))
+
+
+async def test_a_managers_home_holds_his_part_of_the_org_only(
+        db: Database, demo_org: Database, fake_slack: FakeSlackApi):  # noqa: F811
+    add_old_customer(db, "sam", "Northwind Depot")
+    add_old_customer(db, "li", "Harbour Steel")
+    with db.uow() as uow:
+        west = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == "West Team"))
+        uow.session.add(User(handle="wes", name="Wes West", unit_id=west, role="manager", data_scope="subtree",
+                             locale="en", timezone="Asia/Shanghai"))
+        uow.commit()
+    async with running_slack(db, slack_settings_for(db, fake_slack), fake_slack) as slack:
+        link(db, "wes", "UWES")
+        await slack.home_opened("UWES")
+        shown = texts(await published(slack, "UWES"))
+    assert "Sam Carter" in shown and "Northwind Depot" in shown
+    assert "Li Lei" not in shown and "Harbour Steel" not in shown
 
 
 async def test_a_home_with_long_lists_stays_within_100_blocks_and_counts_the_rest(
