@@ -320,7 +320,7 @@ class Router:
         cmd, args = self.commands.resolve(incoming.command, incoming.args)
         if not linked and (cmd is None or cmd.access is not Access.PUBLIC):
             trace.outcome = "not_linked"
-            return [ctx.reply("errors/not_linked")]
+            return [replace(ctx.reply("errors/not_linked"), refused=True)]  # a form shows it, writes nothing
         access = ROLE_ACCESS.get(user.role, Access.MEMBER) if linked else Access.PUBLIC
         if cmd is None:
             trace.outcome = "unknown"

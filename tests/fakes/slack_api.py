@@ -17,6 +17,12 @@ Every successful chat.postMessage is logged with its arrival time in `log` (a `R
 chat.postMessage per second per channel, a burst of 3 in any second tolerated, past it HTTP 429
 with a Retry-After header (`log.rejections`). `refuse_channel(channel, retry_after)` makes every
 post to one channel answer 429 until `lift_channel`; `delay_seconds` holds every Web API answer.
+
+Views (`tests.fakes.slack_views`): views.publish, views.open and views.update refuse a view over
+Block Kit's limits (invalid_arguments, as Slack answers), views.open a call without a trigger_id;
+views.publish is held to its workspace window (PUBLISH: 100 a minute) with 429 and a Retry-After
+past it, and `refuse_views(retry_after)` answers 429 to every views.publish until `lift_views()`.
+`homes` keeps each user's last published Home, `modals` every view opened.
 """
 import asyncio
 import json
@@ -29,6 +35,7 @@ from aiohttp import web
 
 from bot.web.server import start_server
 from tests.fakes.limits import RateLimits, Rule
+from tests.fakes.slack_views import view_problem
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -36,6 +43,8 @@ TEAM_ID = "T0001"
 POSTING = ("chat.postMessage", "chat.postEphemeral")
 INTO_A_CONVERSATION = (*POSTING, "files.completeUploadExternal")
 CHANNEL = Rule("channel", 3, 1.0)  # chat.postMessage: 1/s per channel, a burst of 3 tolerated
+PUBLISH = Rule("views.publish", 100, 60.0)  # Tier 4, per workspace
+VIEWS = ("views.publish", "views.open", "views.update")
 
 
 def slack_rules(channel: str) -> list[tuple[str, Rule]]:
@@ -62,7 +71,10 @@ def block_texts(blocks: list | str) -> list[str]:
         if "text" in block:
             texts.append(block["text"]["text"])
         texts.extend(f["text"] for f in block.get("fields", []))
-        texts.extend(e["text"]["text"] for e in block.get("elements", []) if "text" in e)
+        for element in block.get("elements", []):  # buttons' labels; a context's own text objects
+            if "text" in element:
+                text = element["text"]
+                texts.append(text["text"] if isinstance(text, dict) else text)
     return texts
 
 
@@ -85,6 +97,9 @@ class FakeSlackApi:
     shared: dict[str, bytes] = field(default_factory=dict)  # files users shared: id -> content
     downloads: list[str] = field(default_factory=list)
     bot_token: str = "xoxb-test"  # the only token url_private serves
+    homes: dict[str, dict] = field(default_factory=dict)  # user id -> his last published Home
+    modals: list[dict] = field(default_factory=list)  # every view opened (views.open)
+    views_log: RateLimits = field(init=False)
     _runner: web.AppRunner | None = None
     _socket: web.WebSocketResponse | None = None
 
@@ -101,6 +116,7 @@ class FakeSlackApi:
 
     def __post_init__(self) -> None:
         self.log = RateLimits(slack_rules, clock=self.clock, enforce=self.limits)
+        self.views_log = RateLimits(lambda key: [(key, PUBLISH)], clock=self.clock)
 
     async def start(self) -> "FakeSlackApi":
         app = web.Application()
@@ -131,6 +147,17 @@ class FakeSlackApi:
 
     def lift_channel(self, channel: str) -> None:
         self.log.lift(channel)
+
+    def refuse_views(self, retry_after: int = 30) -> None:
+        """Every views.publish answers 429 with this Retry-After until lift_views()."""
+        self.views_log.refuse("views.publish", retry_after)
+
+    def lift_views(self) -> None:
+        self.views_log.lift("views.publish")
+
+    def publishes(self, user: str | None = None) -> list[Call]:
+        """The views.publish calls Slack took (for one user)."""
+        return [c for c in self.calls if c.method == "views.publish" and user in (None, c.payload.get("user_id"))]
 
     def error_next(self, error: str) -> None:
         self.failures.append((200, {}, {"ok": False, "error": error}))
@@ -196,6 +223,8 @@ class FakeSlackApi:
                 return web.json_response({"ok": False, "error": error})
         if method == "files.completeUploadExternal":
             return web.json_response(self._complete_upload(payload))
+        if method in VIEWS:
+            return self._view(method, payload, arrived)
         if method == "chat.postMessage":
             return self._post(payload, arrived)
         return web.json_response(self._answer(method, payload))
@@ -209,6 +238,29 @@ class FakeSlackApi:
                                      headers={"Retry-After": str(rejection.retry_after)})
         self.log.accept(channel, self.calls[-1].text, "chat.postMessage", at=arrived)
         return web.json_response(self._answer("chat.postMessage", payload))
+
+    def _view(self, method: str, payload: dict, arrived: float) -> web.Response:
+        view = payload.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        problem = view_problem(view)
+        missing = {"views.publish": "user_id", "views.open": "trigger_id"}.get(method)
+        if problem is None and missing and not payload.get(missing):
+            problem = f"{missing}: missing"
+        if problem is not None:
+            self.calls[-1] = Call(f"refused:{method}", payload, self.calls[-1].path)
+            return web.json_response({"ok": False, "error": "invalid_arguments",
+                                      "response_metadata": {"messages": [f"[ERROR] {problem}"]}})
+        if method == "views.publish":
+            rejection = self.views_log.check(method, arrived)
+            if rejection is not None:
+                self.calls[-1] = Call("ratelimited:views.publish", payload, self.calls[-1].path)
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                         headers={"Retry-After": str(rejection.retry_after)})
+            self.views_log.accept(method, str(payload.get("user_id")), method, at=arrived)
+            self.homes[str(payload.get("user_id"))] = view
+        elif method == "views.open":
+            self.modals.append(view)
+        return web.json_response({"ok": True, "view": {**view, "id": f"V{len(self.calls):04d}", "hash": "h1"}})
 
     def _answer(self, method: str, payload: dict) -> dict:
         if method == "auth.test":

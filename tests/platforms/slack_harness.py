@@ -86,6 +86,69 @@ class Slack:
         }
         return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
+    async def interaction(self, payload: dict) -> aiohttp.ClientResponse:
+        """An interactivity payload (shortcut, block action, view submission) as Slack posts it."""
+        payload = {"team": {"id": TEAM_ID, "domain": "acme"}, "api_app_id": "A0001", "token": "legacy", **payload}
+        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def _user(self, user: str) -> dict:
+        return {"id": user, "username": user.lower(), "team_id": TEAM_ID}
+
+    async def shortcut(self, callback_id: str, user: str, message: str | None = None) -> aiohttp.ClientResponse:
+        """A global shortcut, or with `message` the message shortcut on that message's text."""
+        n = next(self.ids)
+        payload = {"type": "shortcut", "callback_id": callback_id, "trigger_id": f"{n}.3.sc", "user": self._user(user),
+                   "action_ts": f"{time.time():.6f}"}
+        if message is not None:
+            payload.update(type="message_action", channel={"id": "C0SALES", "name": "sales"},
+                           message={"type": "message", "user": "UOTHER", "ts": "1.2", "text": message},
+                           response_url=self.fake.response_url(f"m{n}"))
+        return await self.interaction(payload)
+
+    async def home_opened(self, user: str, has_view: bool = False) -> aiohttp.ClientResponse:
+        event = {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home",
+                 "event_ts": f"{time.time():.6f}"}
+        if has_view:
+            event["view"] = {"id": "VHOME", "type": "home"}
+        return await self.event(event, f"EvHome{next(self.ids)}")
+
+    async def home_click(self, button: dict, user: str) -> aiohttp.ClientResponse:
+        """A press of a button of his published Home (as `fake.homes[user]` holds it)."""
+        n = next(self.ids)
+        action = {"type": "button", "action_id": button["action_id"], "block_id": "hb", "text": button["text"],
+                  "action_ts": f"{time.time():.6f}", **({"value": button["value"]} if "value" in button else {})}
+        return await self.interaction({
+            "type": "block_actions", "user": self._user(user), "trigger_id": f"{n}.4.hm",
+            "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME", "type": "home"},
+            "actions": [action]})
+
+    async def submit(self, view: dict, fields: dict[str, str], user: str) -> tuple[int, dict | None, float]:
+        """Submit an opened modal with these fields filled in: (status, the ack's JSON or None, seconds)."""
+        values: dict[str, dict] = {}
+        for block in view["blocks"]:
+            if block["type"] != "input":
+                continue
+            element, value = block["element"], fields.get(block["block_id"])
+            kind = element["type"]
+            state: dict = {"type": kind}
+            if kind == "static_select":
+                state["selected_option"] = {"text": {"type": "plain_text", "text": value}, "value": value} if value else None
+            elif kind == "datepicker":
+                state["selected_date"] = value
+            elif kind == "timepicker":
+                state["selected_time"] = value
+            else:
+                state["value"] = value
+            values[block["block_id"]] = {element["action_id"]: state}
+        n = next(self.ids)
+        submitted = {**view, "id": f"V{n}", "team_id": TEAM_ID, "hash": f"{n}.h", "state": {"values": values}}
+        started = time.monotonic()
+        response = await self.interaction({"type": "view_submission", "user": self._user(user),
+                                           "trigger_id": f"{n}.5.vs", "view": submitted, "response_urls": []})
+        seconds = time.monotonic() - started
+        body = response._body or b""  # read by post()
+        return response.status, (json.loads(body) if body.strip() else None), seconds
+
     async def answers(self, count_: int = 1) -> list[Call]:
         await self.front.drain()
         return await self.fake.wait_for_posts(count_, timeout=2.0)

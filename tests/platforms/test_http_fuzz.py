@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -382,7 +382,12 @@ def fuzz_miniapp(server: Server, examples: int) -> None:
     actions = st.sampled_from(["session", "new_lead", "new_lead", "visit_report", "visit_report", "location",
                                "location", "nothing", "%FF"])
 
+    # A known rep's duplicate lead: a refusal (422) is reached whatever the draw.
+    duplicate = json.dumps({"init_data": init_data(MINIAPP_REP), "id": "5b0e8c2e-6f1d-4c55-9a43-0d2f3c1e7a10",
+                            "fields": {"company": demo.DEMO_LEADS[0][0]}}).encode()
+
     @settings(FUZZ, max_examples=examples)
+    @example(action="new_lead", body=duplicate, content_type="application/json")
     @given(action=actions, body=st.one_of(MINIAPP_BODY.map(lambda d: json.dumps(d).encode()),
                                           MINIAPP_BODY.map(lambda d: json.dumps(d).encode()), BROKEN,
                                           st.sampled_from(HUGE)), content_type=CONTENT_TYPES)

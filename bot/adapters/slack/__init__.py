@@ -11,6 +11,9 @@ No business rule and no SQL lives here.
 - `blocks`: `Reply` -> Block Kit (mrkdwn escaping, Slack's size limits);
 - `inbound`: Slack payloads (slash command, message, button click) -> `Incoming`;
 - `outbound`: where the replies go and how they are posted (`SlackSender`, `SlackAnswerer`);
+- `modals`: the forms (new lead, visit report, win, follow-up) as modals, and their submissions read back;
+- `interactions`: the App Home's and the modals' listeners (shortcuts, buttons, submissions);
+- `home`: the App Home as Block Kit; `home_publisher`: views.publish, coalesced, within the budget;
 - `front_end`: `SlackFrontEnd`, the bolt app and its listeners.
 
 Nothing here is re-exported: import from the module itself, so slack-bolt loads only where Slack

@@ -25,6 +25,7 @@ STRINGS = frozenset({
     "bot_access_token", "function_execution_id", "response_url", "trigger_id", "command",
     "action_id", "block_id", "value", "action_ts", "challenge", "token", "api_app_id", "event_id",
     "context_team_id", "context_enterprise_id", "user_name", "username", "name", "ssl_check",
+    "callback_id", "private_metadata", "hash", "tab",
 })
 # Objects bolt and the adapter look into, checked with the same rules.
 OBJECTS = frozenset({"event", "message", "previous_message", "item", "assistant_thread", "function_data",
@@ -88,6 +89,8 @@ def shape_problem(payload: dict[str, Any]) -> str | None:
         return "event: missing"
     if payload.get("type") in ("block_actions", "interactive_message") and not payload.get("actions"):
         return "actions: missing"
+    if payload.get("type") in ("view_submission", "view_closed") and not isinstance(payload.get("view"), dict):
+        return "view: missing"
     return _check(payload, "")
 
 

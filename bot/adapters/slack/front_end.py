@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.front_end import answer
 from bot.adapters.slack import edge
 from bot.adapters.slack.blocks import ACTION_PREFIX, LINK_PREFIX
+from bot.adapters.slack.home_publisher import HomeMarkingSender, HomePublisher
 from bot.adapters.slack.inbound import (
     action_incoming,
     command_incoming,
@@ -32,6 +33,7 @@ from bot.adapters.slack.inbound import (
     is_im_event,
     message_incoming,
 )
+from bot.adapters.slack.interactions import Interactions
 from bot.adapters.slack.outbound import Poster, SlackAnswerer, SlackSender, Target
 from bot.adapters.slack.words import COMMAND_PREFIX, LOCATION_ASK, PLATFORM
 from bot.budget import Budget
@@ -56,7 +58,8 @@ class SlackFrontEnd:
         self.locale = settings.DEFAULT_LOCALE  # Slack events carry no locale: for labels only
         self.client = web_client(settings)
         poster = Poster(self.client, budget)
-        self.sender = SlackSender(poster, self.locale)
+        self.home = HomePublisher(self.client, budget, router.db, router.clock, self.locale)
+        self.sender = HomeMarkingSender(SlackSender(poster, self.locale), self.home)
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.SLACK_SIGNING_SECRET or "",
@@ -84,6 +87,8 @@ class SlackFrontEnd:
         self.app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_button)
         self.app.action(re.compile("^" + re.escape(LINK_PREFIX)))(self._on_link)
         self.app.error(self._on_bolt_error)
+        self.interactions = Interactions(self.app, self.router, self.home, self.answerer, self._spawn,
+                                         self._dm_channel, self._answer, self.locale)
 
     def add_routes(self, app: web.Application) -> None:
         if self.settings.SLACK_SIGNING_SECRET:
@@ -155,6 +160,7 @@ class SlackFrontEnd:
             await self._socket.close_async()
             self._socket = None
         await self.drain()
+        await self.home.close()
         await self.router.marked()
         await self.answerer.close()
 
@@ -235,6 +241,7 @@ class SlackFrontEnd:
             await answer(self.router, incoming, lambda replies: self._send(target, replies))
         except Exception:  # logged, never shown: the user just gets no (further) answer
             log.exception("could not answer Slack %s from %s", incoming.command, incoming.user_id)
+        self.home.mark(incoming.workspace, incoming.user_id)  # what he did may show on his Home
 
     async def _send(self, target: Target, replies: list[Reply]) -> bool:
         await self.answerer.answer(target, replies)  # raises when a reply could not be posted

@@ -130,7 +130,7 @@ def clean_phone(phone: str | None, region: str) -> tuple[str | None, str | None]
         return None, None
     key = phone_keys.phone_key(phone, region)
     if key is None:
-        raise UserError("leads/bad_phone", phone=phone[:40])
+        raise UserError("leads/bad_phone", phone=phone[:40]).at("phone")
     return phone.strip()[:64], key
 
 
@@ -139,7 +139,7 @@ def clean_optional(text: str | None, limit: int, what: str) -> str | None:
         return None
     text = " ".join(text.split())
     if len(text) > limit:
-        raise UserError("leads/field_too_long", field=what, limit=limit)
+        raise UserError("leads/field_too_long", field=what, limit=limit).at(what)
     return text
 
 
