@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import func, select
 
@@ -51,6 +52,7 @@ HEADER_ALIASES = {
 # The model's lengths (Customer, Contact): longer is refused, never cut.
 FIELD_LIMITS = {"region": 100, "industry": 100, "level": 8, "address": 500}
 PIN_REASON = "import"
+T = TypeVar("T")
 
 
 @dataclass
@@ -150,15 +152,15 @@ def _owner_of(table: Table, row: list[str], owners: dict[str, _Owner], default: 
 
 def _clean_row(table: Table, row: list[str], who: _Owner, phone_region: str, today: date) -> dict:
     """The customer's columns, his contact's and his place; the first bad cell refuses the row."""
-    def checked(name: str, parse: Callable[[str | None], object]) -> object:
+    def checked(name: str, parse: Callable[[str | None], T]) -> T:
         value = table.cell(row, name)
         return refused_as(table.column(name), value, lambda: parse(value))
 
     raw_name = table.cell(row, "name")
     if raw_name is None:
         raise RowRefused("name_missing", table.column("name"))
-    name, name_key = checked("name", lambda _: lifecycle.clean_company(raw_name))  # type: ignore[misc]
-    phone, phone_key = checked("phone", lambda v: lifecycle.clean_phone(v, phone_region))  # type: ignore[misc]
+    name, name_key = checked("name", lambda _: lifecycle.clean_company(raw_name))
+    phone, phone_key = checked("phone", lambda v: lifecycle.clean_phone(v, phone_region))
     values = {"name": name, "name_key": name_key, "phone": phone, "phone_key": phone_key, "owner_id": who.id}
     for column, limit in FIELD_LIMITS.items():
         values[column] = checked(column, lambda v, c=column, n=limit: lifecycle.clean_optional(v, n, c))

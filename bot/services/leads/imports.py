@@ -1,5 +1,6 @@
 """CSV import of leads into a pool: UTF-8 (with or without BOM), else GB18030, Big5 or Windows-1252
-as charset-normalizer recognises them; English or Chinese headers, duplicate-checked against the
+as charset-normalizer recognises them; English or Chinese headers (the reading is
+bot.services.core.spreadsheet, shared with the customer import), duplicate-checked against the
 database and within the file.
 
 All or nothing per file: an unreadable file or one without a company column imports nothing;
