@@ -6,9 +6,9 @@ every other command runs first.
 """
 import argparse
 
-from bot.cli_tools import doctor, export, import_leads
+from bot.cli_tools import doctor, export, import_customers, import_leads
 
-TOOLS = (export, import_leads, doctor)
+TOOLS = (export, import_leads, import_customers, doctor)
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ A command without a scenario here fails `test_every_command_has_a_scenario`: add
 (setup lines, then the lines that make it write) or, when it only reads, to READ_ONLY, where it is
 checked to write nothing. A command with subcommands (a choice parameter named `action`) is walked
 one subcommand at a time ("review approve"; the bare name too when the action is optional). The
-writers outside the command table (the lead import, the org file) are walked at the end.
+writers outside the command table (the lead and customer imports, the org file) are walked at the end.
 """
 import tempfile
 from collections.abc import Callable
@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 
 from bot.bootstrap import command_table, jobs
 from bot.services.core import audit_log, demo, identity, org_file
+from bot.services.customers import imports as customer_imports
 from bot.services.leads import imports
 from db.base import Base, utcnow
 from db.models import Lead, Pool, Reminder, User, Visit
@@ -311,6 +312,15 @@ def _import(db) -> None:
     assert report.created == 1
 
 
+def _import_customers(db) -> None:
+    """Customers with a place, a pinned tier and a contact with a birthday, one matching a pool lead."""
+    data = "name,owner,contact,lat,lon,tier,birthday\n上海星河贸易,li,陈静,31.2,121.5,A,03-15\nNew Co,sam,,,,,\n"
+    with db.uow() as uow:
+        report = customer_imports.import_customers(uow, data.encode(), "customers.csv", utcnow())
+        uow.commit()
+    assert (report.created, report.contacts) == (2, 1)
+
+
 def _org_file_with_a_new_phone_region(db) -> None:
     """The demo org again, with another phone region (every phone re-keyed), a channel's board
     plan and quiet hours, and a new pool with members, an admin and rules."""
@@ -325,7 +335,7 @@ def _org_file_with_a_new_phone_region(db) -> None:
         uow.commit()
 
 
-@pytest.mark.parametrize("writer", [_import, _org_file_with_a_new_phone_region])
+@pytest.mark.parametrize("writer", [_import, _import_customers, _org_file_with_a_new_phone_region])
 def test_writers_outside_the_command_table_audit_every_record_they_change(writer, db, demo_pool):
     touched, audited = measure(db, lambda: writer(db))
     assert touched, f"{writer.__name__}: the scenario wrote nothing"

@@ -60,6 +60,13 @@ def parse_language(text: str) -> str:
     return language
 
 
+def imported_care(birthday: str | None, language: str | None, today: date) -> dict[str, str | None]:
+    """A spreadsheet's contact birthday (as written back) and greeting language, for the
+    `contact_birthday` and `contact_language` a lead keeps; a bad one raises UserError."""
+    return {"contact_birthday": birthday_text(parse_birthday(birthday, today)) if birthday else None,
+            "contact_language": parse_language(language) if language else None}
+
+
 def birthday_text(born: Birthday) -> str:
     """As it is written back: `03-15`, `1980-03-15`."""
     day = f"{born.month:02d}-{born.day:02d}"
