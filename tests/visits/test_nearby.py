@@ -245,7 +245,9 @@ async def slack(db: Database, town) -> AsyncIterator[Slack]:
         await fake.stop()
 
 
-async def test_slack_says_how_to_give_a_position_there(slack, db):
+async def test_slack_asks_for_the_position_with_the_check_in_page(slack, db):
     await slack.command("nearby", LI_SLACK, f"D{LI_SLACK}")
     [post] = await slack.answers()
-    assert "Slack 无法发送位置" in post.text and "/crm checkin" in post.text and "/crm nearby" in post.text
+    assert "你在哪里?" in post.text and "打开签到页面" in post.text
+    (url,) = [e["url"] for b in post.payload["blocks"] if b["type"] == "actions" for e in b["elements"] if "url" in e]
+    assert "/checkin/" in url  # the whole way through the page: tests/visits/test_checkin_requests.py
