@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.actor import CURRENT_ACTOR, Actor
 from bot.config import Settings
 from bot.errors import UserError
 from bot.i18n import TEMPLATE_DIR, pick_locale, render
@@ -162,6 +163,7 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
         claims = checkin_links.verify(settings.SECRET_KEY, token, now)
     except LinkError as error:
         return locale, error, False
+    CURRENT_ACTOR.set(Actor(claims.user_id, "web"))  # this thread's context only: the audit names the rep
     with db.uow() as uow:
         user = uow.session.get(User, claims.user_id)
         locale = user.locale if user else locale
