@@ -141,6 +141,14 @@ def test_a_wider_radius_reaches_farther(li, db, town):
     assert "Zhang's Corner Shop" not in wide and "West Side Bikes" not in wide
 
 
+def test_a_position_vaguer_than_the_radius_lists_nothing_and_the_ask_still_waits(li, db):
+    say(li, "/nearby")
+    vague = say(li, f"/location {SQUARE_LAT} {SQUARE_LON} 5000")
+    assert "known only to within 5000 m, more than the 2 km" in vague and "Square Noodles" not in vague
+    assert requests(db) == [(None, 2000, "waiting")]
+    assert "Square Noodles" in say(li, f"/location {SQUARE_LAT} {SQUARE_LON} 900")  # 900 m: within the radius
+
+
 def test_the_list_is_cut_to_the_nearest_twenty_and_says_how_many_more(li, db):
     for step in range(25):  # 11 m apart northwards
         add_customer(db, "li", f"Stall {step:02d}", SQUARE_LAT + 0.0001 * (step + 1), SQUARE_LON)
