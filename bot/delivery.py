@@ -76,7 +76,8 @@ def rendered(payload: dict, command_prefix: str) -> Reply:
     try:
         reply = render(post.template, post.locale, command_prefix=command_prefix, **post.context)
         if post.buttons:
-            labelled = [button(b["label"], post.locale, b["payload"], **b.get("params", {})) for b in post.buttons]
+            labelled = [button(b["label"], post.locale, b["payload"], b.get("style", "default"), **b.get("params", {}))
+                        for b in post.buttons]
             reply = dataclasses.replace(reply, buttons=[*reply.buttons, *labelled])
         return reply
     except Exception as exc:

@@ -185,7 +185,7 @@ class Templated:
     locale: str
     context: dict[str, Any]
     # Buttons, labelled at dispatch in the post's language: {"label": key in labels/, "payload": "visit c12",
-    # "params": {...}} (bot.i18n.button).
+    # "params": {...}, "style": "primary" (optional)} (bot.i18n.button).
     buttons: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict:

@@ -5,7 +5,11 @@ position (Geolocation API, high accuracy) and posts latitude, longitude, accurac
 on the phone's own clock back as a plain form (the position is dated by the server's clock minus
 that age, so a phone whose clock is off is judged fairly). POST /checkin/{token} verifies the signed link, marks it used and pins the position
 through bot.services.visits.shared_location (the same checks as a chat location, source "web") in one
-transaction. A reused, expired or altered link gets a clear page and writes nothing.
+transaction. A link may name a /nearby or /setloc waiting for a position instead of a visit
+(checkin_links "v2"): the position answers it as a chat location would (shared_location.answer_request);
+the customer's place set or refused is shown on the page, and /nearby's list, with its buttons, is
+sent to the rep's chat with the bot. A reused, expired or altered link, or one whose visit or request
+no longer waits, gets a clear page and writes nothing.
 No external script, style or font: everything is inline, guarded by a nonce-based CSP.
 """
 import asyncio
@@ -17,17 +21,21 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.actor import CURRENT_ACTOR, Actor
 from bot.config import Settings
 from bot.errors import UserError
 from bot.i18n import pick_locale, render
-from bot.services.visits import checkin_links, shared_location, visits
+from bot.messages import Reply
+from bot.services.visits import checkin_links, nearby, shared_location, visits
 from bot.services.visits.checkin_links import LinkError
+from bot.services.visits.customer_location import CustomerLocated
 from bot.services.visits.location_checks import Fix
+from bot.services.visits.nearby import Nearby
 from bot.services.visits.refusals import Refused
 from bot.web.pages import html_page
 from db.base import utcnow
-from db.models import User, Visit
-from db.session import Database
+from db.models import Customer, CustomerLocationRequest, User, Visit
+from db.session import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -58,36 +66,51 @@ def _error_page(error: UserError, locale: str) -> web.Response:
     return _page("result", locale, status, ok=False, reply=message)
 
 
+def _asked(uow: UnitOfWork, claims: checkin_links.LinkClaims, now: datetime) -> dict[str, str]:
+    """What the link's page asks the position for: kind (a visit's kind, "setloc" or "nearby") and the
+    customer's name for /setloc; UserError when it no longer waits for one."""
+    if claims.request_id is None:
+        visit = uow.session.get(Visit, claims.visit_id)
+        if visit is None or visit.user_id != claims.user_id or visit.status != visits.WAITING:
+            raise UserError("visits/link_done")
+        return {"kind": visit.kind, "name": ""}
+    request = uow.session.get(CustomerLocationRequest, claims.request_id)
+    if request is None or request.user_id != claims.user_id or request.status != "waiting" or request.expires_at <= now:
+        raise UserError("visits/link_request_done")
+    customer = uow.session.get(Customer, request.customer_id) if request.customer_id is not None else None
+    return {"kind": "nearby", "name": ""} if customer is None else {"kind": "setloc", "name": customer.name}
+
+
 def _look_up(db: Database, settings: Settings, token: str, hint: str | None, now: datetime
-             ) -> tuple[str, UserError | None, str]:
-    """Check the link without using it: (locale, what is wrong or None, kind of the visit)."""
+             ) -> tuple[str, UserError | None, dict[str, str]]:
+    """Check the link without using it: (locale, what is wrong or None, what it asks for)."""
     locale = pick_locale(hint, settings.DEFAULT_LOCALE)
     try:
         claims = checkin_links.read_signed(settings.SECRET_KEY, token)
     except LinkError as error:
-        return locale, error, ""
+        return locale, error, {}
     with db.uow() as uow:
         user = uow.session.get(User, claims.user_id)
         locale = user.locale if user else locale
         if now >= claims.expires_at:
-            return locale, LinkError("expired"), ""
+            return locale, LinkError("expired"), {}
         if checkin_links.is_used(uow, claims):
-            return locale, LinkError("used"), ""
-        visit = uow.session.get(Visit, claims.visit_id)
-        if visit is None or visit.user_id != claims.user_id or visit.status != visits.WAITING:
-            return locale, UserError("visits/link_done"), ""
-        return locale, None, visit.kind
+            return locale, LinkError("used"), {}
+        try:
+            return locale, None, _asked(uow, claims, now)
+        except UserError as error:
+            return locale, error, {}
 
 
 async def show_page(db: Database, settings: Settings, request: web.Request,
                     clock: Callable[[], datetime] = utcnow) -> web.Response:
     token = request.match_info["token"]
-    locale, problem, kind = await asyncio.to_thread(
+    locale, problem, asked = await asyncio.to_thread(
         _look_up, db, settings, token, request.headers.get("Accept-Language"), clock()
     )
     if problem is not None:
         return _error_page(problem, locale)
-    return _page("page", locale, kind=kind, action=f"/checkin/{token}")
+    return _page("page", locale, **asked, action=f"/checkin/{token}")
 
 
 def _number(form: dict, name: str) -> float | None:
@@ -125,6 +148,7 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
         claims = checkin_links.verify(settings.SECRET_KEY, token, now)
     except LinkError as error:
         return locale, error, False
+    CURRENT_ACTOR.set(Actor(claims.user_id, "web"))  # this thread's context only: the audit names the rep
     with db.uow() as uow:
         user = uow.session.get(User, claims.user_id)
         locale = user.locale if user else locale
@@ -137,6 +161,12 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
         )
         try:
             checkin_links.consume(uow, claims, now)
+            if claims.visit_id is None:
+                assert claims.request_id is not None
+                answered = shared_location.answer_from_link(uow, claims.user_id, claims.request_id, fix)
+                reply = _answered(uow, claims.user_id, answered, locale, command_prefix)
+                uow.commit()
+                return locale, reply, True
             pinned = shared_location.pin_from_link(uow, claims.user_id, claims.visit_id, fix)
         except UserError as error:
             uow.rollback()
@@ -148,6 +178,17 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
                        command_prefix=command_prefix, pinned=pinned)
         uow.commit()
         return locale, reply, True
+
+
+def _answered(uow: UnitOfWork, user_id: int, answered: CustomerLocated | Nearby, locale: str,
+              command_prefix: str) -> Reply:
+    """The page's answer to a /setloc (the chat's own) or a /nearby: the list goes to his chat with the
+    bot, with its Visit and Claim buttons; with no chat the bot can reach, the page shows it."""
+    if isinstance(answered, CustomerLocated):
+        return render("visits/customer_located", locale, command_prefix=command_prefix, located=answered)
+    if nearby.send_to_chat(uow, user_id, answered):
+        return render("visits/nearby_sent", locale, command_prefix=command_prefix, nearby=answered)
+    return render(nearby.LIST_TEMPLATE, locale, command_prefix=command_prefix, nearby=answered)
 
 
 async def _read_form(request: web.Request) -> dict[str, str] | None:

@@ -143,13 +143,15 @@ class VisitTrailPoint(Base):
 
 
 class UsedCheckinLink(Base):
-    """A one-time check-in link that has been used; the unique nonce makes a second use fail."""
+    """A one-time check-in link that has been used; the unique nonce makes a second use fail. The link
+    named a visit or a position request (a /nearby or /setloc waiting for a position, migration 0031)."""
 
     __tablename__ = "used_checkin_links"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), unique=True)
-    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("customer_location_requests.id"), index=True)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

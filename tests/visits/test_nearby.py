@@ -142,6 +142,14 @@ def test_a_wider_radius_reaches_farther(li, db, town):
     assert "Zhang's Corner Shop" not in wide and "West Side Bikes" not in wide
 
 
+def test_a_position_vaguer_than_the_radius_lists_nothing_and_the_ask_still_waits(li, db):
+    say(li, "/nearby")
+    vague = say(li, f"/location {SQUARE_LAT} {SQUARE_LON} 5000")
+    assert "known only to within 5000 m, more than the 2 km" in vague and "Square Noodles" not in vague
+    assert requests(db) == [(None, 2000, "waiting")]
+    assert "Square Noodles" in say(li, f"/location {SQUARE_LAT} {SQUARE_LON} 900")  # 900 m: within the radius
+
+
 def test_the_list_is_cut_to_the_nearest_twenty_and_says_how_many_more(li, db):
     for step in range(25):  # 11 m apart northwards
         add_customer(db, "li", f"Stall {step:02d}", SQUARE_LAT + 0.0001 * (step + 1), SQUARE_LON)
@@ -243,7 +251,9 @@ async def slack(db: Database, town) -> AsyncIterator[Slack]:
         await fake.stop()
 
 
-async def test_slack_says_how_to_give_a_position_there(slack, db):
+async def test_slack_asks_for_the_position_with_the_check_in_page(slack, db):
     await slack.command("nearby", LI_SLACK, f"D{LI_SLACK}")
     [post] = await slack.answers()
-    assert "Slack 无法发送位置" in post.text and "/crm checkin" in post.text and "/crm nearby" in post.text
+    assert "你在哪里?" in post.text and "打开签到页面" in post.text
+    (url,) = [e["url"] for b in post.payload["blocks"] if b["type"] == "actions" for e in b["elements"] if "url" in e]
+    assert "/checkin/" in url  # the whole way through the page: tests/visits/test_checkin_requests.py

@@ -15,16 +15,14 @@ from bot.services.visits.nearby import Nearby
 def nearby(ctx: Context, radius: str | None) -> Reply:
     found = nearby_service.nearby(ctx.uow, ctx.user_id, radius, ctx.now)
     if isinstance(found, NearbyAsked):  # no position of the last 15 minutes: the next one answers
-        return ask_location(ctx, "visits/nearby_waiting", None, asked=found)
+        return ask_location(ctx, "visits/nearby_waiting", None, asked=found, request_id=found.request_id)
     return listed(ctx, found)
 
 
 def listed(ctx: Context, found: Nearby) -> Reply:
     """The list, with a button per place: visit a customer, claim a lead."""
-    reply = ctx.reply("visits/nearby", nearby=found)
-    for place in found.places:
-        if place.kind == "customer":
-            reply.buttons.append(button("visit_place", ctx.locale, f"visit {place.ref}", ref=place.ref))
-        else:
-            reply.buttons.append(button("claim_lead", ctx.locale, f"claim {place.id}", style="primary", id=place.id))
+    reply = ctx.reply(nearby_service.LIST_TEMPLATE, nearby=found)
+    for made in nearby_service.place_buttons(found):
+        reply.buttons.append(button(made["label"], ctx.locale, made["payload"], made.get("style", "default"),
+                                    **made["params"]))
     return reply

@@ -16,11 +16,14 @@ END_WORDS = ("end", "结束")
 PERIODS = ("today", "yesterday", "week", "month")
 
 
-def ask_location(ctx: Context, template: str, visit_id: int | None, /, **context: object) -> Reply:
-    """A reply that asks for the location the way the platform allows (keyboard, page link, hint)."""
+def ask_location(ctx: Context, template: str, visit_id: int | None, /, *, request_id: int | None = None,
+                 **context: object) -> Reply:
+    """A reply that asks for the location the way the platform allows (keyboard, page link, hint); the
+    page's link names the visit waiting for it, or the /nearby or /setloc request (`request_id`)."""
     url = None
-    if visit_id is not None:
-        url = checkin_links.url(ctx.settings.PUBLIC_BASE_URL, ctx.settings.SECRET_KEY, ctx.user_id, visit_id, ctx.now)
+    if visit_id is not None or request_id is not None:
+        url = checkin_links.url(ctx.settings.PUBLIC_BASE_URL, ctx.settings.SECRET_KEY, ctx.user_id, visit_id, ctx.now,
+                                request_id)
     reply = ctx.reply(template, ask=ctx.incoming.location_ask, **context)
     return replace(reply, request_location=True, checkin_url=url)
 
@@ -85,7 +88,7 @@ def list_visits(ctx: Context, period: str | None, rep: str | None, unit: str | N
 def setloc(ctx: Context, customer: str) -> Reply:
     """Also reached from `/customer <id> setloc` through the command table."""
     requested = customer_location.request_customer_location(ctx.uow, ctx.user_id, customer, ctx.now)
-    return ask_location(ctx, "visits/setloc_waiting", None, requested=requested)
+    return ask_location(ctx, "visits/setloc_waiting", None, requested=requested, request_id=requested.request_id)
 
 
 @command(SHARE_LOCATION_COMMAND, hidden=True)
@@ -95,9 +98,10 @@ def share_location(ctx: Context) -> Reply:
     waiting = visits.waiting_for_location(ctx.uow, ctx.user_id)
     setloc_ = customer_location.pending_request(ctx.uow, ctx.user_id, ctx.now)
     if setloc_ is not None and (waiting is None or setloc_[1] > waiting.created_at):
-        if isinstance(setloc_[0], customer_location.NearbyAsked):
-            return ask_location(ctx, "visits/nearby_waiting", None, asked=setloc_[0])
-        return ask_location(ctx, "visits/setloc_waiting", None, requested=setloc_[0])
+        asked = setloc_[0]
+        if isinstance(asked, customer_location.NearbyAsked):
+            return ask_location(ctx, "visits/nearby_waiting", None, asked=asked, request_id=asked.request_id)
+        return ask_location(ctx, "visits/setloc_waiting", None, requested=asked, request_id=asked.request_id)
     if waiting is None:
         return ctx.reply("errors/no_location_expected")
     return ask_location(ctx, "visits/waiting", waiting.visit_id, waiting=waiting)

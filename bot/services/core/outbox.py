@@ -72,10 +72,10 @@ def direct_route(uow: UnitOfWork, user_id: int) -> PlatformIdentity | None:
     )
 
 
-def queue_direct(uow: UnitOfWork, user_id: int, template: str, context: dict, dedupe_key: str | None = None
-                 ) -> bool:
-    """Queue a direct message to a CRM user, in his own language; False when he has no chat the bot
-    can reach."""
+def queue_direct(uow: UnitOfWork, user_id: int, template: str, context: dict, dedupe_key: str | None = None,
+                 buttons: tuple[dict, ...] = ()) -> bool:
+    """Queue a direct message to a CRM user, in his own language, with its buttons (Templated.buttons);
+    False when he has no chat the bot can reach."""
     user = uow.session.get(User, user_id)
     route = direct_route(uow, user_id)
     if user is None or route is None or route.dm_chat_id is None:
@@ -88,7 +88,7 @@ def queue_direct(uow: UnitOfWork, user_id: int, template: str, context: dict, de
             workspace=route.workspace,
             chat_id=route.dm_chat_id,
             kind="direct",
-            payload=Templated(template, user.locale, context).to_json(),
+            payload=Templated(template, user.locale, context, buttons).to_json(),
             dedupe_key=dedupe_key,
         )
     )

@@ -42,6 +42,7 @@ class SetlocRequested:
     customer_id: int
     name: str
     expires_at: datetime
+    request_id: int  # the request the next position answers (a check-in page's link names it)
 
 
 def waiting_request_query(user_id, now) -> Select:
@@ -58,6 +59,7 @@ class NearbyAsked:
 
     radius_m: int
     expires_at: datetime
+    request_id: int  # the request the next position answers (a check-in page's link names it)
 
 
 def pending_request(uow: UnitOfWork, user_id: int, now: datetime
@@ -69,10 +71,10 @@ def pending_request(uow: UnitOfWork, user_id: int, now: datetime
         return None
     if request.customer_id is None:
         assert request.radius_m is not None
-        return NearbyAsked(request.radius_m, request.expires_at), request.created_at
+        return NearbyAsked(request.radius_m, request.expires_at, request.id), request.created_at
     customer = uow.session.get(Customer, request.customer_id)
     assert customer is not None
-    return SetlocRequested(customer.id, customer.name, request.expires_at), request.created_at
+    return SetlocRequested(customer.id, customer.name, request.expires_at, request.id), request.created_at
 
 
 def request_customer_location(uow: UnitOfWork, user_id: int, customer_text: str, now: datetime) -> SetlocRequested:
@@ -84,7 +86,7 @@ def request_customer_location(uow: UnitOfWork, user_id: int, customer_text: str,
     assert customer is not None
     scope.require(uow, visible, "customer", customer.id, customer.owner_id, write=True)
     request = ask_position(uow, user_id, now, SETLOC_LIFETIME, customer_id=customer.id)
-    return SetlocRequested(customer.id, customer.name, request.expires_at)
+    return SetlocRequested(customer.id, customer.name, request.expires_at, request.id)
 
 
 def ask_position(uow: UnitOfWork, user_id: int, now: datetime, lifetime: timedelta, customer_id: int | None = None,

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from bot.errors import UserError
-from bot.services.core import geo
+from bot.services.core import geo, outbox
 from bot.services.leads import ownership, pool
 from bot.services.leads.ownership import run
 from bot.services.manager import scope
@@ -50,6 +50,7 @@ MAX_LISTED = 20
 # His last position stands for where he is this long; after it, /nearby asks for a new one.
 FRESH_FIX = timedelta(minutes=15)
 ASK_LIFETIME = timedelta(minutes=15)
+LIST_TEMPLATE = "visits/nearby"
 
 # "2", "1.5km", "800 m", "3公里", "500米": a bare number is kilometres.
 _RADIUS = re.compile(r"^(?P<value>\d{1,6}(?:\.\d{1,3})?)\s*(?P<unit>km|m|公里|千米|米)?$", re.IGNORECASE)
@@ -94,6 +95,28 @@ def parse_radius(text: str | None) -> int:
     return round(metres)
 
 
+def require_precise(accuracy_m: float | None, radius_m: int, accuracy_max_m: float) -> None:
+    """A position known only to within more than the radius (and the unit's accuracy limit) says
+    nothing of what is near: refused, nothing written, the request keeps waiting."""
+    if accuracy_m is not None and accuracy_m > max(radius_m, accuracy_max_m):
+        raise UserError("visits/nearby_inaccurate", accuracy_m=round(accuracy_m), radius_m=radius_m)
+
+
+def place_buttons(found: Nearby) -> tuple[dict, ...]:
+    """A button per place, as labels/ keys and command lines: visit a customer, claim a lead (the
+    chat's answer and the list sent to his DM alike, bot.i18n.button)."""
+    return tuple({"label": "visit_place", "payload": f"visit {place.ref}", "params": {"ref": place.ref}}
+                 if place.kind == "customer" else
+                 {"label": "claim_lead", "payload": f"claim {place.id}", "params": {"id": place.id}, "style": "primary"}
+                 for place in found.places)
+
+
+def send_to_chat(uow: UnitOfWork, user_id: int, found: Nearby) -> bool:
+    """The list, with its buttons, to his DM with the bot (the outbox: rendered for his platform);
+    False when he has no chat the bot can reach."""
+    return outbox.queue_direct(uow, user_id, LIST_TEMPLATE, {"nearby": found}, buttons=place_buttons(found))
+
+
 def nearby(uow: UnitOfWork, user_id: int, radius_text: str | None, now: datetime) -> Nearby | NearbyAsked:
     """`/nearby [RADIUS]`: the list around his last position if it is fresh, else ask for one."""
     radius_m = parse_radius(radius_text)
@@ -101,7 +124,7 @@ def nearby(uow: UnitOfWork, user_id: int, radius_text: str | None, now: datetime
     if fix is not None and now - fix.taken_at <= FRESH_FIX:
         return around(uow, user_id, fix.latitude, fix.longitude, radius_m, fix.taken_at)
     request = ask_position(uow, user_id, now, ASK_LIFETIME, radius_m=radius_m)
-    return NearbyAsked(radius_m, request.expires_at)
+    return NearbyAsked(radius_m, request.expires_at, request.id)
 
 
 def around(uow: UnitOfWork, user_id: int, latitude: float, longitude: float, radius_m: int,

@@ -105,14 +105,7 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
     request, waiting = around.setloc, around.waiting
     # A live location's update comes on its own, wherever the owner is: it never answers /setloc.
     if request is not None and not edited and (waiting is None or request.created_at > waiting.created_at):
-        if rejection is not None:  # meant for the customer's place or /nearby: nothing of a visit to keep
-            return refusals.refuse(uow, around.user, None, rejection, now)
-        if request.customer_id is None:  # /nearby asked for it
-            request.status, request.done_at = "done", now
-            assert request.radius_m is not None
-            return nearby.around(uow, user_id, fix.latitude, fix.longitude, request.radius_m, fix.taken_at)
-        return set_customer_location(uow, request, fix, now, around.user, around.limits, around.previous,
-                                     around.history.earlier_fixes())
+        return answer_request(uow, request, fix, rejection, around, now)
     if waiting is None:
         waiting = around.in_window
     if rejection is not None:  # a live location's edit is no attempt at a waiting visit
@@ -122,6 +115,30 @@ def receive_location(uow: UnitOfWork, user_id: int, fix: Fix, now: datetime, is_
     if waiting is None:
         raise UserError("no_location_expected")
     return pin_location(uow, waiting, fix, around, live_message)
+
+
+def answer_request(uow: UnitOfWork, request: CustomerLocationRequest, fix: Fix, rejection: Reason | None,
+                   around: Surroundings, now: datetime) -> CustomerLocated | Nearby:
+    """The position answers a waiting /setloc (the customer's place) or /nearby (the list around it)."""
+    if rejection is not None:  # meant for the customer's place or /nearby: nothing of a visit to keep
+        refusals.refuse(uow, around.user, None, rejection, now)  # raises: nothing written
+    if request.customer_id is None:  # /nearby asked for it
+        assert request.radius_m is not None
+        nearby.require_precise(fix.accuracy_m, request.radius_m, around.limits.accuracy_max_m)
+        request.status, request.done_at = "done", now
+        return nearby.around(uow, around.user.id, fix.latitude, fix.longitude, request.radius_m, fix.taken_at)
+    return set_customer_location(uow, request, fix, now, around.user, around.limits, around.previous,
+                                 around.history.earlier_fixes())
+
+
+def answer_from_link(uow: UnitOfWork, user_id: int, request_id: int, fix: Fix) -> CustomerLocated | Nearby:
+    """The check-in page's position for the request its link names: the same path as a chat location,
+    provided that request is still the one of his waiting for a position."""
+    rejection = refuse_unusable(fix)
+    around = lookup(uow, user_id, fix, fix.arrived_at)
+    if around.setloc is None or around.setloc.id != request_id:  # answered, replaced, expired or not his
+        raise UserError("visits/link_request_done")
+    return answer_request(uow, around.setloc, fix, rejection, around, fix.arrived_at)
 
 
 def refuse_unusable(fix: Fix) -> Reason | None:
