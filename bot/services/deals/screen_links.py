@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from bot.errors import UserError
 from bot.services.core import org
-from bot.services.deals import office_screen
-from bot.services.manager import scope as scopes
 
 # One signing scheme for every signed link: the check-in links' HMAC and base64 helpers.
-from bot.services.visits.checkin_links import _b64, _sign, _unb64, secret_bytes
+from bot.services.core.signing import b64, genuine, secret_bytes, sign, unb64
+from bot.services.deals import office_screen
+from bot.services.manager import scope as scopes
 from db.models import OrgUnit, Role, User
 from db.models.screen import ScreenLink
 from db.session import UnitOfWork
@@ -72,18 +72,18 @@ def _hash(secret: str) -> str:
 
 
 def make_token(secret_key: str | None, link_id: int, secret: str) -> str:
-    body = _b64(f"{VERSION}:{link_id}:{secret}".encode())
-    return f"{body}.{_sign(secret_bytes(secret_key), body)}"
+    body = b64(f"{VERSION}:{link_id}:{secret}".encode())
+    return f"{body}.{sign(secret_bytes(secret_key), body)}"
 
 
 def read_token(secret_key: str | None, token: str) -> tuple[int, str]:
     """(link id, secret) of a genuinely signed token; ScreenLinkError("unknown") for anything else."""
     body, _, signature = token.partition(".")
     if (len(token) > MAX_TOKEN_CHARS or not token.isascii() or not body or not signature
-            or not hmac.compare_digest(_sign(secret_bytes(secret_key), body), signature)):
+            or not genuine(secret_bytes(secret_key), body, signature)):
         raise ScreenLinkError("unknown")
     try:
-        version, link_id, secret = _unb64(body).decode().split(":")
+        version, link_id, secret = unb64(body).decode().split(":")
         claims = (int(link_id), secret)
     except (ValueError, UnicodeDecodeError):
         raise ScreenLinkError("unknown") from None

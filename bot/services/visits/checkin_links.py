@@ -10,9 +10,6 @@ transaction that pins the position, so two tabs racing with one link pin it once
 Secret: settings.SECRET_KEY; when the settings leave it unset, bot.bootstrap fills it from the
 database (made once), so every process signs and checks links with the same key.
 """
-import base64
-import hashlib
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -22,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import UserError
+from bot.services.core.signing import b64, genuine, secret_bytes, sign, unb64
 from db.models.visit import UsedCheckinLink
 from db.session import UnitOfWork
 
@@ -50,24 +48,6 @@ class LinkError(UserError):
         self.problem = problem
 
 
-def secret_bytes(secret_key: str | None) -> bytes:
-    if not secret_key:
-        raise ValueError("SECRET_KEY is empty: bot.bootstrap fills it before anything signs a link")
-    return secret_key.encode()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(secret: bytes, body: str) -> str:
-    return _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest()[:20])
-
-
 def issue(secret_key: str | None, user_id: int, visit_id: int | None, now: datetime,
           request_id: int | None = None) -> str:
     """A link for the visit, or (visit_id None) for the user's position request `request_id`."""
@@ -78,8 +58,8 @@ def issue(secret_key: str | None, user_id: int, visit_id: int | None, now: datet
     else:
         assert request_id is not None
         claims = f"{REQUEST_VERSION}:{user_id}:{REQUEST}:{request_id}:{expires}:{nonce}"
-    body = _b64(claims.encode())
-    return f"{body}.{_sign(secret_bytes(secret_key), body)}"
+    body = b64(claims.encode())
+    return f"{body}.{sign(secret_bytes(secret_key), body)}"
 
 
 def url(base_url: str, secret_key: str | None, user_id: int, visit_id: int | None, now: datetime,
@@ -101,10 +81,10 @@ def _claims(fields: list[str]) -> LinkClaims:
 def read_signed(secret_key: str | None, token: str) -> LinkClaims:
     """The claims of a genuine link, expired or not; LinkError("altered") otherwise."""
     body, _, signature = token.partition(".")
-    if not token.isascii() or not body or not signature or not hmac.compare_digest(_sign(secret_bytes(secret_key), body), signature):
+    if not token.isascii() or not body or not signature or not genuine(secret_bytes(secret_key), body, signature):
         raise LinkError("altered")
     try:
-        return _claims(_unb64(body).decode().split(":"))
+        return _claims(unb64(body).decode().split(":"))
     except (ValueError, UnicodeDecodeError, OverflowError):
         raise LinkError("altered") from None
 
