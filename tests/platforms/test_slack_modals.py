@@ -19,7 +19,8 @@ from tests.fakes.slack_views import errors_problem, view_problem
 from tests.platforms.slack_harness import Slack, running_slack, slack_settings_for
 from tests.platforms.test_slack import fake_slack, link  # noqa: F401 - the fixture
 
-ACK_BUDGET_S = 1.0  # Slack allows 3 seconds; a submission's ack must stay well within
+# Slack drops a submission not acked within 3 seconds: the limit held here, on a busy CI machine too.
+ACK_BUDGET_S = 3.0
 
 
 async def opened(slack: Slack, count: int) -> dict:
