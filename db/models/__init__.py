@@ -11,7 +11,7 @@ from db.models.board import (
     HeldAnnouncement,
     UnitAnnouncementSettings,
 )
-from db.models.customer import Contact, Customer, CustomerSettings
+from db.models.customer import Contact, Customer, CustomerFollowup, CustomerSettings
 from db.models.deal import Deal, LoseReason, Payment, Stage
 from db.models.handover import HandoverBatch, HandoverItem
 from db.models.holiday import Holiday
@@ -50,6 +50,7 @@ __all__ = [
     "Contact",
     "Customer",
     "CustomerLocationRequest",
+    "CustomerFollowup",
     "CustomerSettings",
     "DataScope",
     "Deal",

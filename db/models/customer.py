@@ -3,7 +3,7 @@ Nothing here is ever hard-deleted: records carry a status instead."""
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import MONEY, Base, UTCDateTime, utcnow
@@ -75,6 +75,20 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerFollowup(Base):
+    """A follow-up record on a customer (客户跟进): who worked him, when, and what came of it. Its own
+    table beside lead_followups: a customer's follow-ups never touch a lead's status or return clock."""
+
+    __tablename__ = "customer_followups"
+    __table_args__ = (Index("ix_customer_followups_customer_at", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    note: Mapped[str] = mapped_column(Text)
 
 
 class CustomerSettings(Base):

@@ -19,6 +19,7 @@ MAX_BUTTON_VALUE = 2000
 MAX_LABEL = 2000
 MAX_INPUT = 3000
 MAX_OPTIONS = 100
+MAX_OPTION_GROUPS = 100
 MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
 MAX_ACTIONS = 25
@@ -46,6 +47,50 @@ def _id(value: object, where: str) -> str | None:
     return None
 
 
+def _options(options: object, where: str) -> str | None:
+    if not isinstance(options, list) or not 0 < len(options) <= MAX_OPTIONS:
+        return f"{where}: count"
+    for n, option in enumerate(options):
+        problem = _text(option.get("text") if isinstance(option, dict) else None, f"{where}[{n}]",
+                        MAX_OPTION_TEXT, plain=True)
+        value = option.get("value") if isinstance(option, dict) else None
+        if problem or not isinstance(value, str) or len(value) > MAX_OPTION_VALUE:
+            return problem or f"{where}[{n}].value"
+    return None
+
+
+def _select(element: dict, where: str) -> str | None:
+    """A static_select has options or option_groups (not both): at most 100 groups, each labelled
+    (plain text, 75 characters) with its options, and at most 100 options in all; an initial option
+    must be one of them."""
+    if ("options" in element) == ("option_groups" in element):
+        return f"{where}: options or option_groups, one of them"
+    if "options" in element:
+        every = element["options"]
+        problem = _options(every, f"{where}.options")
+    else:
+        groups = element["option_groups"]
+        if not isinstance(groups, list) or not 0 < len(groups) <= MAX_OPTION_GROUPS:
+            return f"{where}.option_groups: count"
+        problem, every = None, []
+        for n, group in enumerate(groups):
+            if not isinstance(group, dict):
+                return f"{where}.option_groups[{n}]: not an object"
+            problem = (_text(group.get("label"), f"{where}.option_groups[{n}].label", MAX_OPTION_TEXT, plain=True)
+                       or _options(group.get("options"), f"{where}.option_groups[{n}].options"))
+            if problem:
+                return problem
+            every += group["options"]
+        if len(every) > MAX_OPTIONS:
+            return f"{where}.option_groups: {len(every)} options > {MAX_OPTIONS}"
+    if problem:
+        return problem
+    initial = element.get("initial_option")
+    if initial is not None and initial not in every:
+        return f"{where}.initial_option: not one of the options"
+    return None
+
+
 def _element(element: object, where: str) -> str | None:
     if not isinstance(element, dict):
         return f"{where}: not an object"
@@ -67,16 +112,7 @@ def _element(element: object, where: str) -> str | None:
             return f"{where}.initial_value: longer than max_length"
         return None
     if kind == "static_select":
-        options = element.get("options")
-        if not isinstance(options, list) or not 0 < len(options) <= MAX_OPTIONS:
-            return f"{where}.options: count"
-        for n, option in enumerate(options):
-            problem = _text(option.get("text") if isinstance(option, dict) else None, f"{where}.options[{n}]",
-                            MAX_OPTION_TEXT, plain=True)
-            value = option.get("value") if isinstance(option, dict) else None
-            if problem or not isinstance(value, str) or len(value) > MAX_OPTION_VALUE:
-                return problem or f"{where}.options[{n}].value"
-        return None
+        return _select(element, where)
     if kind in ("datepicker", "timepicker", "datetimepicker", "image", "overflow", "users_select",
                 "external_select", "checkboxes", "radio_buttons", "conversations_select", "channels_select"):
         return None

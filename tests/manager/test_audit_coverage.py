@@ -106,7 +106,9 @@ WRITERS: dict[str, Scenario] = {
     "review approve": Scenario(("/as mei", "/review approve {visit}"), setup=VISITED, prepare=_flag_visit),
     "review reject": Scenario(("/as mei", "/review reject {visit} not there"), setup=VISITED, prepare=_flag_visit),
     "newlead": Scenario(("/newlead FreshCo Bob",), setup=("/as li",)),
-    "follow": Scenario(("/follow 1 called them, call back tomorrow 10am",), setup=CLAIMED, ok=("提醒 #1",)),
+    # On a lead, then on a customer (customer #1, made of lead #2): both follow-ups, both reminders.
+    "follow": Scenario(("/follow 1 called them, call back tomorrow 10am", "/follow c1 met the buyer, 明天11点回电"),
+                       setup=(*CLAIMED, "/claim 2", "/convert 2"), ok=("提醒 #2",)),
     "remind cancel": Scenario(("/remind cancel 1",), setup=(*CLAIMED, "/follow 1 call back tomorrow 10am")),
     "remind pick": Scenario(("/remind pick 1 2",), setup=(*CLAIMED, "/follow 1 明天7点回电")),
     "plan add": Scenario(("/plan add c1 2099-12-31 10:00",), setup=CONVERTED, ok=("已加入计划",)),

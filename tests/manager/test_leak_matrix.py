@@ -70,7 +70,7 @@ SCENARIOS: dict[str, list[str]] = {
     "deals": ["", "intent"],
     "export": ["leads --format csv", "customers --format xlsx", "deals --format csv", "deals --format xlsx",
                "visits --format xlsx", "audit --format csv", "deals --unit {unit}"],
-    "follow": ["{lead} hello"],
+    "follow": ["{lead} hello", "l{lead} hello", "c{customer} hello, call back tomorrow 10am, 500 yuan"],
     "handover": ["{handle} n1b", "n1b {handle}"],
     "help": [""],
     "invalid": ["{lead} unreachable"],

@@ -97,7 +97,7 @@ async def test_a_reps_home_shows_his_day_in_his_language_and_its_buttons_work(
         (modal,) = fake_slack.modals
         lead = next(b for b in modal["blocks"] if b["block_id"] == "lead")
         assert modal["title"]["text"] == "添加为跟进"
-        assert lead["element"]["initial_option"]["value"] == follow["value"]  # the lead pressed, picked
+        assert lead["element"]["initial_option"]["value"] == "l" + follow["value"]  # the lead pressed, picked
         # a command button: answered in his DM with the bot (the Home has no channel)
         starts = [b for b in buttons(view) if b["action_id"].startswith(HOME_COMMAND)]
         assert [b["value"] for b in starts] == ["visit c1", "visit c2"]

@@ -42,7 +42,8 @@ async def test_every_form_fits_slacks_modal_limits_in_both_languages():
     many = [Choice(n, "名" * 300) for n in range(150)]
     for kind in FORMS:
         for locale in ("en", "zh"):
-            for picks in ({}, {"lead": many, "deal": many}, {"lead": [], "deal": None}):
+            for picks in ({}, {"lead": many, "deal": many}, {"lead": [], "deal": None},
+                          {"lead": many[:60], "customer": many[:40], "deal": many[:100]}):
                 view = modal_view(kind, locale, {"note": "x" * 5000, "lead": "7"}, metadata="m" * 5000, picks=picks)
                 assert view_problem(view) is None, (kind, locale, view_problem(view))
 
@@ -145,8 +146,9 @@ async def test_add_as_follow_up_turns_a_message_into_a_follow_up_on_his_lead(
         note = next(b for b in view["blocks"] if b["block_id"] == "note")
         assert note["element"]["initial_value"] == message  # as typed, unescaped
         lead = next(b for b in view["blocks"] if b["block_id"] == "lead")  # his leads, to pick from
-        assert [(o["value"], o["text"]["text"]) for o in lead["element"]["options"]] == [
-            ("4", "Bluewater Logistics Co., Ltd. (#4)")]
+        [group] = lead["element"]["option_groups"]  # no customers of his: no group for them
+        assert group["label"]["text"] == "Leads" and [(o["value"], o["text"]["text"]) for o in group["options"]] == [
+            ("l4", "Bluewater Logistics Co., Ltd. (#4)")]
         status, ack, _ = await slack.submit(view, {"lead": "5", "note": message}, "USAM")  # not his
         assert list(ack["errors"]) == ["lead"]
         status, ack, _ = await slack.submit(view, {"lead": "4", "note": message}, "USAM")

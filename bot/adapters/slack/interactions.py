@@ -126,7 +126,7 @@ class Interactions:
         try:
             start = await asyncio.to_thread(self._form_start, team, user)
             view = modal_view(kind, start.locale or self.default_locale, initial,
-                              picks={"lead": start.leads, "deal": start.deals})
+                              picks={"lead": start.leads, "customer": start.customers, "deal": start.deals})
             await self.client.views_open(trigger_id=trigger, view=view)
         except Exception as exc:  # an expired trigger, Slack down: he can press again
             log.warning("slack: modal %s for %s not opened: %r", kind, user, exc)

@@ -30,6 +30,9 @@ class Field:
     max_length: int = MAX_INPUT
     options: tuple[str, ...] = ()  # select: values; each labelled by its label key `option_label` + value
     pick: bool = False  # a menu of the person's records when the form is opened with a list for it
+    # A menu of several kinds of his records (keys of GROUPS), one option group each, valued by ref
+    # ("l7", "c12"): offered when every list is known and all fit in one menu, else the ref is typed.
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,13 @@ FORMS = {form.kind: form for form in (
           Step("paid", {"deal": "deal", "amount": "payment_amount", "date": "payment_date"},
                only_if="payment_amount"))),
     Form("follow", "modal_follow_up",
-         (Field("lead", optional=False, max_length=40, pick=True), Field("note", "long", optional=False, max_length=2000)),
+         (Field("lead", optional=False, max_length=40, pick=True, groups=("lead", "customer")),
+          Field("note", "long", optional=False, max_length=2000)),
          (Step("follow", {"lead": "lead", "note": "note"}),)),
 )}
+# A kind of record in a grouped menu: the prefix of its ref (as /follow, plans and /nearby name it)
+# and the label key of its options; each group is headed by the label "form_group_" + kind.
+GROUPS = {"lead": ("l", "form_choice"), "customer": ("c", "form_choice_customer")}
 SHORTCUTS = {"new_lead": "lead", "visit_report": "visit", "win": "win", "add_follow_up": "follow"}
 
 
@@ -94,14 +101,41 @@ def _select(name: str, options: list[dict[str, Any]], initial: str) -> dict[str,
     return element
 
 
-def _element(form: Form, spec: Field, locale: str, initial: str, picks: list[Choice] | None) -> dict[str, Any]:
+def _option(key: str, locale: str, choice: Choice, value: str) -> dict[str, Any]:
+    return {"text": _plain(label(key, locale, name=choice.name, id=choice.id), MAX_OPTION_TEXT), "value": value}
+
+
+def _grouped(spec: Field, locale: str, initial: str, picks: dict[str, list[Choice] | None]) -> dict[str, Any] | None:
+    """One menu of his records of several kinds, a group each, valued by ref; None when a list is
+    unknown (too many), all are empty, or together they pass Slack's options in one menu."""
+    lists = [(kind, picks.get(kind)) for kind in spec.groups]
+    if any(rows is None for _, rows in lists):
+        return None
+    total = sum(len(rows or ()) for _, rows in lists)
+    if not 0 < total <= MAX_OPTIONS:
+        return None
+    groups = [{"label": _plain(label("form_group_" + kind, locale), MAX_OPTION_TEXT),
+               "options": [_option(GROUPS[kind][1], locale, c, GROUPS[kind][0] + str(c.id)) for c in rows]}
+              for kind, rows in lists if rows]
+    element: dict[str, Any] = {"type": "static_select", "action_id": spec.name, "option_groups": groups}
+    wanted = GROUPS[spec.groups[0]][0] + initial if initial.isdigit() else initial  # a bare number: the first kind
+    chosen = [o for g in groups for o in g["options"] if o["value"] == wanted]
+    if chosen:
+        element["initial_option"] = chosen[0]
+    return element
+
+
+def _element(form: Form, spec: Field, locale: str, initial: str,
+             picks: dict[str, list[Choice] | None]) -> dict[str, Any]:
     action = {"action_id": spec.name}
     if spec.kind == "select":
         return _select(spec.name, [{"text": _plain(label(form.option_label + v, locale), MAX_OPTION_TEXT), "value": v}
                                    for v in spec.options], initial)
-    if picks:  # his records, by number; none or too many: the number typed instead
-        return _select(spec.name, [{"text": _plain(label("form_choice", locale, name=c.name, id=c.id), MAX_OPTION_TEXT),
-                                    "value": str(c.id)} for c in picks], initial)
+    if spec.pick and spec.groups and (menu := _grouped(spec, locale, initial, picks)):
+        return menu
+    mine = picks.get(spec.name) if spec.pick and not spec.groups else None
+    if mine:  # his records, by number; none or too many: the number typed instead
+        return _select(spec.name, [_option("form_choice", locale, c, str(c.id)) for c in mine], initial)
     if spec.kind == "date":
         return {"type": "datepicker", **action, **({"initial_date": initial} if initial else {})}
     if spec.kind == "time":
@@ -116,13 +150,14 @@ def _element(form: Form, spec: Field, locale: str, initial: str, picks: list[Cho
 def modal_view(kind: str, locale: str, initial: dict[str, str] | None = None, metadata: str = "",
                picks: dict[str, list[Choice] | None] | None = None) -> dict[str, Any]:
     """The modal of one form, in the person's language, its fields prefilled from `initial`; a field
-    that picks a record is a menu of `picks[name]` when there is such a list."""
+    that picks a record is a menu of `picks[name]` when there is such a list (of `picks[kind]` for
+    each kind of a grouped menu)."""
     form = FORMS[kind]
     initial, picks = initial or {}, picks or {}
     blocks = [{"type": "input", "block_id": spec.name, "optional": spec.optional,
                "label": _plain(label(f"field_{spec.name}", locale), MAX_LABEL),
-               "element": _element(form, spec, locale, initial.get(spec.name, ""),
-                                   picks.get(spec.name) if spec.pick else None)} for spec in form.fields]
+               "element": _element(form, spec, locale, initial.get(spec.name, ""), picks)}
+              for spec in form.fields]
     return {"type": "modal", "callback_id": FORM_CALLBACK + kind, "title": _plain(label(form.title, locale), MAX_TITLE),
             "submit": _plain(label("modal_submit", locale), MAX_TITLE),
             "close": _plain(label("modal_close", locale), MAX_TITLE),

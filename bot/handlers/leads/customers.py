@@ -6,7 +6,7 @@ from bot.handlers import paging
 from bot.handlers.args import Flag, Param
 from bot.handlers.registry import command
 from bot.messages import Reply
-from bot.services.customers import cadence, tiers
+from bot.services.customers import cadence, followups, tiers
 from bot.services.leads import contacts, conversion
 from bot.services.visits import reanchoring
 
@@ -48,7 +48,8 @@ def show(ctx: Context, customer: str, action: str | None, detail: str | None, bi
         return ctx.reply("customers/reanchored", done=done)
     found = conversion.customer_detail(ctx.uow, ctx.user_id, customer, ctx.now.date())
     return ctx.reply("customers/detail", customer=found,
-                     standing=cadence.standing(ctx.uow, found.id, found.owner_id, ctx.now.date()))
+                     standing=cadence.standing(ctx.uow, found.id, found.owner_id, ctx.now.date()),
+                     followups=followups.recent(ctx.uow, ctx.user_id, found.id))
 
 
 def _tier(ctx: Context, customer: str, tier: str | None, reason: str | None) -> Reply:

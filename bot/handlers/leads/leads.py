@@ -8,6 +8,7 @@ from bot.handlers.registry import command
 from bot.handlers.reminders.reminders import noted_buttons
 from bot.i18n import button
 from bot.messages import Reply
+from bot.services.customers import followups
 from bot.services.leads import conversion, lifecycle, reading
 from bot.services.reminders import reminders as note_reading
 
@@ -44,6 +45,12 @@ def new(ctx: Context, company: str, contact: str | None, phone: str | None, regi
 
 @command("follow", params=[Param("lead"), Param("note", "text")], group=GROUP)
 def follow(ctx: Context, lead: str, note: str) -> Reply:
+    """`lead` is a lead (12, #12, l12) or, with a c, a customer (c12)."""
+    customer = followups.customer_ref(lead)
+    if customer is not None:
+        done = followups.follow(ctx.uow, ctx.user_id, customer, note, ctx.now)
+        noted = note_reading.from_note(ctx.uow, ctx.user_id, note, ctx.now, customer_id=done.customer_id)
+        return noted_buttons(ctx, ctx.reply("customers/followed", done=done, noted=noted), noted)
     moved = lifecycle.follow(ctx.uow, ctx.user_id, lead, note, ctx.now)
     noted = note_reading.from_note(ctx.uow, ctx.user_id, note, ctx.now, lead_id=moved.lead_id)
     return noted_buttons(ctx, ctx.reply("leads/followed", moved=moved, noted=noted), noted)

@@ -46,7 +46,7 @@ RECORD_TYPES = {
     "visits": "visit", "users": "user", "org_units": "unit", "record_members": "record_member",
     "pools": "pool", "pool_members": "pool_member", "team_channels": "channel", "handover_batches": "handover",
     "platform_identities": "identity", "lead_followups": "followup", "visit_photos": "visit_photo",
-    "screen_links": "screen_link",
+    "screen_links": "screen_link", "customer_followups": "customer_followup",
 }
 # Fields whose value is a credential: the log says they changed, never what to.
 REDACTED = {"invitations": frozenset({"code"}), "screen_links": frozenset({"token_hash"})}

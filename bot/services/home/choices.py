@@ -1,4 +1,5 @@
-"""What a form lets a person pick from (a Slack modal's menus): his own open leads, his open deals.
+"""What a form lets a person pick from (a Slack modal's menus): his own open leads, his active customers,
+his open deals.
 
 Only his own records: the command the form runs checks again, with the same scope as the typed line.
 More than Slack's 100 options: no list (None), the form asks for the number instead.
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from bot.services.core import identity
 from bot.services.deals.deals import OPEN_STAGES
-from db.models import Deal, Lead
+from db.models import Customer, Deal, Lead
 from db.models.lead import OPEN_LEAD_STATUSES
 from db.session import UnitOfWork
 
@@ -29,6 +30,7 @@ class FormStart:
     locale: str | None  # None: not linked
     leads: list[Choice] | None = None
     deals: list[Choice] | None = None
+    customers: list[Choice] | None = None
 
 
 def _listed(rows: list) -> list[Choice] | None:
@@ -45,4 +47,7 @@ def form_start(uow: UnitOfWork, platform: str, workspace: str, account: str) -> 
     deals = uow.session.execute(
         select(Deal.id, Deal.name).where(Deal.owner_id == user.id, Deal.stage.in_(OPEN_STAGES))
         .order_by(Deal.updated_at.desc(), Deal.id.desc()).limit(MOST + 1)).all()
-    return FormStart(user.locale, _listed(list(leads)), _listed(list(deals)))
+    customers = uow.session.execute(
+        select(Customer.id, Customer.name).where(Customer.owner_id == user.id, Customer.status == "active")
+        .order_by(Customer.created_at.desc(), Customer.id.desc()).limit(MOST + 1)).all()
+    return FormStart(user.locale, _listed(list(leads)), _listed(list(deals)), _listed(list(customers)))

@@ -83,7 +83,8 @@ class LeadDetail:
     claimable: bool
 
 
-def _zone(uow: UnitOfWork, user_id: int) -> ZoneInfo:
+def user_zone(uow: UnitOfWork, user_id: int) -> ZoneInfo:
+    """The user's own time zone, UTC when unknown: what his history is shown in."""
     user = uow.session.get(User, user_id)
     try:
         return ZoneInfo(user.timezone if user else "UTC")
@@ -106,7 +107,7 @@ def readable_lead(uow: UnitOfWork, user_id: int, lead_id: int, today) -> tuple[L
 def detail(uow: UnitOfWork, user_id: int, lead_id: int | str, now: datetime) -> LeadDetail:
     lead_id = parse_id(lead_id)
     lead, claimable = readable_lead(uow, user_id, lead_id, now.date())
-    zone = _zone(uow, user_id)
+    zone = user_zone(uow, user_id)
     names: dict[int | None, str | None] = {None: None}
 
     def name(uid: int | None) -> str | None:
