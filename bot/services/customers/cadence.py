@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 
+from bot.services.core.queries import among
 from bot.services.customers import tiers
 from bot.services.customers.settings import cadence_of_units
 from bot.services.deals import periods
@@ -57,38 +58,44 @@ def overdue_counts(uow: UnitOfWork, user_ids: list[int], on: date) -> Counter[in
 
 
 def schedule(uow: UnitOfWork, owner_ids: list[int], on: date) -> list[DueCustomer]:
-    """The next due date of every active customer of these owners that has a cadence, soonest first."""
+    """The next due date of every active customer of these owners that has a cadence, soonest first.
+    Read for thousands of owners at once (the morning push): one statement for their customers, and
+    a due date worked out once per (base day, cadence), which many customers share."""
     if not owner_ids:
         return []
-    owners = {row.id: row for row in uow.session.execute(
-        select(User.id, User.unit_id, User.timezone).where(User.id.in_(owner_ids)))}
+    connection = uow.session.connection()
+    owners = {row.id: row for row in connection.execute(
+        select(User.id, User.unit_id, User.timezone).where(among(uow, User.id, owner_ids)))}
     cadences = cadence_of_units(uow, {owner.unit_id for owner in owners.values()})
+    zones = {owner_id: ZoneInfo(owner.timezone or "UTC") for owner_id, owner in owners.items()}
     tier = tiers.effective_column()
-    rows = uow.session.execute(
+    rows = connection.execute(
         select(Customer.id, Customer.name, Customer.owner_id, tier, Customer.created_at, func.max(Visit.started_at),
                Customer.latitude, Customer.longitude)
         .outerjoin(Visit, and_(Visit.customer_id == Customer.id, Visit.counts.is_(True), Visit.kind == "visit"))
-        .where(Customer.owner_id.in_(owner_ids), Customer.status == "active", tier.is_not(None))
+        .where(among(uow, Customer.owner_id, owner_ids), Customer.status == "active", tier.is_not(None))
         .group_by(Customer.id, Customer.name, Customer.owner_id, tier, Customer.created_at, Customer.latitude,
                   Customer.longitude)
     ).all()
     planned = []
     for cid, name, owner_id, letter, created_at, last, latitude, longitude in rows:
-        owner = owners[owner_id]
-        days = cadences[owner.unit_id].days(letter)
+        days = cadences[owners[owner_id].unit_id].days(letter)
         if days is None:
             continue
-        zone = ZoneInfo(owner.timezone)
+        zone = zones[owner_id]
         last_visit = last.astimezone(zone).date() if last is not None else None
         base = last_visit or created_at.astimezone(zone).date()
         planned.append((cid, name, owner_id, letter, days, last_visit, base, latitude, longitude))
     if not planned:
         return []
-    ends = [base + timedelta(days=days) for *_, days, _last, base, _lat, _lon in planned]
+    ends = {base + timedelta(days=days) for *_, days, _last, base, _lat, _lon in planned}
     holidays = periods.holidays_between(uow, min(ends), max(ends) + HOLIDAY_LOOKAHEAD)
+    due_dates: dict[tuple[date, int], date] = {}
     found = []
     for cid, name, owner_id, letter, days, last_visit, base, latitude, longitude in planned:
-        due = due_on(base, days, holidays)
+        due = due_dates.get((base, days))
+        if due is None:
+            due = due_dates[base, days] = due_on(base, days, holidays)
         found.append(DueCustomer(cid, name, owner_id, letter, days, last_visit, due, due < on, latitude, longitude))
     return sorted(found, key=lambda d: (d.due_on, d.name, d.customer_id))
 

@@ -20,9 +20,9 @@ from sqlalchemy import Date, Integer, Row, bindparam, func, insert, literal, sel
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from bot.messages import Templated
+from bot.services.core.queries import among
 from bot.services.deals.periods import holidays_between, is_working_day
 from bot.services.plans import plans
-from bot.services.plans.plan_sources import among
 from bot.services.plans.schedule import DEFAULT_MORNING
 from db.base import UTCDateTime
 from db.models import OutboxMessage, PlanPush, PlanSettings, PlatformIdentity, Role, User

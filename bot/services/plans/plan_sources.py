@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Integer, and_, any_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
+from bot.services.core.queries import among
 from bot.services.customers import cadence
 from db.models import (
     Customer,
@@ -42,13 +42,6 @@ class Source:
     minute: int | None = None  # local minutes after midnight, when a time was set
     planned_id: int | None = None
     due_at: datetime | None = None  # a follow-up's reminder time (UTC): its day and time are the rep's
-
-
-def among(uow: UnitOfWork, column, ids: Sequence[int]) -> ColumnElement[bool]:
-    """column IN ids: one array parameter on PostgreSQL (thousands of ids cost nothing to send), a list elsewhere."""
-    if uow.dialect == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
-    return column.in_(list(ids))
 
 
 def planned(uow: UnitOfWork, user_ids: Sequence[int], start: date, end: date) -> list[Source]:
