@@ -186,4 +186,5 @@ def gone_page(error: UserError, locale: str, status: int | None = None) -> web.R
     if status is None:
         status = 410 if isinstance(error, ScreenLinkError) and error.problem == "revoked" else 404
     message = render(f"errors/{error.template}", locale, **error.params)
-    return html_page(f"{locale}/screen/gone.html.j2", status, locale=locale, message=message.text)
+    return html_page(f"{locale}/screen/gone.html.j2", status, locale=locale, message=message.text,
+                     unavailable=status == 503)  # the server, not the link: it says so

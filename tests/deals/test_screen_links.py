@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.bootstrap import web_app
+from bot.bootstrap import open_database, web_app
 from bot.messages import Audience, for_caller_only
 from bot.services.core import org
 from bot.services.deals import screen_links
@@ -150,3 +150,21 @@ async def test_anything_but_a_live_link_gets_a_clear_page_never_a_500(server, co
         for suffix in ("", "/events"):
             async with http.get(f"{server}/screen/{token}{suffix}") as page:
                 assert page.status == 410 and "revoked" in await page.text()
+
+
+async def test_a_database_that_does_not_answer_is_told_as_such_not_as_a_broken_link(console, settings):
+    """The TV keeps its link: the page says the screen cannot be shown now (503), not that the link
+    is broken, and the browser may simply reload it later."""
+    say(console, "/as mei")
+    token = LINK.search(say(console, "/board screen"))[1]
+    down = open_database("postgresql+psycopg://postgres@127.0.0.1:9/nowhere")  # refused at once
+    runner, port = await start_server(web_app(down, settings, []))
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/screen/{token}") as page:
+            body = await page.text()
+    finally:
+        await runner.cleanup()
+        down.dispose()
+    assert page.status == 503
+    assert "cannot be shown right now" in body or "暂时无法显示" in body
+    assert "does not work" not in body and "无法使用" not in body
