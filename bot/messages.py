@@ -118,8 +118,9 @@ class Reply:
     file_name: str | None = None
     file_bytes: bytes | None = None
     locale: str | None = None  # language it was rendered in; adapters use it for their own labels
-    # A refusal (a rule or the arguments said no, nothing was written) and, when the values came
-    # from a form, the field it is about: a modal or the Mini App shows it beside that field.
+    # A refusal (a rule or the arguments said no: nothing was written, but for a refused position the
+    # attempt kept on the visit it was meant for) and, when the values came from a form, the field it
+    # is about: a modal or the Mini App shows it beside that field.
     refused: bool = False
     refused_field: str | None = None
 

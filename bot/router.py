@@ -331,7 +331,10 @@ class Router:
         kwargs = (parse(cmd.name, args, cmd.params, cmd.flags) if incoming.form is None
                   else parse_form(cmd.name, incoming.form, cmd.params, cmd.flags))
         result = cmd.handler(ctx, **kwargs)
-        return result if isinstance(result, list) else [result]
+        replies = result if isinstance(result, list) else [result]
+        if any(reply.refused for reply in replies):  # answered, not raised (a refused position)
+            trace.outcome = "refused"
+        return replies
 
     @staticmethod
     def _plain_text(ctx: Context, linked: bool, trace: Trace) -> Reply:

@@ -13,6 +13,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram.inbound import to_incoming
 from bot.bootstrap import build_router
 from bot.errors import UserError
+from bot.router import LAST_OUTCOME
 from bot.services.visits import shared_location
 from bot.services.visits.location_checks import Fix
 from bot.services.visits.refusals import Refused
@@ -65,7 +66,9 @@ def visit_audits(db) -> int:
 def test_a_forwarded_position_is_kept_on_the_waiting_visit_and_shown_in_review(tg, db, settings):
     tg(text_update("/visit c1"))
     audits = visit_audits(db)
-    assert "转发的位置是别人的位置" in texts(tg(forwarded()))
+    [refusal] = tg(forwarded())
+    assert "转发的位置是别人的位置" in texts([refusal])
+    assert refusal.refused and LAST_OUTCOME.get() == "refused"  # a form shows it as one; /metrics counts it so
     [visit] = visits_of(db, "li")
     assert (visit.status, visit.latitude, visit.verdict) == ("waiting", None, "unverified")
     [trace] = visit.reasons
