@@ -27,16 +27,18 @@ dev: $(DEV_STAMP)
 run: install
 	@$(BIN)/fieldcrm run
 
-# Debian packages the tests use: chromium for the real-browser test of the check-in page, a
-# small CJK font so chart images can label Chinese names, and nginx, which the tests of the
+# Debian packages the tests use: chromium for the real-browser tests of the web pages, a
+# small CJK font so chart images can label Chinese names, an emoji font (the office screen's
+# announcements carry the team channel's emoji; its screenshot is kept), and nginx, which the tests of the
 # reference deployment (deploy/nginx) start on loopback themselves. Installed once, as root.
 # nginx's system service is not started: a policy-rc.d that forbids it is put in place for the
 # install when the machine has none (Docker images ship one).
 system-deps:
-	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . ; } || { \
-	  echo "installing Debian chromium and a CJK font" >&2; \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . \
+	  && fc-list 2>/dev/null | grep -qi emoji ; } || { \
+	  echo "installing Debian chromium, a CJK font and an emoji font" >&2; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    chromium fontconfig fonts-wqy-microhei >/dev/null) >&2 \
+	    chromium fontconfig fonts-wqy-microhei fonts-noto-color-emoji >/dev/null) >&2 \
 	  || echo "warning: could not install chromium and fonts; the browser test will fail in CI" >&2; }
 	@test -x /usr/sbin/nginx || { \
 	  echo "installing Debian nginx (its system service is not started)" >&2; \
