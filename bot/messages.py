@@ -208,20 +208,13 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})  # the common case, by e
 
 def _to_json(value: object) -> object:
     # Plain leaves are passed over without a call: a morning push writes 10,000 plans' worth of them.
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is dict:
-        return {key if type(key) is str else str(key): item if type(item) in _PLAIN else _to_json(item)
-                for key, item in value.items()}  # type: ignore[attr-defined]
-    if kind is list or kind is tuple:
-        return [item if type(item) in _PLAIN else _to_json(item) for item in value]  # type: ignore[attr-defined]
-    if isinstance(value, bool | int | float | str):
+    if type(value) in _PLAIN or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, dict):
-        return {str(key): _to_json(item) for key, item in value.items()}
+        return {key if type(key) is str else str(key): item if type(item) in _PLAIN else _to_json(item)
+                for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_to_json(item) for item in value]
+        return [item if type(item) in _PLAIN else _to_json(item) for item in value]
     if isinstance(value, Enum):
         return _to_json(value.value)
     if isinstance(value, datetime):
