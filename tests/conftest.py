@@ -134,12 +134,17 @@ def router(db: Database, settings: Settings) -> Router:
     return build_router(db, settings)
 
 
-@pytest.fixture
-def demo_org(db: Database) -> Database:
+def load_demo_org(db: Database) -> Database:
+    """The demo org (bot.services.core.demo) loaded into an empty database."""
     with db.uow() as uow:
         demo.load_demo(uow, utcnow())
         uow.commit()
     return db
+
+
+@pytest.fixture
+def demo_org(db: Database) -> Database:
+    return load_demo_org(db)
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 nothing, and a dump loaded into an empty database dumps the same again."""
 import yaml
 
-from bot.services.core import demo
-from db.base import utcnow
-from tests.conftest import empty_tables
+from tests.conftest import empty_tables, load_demo_org
 from tests.core.org_files import COMPANY, audit_rows, row_counts, write
 
 
@@ -63,9 +61,7 @@ def test_round_trip(db, fieldcrm, tmp_path):
 
 
 def test_the_demo_org_round_trips_into_an_empty_database(db, fieldcrm, tmp_path):
-    with db.uow() as uow:
-        demo.load_demo(uow, utcnow())
-        uow.commit()
+    load_demo_org(db)
     code, dump, _ = fieldcrm("org", "dump")
     assert yaml.safe_load(dump)["pools"] == [{"name": "demo pool", "members": {"units": ["Acme Trading"]},
                                                "admins": ["mei"]}]

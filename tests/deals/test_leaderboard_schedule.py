@@ -10,7 +10,7 @@ from bot.jobs.leaderboards import push_due
 from db.models import OrgUnit, OutboxMessage, TeamChannel
 from db.models.board import ChannelBoardSettings
 from db.session import Database
-from tests.conftest import posted
+from tests.conftest import load_demo_org, posted
 
 
 def add_berlin(db: Database, weekends: bool) -> None:
@@ -77,12 +77,8 @@ def test_last_working_day_gets_the_month_board(demo_org, db):
 
 
 def test_two_processes_on_one_postgres_push_once(pg_db):
-    from bot.services.core import demo
-    from db.base import utcnow
 
-    with pg_db.uow() as uow:
-        demo.load_demo(uow, utcnow())
-        uow.commit()
+    load_demo_org(pg_db)
     add_berlin(pg_db, weekends=False)
     results: list[int] = []
     # Shanghai's 18:05, then Berlin's 18:05: four "processes" race at each.

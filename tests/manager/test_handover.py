@@ -25,7 +25,7 @@ from db.models import (
 )
 from db.models.audit import AuditEntry
 from db.models.handover import HandoverBatch
-from tests.conftest import posted, say
+from tests.conftest import load_demo_org, posted, say
 
 
 def give_li_records(db, leads=3):
@@ -201,11 +201,8 @@ def test_undo_leaves_records_the_receiver_already_passed_on(console, db):
 
 
 def test_two_handovers_of_the_same_rep_at_once_move_each_record_once(pg_db):
-    from bot.services.core import demo
 
-    with pg_db.uow() as uow:
-        demo.load_demo(uow, utcnow())
-        uow.commit()
+    load_demo_org(pg_db)
     give_li_records(pg_db, leads=50)
     with pg_db.uow() as uow:
         mei = identity.find_user(uow, "mei").id

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.jobs.plans import push_morning_plans
-from bot.services.core import demo
 from bot.services.deals import holidays
 from db.base import utcnow
 from db.models import Customer, PlannedVisit, Visit
 from db.session import Database
+from tests.conftest import load_demo_org
 from tests.plans.test_routes import JINGAN_TEMPLE, LUJIAZUI, PEOPLES_SQUARE, XUJIAHUI
 from tests.platforms.telegram_chat import LI, Chat, ShanghaiClock, running_chat
 from tests.visits.test_visits import user_id
@@ -49,9 +49,7 @@ def add_customers(db: Database) -> dict[str, int]:
 
 @pytest.fixture
 async def chat(pg_db: Database) -> AsyncIterator[Chat]:
-    with pg_db.uow() as uow:
-        demo.load_demo(uow, utcnow())
-        uow.commit()
+    load_demo_org(pg_db)
     ids = add_customers(pg_db)
     async with running_chat(pg_db, ShanghaiClock(MONDAY_8AM), {LI: "li", MEI: "mei", SAM: "sam"}) as chat:
         chat.records.update(ids)

@@ -11,9 +11,8 @@ from bot.delivery import Dispatcher
 from bot.jobs.care import send_care
 from bot.jobs.plans import push_morning_plans
 from bot.jobs.reminders import send_reminders
-from bot.services.core import demo
-from db.base import utcnow
 from db.session import Database
+from tests.conftest import load_demo_org
 from tests.fakes.slack_api import Call, FakeSlackApi
 from tests.plans.test_plans_telegram import MONDAY_8AM, add_customers
 from tests.platforms.slack_harness import Slack, running_slack, slack_settings_for
@@ -59,9 +58,7 @@ class Day:
 
 @pytest.fixture
 async def day(pg_db: Database) -> AsyncIterator[Day]:
-    with pg_db.uow() as uow:
-        demo.load_demo(uow, utcnow())
-        uow.commit()
+    load_demo_org(pg_db)
     ids = add_customers(pg_db)
     fake = await FakeSlackApi().start()
     clock = ShanghaiClock(MONDAY_8AM)

@@ -15,11 +15,9 @@ from bot.bootstrap import build_router, command_table
 from bot.config import load_settings
 from bot.messages import Incoming, Reply
 from bot.router import LAST_OUTCOME, Router
-from bot.services.core import demo
-from db.base import utcnow
 from db.models import Base
 from db.session import Database
-from tests.conftest import empty_tables
+from tests.conftest import empty_tables, load_demo_org
 
 COMMAND_NAMES = sorted(c.name for c in command_table().all())
 PEOPLE = ["admin", "mei", "li", "sam", "stranger"]
@@ -57,9 +55,7 @@ def row_counts(db: Database) -> dict[str, int]:
 def fuzz_db(sqlite_url: str) -> Iterator[Database]:
     database = Database(sqlite_url)
     empty_tables(database)
-    with database.uow() as uow:
-        demo.load_demo(uow, utcnow())
-        uow.commit()
+    load_demo_org(database)
     yield database
     empty_tables(database)
     database.dispose()

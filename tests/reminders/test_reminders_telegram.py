@@ -9,10 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.jobs.reminders import send_reminders
-from bot.services.core import demo
-from db.base import utcnow
 from db.models import Deal, Lead, Reminder
 from db.session import Database
+from tests.conftest import load_demo_org
 from tests.platforms.telegram_chat import LI, Chat, ShanghaiClock, running_chat
 from tests.visits.test_visits import add_records, user_id
 
@@ -27,9 +26,7 @@ def reminders_of(chat: Chat) -> list[Reminder]:
 
 @pytest.fixture
 async def chat(pg_db: Database) -> AsyncIterator[Chat]:
-    with pg_db.uow() as uow:
-        demo.load_demo(uow, utcnow())
-        uow.commit()
+    load_demo_org(pg_db)
     records = add_records(pg_db)
     with pg_db.uow() as uow:
         other = Lead(company="Pudong Paper", name_key="pudongpaper", owner_id=user_id(pg_db, "sam"), status="pending")

@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.jobs.care import send_care
-from bot.services.core import demo
-from db.base import utcnow
 from db.models import Contact, NudgeLog
 from db.session import Database
+from tests.conftest import load_demo_org
 from tests.platforms.telegram_chat import LI, Chat, ShanghaiClock, running_chat
 from tests.visits.test_visits import add_records
 
@@ -29,9 +28,7 @@ def contacts_of(chat: Chat) -> list[Contact]:
 
 @pytest.fixture
 async def chat(pg_db: Database) -> AsyncIterator[Chat]:
-    with pg_db.uow() as uow:
-        demo.load_demo(uow, utcnow())
-        uow.commit()
+    load_demo_org(pg_db)
     records = add_records(pg_db)
     async with running_chat(pg_db, ShanghaiClock(START), {LI: "li"}) as chat:
         chat.records.update(records)
