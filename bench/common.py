@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from sqlalchemy import text
 
 from db.migrate import upgrade
+from db.session import Database
 from db.watchdog import Timeouts
 
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -54,6 +56,19 @@ def scratch_database(label: str, keep: bool = False) -> Iterator[str]:
         if not keep:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_statements(db: Database, statements: list[str], params: dict | None = None) -> None:
+    """A bench's data: its statements run in one transaction."""
+    with db.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement), params or {})
+
+
+def analyze(db: Database, statement: str = "ANALYZE") -> None:
+    """Fresh planner statistics (and, with VACUUM, visibility maps) after loading, outside a transaction."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(statement))
 
 
 def sample(action: Callable[[], object], runs: int) -> list[float]:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from bench.common import BULK, Row, scratch_database
+from bench.common import BULK, Row, run_statements, scratch_database
 from bot.bootstrap import open_database
 from bot.services.manager import handover
 from db.session import Database
@@ -42,9 +42,7 @@ def load(db: Database, leads: int, customers: int, deals: int) -> None:
             FROM generate_series(1, {deals * 3}) g""",
         "ANALYZE",
     ]
-    with db.engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
+    run_statements(db, statements)
 
 
 def run(quick: bool) -> list[Row]:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
-from bench.common import BULK, Row, interleaved, median, scratch_database
+from bench.common import BULK, Row, analyze, interleaved, median, run_statements, scratch_database
 from bot.services.deals import leaderboards, periods
 from db.session import Database
 
@@ -40,11 +40,8 @@ def load(db: Database, teams: int, reps: int, visits: int, deals: int) -> None:
         f" CASE WHEN g % 3 = 1 THEN timestamptz '{YEAR_START.isoformat()}' + (g::float / {deals}) * interval '365 days'"
         f" END, 0, now(), now() FROM generate_series(1, {deals}) g",
     ]
-    with db.engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
+    run_statements(db, statements)
+    analyze(db)
 
 
 def plain(db: Database, table_sql: str, start: datetime, end: datetime) -> int:

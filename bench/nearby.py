@@ -23,7 +23,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from bench.common import BULK, Row, interleaved, median, p99, scratch_database
+from bench.common import (
+    BULK,
+    Row,
+    analyze,
+    interleaved,
+    median,
+    p99,
+    run_statements,
+    scratch_database,
+)
 from bot.bootstrap import build_router, open_database
 from bot.config import load_settings
 from bot.messages import Incoming
@@ -97,11 +106,8 @@ def load(db: Database, places: int, reps: int) -> None:
     ]
     params = {"now": NOW - timedelta(days=30), "fix": NOW - timedelta(minutes=5), "teams": TEAMS, "reps": reps,
               "customers": customers, "leads": leads, "spread": SPREAD_DEG}
-    with db.engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement), params)
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+    run_statements(db, statements, params)
+    analyze(db, "VACUUM ANALYZE")
 
 
 FLOOR = text(

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 
-from bench.common import BULK, Row, interleaved, median, scratch_database
+from bench.common import BULK, Row, analyze, interleaved, median, run_statements, scratch_database
 from bot.services.plans import morning
 from db.models import VisitSettings
 from db.session import Database
@@ -68,15 +68,12 @@ def load(db: Database, teams: int, reps: int) -> None:
         f" SELECT r, (r - 1) * {per} + 5 + k, date '{DAY.isoformat()}', CASE WHEN k = 0 THEN 600 END, r, now()"
         f" FROM generate_series(1, {reps}) r, generate_series(0, 1) k",
     ]
-    with db.engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
+    run_statements(db, statements)
     with db.uow() as uow:
         uow.session.add(VisitSettings(unit_id=1, office_latitude=31.2304, office_longitude=121.4737,
                                       office_radius_m=200, updated_at=NOW))
         uow.commit()
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
+    analyze(db)
 
 
 # The rows the push reads, fetched as they are: one plain statement per source.

@@ -11,7 +11,16 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from bench.common import BULK, Row, interleaved, median, p99, scratch_database
+from bench.common import (
+    BULK,
+    Row,
+    analyze,
+    interleaved,
+    median,
+    p99,
+    run_statements,
+    scratch_database,
+)
 from bot.services.leads import claims, pool, returns
 from db.base import utcnow
 from db.session import Database
@@ -57,11 +66,8 @@ def load(db: Database, leads: int, reps: int) -> None:
         "SELECT setval('pools_id_seq', :pools)",
     ]
     params = {"now": now, "teams": TEAMS, "reps": reps, "pools": POOLS, "leads": leads}
-    with db.engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement), params)
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+    run_statements(db, statements, params)
+    analyze(db, "VACUUM ANALYZE")
 
 
 def rep_in_pool(pool_id: int, reps: int, rng: random.Random) -> int:

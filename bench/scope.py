@@ -2,9 +2,9 @@
 queries with no scope filter, measured interleaved in one run. Target: within 1.5x."""
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from bench.common import BULK, Row, interleaved, median, p99, scratch_database
+from bench.common import BULK, Row, interleaved, median, p99, run_statements, scratch_database
 from bot.services.leads import reading
 from bot.services.manager import scope, team
 from db.models import Lead, OrgUnit, User
@@ -52,9 +52,7 @@ def load(db: Database, regions: int, teams: int, reps_per_team: int, leads_per_r
             FROM generate_series(1, {reps * 5}) g""",
         "ANALYZE",
     ]
-    with db.engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
+    run_statements(db, statements)
 
 
 def run(quick: bool) -> list[Row]:

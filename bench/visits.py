@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, text
 
-from bench.common import BULK, Row, interleaved, median, p99, scratch_database
+from bench.common import BULK, Row, analyze, interleaved, median, p99, scratch_database
 from bot.bootstrap import build_router, command_table, open_database
 from bot.config import load_settings
 from bot.context import Context
@@ -71,8 +71,7 @@ def load(db: Database, reps: int, days: int) -> int:
             "LATERAL (SELECT :start + (i * (:days * 86400.0 / :per_rep) || ' seconds')::interval AS t) s"),
             {"reps": reps, "per_rep": per_rep, "start": start, "days": days})
         conn.execute(text("SELECT setval('visits_id_seq', (SELECT max(id) FROM visits))"))
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE visits"))
+    analyze(db, "VACUUM ANALYZE visits")
     return reps * per_rep
 
 
