@@ -189,6 +189,7 @@ def render_text(name: str, locale: str, /, *, command_prefix: str = DEFAULT_PREF
 
 
 def render(name: str, locale: str, /, *, command_prefix: str = DEFAULT_PREFIX, **context: object) -> Reply:
+    """The reply a template writes; one of templates/<locale>/errors/ is a refusal (Reply.refused)."""
     title, fields, lines = None, [], []
     for line in render_text(name, locale, command_prefix=command_prefix, **context).splitlines():
         if title is None and not lines and not fields and line.startswith("# "):
@@ -198,7 +199,8 @@ def render(name: str, locale: str, /, *, command_prefix: str = DEFAULT_PREFIX, *
             fields.append((label.strip(), value.strip()))
         else:
             lines.append(line)
-    return Reply(text="\n".join(lines).strip(), title=title, fields=fields, locale=locale)
+    return Reply(text="\n".join(lines).strip(), title=title, fields=fields, locale=locale,
+                 refused=name.startswith("errors/"))
 
 
 def _merged(locale: str, folder: str, variable: str) -> dict:

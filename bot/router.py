@@ -141,7 +141,7 @@ class Router:
     def _try_again_reply(self, incoming: Incoming, trace: Trace) -> Reply:
         """In the language the user was last answered in (the database cannot say now)."""
         locale = pick_locale(trace.remembered_locale, incoming.language_hint, self.settings.DEFAULT_LOCALE)
-        return replace(render("errors/try_again", locale, command_prefix=incoming.command_prefix), refused=True)
+        return render("errors/try_again", locale, command_prefix=incoming.command_prefix)
 
     def _record(self, incoming: Incoming, trace: Trace, seconds: float) -> None:
         LAST_OUTCOME.set(trace.outcome)
@@ -167,8 +167,8 @@ class Router:
             return []
         log.warning("rate limit: %s user %s refused for %ss", incoming.platform, incoming.user_id, verdict.wait_seconds)
         locale = pick_locale(verdict.locale, incoming.language_hint, self.settings.DEFAULT_LOCALE)
-        return [replace(render("errors/rate_limited", locale, command_prefix=incoming.command_prefix,
-                               seconds=verdict.wait_seconds), refused=True)]
+        return [render("errors/rate_limited", locale, command_prefix=incoming.command_prefix,
+                       seconds=verdict.wait_seconds)]
 
     def _metric_name(self, incoming: Incoming) -> str:
         """Declared names only: arbitrary typed words must not become metric series."""
@@ -320,7 +320,7 @@ class Router:
         cmd, args = self.commands.resolve(incoming.command, incoming.args)
         if not linked and (cmd is None or cmd.access is not Access.PUBLIC):
             trace.outcome = "not_linked"
-            return [replace(ctx.reply("errors/not_linked"), refused=True)]  # a form shows it, writes nothing
+            return [ctx.reply("errors/not_linked")]
         access = ROLE_ACCESS.get(user.role, Access.MEMBER) if linked else Access.PUBLIC
         if cmd is None:
             trace.outcome = "unknown"
@@ -332,7 +332,7 @@ class Router:
                   else parse_form(cmd.name, incoming.form, cmd.params, cmd.flags))
         result = cmd.handler(ctx, **kwargs)
         replies = result if isinstance(result, list) else [result]
-        if any(reply.refused for reply in replies):  # answered, not raised (a refused position)
+        if any(reply.refused for reply in replies):  # answered, not raised (a refused position, "not linked")
             trace.outcome = "refused"
         return replies
 
@@ -355,7 +355,7 @@ class Router:
                            usage=command_info(locale, error.command)["usage"], **error.params)
         else:
             reply = render(f"errors/{error.template}", locale, command_prefix=command_prefix, **error.params)
-        return replace(reply, refused=True, refused_field=error.field)
+        return replace(reply, refused_field=error.field)
 
 
 def event_key(incoming: Incoming) -> EventKey | None:

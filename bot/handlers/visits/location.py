@@ -1,5 +1,4 @@
 """A shared location with no command: whatever waits for a location receives it (bot.services.visits.shared_location)."""
-from dataclasses import replace
 
 from bot.context import Context
 from bot.errors import UsageError
@@ -32,7 +31,7 @@ def location(ctx: Context, coordinates: str | None) -> list[Reply]:
     if result is None:
         return []
     if isinstance(result, Refused):  # told like any refusal; the visit it was meant for keeps a trace
-        return [replace(ctx.reply(f"errors/{result.template}", **result.params), refused=True)]
+        return [ctx.reply(f"errors/{result.template}", **result.params)]
     if isinstance(result, shared_location.LiveUpdate):
         # Live updates arrive every few seconds: answer only when they change the verdict.
         return [ctx.reply("visits/live_changed", update=result)] if result.changed else []
