@@ -1,16 +1,17 @@
 """The morning push at company scale: every rep's plan for the day prepared at once through
-bot.services.plans.morning.push_due, against a plain query of the same rows it reads.
+bot.services.plans.morning.push_due, against a plain query of the rows it works from.
 
 Measured (the push): the reps due and their settings read, each (rep, day) claimed in plan_pushes,
 every plan built (the scheduled visits, the due customers, the lead follow-ups due, the last trusted
-positions and the office) and routed (nearest neighbour + 2-opt, per rep), where each rep is reached
-read, and the outbox rows inserted with their buttons; then rolled back, so the next run claims them
+positions and the office) and routed (nearest neighbour + 2-opt, every rep's day in one batch), where each rep is reached
+read, and the outbox rows written with their buttons (one COPY); then rolled back, so the next run claims them
 again. Not included: rendering the messages' text, which the dispatcher does at delivery (each
 outbox row keeps its template and context), and sending them.
 
-The floor: the same rows fetched into Python by plain SQL, one statement per source — the reps with
+The floor: the rows it works from, fetched into Python by plain SQL, one statement per source — the reps with
 their settings, their scheduled visits with the customers' names and places, the customers with a
-tier and their last counted visit (what revisit cadence reads), the follow-ups due with their leads, the last verified positions, the offices
+tier and their last counted visit (what revisit cadence decides from: the push has the database
+return only those that may be due), the follow-ups due with their leads, the last verified positions, the offices
 and the chats — with nothing built, routed or written.
 
 Full: 10,000 reps in 500 teams, 20 customers each, all tier C (one in 20 without a place, 4 never

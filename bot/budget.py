@@ -20,11 +20,14 @@ slot of each of its limits first (`Budget.slot`), all of them in one transaction
   which is never later than its answer, so a slow request cannot squeeze two sends together there.
 """
 import asyncio
+import contextvars
+import functools
 import heapq
 import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -50,6 +53,7 @@ OWN_NAP_LIMIT_S = 30.0
 INLINE_WAIT_LIMIT_S = 60.0
 # A budget attempt takes milliseconds; one that takes longer finds the database hung.
 STORE_DEADLINE_S = 0.5
+ANSWER_THREADS = 2  # an answer's budget calls run here, apart from the posts' (see Budget._call)
 DATABASE_RETRY_S = 10.0
 
 
@@ -257,14 +261,17 @@ class Budget:
         self.fallback = MemoryStore()
         self._database_down_until = 0.0
         self._turns: dict[str, _Turns] = {}
+        self._answer_threads = ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="budget-answers")
 
-    async def _call(self, method: str, *args: object) -> Any:
+    async def _call(self, method: str, *args: object, urgent: bool = False) -> Any:
         """The shared store, or this process's own windows while the database does not answer: a
         send must not wait on a hung database longer than STORE_DEADLINE_S, nor again for
-        DATABASE_RETRY_S after it failed."""
+        DATABASE_RETRY_S after it failed. An answer's calls have threads of their own: they never
+        queue behind the posts' calls of a fan-out in the default pool."""
         if time.monotonic() >= self._database_down_until:
             try:
-                return await asyncio.to_thread(self._in_store, method, *args)
+                call = functools.partial(contextvars.copy_context().run, self._in_store, method, *args)
+                return await asyncio.get_running_loop().run_in_executor(self._answer_threads if urgent else None, call)
             except SQLAlchemyError as exc:
                 self._database_down_until = time.monotonic() + DATABASE_RETRY_S
                 log.warning("send budget: database unavailable (%s); this process counts alone for %ss",
@@ -285,7 +292,7 @@ class Budget:
         try:
             yield
         finally:
-            await asyncio.shield(self._call("settle", limits, stamp))
+            await asyncio.shield(self._call("settle", limits, stamp, urgent=urgent))
 
     async def block(self, key: str, seconds: float) -> None:
         await self._call("block", key, seconds)
@@ -332,7 +339,7 @@ class Budget:
         """Attempt until a slot is taken, or the send must wait for its own window (others here may
         go meanwhile), or an answer comes to wait for the shared window in front of this post."""
         while True:
-            verdict = await self._call("attempt", limits, urgent)
+            verdict = await self._call("attempt", limits, urgent, urgent=urgent)
             if verdict.stamp is not None or verdict.wait_own > 0 or turns is None:
                 return verdict
             seconds = min(verdict.wait_shared, MAX_NAP_S)

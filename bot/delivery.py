@@ -20,6 +20,7 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
@@ -272,6 +273,7 @@ class Dispatcher:
         """Lease chats as they become due, each chat's posts in a task of its own, while leases
         are renewed. On the way out, posts leased and not tried are given back."""
         renewing = asyncio.create_task(self._keep_leases())
+        listener = self.db.listen("outbox", partial(self._poke_from, asyncio.get_running_loop()))  # queued anywhere
         try:
             while True:
                 self.wakeup.clear()
@@ -295,12 +297,19 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
         finally:
+            if listener is not None:
+                listener.stop()
             renewing.cancel()
             for task in list(self._chats):
                 task.cancel()
             await asyncio.gather(*self._chats, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.shield(asyncio.to_thread(self._give_back_untried))
+
+    def _poke_from(self, loop: asyncio.AbstractEventLoop) -> None:
+        """poke, from the listener's thread."""
+        with contextlib.suppress(RuntimeError):  # the loop closed while the listener was stopping
+            loop.call_soon_threadsafe(self.poke)
 
     async def _keep_leases(self) -> None:
         while True:

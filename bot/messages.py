@@ -1,13 +1,13 @@
 """Platform-neutral messages: what adapters turn events into, what handlers answer, and what the
 outbox keeps until delivery (a template, its language and its data, rendered by the dispatcher)."""
 import base64
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum, StrEnum
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
+
+from db import json_values
 
 
 class Audience(StrEnum):
@@ -190,64 +190,15 @@ class Templated:
     buttons: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict:
-        data = {"template": self.template, "locale": self.locale, "context": _to_json(self.context)}
+        """The post as an outbox payload. Its values are left as they are: the JSON column writes what
+        JSON has no type for tagged (db.json_values), and from_json reads those back as their type."""
+        data = {"template": self.template, "locale": self.locale, "context": self.context}
         if self.buttons:
-            data["buttons"] = [_to_json(b) for b in self.buttons]
+            data["buttons"] = list(self.buttons)
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Templated":
-        return cls(data["template"], data["locale"], _from_json(data["context"]), tuple(data.get("buttons", ())))
+        return cls(data["template"], data["locale"], json_values.untag(data["context"]), tuple(data.get("buttons", ())))
 
 
-# Values JSON has no type for travel tagged, and come back as the same type; a dataclass comes back as
-# a dict of its fields and properties (templates read both alike: `report.totals`, `r.top_reasons`).
-_TAG = "$"
-_PLAIN = frozenset({str, int, float, bool, type(None)})  # the common case, by exact type
-
-
-def _to_json(value: object) -> object:
-    # Plain leaves are passed over without a call: a morning push writes 10,000 plans' worth of them.
-    if type(value) in _PLAIN or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dict):
-        return {key if type(key) is str else str(key): item if type(item) in _PLAIN else _to_json(item)
-                for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [item if type(item) in _PLAIN else _to_json(item) for item in value]
-    if isinstance(value, Enum):
-        return _to_json(value.value)
-    if isinstance(value, datetime):
-        return {_TAG: "datetime", "v": value.isoformat()}
-    if isinstance(value, date):
-        return {_TAG: "date", "v": value.isoformat()}
-    if isinstance(value, Decimal):
-        return {_TAG: "decimal", "v": str(value)}
-    if isinstance(value, bytes):
-        return {_TAG: "bytes", "v": base64.b64encode(value).decode()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        properties = {name: getattr(value, name) for name, attribute in vars(type(value)).items()
-                      if isinstance(attribute, property)}
-        return {key: _to_json(item) for key, item in {**fields, **properties}.items()}
-    if isinstance(value, set | frozenset):
-        return [_to_json(item) for item in value]
-    raise TypeError(f"cannot keep a {type(value).__name__} in the outbox")
-
-
-_FROM_TAG = {
-    "datetime": datetime.fromisoformat,
-    "date": date.fromisoformat,
-    "decimal": Decimal,
-    "bytes": base64.b64decode,
-}
-
-
-def _from_json(value: object) -> object:
-    if isinstance(value, list):
-        return [_from_json(item) for item in value]
-    if isinstance(value, dict):
-        if value.keys() == {_TAG, "v"}:
-            return _FROM_TAG[value[_TAG]](value["v"])
-        return {key: _from_json(item) for key, item in value.items()}
-    return value

@@ -6,12 +6,15 @@ from typing import Self
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import watchdog
+from db import json_values, watchdog
+from db.listen import Listener
 from db.watchdog import Timeouts
 
 
 def make_engine(url: str, timeouts: Timeouts | None = None, **kwargs: object) -> Engine:
-    """SQLite: its busy timeout. PostgreSQL: every wait bounded by `timeouts` (db.watchdog)."""
+    """SQLite: its busy timeout. PostgreSQL: every wait bounded by `timeouts` (db.watchdog). Both: JSON
+    columns written by db.json_values."""
+    kwargs.setdefault("json_serializer", json_values.dumps)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
@@ -90,6 +93,12 @@ class Database:
         """The database work in this block must be done within `seconds` (default: the command
         timeout), or it fails with OperationalError (PostgreSQL; see db.watchdog)."""
         return watchdog.deadline(self.timeouts.command if seconds is None else seconds)
+
+    def listen(self, channel: str, notified: Callable[[], None]) -> "Listener | None":
+        """Call `notified` (from another thread) on every NOTIFY on `channel`; None on SQLite."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return Listener(self.url, channel, notified, self.timeouts).start()
 
     def dispose(self) -> None:
         self.engine.dispose()

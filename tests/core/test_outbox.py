@@ -1,7 +1,10 @@
 """The outbox: queued in the cause's transaction, delivered with retries, surviving restarts."""
 import asyncio
+import contextlib
+import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.budget import Budget, BudgetStore, Limit
@@ -10,6 +13,7 @@ from bot.messages import Reply
 from bot.services.core import outbox
 from db.base import utcnow
 from db.models import OutboxMessage, TeamChannel
+from db.session import Database
 
 
 class RecordingPlatform:
@@ -165,3 +169,25 @@ async def test_direct_message_goes_to_the_users_linked_chat_in_his_language(demo
     await Dispatcher(demo_org, {"console": platform}).deliver_due()
     [(chat_id, text)] = platform.sent
     assert row.kind == "direct" and chat_id == "@li" and "数据库" in text
+
+
+@pytest.mark.pg_only
+async def test_a_post_queued_by_another_process_is_sent_at_once_not_at_the_next_poll(demo_org):
+    # The dispatcher polls once a minute here; the outbox trigger's NOTIFY is what wakes it.
+    platform = RecordingPlatform()
+    dispatcher = Dispatcher(demo_org, {"console": platform}, poll_seconds=60)
+    running = asyncio.create_task(dispatcher.run_forever())
+    other_process = Database(demo_org.url)
+    try:
+        await asyncio.sleep(1.0)  # its first pass found nothing; now it waits for the poll or a NOTIFY
+        queue_welcome(other_process, "Mei")
+        queued = time.monotonic()
+        while not platform.sent and time.monotonic() - queued < 10:
+            await asyncio.sleep(0.02)
+        assert platform.sent == [("#sales", "Mei joined Acme on fieldcrm. Welcome!")]
+        assert time.monotonic() - queued < 2.0
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        other_process.dispose()

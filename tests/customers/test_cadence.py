@@ -3,7 +3,7 @@ holiday moved to the next working day; the owner nudged privately (through the r
 adapter, in his language) on working days only and not when his nudges are off; the manager's
 digest counts overdue customers per rep."""
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -127,3 +127,23 @@ def test_the_managers_digest_counts_overdue_customers_per_rep(db, visited):
         text = posted(message).text
     assert lines["李雷 Li Lei"] == 3 and lines["张伟 Zhang Wei"] == 0
     assert "3 个客户逾期未回访" in text
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_asking_for_those_due_by_a_day_leaves_out_exactly_those_not_due(db, visited, zone):
+    # The database drops customers visited too recently to be due (the morning push reads only the
+    # rest): never one that is due by the day, whatever the owner's zone (UTC+14, UTC-11) and
+    # whenever in the UTC day the last visit was.
+    with db.uow() as uow:
+        user(uow, "li").timezone = zone
+        for name, hour, minute in (("Small Shop", 23, 59), ("Steady Three", 0, 1)):
+            uow.session.add(Visit(user_id=user(uow, "li").id, customer_id=visited.ids[name], kind="visit",
+                                  counts=True, started_at=datetime(2026, 10, 2, hour, minute, tzinfo=UTC)))
+        uow.commit()
+    with db.uow() as uow:
+        owners = list(uow.session.scalars(select(User.id)))
+        everything = cadence.schedule(uow, owners, ON)
+        assert len(everything) >= 4
+        for offset in range(-70, 40):
+            day = ON + timedelta(days=offset)
+            assert cadence.schedule(uow, owners, ON, due_by=day) == [d for d in everything if d.due_on <= day], day

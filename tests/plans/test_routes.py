@@ -92,3 +92,16 @@ def test_no_stop_and_one_stop():
     assert routes.plan_route(PEOPLES_SQUARE, []).total_m == 0
     one = routes.plan_route(None, [LUJIAZUI])
     assert one.order == (0,) and one.total_m == 0 and one.legs_m == (0.0,)
+
+
+def test_many_routes_at_once_are_each_the_route_planned_alone():
+    # The morning push routes every rep's day in one batch: days of 0 to 12 stops, with and without
+    # a start, side by side, each the same order, legs and totals as on its own.
+    rng = random.Random(7)
+    trips = [((31.2, 121.45) if n % 3 else None,
+              [(31.1 + rng.random() * 0.2, 121.3 + rng.random() * 0.3) for _ in range(n % 13)]) for n in range(200)]
+    for trip, together in zip(trips, routes.plan_routes(trips), strict=True):
+        alone = routes.plan_route(*trip)
+        assert together.order == alone.order
+        assert together.legs_m == pytest.approx(alone.legs_m) and together.total_m == pytest.approx(alone.total_m)
+        assert together.nearest_neighbour_m == pytest.approx(alone.nearest_neighbour_m)

@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
+from bot.services.core.queries import among
 from bot.services.core.settings_rows import assign, unit_row, unit_row_to_write
 from bot.services.core.validation import Strict, problem
 from db.base import utcnow
@@ -136,7 +137,7 @@ def cadence_of_units(uow: UnitOfWork, unit_ids: set[int]) -> dict[int, Cadence]:
     asks for every team): their paths, and every unit's own settings row; the nearest up each path wins."""
     if not unit_ids:
         return {}
-    paths = dict(uow.session.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(unit_ids))).all())
+    paths = dict(uow.session.execute(select(OrgUnit.id, OrgUnit.path).where(among(uow, OrgUnit.id, list(unit_ids)))).all())
     own = {path: row for path, row in uow.session.execute(
         select(OrgUnit.path, CustomerSettings).join(OrgUnit, OrgUnit.id == CustomerSettings.unit_id)
         .where(CustomerSettings.removed_at.is_(None))).all()}

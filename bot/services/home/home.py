@@ -3,7 +3,7 @@ back to the pool) or a manager's (review queue, his team's day, overdue customer
 services that own each part. Nothing here renders or knows a platform; a manager sees his scope only.
 """
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -118,7 +118,7 @@ def manager_home(uow: UnitOfWork, user: User, now: datetime) -> ManagerHome:
     reps = dict(uow.session.execute(
         select(User.id, User.name).where(User.active.is_(True), User.id != user.id, User.role == Role.REP,
                                          scope.users_filter(visible, User.id))).tuples().all())
-    overdue = [due for due in cadence.schedule(uow, list(reps), today) if due.overdue]
+    overdue = cadence.schedule(uow, list(reps), today, due_by=today - timedelta(days=1))
     overdue.sort(key=lambda due: (due.due_on, due.customer_id))
     return ManagerHome(user.name, today, queue.total, team.reps, overdue[:LIST_LIMIT], len(overdue), reps)
 

@@ -58,15 +58,16 @@ def planned(uow: UnitOfWork, user_ids: Sequence[int], start: date, end: date) ->
         .where(among(uow, PlannedVisit.user_id, user_ids), PlannedVisit.day >= start, PlannedVisit.day < end,
                PlannedVisit.dropped_at.is_(None))
     ).all()
-    return [Source(r.user_id, "customer" if r.customer_id else "lead", r.customer_id or r.lead_id, r.name,
-                   r.lat, r.lon, "planned", r.day, r.minute, r.id) for r in rows]
+    return [Source(user_id, "customer" if customer_id else "lead", customer_id or lead_id, name, lat, lon, "planned",
+                   day, minute, planned_id)
+            for planned_id, user_id, customer_id, lead_id, day, minute, name, lat, lon in rows]
 
 
 def due_customers(uow: UnitOfWork, user_ids: Sequence[int], day: date) -> list[Source]:
     """The reps' customers overdue or due a visit on `day` by their tier's revisit cadence
     (bot.services.customers.cadence, for all the reps at once)."""
     return [Source(due.owner_id, "customer", due.customer_id, due.name, due.latitude, due.longitude, "due")
-            for due in cadence.schedule(uow, list(user_ids), day) if due.due_on <= day]
+            for due in cadence.schedule(uow, list(user_ids), day, due_by=day)]
 
 
 def due_followups(uow: UnitOfWork, user_ids: Sequence[int], start: datetime, end: datetime) -> list[Source]:
@@ -77,8 +78,8 @@ def due_followups(uow: UnitOfWork, user_ids: Sequence[int], start: datetime, end
         .where(among(uow, Reminder.owner_id, user_ids), Reminder.due_at >= start, Reminder.due_at < end,
                Reminder.cancelled_at.is_(None), Lead.owner_id == Reminder.owner_id, Lead.status.in_(OPEN_LEADS))
     ).all()
-    return [Source(r.owner_id, "lead", r.id, r.company, r.latitude, r.longitude, "followup", due_at=r.due_at)
-            for r in rows]
+    return [Source(owner_id, "lead", lead_id, company, lat, lon, "followup", due_at=due_at)
+            for owner_id, due_at, lead_id, company, lat, lon in rows]
 
 
 def last_trusted_positions(uow: UnitOfWork, user_ids: Sequence[int]) -> dict[int, tuple[float, float]]:

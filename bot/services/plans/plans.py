@@ -108,13 +108,16 @@ def build(uow: UnitOfWork, reps: Sequence[Rep], days: Sequence[date], period: st
     by_user = plan_sources.group_by_user(sources)
     positions = plan_sources.last_trusted_positions(uow, ids)
     offices = plan_sources.offices(uow, ids)
-    plans = {}
+    days_of_reps = []  # per rep, per day: its stops chosen, before routing
     for rep in reps:
         mine = [_localised(source, rep.zone, first) for source in by_user.get(rep.id, [])]
-        plan_days = []
-        for day in days:
-            start, where = _start(day == today, positions.get(rep.id), offices.get(rep.id))
-            plan_days.append(day_plan(day, [s for s in mine if s.day == day], start, where))
+        days_of_reps.append([_Day(day, [s for s in mine if s.day == day],
+                                  *_start(day == today, positions.get(rep.id), offices.get(rep.id)))
+                             for day in days])
+    routed = iter(routes.plan_routes([(d.start, d.points) for rep_days in days_of_reps for d in rep_days]))
+    plans = {}
+    for rep, rep_days in zip(reps, days_of_reps, strict=True):
+        plan_days = [d.plan(next(routed)) for d in rep_days]
         # Days with a stop; a plan with none shows its first day ("nothing planned").
         plans[rep.id] = Plan(rep.id, rep.name, rep.handle, period, [d for d in plan_days if d.stops] or plan_days[:1])
     return plans
@@ -141,21 +144,28 @@ def _start(today: bool, position: tuple[float, float] | None, office: tuple[floa
     return None, None
 
 
-def day_plan(day: date, sources: Sequence[Source], start: tuple[float, float] | None, where: str | None) -> DayPlan:
-    """One day's stops, merged (one stop per customer or lead, the strongest reason kept) and routed."""
-    merged: dict[tuple[str, int], Source] = {}
-    for source in sorted(sources, key=lambda s: (_RANK[s.why], s.minute is None, s.minute or 0, s.id)):
-        merged.setdefault((source.kind, source.id), source)
-    chosen = list(merged.values())
-    more = max(0, len(chosen) - MAX_STOPS)
-    chosen = chosen[:MAX_STOPS]
-    located, unlocated = [], []
-    for source in chosen:
-        (located if is_valid(source.latitude, source.longitude) else unlocated).append(source)
-    route = routes.plan_route(start, [(s.latitude, s.longitude) for s in located])  # type: ignore[misc]
-    stops = [_stop(n, located[i], True, route.legs_m[n - 1] / 1000) for n, i in enumerate(route.order, 1)]
-    stops += [_stop(len(stops) + n, s, False, 0.0) for n, s in enumerate(unlocated, 1)]
-    return DayPlan(day, stops, where if located else None, route.total_km, route.nearest_neighbour_m / 1000, more)
+class _Day:
+    """One day's stops, merged (one stop per customer or lead, the strongest reason kept), cut to
+    MAX_STOPS and split into those with a place (routed) and those without; then, once routed, its plan."""
+
+    def __init__(self, day: date, sources: Sequence[Source], start: tuple[float, float] | None, where: str | None):
+        merged: dict[tuple[str, int], Source] = {}
+        for source in sorted(sources, key=lambda s: (_RANK[s.why], s.minute is None, s.minute or 0, s.id)):
+            merged.setdefault((source.kind, source.id), source)
+        chosen = list(merged.values())
+        self.day, self.start, self.where = day, start, where
+        self.more = max(0, len(chosen) - MAX_STOPS)
+        self.located: list[Source] = []
+        self.unlocated: list[Source] = []
+        for source in chosen[:MAX_STOPS]:
+            (self.located if is_valid(source.latitude, source.longitude) else self.unlocated).append(source)
+        self.points = [(s.latitude, s.longitude) for s in self.located]
+
+    def plan(self, route: routes.Route) -> DayPlan:
+        stops = [_stop(n, self.located[i], True, route.legs_m[n - 1] / 1000) for n, i in enumerate(route.order, 1)]
+        stops += [_stop(len(stops) + n, s, False, 0.0) for n, s in enumerate(self.unlocated, 1)]
+        return DayPlan(self.day, stops, self.where if self.located else None, route.total_km,
+                       route.nearest_neighbour_m / 1000, self.more)
 
 
 def _stop(number: int, source: Source, located: bool, leg_km: float) -> Stop:
