@@ -14,16 +14,15 @@ slot of each of its limits first (`Budget.slot`), all of them in one transaction
 - **A 429 blocks what it names.** `block(key, seconds)` stops that window (one chat, or the whole
   account) until the platform's retry-after has passed; other chats go on.
 - **No chat waits for another.** A send that cannot go because of its own chat's window sleeps on
-  its own. Sends waiting for the account-wide window queue in this process (answers first, then in
-  order), so one attempt at a time asks the database instead of a herd.
+  its own. Posts waiting for the account-wide window queue in this process, in order, so one
+  attempt at a time asks the database instead of a herd; an answer does not queue behind them.
 - A slot counts from the platform's answer (`settle`): the platform counts a send when it arrives,
   which is never later than its answer, so a slow request cannot squeeze two sends together there.
 """
 import asyncio
+import contextlib
 import contextvars
 import functools
-import heapq
-import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -32,9 +31,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Float, String, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from db.models import SendBudget
 from db.session import Database
@@ -139,52 +138,85 @@ def block(row: Window, seconds: float, now: float) -> None:
 
 class BudgetStore:
     """The windows in the database: each attempt locks its rows (in key order, so two attempts
-    never deadlock), decides, and commits. On SQLite every writer is serialised already."""
+    never deadlock), decides, and commits. On SQLite every writer is serialised already.
+
+    Every send of a fan-out passes the account's one row twice (its attempt and its settle), and a
+    person's answer waits for whatever holds it: the row is read and written with plain statements,
+    not the ORM, and on PostgreSQL a settle is one UPDATE, so the lock is held for as little Python
+    as can be."""
 
     def __init__(self, db: Database):
         self.db = db
         self._known: set[str] = set()
 
-    def _rows(self, session: Session, keys: list[str]) -> tuple[dict[str, SendBudget], float]:
-        """The windows, locked, and the time now: the database's clock on PostgreSQL, the same for
-        every process on every machine."""
-        missing = [key for key in keys if key not in self._known]
-        if missing:
-            insert = _insert_for(session)
-            session.execute(insert(SendBudget).values(
-                [{"key": key, "stamps": [], "blocked_until": 0.0, "urgent_until": 0.0} for key in missing],
-            ).on_conflict_do_nothing())
-            self._known.update(missing)
-        postgres = session.get_bind().dialect.name == "postgresql"
+    def _rows(self, connection: Connection, keys: list[str]) -> tuple[dict[str, MemoryWindow], float, list[str]]:
+        """The windows, locked, the time now (the database's clock on PostgreSQL, the same for every
+        process on every machine) and the windows this transaction created."""
+        created = self._create(connection, keys)
+        postgres = connection.dialect.name == "postgresql"
         # On PostgreSQL the same round trip reads the clock and turns the WAL flush off for this
         # transaction: a window's stamps are worth less than a flush (were the database to crash,
         # the last few milliseconds of them are forgotten, and a send or two may come early).
-        extra = [func.extract("epoch", func.clock_timestamp()),
-                 func.set_config("synchronous_commit", "off", True)] if postgres else []
-        query = select(SendBudget, *extra).where(SendBudget.key.in_(keys))
-        found = session.execute(query.order_by(SendBudget.key).with_for_update()).all()
-        rows = {found_row[0].key: found_row[0] for found_row in found}
-        return rows, float(found[0][1]) if postgres else time.time()
+        extra = [func.extract("epoch", func.clock_timestamp()), _NO_FLUSH] if postgres else []
+        found = connection.execute(select(_BUDGET.c.key, _BUDGET.c.stamps, _BUDGET.c.blocked_until,
+                                          _BUDGET.c.urgent_until, *extra)
+                                   .where(_BUDGET.c.key.in_(keys)).order_by(_BUDGET.c.key).with_for_update()).all()
+        rows = {row[0]: MemoryWindow(row[0], list(row[1]), row[2], row[3]) for row in found}
+        return rows, float(found[0][4]) if postgres else time.time(), created
+
+    def _create(self, connection: Connection, keys: list[str]) -> list[str]:
+        """Windows this process has not seen yet are created if need be (known once committed: a
+        window created by a transaction still open is not there for the others yet)."""
+        missing = [key for key in keys if key not in self._known]
+        if missing:
+            connection.execute(_insert_for(connection)(_BUDGET).values(
+                [{"key": key, "stamps": [], "blocked_until": 0.0, "urgent_until": 0.0} for key in missing],
+            ).on_conflict_do_nothing())
+        return missing
+
+    def _change(self, keys: list[str], change: Callable[[dict[str, MemoryWindow], float], object]) -> Any:
+        """Lock the windows, change them in memory, write back the ones changed, commit."""
+        with self.db.engine.begin() as connection:
+            rows, now, created = self._rows(connection, keys)
+            before = {key: (list(row.stamps), row.blocked_until, row.urgent_until) for key, row in rows.items()}
+            result = change(rows, now)
+            changed = [{"k": key, "s": row.stamps, "b": row.blocked_until, "u": row.urgent_until}
+                       for key, row in rows.items() if before[key] != (row.stamps, row.blocked_until, row.urgent_until)]
+            if changed:
+                connection.execute(_WRITE, changed)
+        self._known.update(created)
+        return result
 
     def attempt(self, limits: Sequence[Limit], urgent: bool) -> Verdict:
-        with self.db.uow() as uow:
-            rows, now = self._rows(uow.session, sorted({limit.key for limit in limits}))
-            verdict = decide(rows, limits, urgent, now)
-            uow.commit()
-            return verdict
+        return self._change(sorted({limit.key for limit in limits}),
+                            lambda rows, now: decide(rows, limits, urgent, now))
 
     def settle(self, limits: Sequence[Limit], stamp: float) -> None:
         """The send stamped `stamp` has been answered: it counts from now."""
-        with self.db.uow() as uow:
-            rows, now = self._rows(uow.session, sorted({limit.key for limit in limits}))
-            restamp(rows.values(), stamp, now)
-            uow.commit()
+        keys = sorted({limit.key for limit in limits})
+        if self.db.engine.dialect.name != "postgresql":
+            self._change(keys, lambda rows, now: restamp(rows.values(), stamp, now))
+            return
+        with self.db.engine.begin() as connection:
+            connection.execute(select(_NO_FLUSH))
+            connection.execute(_RESTAMP, {"keys": keys, "stamp": stamp})
 
     def block(self, key: str, seconds: float) -> None:
-        with self.db.uow() as uow:
-            rows, now = self._rows(uow.session, [key])
-            block(rows[key], seconds, now)
-            uow.commit()
+        self._change([key], lambda rows, now: block(rows[key], seconds, now))
+
+
+_BUDGET = SendBudget.__table__
+_NO_FLUSH = func.set_config("synchronous_commit", "off", True)
+_WRITE = (update(_BUDGET).where(_BUDGET.c.key == bindparam("k"))
+          .values(stamps=bindparam("s"), blocked_until=bindparam("b"), urgent_until=bindparam("u")))
+# `restamp` in one statement: the lock is held for its execution only. Stamps travel as JSON
+# numbers written in their shortest exact form, so the one sent comes back equal.
+_RESTAMP = text(
+    "UPDATE send_budget SET stamps = (SELECT coalesce(json_agg(CASE WHEN s = :stamp"
+    " THEN extract(epoch FROM clock_timestamp())::float8 ELSE s END), '[]')"
+    " FROM (SELECT value::float8 AS s FROM json_array_elements_text(stamps)) AS kept)"
+    " WHERE key = ANY(:keys)"
+).bindparams(bindparam("keys", type_=ARRAY(String)), bindparam("stamp", type_=Float))
 
 
 class MemoryStore:
@@ -208,48 +240,12 @@ class MemoryStore:
         block(self._rows([key])[key], seconds, self.clock())
 
 
-def _insert_for(session: Session) -> Callable:
-    if session.get_bind().dialect.name == "postgresql":
+def _insert_for(connection: Connection) -> Callable:
+    if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
-
-
-class _Turns:
-    """Who in this process asks for the shared window next: answers first, then in order."""
-
-    def __init__(self) -> None:
-        self._waiting: list[tuple[int, int, asyncio.Future]] = []
-        self._order = itertools.count()
-        self._busy = False
-        self.answer_waiting = asyncio.Event()
-
-    async def take(self, urgent: bool) -> None:
-        if not self._busy and not self._waiting:
-            self._busy = True
-            return
-        turn: asyncio.Future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (0 if urgent else 1, next(self._order), turn))
-        if urgent:
-            self.answer_waiting.set()
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
-                self.give()  # it was handed over just as we were cancelled: pass it on
-            raise
-
-    def give(self) -> None:
-        while self._waiting:
-            urgent, _, turn = heapq.heappop(self._waiting)
-            if not turn.done():
-                if not any(u == 0 for u, _, _ in self._waiting):
-                    self.answer_waiting.clear()
-                turn.set_result(None)
-                return
-        self._busy = False
-        self.answer_waiting.clear()
 
 
 class Budget:
@@ -260,7 +256,7 @@ class Budget:
         self.sleep = sleep
         self.fallback = MemoryStore()
         self._database_down_until = 0.0
-        self._turns: dict[str, _Turns] = {}
+        self._turns: dict[str, asyncio.Lock] = {}  # posts' turns at a shared window, in order
         self._answer_threads = ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="budget-answers")
 
     async def _call(self, method: str, *args: object, urgent: bool = False) -> Any:
@@ -318,36 +314,24 @@ class Budget:
                     log.info("%s: rate limited, waiting %ss", limits[-1].key, seconds)
 
     async def _acquire(self, limits: Sequence[Limit], urgent: bool) -> float:
+        """A person's answer asks the database at once: the row's lock orders it among the other
+        sends, and posts leave the reserve once it has marked the window. Posts waiting for the
+        shared window take turns in this process, in order, so one at a time asks the database."""
         shared = next((limit.key for limit in limits if limit.shared), None)
-        turns = self._turns.setdefault(shared, _Turns()) if shared else None
+        turn = self._turns.setdefault(shared, asyncio.Lock()) if shared and not urgent else contextlib.nullcontext()
         while True:
-            if turns is not None:
-                await turns.take(urgent)
-            try:
-                verdict = await self._attempt_while_turn(limits, urgent, turns)
-            finally:
-                if turns is not None:
-                    turns.give()
+            async with turn:
+                verdict = await self._attempt_for_shared(limits, urgent)
             if verdict.stamp is not None:
                 return verdict.stamp
-            if verdict.wait_own > 0:
-                await self.sleep(min(verdict.wait_own, OWN_NAP_LIMIT_S))
-            elif turns is None:
-                await self.sleep(min(verdict.wait_shared, MAX_NAP_S))
+            await self.sleep(min(verdict.wait_own, OWN_NAP_LIMIT_S) if verdict.wait_own > 0
+                             else min(verdict.wait_shared, MAX_NAP_S))
 
-    async def _attempt_while_turn(self, limits: Sequence[Limit], urgent: bool, turns: "_Turns | None") -> Verdict:
-        """Attempt until a slot is taken, or the send must wait for its own window (others here may
-        go meanwhile), or an answer comes to wait for the shared window in front of this post."""
+    async def _attempt_for_shared(self, limits: Sequence[Limit], urgent: bool) -> Verdict:
+        """Attempt until a slot is taken or the send must wait for its own window (others may go
+        meanwhile); a post keeps its turn while it waits for the shared one."""
         while True:
             verdict = await self._call("attempt", limits, urgent, urgent=urgent)
-            if verdict.stamp is not None or verdict.wait_own > 0 or turns is None:
+            if verdict.stamp is not None or verdict.wait_own > 0 or urgent:
                 return verdict
-            seconds = min(verdict.wait_shared, MAX_NAP_S)
-            if urgent:
-                await self.sleep(seconds)
-                continue
-            try:
-                await asyncio.wait_for(turns.answer_waiting.wait(), timeout=seconds)
-                return verdict  # an answer is waiting: it goes first
-            except TimeoutError:
-                continue
+            await self.sleep(min(verdict.wait_shared, MAX_NAP_S))
