@@ -52,7 +52,8 @@ OWN_NAP_LIMIT_S = 30.0
 INLINE_WAIT_LIMIT_S = 60.0
 # A budget attempt takes milliseconds; one that takes longer finds the database hung.
 STORE_DEADLINE_S = 0.5
-ANSWER_THREADS = 2  # an answer's budget calls run here, apart from the posts' (see Budget._call)
+ANSWER_THREADS = 8  # an answer's budget calls run here, apart from the posts' (see Budget._call); a hung
+# database holds each for up to a connect timeout, and the answers saying "try again" must not queue
 DATABASE_RETRY_S = 10.0
 
 
