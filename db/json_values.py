@@ -42,11 +42,6 @@ def dumps(value: object) -> str:
     return orjson.dumps(value, default=_tagged, option=_OPTIONS).decode()
 
 
-def as_json(value: object) -> object:
-    """The value as it reads back from a JSON column, tags and all."""
-    return orjson.loads(orjson.dumps(value, default=_tagged, option=_OPTIONS))
-
-
 _FROM_TAG: dict[str, Callable[[str], object]] = {
     "datetime": datetime.fromisoformat,
     "date": date.fromisoformat,
