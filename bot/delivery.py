@@ -318,7 +318,10 @@ class Dispatcher:
                     if len(chats) >= room:
                         self.wakeup.set()  # there may be more due chats than we had room for
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+                    # comes as the wake-up does, and the process would not stop
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self.wakeup.wait()
         finally:
             if listener is not None:
                 listener.stop()

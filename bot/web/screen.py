@@ -142,7 +142,8 @@ class Pages:
         locale = subscriber.screen.locale
         while True:
             try:
-                event: Event = await asyncio.wait_for(subscriber.queue.get(), self.heartbeat_seconds)
+                async with asyncio.timeout(self.heartbeat_seconds):  # not wait_for: see delivery.py
+                    event: Event = await subscriber.queue.get()
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue

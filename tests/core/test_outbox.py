@@ -191,3 +191,15 @@ async def test_a_post_queued_by_another_process_is_sent_at_once_not_at_the_next_
         with contextlib.suppress(asyncio.CancelledError):
             await running
         other_process.dispose()
+
+
+async def test_a_dispatcher_stops_when_told_to_just_as_a_post_wakes_it(demo_org):
+    # A process stopping (SIGTERM) at the moment a post is queued must still stop: Python 3.11's
+    # asyncio.wait_for returned the wake-up and swallowed the cancellation, and the loop ran on.
+    dispatcher = Dispatcher(demo_org, {"console": RecordingPlatform()}, poll_seconds=60)
+    running = asyncio.create_task(dispatcher.run_forever())
+    await asyncio.sleep(0.3)  # its first pass found nothing; it waits for a wake-up
+    dispatcher.poke()
+    running.cancel()
+    done, _ = await asyncio.wait({running}, timeout=5)
+    assert done and running.cancelled()

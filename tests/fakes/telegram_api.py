@@ -266,7 +266,8 @@ class FakeTelegramAPI:
             self._new_update.clear()
             wait = min(float(params.get("timeout") or 0), self.poll_wait_s)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_update.wait(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    await self._new_update.wait()
         return list(self.updates)
 
     async def _api_sendMessage(self, params: dict) -> Any:

@@ -148,7 +148,8 @@ class Interactions:
                         command_prefix=COMMAND_PREFIX, location_ask=LOCATION_ASK)
         task = asyncio.ensure_future(self._run(form, values(view), base))
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(task), self.ack_within_s)
+            async with asyncio.timeout(self.ack_within_s):  # not wait_for: see bot/delivery.py
+                outcome = await asyncio.shield(task)
         except TimeoutError:
             await ack()
             self.spawn(self._deliver_late(team, user, task))
