@@ -7,10 +7,12 @@ a second to one channel. Each such limit is a `Limit`, a sliding window kept in 
 balancer share it as one. Every send to the platform — a direct answer or an outbox post — takes a
 slot of each of its limits first (`Budget.slot`), all of them in one transaction or none.
 
-- **A person waiting goes first.** An answer (`urgent`) may use a whole window; a post leaves
-  `reserve` slots free while an answer was waiting or sent in the last URGENT_HOLD_S seconds (the
-  answer marks the window), so answers do not queue behind a fan-out and a fan-out runs at the full
-  rate when nobody is asking anything.
+- **A person waiting goes first.** An answer (`urgent`) may use a whole window; posts leave
+  `reserve` slots to answers while an answer was waiting or sent in the last URGENT_HOLD_S seconds
+  (the answer marks the window): posts then take at most `count - reserve` of the window, and the
+  answers already sent count against the reserve, not against the posts. So answers do not queue
+  behind a fan-out, and a fan-out runs at the full rate when nobody is asking anything and loses
+  only the reserve's unused slots while people are.
 - **A 429 blocks what it names.** `block(key, seconds)` stops that window (one chat, or the whole
   account) until the platform's retry-after has passed; other chats go on.
 - **No chat waits for another.** A send that cannot go because of its own chat's window sleeps on
@@ -24,7 +26,9 @@ import contextlib
 import contextvars
 import functools
 import logging
+import math
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -83,6 +87,7 @@ class Window(Protocol):
 
     key: str
     stamps: list
+    answer_stamps: list
     blocked_until: float
     urgent_until: float
 
@@ -91,30 +96,46 @@ class Window(Protocol):
 class MemoryWindow:
     key: str
     stamps: list = field(default_factory=list)
+    answer_stamps: list = field(default_factory=list)  # those of `stamps` that were answers
     blocked_until: float = 0.0
     urgent_until: float = 0.0
 
 
-def _room(limit: Limit, row: Window, urgent: bool, now: float) -> int:
-    held_for_answers = not urgent and row.urgent_until > now
-    return limit.count - (limit.reserve if held_for_answers else 0)
+def _after(stamps: list[float], most: int, period: float, now: float) -> float:
+    """Seconds until fewer than `most` of these sorted stamps are in the window (0: now)."""
+    if most <= 0:
+        return math.inf
+    return max(0.0, stamps[len(stamps) - most] + period - now) if len(stamps) >= most else 0.0
 
 
-def _wait(limit: Limit, row: Window, stamps: list[float], urgent: bool, now: float) -> float:
+def _posts(stamps: list[float], answers: list[float]) -> list[float]:
+    """The sorted stamps less the answers' (one each)."""
+    left = Counter(answers)
+    posts = []
+    for stamp in stamps:
+        if left[stamp]:
+            left[stamp] -= 1
+        else:
+            posts.append(stamp)
+    return posts
+
+
+def _wait(limit: Limit, row: Window, stamps: list[float], answers: list[float], urgent: bool, now: float) -> float:
     """Seconds until this window has a slot for this send (0: now)."""
-    wait = max(0.0, row.blocked_until - now)
-    room = _room(limit, row, urgent, now)
-    if room <= 0:
-        return max(wait, row.urgent_until - now)
-    if len(stamps) >= room:
-        wait = max(wait, stamps[len(stamps) - room] + limit.period - now)
+    wait = max(0.0, row.blocked_until - now, _after(stamps, limit.count, limit.period, now))
+    if not urgent and limit.reserve and row.urgent_until > now:  # posts leave the reserve to answers
+        posts_wait = _after(_posts(stamps, answers), limit.count - limit.reserve, limit.period, now)
+        wait = max(wait, min(posts_wait, row.urgent_until - now))
     return wait
 
 
 def decide(rows: Mapping[str, Window], limits: Sequence[Limit], urgent: bool, now: float) -> Verdict:
     """Take one slot of every window, or none: the rows are changed in place when they are taken."""
     kept = {limit.key: sorted(s for s in rows[limit.key].stamps if now - s < limit.period) for limit in limits}
-    waits = {limit.key: _wait(limit, rows[limit.key], kept[limit.key], urgent, now) for limit in limits}
+    answers = {limit.key: sorted(s for s in rows[limit.key].answer_stamps if now - s < limit.period)
+               for limit in limits}
+    waits = {limit.key: _wait(limit, rows[limit.key], kept[limit.key], answers[limit.key], urgent, now)
+             for limit in limits}
     if urgent:
         for limit in limits:  # posts leave room from now on, whether this answer goes now or not
             rows[limit.key].urgent_until = max(rows[limit.key].urgent_until, now + URGENT_HOLD_S)
@@ -123,6 +144,7 @@ def decide(rows: Mapping[str, Window], limits: Sequence[Limit], urgent: bool, no
                        max((waits[lim.key] for lim in limits if not lim.shared), default=0.0))
     for limit in limits:
         rows[limit.key].stamps = [*kept[limit.key], now]
+        rows[limit.key].answer_stamps = [*answers[limit.key], now] if urgent else answers[limit.key]
     return Verdict(now)
 
 
@@ -131,6 +153,7 @@ def restamp(rows: Iterable[Window], stamp: float, now: float) -> None:
     for row in rows:
         if stamp in row.stamps:
             row.stamps = [now if s == stamp else s for s in row.stamps]
+            row.answer_stamps = [now if s == stamp else s for s in row.answer_stamps]
 
 
 def block(row: Window, seconds: float, now: float) -> None:
@@ -159,11 +182,11 @@ class BudgetStore:
         # transaction: a window's stamps are worth less than a flush (were the database to crash,
         # the last few milliseconds of them are forgotten, and a send or two may come early).
         extra = [func.extract("epoch", func.clock_timestamp()), _NO_FLUSH] if postgres else []
-        found = connection.execute(select(_BUDGET.c.key, _BUDGET.c.stamps, _BUDGET.c.blocked_until,
-                                          _BUDGET.c.urgent_until, *extra)
+        found = connection.execute(select(_BUDGET.c.key, _BUDGET.c.stamps, _BUDGET.c.answer_stamps,
+                                          _BUDGET.c.blocked_until, _BUDGET.c.urgent_until, *extra)
                                    .where(_BUDGET.c.key.in_(keys)).order_by(_BUDGET.c.key).with_for_update()).all()
-        rows = {row[0]: MemoryWindow(row[0], list(row[1]), row[2], row[3]) for row in found}
-        return rows, float(found[0][4]) if postgres else time.time(), created
+        rows = {row[0]: MemoryWindow(row[0], list(row[1]), list(row[2]), row[3], row[4]) for row in found}
+        return rows, float(found[0][5]) if postgres else time.time(), created
 
     def _create(self, connection: Connection, keys: list[str]) -> list[str]:
         """Windows this process has not seen yet are created if need be (known once committed: a
@@ -171,7 +194,8 @@ class BudgetStore:
         missing = [key for key in keys if key not in self._known]
         if missing:
             connection.execute(_insert_for(connection)(_BUDGET).values(
-                [{"key": key, "stamps": [], "blocked_until": 0.0, "urgent_until": 0.0} for key in missing],
+                [{"key": key, "stamps": [], "answer_stamps": [], "blocked_until": 0.0, "urgent_until": 0.0}
+                 for key in missing],
             ).on_conflict_do_nothing())
         return missing
 
@@ -179,10 +203,10 @@ class BudgetStore:
         """Lock the windows, change them in memory, write back the ones changed, commit."""
         with self.db.engine.begin() as connection:
             rows, now, created = self._rows(connection, keys)
-            before = {key: (list(row.stamps), row.blocked_until, row.urgent_until) for key, row in rows.items()}
+            before = {key: _state(row) for key, row in rows.items()}
             result = change(rows, now)
-            changed = [{"k": key, "s": row.stamps, "b": row.blocked_until, "u": row.urgent_until}
-                       for key, row in rows.items() if before[key] != (row.stamps, row.blocked_until, row.urgent_until)]
+            changed = [{"k": key, "s": row.stamps, "a": row.answer_stamps, "b": row.blocked_until, "u": row.urgent_until}
+                       for key, row in rows.items() if before[key] != _state(row)]
             if changed:
                 connection.execute(_WRITE, changed)
         self._known.update(created)
@@ -206,16 +230,24 @@ class BudgetStore:
         self._change([key], lambda rows, now: block(rows[key], seconds, now))
 
 
+def _state(row: MemoryWindow) -> tuple:
+    return list(row.stamps), list(row.answer_stamps), row.blocked_until, row.urgent_until
+
+
 _BUDGET = SendBudget.__table__
 _NO_FLUSH = func.set_config("synchronous_commit", "off", True)
 _WRITE = (update(_BUDGET).where(_BUDGET.c.key == bindparam("k"))
-          .values(stamps=bindparam("s"), blocked_until=bindparam("b"), urgent_until=bindparam("u")))
+          .values(stamps=bindparam("s"), answer_stamps=bindparam("a"), blocked_until=bindparam("b"),
+                  urgent_until=bindparam("u")))
 # `restamp` in one statement: the lock is held for its execution only. Stamps travel as JSON
-# numbers written in their shortest exact form, so the one sent comes back equal.
+# numbers written in their shortest exact form, so the one sent comes back equal; a row's two lists
+# take the same new stamp (the clock is read once per row, in the joined `answered`).
+_RESTAMP_LIST = ("(SELECT coalesce(json_agg(CASE WHEN s = :stamp THEN answered.now ELSE s END), '[]')"
+                 " FROM (SELECT value::float8 AS s FROM json_array_elements_text({column})) AS kept)")
 _RESTAMP = text(
-    "UPDATE send_budget SET stamps = (SELECT coalesce(json_agg(CASE WHEN s = :stamp"
-    " THEN extract(epoch FROM clock_timestamp())::float8 ELSE s END), '[]')"
-    " FROM (SELECT value::float8 AS s FROM json_array_elements_text(stamps)) AS kept)"
+    f"UPDATE send_budget SET stamps = {_RESTAMP_LIST.format(column='stamps')},"
+    f" answer_stamps = {_RESTAMP_LIST.format(column='answer_stamps')}"
+    " FROM (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) AS answered"
     " WHERE key = ANY(:keys)"
 ).bindparams(bindparam("keys", type_=ARRAY(String)), bindparam("stamp", type_=Float))
 

@@ -1,7 +1,7 @@
 """The outbox: posts waiting for delivery."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime, utcnow
@@ -36,8 +36,9 @@ class OutboxMessage(Base):
 
 class SendBudget(Base):
     """One rate window of a bot account (all its sends, or one chat's), shared by every process:
-    when its sends were counted (epoch seconds, the database's clock), until when the platform
-    asked us to wait (429), and until when a person's answer is waiting for room in it."""
+    when its sends were counted (epoch seconds, the database's clock) and which of them were
+    answers to people, until when the platform asked us to wait (429), and until when posts leave
+    the reserve free for answers."""
 
     __tablename__ = "send_budget"
 
@@ -45,3 +46,5 @@ class SendBudget(Base):
     stamps: Mapped[list] = mapped_column(JSON, default=list)
     blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
     urgent_until: Mapped[float] = mapped_column(Float, default=0.0)
+    # Those of `stamps` that were answers: posts leave the reserve beside them, not on top.
+    answer_stamps: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
