@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.adapters.console import ConsoleAdapter
 from bot.bootstrap import BotProcess, bot_process
 from bot.config import Settings
+from bot.services.core import collector
 from bot.web.server import start_server
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ async def serve(
                 await front_end.start()
         process.scheduler.start()
         tasks.append(asyncio.create_task(process.dispatcher.run_forever()))
+        collector.freeze_start_up()  # full passes of the cycle collector skip what start-up built
         if process.front_ends and console_user is None:
             await _until_signal()
         else:
@@ -82,6 +84,7 @@ async def _stop(process: BotProcess, runners: list[web.AppRunner], tasks: list[a
         await runner.cleanup()
     await process.router.aclose()  # commands in flight finish
     process.dispose()
+    collector.thaw()
 
 
 async def _until_signal() -> None:

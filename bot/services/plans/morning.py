@@ -20,7 +20,7 @@ from sqlalchemy import Date, Integer, Row, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from bot.messages import Templated
-from bot.services.core import batches
+from bot.services.core import collector
 from bot.services.core.queries import among
 from bot.services.deals.periods import holidays_between, is_working_day
 from bot.services.plans import plans
@@ -143,7 +143,7 @@ def queue(uow: UnitOfWork, rows: list[dict]) -> None:
 
 def push_due(uow: UnitOfWork, now: datetime) -> MorningRun:
     """Queue the morning message of every rep whose time has come and who has not had it today."""
-    with batches.collector_paused():
+    with collector.collector_paused():
         due = due_reps(uow, now)
         claimed = claim(uow, due, now)
         rows = prepare(uow, claimed)

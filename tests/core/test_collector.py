@@ -2,7 +2,7 @@
 import gc
 import threading
 
-from bot.services.core.batches import collector_paused
+from bot.services.core.collector import collector_paused
 
 
 def test_the_collector_waits_for_the_last_of_overlapping_batches():
