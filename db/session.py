@@ -1,14 +1,19 @@
 """Engine, session factory and the unit of work every service receives."""
+import math
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Self
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import json_values, watchdog
 from db.listen import Listener
 from db.watchdog import Timeouts
+
+PING_AFTER_IDLE_S = 1.0
 
 
 def make_engine(url: str, timeouts: Timeouts | None = None, **kwargs: object) -> Engine:
@@ -35,7 +40,6 @@ def make_engine(url: str, timeouts: Timeouts | None = None, **kwargs: object) ->
 
         return engine
     timeouts = timeouts or Timeouts()
-    kwargs.setdefault("pool_pre_ping", True)
     # OLTP queries of a few ms: JIT compiling (tens of ms, triggered by misestimates) never pays off.
     kwargs["connect_args"] = {**timeouts.connect_args(), **kwargs.get("connect_args", {})}  # type: ignore[dict-item]
     if "poolclass" not in kwargs:
@@ -48,7 +52,29 @@ def make_engine(url: str, timeouts: Timeouts | None = None, **kwargs: object) ->
     def _watched_connection(_dialect, _record, cargs, cparams):  # noqa: ANN001, ANN202
         return watchdog.connect(timeouts, tuple(cargs), cparams)
 
+    _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """pool_pre_ping's check (a dead connection is replaced before anyone uses it, after a database
+    restart say), for connections idle longer than PING_AFTER_IDLE_S only: pre_ping cost a round
+    trip on every checkout, several per outbox post. One used again sooner, whose server went away
+    meanwhile, fails its first statement like any mid-transaction outage, and the pool then drops
+    every connection older than the failure (SQLAlchemy's disconnect handling)."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record) -> None:  # noqa: ANN001
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy) -> None:  # noqa: ANN001
+        if time.monotonic() - record.info.get("idle_since", math.inf) < PING_AFTER_IDLE_S:
+            return  # in use a moment ago (a new connection has no idle_since: it was just made)
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(str(exc)) from exc  # the pool reconnects and checks out again
 
 
 class UnitOfWork:
