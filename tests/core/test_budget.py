@@ -4,9 +4,11 @@ import asyncio
 import time
 
 import pytest
+from sqlalchemy import text
 
 from bot.budget import Budget, BudgetStore, Limit
 from db.session import Database
+from db.watchdog import deadline
 
 ALL = Limit("fake:bot", 5, 1.0, reserve=2, shared=True)
 
@@ -108,3 +110,19 @@ async def test_without_the_database_each_process_keeps_the_limits_alone(tmp_path
     await asyncio.gather(*(take(budget, [chat("c", count=1, period=0.2)], True, log, str(i)) for i in range(3)))
     assert len(log) == 3 and time.monotonic() - started >= 0.4
     broken.dispose()
+
+
+@pytest.mark.pg_only
+def test_a_post_told_to_wait_is_told_without_waiting_for_the_accounts_row(db: Database):
+    # Posts are refused more often than granted in a fan-out; a refusal must not queue for the row
+    # an answer is holding (nor write it).
+    store = BudgetStore(db)
+    for i in range(5):
+        assert store.attempt([ALL, chat(f"c{i}")], False).stamp is not None
+    with db.engine.connect() as answer:
+        answer.execute(text("SELECT 1 FROM send_budget WHERE key = :key FOR UPDATE"), {"key": ALL.key})
+        started = time.monotonic()
+        with deadline(2.0):
+            verdict = store.attempt([ALL, chat("c0")], False)
+        assert time.monotonic() - started < 0.5
+    assert verdict.stamp is None and 0 < verdict.wait_shared <= 1.0
