@@ -129,11 +129,14 @@ def _wait(limit: Limit, row: Window, stamps: list[float], answers: list[float], 
     return wait
 
 
+def _within(stamps: list[float], period: float, now: float) -> list[float]:
+    return sorted(s for s in stamps if now - s < period)
+
+
 def decide(rows: Mapping[str, Window], limits: Sequence[Limit], urgent: bool, now: float) -> Verdict:
     """Take one slot of every window, or none: the rows are changed in place when they are taken."""
-    kept = {limit.key: sorted(s for s in rows[limit.key].stamps if now - s < limit.period) for limit in limits}
-    answers = {limit.key: sorted(s for s in rows[limit.key].answer_stamps if now - s < limit.period)
-               for limit in limits}
+    kept = {limit.key: _within(rows[limit.key].stamps, limit.period, now) for limit in limits}
+    answers = {limit.key: _within(rows[limit.key].answer_stamps, limit.period, now) for limit in limits}
     waits = {limit.key: _wait(limit, rows[limit.key], kept[limit.key], answers[limit.key], urgent, now)
              for limit in limits}
     if urgent:
@@ -182,10 +185,11 @@ class BudgetStore:
 
     def _read(self, connection: Connection, keys: list[str], lock: bool) -> tuple[dict[str, MemoryWindow], float]:
         postgres = connection.dialect.name == "postgresql"
-        # On PostgreSQL the same round trip reads the clock and turns the WAL flush off for this
-        # transaction: a window's stamps are worth less than a flush (were the database to crash,
-        # the last few milliseconds of them are forgotten, and a send or two may come early).
-        extra = [func.extract("epoch", func.clock_timestamp()), _NO_FLUSH] if postgres else []
+        # On PostgreSQL the same round trip reads the clock and, for a locked read that will write,
+        # turns the WAL flush off for this transaction: a window's stamps are worth less than a flush
+        # (were the database to crash, the last few milliseconds of them are forgotten, and a send or
+        # two may come early).
+        extra = [func.extract("epoch", func.clock_timestamp()), *([_NO_FLUSH] if lock else [])] if postgres else []
         query = select(_BUDGET.c.key, _BUDGET.c.stamps, _BUDGET.c.answer_stamps, _BUDGET.c.blocked_until,
                        _BUDGET.c.urgent_until, *extra).where(_BUDGET.c.key.in_(keys)).order_by(_BUDGET.c.key)
         found = connection.execute(query.with_for_update() if lock else query).all()
