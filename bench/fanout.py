@@ -3,9 +3,10 @@ send commands, against a fake Bot API that enforces Telegram's limits (30 messag
 per group, about 1/s per private chat) and answers 429 with retry_after past them.
 
 Each process is what `fieldcrm run` is (tests.ops.cluster: the same command and environment,
-Telegram in webhook mode, no Slack): it answers webhook updates and runs the outbox dispatcher,
-every send within the bot's shared budget (bot.budget). Run with 1 and with 3 processes on one
-database. The fake Bot API runs in this process, and so does the load: updates are posted to the
+Telegram in webhook mode, no Slack): it answers webhook updates, and its sender child (bot.sender_process,
+at a lower CPU priority) runs the outbox dispatcher, every send within the bot's shared budget
+(bot.budget). Run with 1 and with 3 processes on one database: with 3, one child sends and two
+stand by (bot.delivery), as in the reference deployment. The fake Bot API runs in this process, and so does the load: updates are posted to the
 processes' ports directly, in turn: nginx in front (tests.ops.cluster.running_cluster) would add
 the same hop to the idle and to the busy commands and one more busy process on a 2-core machine,
 and would make the bench need nginx installed.
@@ -17,7 +18,7 @@ Figures:
 - the p95 time of a command from a person the bot knows (`/whoami` in his private chat: router,
   database, answer) from posting its update to the fake receiving the answer in his chat, during
   the fan-out (spread over its first 80 %), against the same commands on the idle bot just before
-  it (processes up and each warmed by one command, nothing queued). The webhook's 200 comes only
+  it (processes and their sender children up, each process warmed by one command, nothing queued). The webhook's 200 comes only
   after the answer was sent (bot.adapters.telegram.front_end; checked for every command): the time
   is read from the fake's log, the earlier of the two and the one the person sees.
 """
@@ -110,6 +111,7 @@ async def deliver_all(url: str, posts: int, groups: int, processes: int, asked: 
                           for n in range(processes)]
         try:
             await asyncio.gather(*(bots.start(i) for i in range(processes)))
+            await bots.until_sending(processes)  # and their sender children (idle means idle)
             ports = [instance.http_port for instance in bots.instances]
             # The fake platform records arrivals in this process: as in the bot's, a full pass of the
             # collector over what set-up built would stop its clock for 100+ ms (bot.services.core.collector).

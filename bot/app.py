@@ -1,11 +1,15 @@
 """Run one bot process, assembled by bot.bootstrap: the public HTTP listener and the admin one, front ends,
-outbox dispatcher, scheduler."""
+outbox dispatcher (here or in a sender child, bot.sender_process), scheduler; or the sender alone."""
 import asyncio
 import contextlib
 import ipaddress
 import logging
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
@@ -13,6 +17,7 @@ from aiohttp import web
 from bot.adapters.console import ConsoleAdapter
 from bot.bootstrap import BotProcess, bot_process
 from bot.config import Settings
+from bot.sender_process import SenderChild, wanted
 from bot.services.core import collector
 from bot.web.server import start_server
 
@@ -26,34 +31,58 @@ async def serve(
     stdout: TextIO = sys.stdout,
 ) -> None:
     """Run until a signal (platforms) or end of input (console only)."""
-    process = bot_process(settings, console_out=stdout)
+    metrics_dir = Path(tempfile.mkdtemp(prefix="fieldcrm-sender-")) if wanted(settings, console_user) else None
+    process = bot_process(settings, console_out=stdout, outbox_metrics=metrics_dir)
+    child = SenderChild(process.settings, metrics_dir) if metrics_dir else None
     runners: list[web.AppRunner] = []
     tasks: list[asyncio.Task] = []
     try:
         if process.front_ends:
-            runners = await _listen(process)
+            runners = await _listen(process, child.health if child else None)
             for front_end in process.front_ends:
                 await front_end.start()
         process.scheduler.start()
-        tasks.append(asyncio.create_task(process.dispatcher.run_forever()))
+        platforms_only = bool(process.front_ends) and console_user is None
+        if child is not None:
+            tasks.append(asyncio.create_task(child.run()))
+        elif not platforms_only or settings.outbox_sender != "none":  # "none": `fieldcrm send` elsewhere
+            tasks.append(asyncio.create_task(process.dispatcher.run_forever()))
         collector.freeze_start_up()  # full passes of the cycle collector skip what start-up built
-        if process.front_ends and console_user is None:
+        if platforms_only:
             await _until_signal()
         else:
             console = ConsoleAdapter(process.router, console_user or "admin", out=stdout)
             await console.run(stdin, after_each=process.dispatcher.deliver_due)
             await process.dispatcher.deliver_due()
     finally:
+        if child is not None:
+            await child.stop()
         await _stop(process, runners, tasks)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-async def _listen(process: BotProcess) -> list[web.AppRunner]:
+async def send_only(settings: Settings) -> None:
+    """`fieldcrm send`: the outbox dispatcher alone, until SIGTERM or SIGINT (which a sender child
+    also sends itself when its parent's pipe closes, bot.sender_process.leave_with_parent)."""
+    stop = _stop_on_signal()
+    process = bot_process(settings, console_out=sys.stdout)
+    tasks = [asyncio.create_task(process.dispatcher.run_forever())]
+    try:
+        collector.freeze_start_up()
+        await stop.wait()
+    finally:
+        await _stop(process, [], tasks)
+
+
+async def _listen(process: BotProcess, outbox_sender: Callable[[], str] | None) -> list[web.AppRunner]:
     """The public listener (webhooks, check-in pages) and the admin one (/healthz, /metrics)."""
     settings = process.settings
     runner, port = await start_server(process.web_app(), settings.HTTP_HOST, settings.HTTP_PORT)
     log.info("HTTP endpoints on %s:%s", settings.HTTP_HOST, port)
     try:
-        admin, admin_port = await start_server(process.admin_app(), settings.ADMIN_HOST, settings.ADMIN_PORT)
+        admin, admin_port = await start_server(process.admin_app(outbox_sender), settings.ADMIN_HOST,
+                                               settings.ADMIN_PORT)
     except BaseException:
         await runner.cleanup()
         raise
@@ -88,8 +117,13 @@ async def _stop(process: BotProcess, runners: list[web.AppRunner], tasks: list[a
 
 
 async def _until_signal() -> None:
+    await _stop_on_signal().wait()
+
+
+def _stop_on_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, from now on."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop

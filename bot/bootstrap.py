@@ -9,6 +9,7 @@ The CLI, the tests and the benches build their parts through the same functions.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
@@ -135,10 +136,12 @@ def web_app(db: Database, settings: Settings, front_ends: list[FrontEnd],
     return app
 
 
-def admin_app(db: Database, settings: Settings, metrics: Metrics) -> web.Application:
-    """The operator's listener: /healthz and /metrics, behind ADMIN_TOKEN when it is set."""
+def admin_app(db: Database, settings: Settings, metrics: Metrics,
+              outbox_sender: Callable[[], str] | None = None) -> web.Application:
+    """The operator's listener: /healthz and /metrics, behind ADMIN_TOKEN when it is set.
+    `outbox_sender`: where this process's posts leave from, as /healthz reports it."""
     guard = [ops.bearer_guard(settings.ADMIN_TOKEN)] if settings.ADMIN_TOKEN else []
-    return build_web_app(ops.routes(db, metrics), guard)
+    return build_web_app(ops.routes(db, metrics, outbox_sender or (lambda: settings.outbox_sender)), guard)
 
 
 @dataclass
@@ -156,17 +159,19 @@ class BotProcess:
     def web_app(self) -> web.Application:
         return web_app(self.db, self.settings, self.front_ends, self.router.clock)
 
-    def admin_app(self) -> web.Application:
-        return admin_app(self.db, self.settings, self.metrics)
+    def admin_app(self, outbox_sender: Callable[[], str] | None = None) -> web.Application:
+        return admin_app(self.db, self.settings, self.metrics, outbox_sender)
 
     def dispose(self) -> None:
         self.db.dispose()
 
 
-def bot_process(settings: Settings, console_out: TextIO) -> BotProcess:
+def bot_process(settings: Settings, console_out: TextIO, outbox_metrics: Path | None = None) -> BotProcess:
+    """`outbox_metrics`: where a sender child keeps its counters (bot.sender_process), shown in this
+    process's /metrics in place of its own dispatcher's."""
     db = open_database(settings.DATABASE_URL, timeouts=settings.database_timeouts())
     settings = with_secret_key(settings, db)
-    metrics = Metrics(db)
+    metrics = Metrics(db, outbox_from=outbox_metrics)
     router = build_router(db, settings, metrics=metrics)
     front_ends = platform_front_ends(settings, router, send_budget(db))
     senders: dict[str, Sender] = {fe.platform: fe.sender for fe in front_ends}

@@ -327,8 +327,10 @@ class Budget:
         if time.monotonic() >= self._database_down_until:
             try:
                 call = functools.partial(contextvars.copy_context().run, self._in_store, method, *args)
-                return await asyncio.get_running_loop().run_in_executor(self._answer_threads if urgent else None, call)
-            except SQLAlchemyError as exc:
+                work = asyncio.get_running_loop().run_in_executor(self._answer_threads if urgent else None, call)
+                async with asyncio.timeout(STORE_DEADLINE_S + 0.1 if urgent else None):  # a connect takes 2 s
+                    return await work
+            except (SQLAlchemyError, TimeoutError) as exc:
                 self._database_down_until = time.monotonic() + DATABASE_RETRY_S
                 log.warning("send budget: database unavailable (%s); this process counts alone for %ss",
                             type(exc).__name__, DATABASE_RETRY_S)

@@ -12,6 +12,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.errors import UserError
 from bot.i18n import render_text
 from bot.logs import configure_logging
+from bot.sender_process import leave_with_parent
 from bot.services.core import demo, identity, org_file
 from bot.startup import StartupError, Unreachable, database_reachable, wait_for_database
 from db.base import utcnow
@@ -28,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="every configured front end, scheduler and HTTP endpoints; console when none")
     run.add_argument("--as", dest="as_user", help="console user when no platform is configured")
+    send = sub.add_parser("send", help="the outbox sender alone (for OUTBOX_SENDER=none elsewhere)")
+    send.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # started by `run`
     console = sub.add_parser("console", help="chat in the terminal")
     console.add_argument("--as", dest="as_user", default=None, help="who you are (a user handle)")
     sub.add_parser("demo", help="load the demo org (safe to run twice)")
@@ -132,6 +135,16 @@ def _unlink(settings: Settings, db: Database, handle: str, platform: str) -> Non
     print(render_text("cli/unlinked", locale, handle=user.handle, platform=platform, accounts=accounts))
 
 
+def _send(settings: Settings) -> None:
+    from bot.app import send_only
+
+    if not settings.DATABASE_URL.startswith("postgresql"):
+        raise Refused(render_text("cli/send_needs_postgresql", settings.DEFAULT_LOCALE))
+    if not (settings.slack_enabled or settings.telegram_enabled):
+        raise Refused(render_text("cli/send_needs_platform", settings.DEFAULT_LOCALE))
+    asyncio.run(send_only(settings))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -140,11 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fieldcrm: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings)
+    if args.command == "send" and args.child:
+        leave_with_parent(settings.SENDER_NICE)  # before anything that may wait
     console_only = args.command == "console" or not (settings.slack_enabled or settings.telegram_enabled)
     if args.command in ("run", "console") and console_only:
         logging.getLogger().setLevel(logging.ERROR)  # logs would interleave with the chat
     try:
-        if args.command == "run":  # a service: wait for the database (one line per try)
+        if args.command in ("run", "send"):  # a service: wait for the database (one line per try)
             wait_for_database(settings.DATABASE_URL, timeouts=settings.database_timeouts())
         elif getattr(args, "upgrade_first", True):
             database_reachable(settings.DATABASE_URL, settings.database_timeouts())
@@ -170,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             _invite(settings, db, args.user)
         elif args.command == "unlink":
             _unlink(settings, db, args.user, args.platform)
+        elif args.command == "send":
+            _send(settings)
         else:
             from bot.app import serve
 

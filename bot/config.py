@@ -1,5 +1,6 @@
 """Settings from the environment or .env; a bad one stops start-up with one clear line."""
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError, field_validator
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     # rep may send, in bytes (refused before download when the platform tells the size).
     PHOTO_DIR: Path = Path("data/photos")
     PHOTO_MAX_BYTES: int = 10 * 1024 * 1024
+    # Where this process's outbox posts leave from (bot.sender_process): "child", a child process at
+    # a lower CPU priority (SENDER_NICE), so a fan-out never holds up a person's answer; "inline",
+    # this process; "none", another process (`fieldcrm send`). Unset: child on PostgreSQL with a
+    # platform configured, inline otherwise (SQLite is one process; the console sends after each line).
+    OUTBOX_SENDER: Literal["child", "inline", "none"] | None = None
+    SENDER_NICE: int = 10
 
     @field_validator("DEFAULT_TIMEZONE")
     @classmethod
@@ -87,6 +94,13 @@ class Settings(BaseSettings):
         if not is_region(code):
             raise ValueError("must be a two-letter country code such as CN, US or GB")
         return code
+
+    @field_validator("SENDER_NICE")
+    @classmethod
+    def _nice_range(cls, value: int) -> int:
+        if not 0 <= value <= 19:
+            raise ValueError("must be 0 (the same priority) to 19 (the lowest)")
+        return value
 
     @field_validator("PHOTO_MAX_BYTES")
     @classmethod
@@ -151,6 +165,13 @@ class Settings(BaseSettings):
     def telegram_enabled(self) -> bool:
         return bool(self.TELEGRAM_BOT_TOKEN)
 
+    @property
+    def outbox_sender(self) -> str:
+        if self.OUTBOX_SENDER is not None:
+            return self.OUTBOX_SENDER
+        postgres = self.DATABASE_URL.startswith("postgresql")
+        return "child" if postgres and (self.slack_enabled or self.telegram_enabled) else "inline"
+
     def check_consistency(self) -> None:
         if self.slack_enabled and not self.slack_socket_mode and not self.SLACK_SIGNING_SECRET:
             raise SettingsError(
@@ -160,6 +181,9 @@ class Settings(BaseSettings):
             raise SettingsError("setting ADMIN_PORT is invalid: it must differ from HTTP_PORT")
         if self.TELEGRAM_WEBHOOK_URL and not self.TELEGRAM_WEBHOOK_SECRET:
             raise SettingsError("setting TELEGRAM_WEBHOOK_SECRET is missing: a webhook needs a secret token")
+        if self.OUTBOX_SENDER in ("child", "none") and not self.DATABASE_URL.startswith("postgresql"):
+            raise SettingsError(f"setting OUTBOX_SENDER is invalid: {self.OUTBOX_SENDER} needs PostgreSQL "
+                                "(on SQLite one process sends: inline)")
 
 
 def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:

@@ -12,6 +12,9 @@ platform's Sender, retries.
   at most one duplicate per timed-out send).
 - Rate limits are the senders' (bot.budget, shared by every process); a 429 the sender passes on
   pauses its chat here too.
+- **One sender per database.** One process sends at a time (db.leader: an advisory lock held by a
+  connection of its own); the others stand by and one of them takes over within TAKEOVER_POLL_S of
+  the sender's death. One sender fills a bot account's budget: several only contended for it.
 """
 import asyncio
 import contextlib
@@ -93,6 +96,8 @@ _UNSENT = OutboxMessage.status.in_(["pending", "sending"])
 
 
 REFILL_SHARE = 4  # see Dispatcher._chat_done
+SENDER_ROLE = "outbox-sender"
+TAKEOVER_POLL_S = 1.0  # how often a standing-by dispatcher asks to be the sender
 # Threads for the dispatcher's database work: few, so that a fan-out's posts never have more than
 # these contending with a person's answer for the interpreter.
 OUTBOX_THREADS = 2
@@ -125,6 +130,9 @@ class Dispatcher:
         self.wakeup = asyncio.Event()
         self._held: set[int] = set()  # rows this process has leased and not finished
         self._chats: set[asyncio.Task] = set()
+        self._drained = False  # the last lease found fewer due chats than it had room for
+        self._leadership = db.leadership(SENDER_ROLE)  # None on SQLite: the one process sends
+        self.sending = self._leadership is None
         self._threads = ThreadPoolExecutor(OUTBOX_THREADS, thread_name_prefix="outbox")
 
     # --- leasing -------------------------------------------------------------------------------
@@ -283,9 +291,10 @@ class Dispatcher:
     def _chat_done(self) -> None:
         """A chat let go (it may have more posts waiting): lease more once a quarter of the room is
         free, not after every chat. A fan-out holding 200 chats at 30 sends a second would otherwise
-        run the leasing query thirty times a second in every process; the poll picks up the rest."""
+        run the leasing query thirty times a second in every process; the poll picks up the rest.
+        Nor once the last lease found the outbox drained: then a new post (NOTIFY) or the poll leases."""
         held = len(self._chats) - 1  # this chat's task is still among them
-        if held <= self.batch - max(1, self.batch // REFILL_SHARE):
+        if not self._drained and held <= self.batch - max(1, self.batch // REFILL_SHARE):
             self.poke()
 
     def poke(self) -> None:
@@ -295,13 +304,16 @@ class Dispatcher:
     async def run_forever(self) -> None:
         """Lease chats as they become due, each chat's posts in a task of its own, while leases
         are renewed. On the way out, posts leased and not tried are given back."""
+        self.metrics.outbox_sending.set(int(self.sending))
         renewing = asyncio.create_task(self._keep_leases())
         listener = self.db.listen("outbox", functools.partial(self._poke_from, asyncio.get_running_loop()))  # queued anywhere
         try:
             while True:
                 self.wakeup.clear()
                 room = self.batch - len(self._chats)
-                if room > 0:
+                if not self.sending:
+                    await self._ask_to_send()
+                if room > 0 and self.sending:
                     try:
                         rows = await self._in_thread(self.claim, room)
                     except SQLAlchemyError as exc:  # an outage: one line, not a traceback a second
@@ -311,6 +323,7 @@ class Dispatcher:
                         log.exception("outbox dispatcher pass failed; retrying")
                         rows = []
                     chats = self._by_chat(rows)
+                    self._drained = len(chats) < room
                     for chat in chats:
                         task = asyncio.create_task(self._send_chat(chat))
                         self._chats.add(task)
@@ -320,7 +333,7 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
                     # comes as the wake-up does, and the process would not stop
-                    async with asyncio.timeout(self.poll_seconds):
+                    async with asyncio.timeout(self.poll_seconds if self.sending else TAKEOVER_POLL_S):
                         await self.wakeup.wait()
         finally:
             if listener is not None:
@@ -331,19 +344,38 @@ class Dispatcher:
             await asyncio.gather(*self._chats, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._in_thread(self._give_back_untried))
+            if self._leadership is not None:
+                self._leadership.release()
+                self.sending = False
+                self.metrics.outbox_sending.set(0)
 
     def _poke_from(self, loop: asyncio.AbstractEventLoop) -> None:
         """poke, from the listener's thread."""
         with contextlib.suppress(RuntimeError):  # the loop closed while the listener was stopping
             loop.call_soon_threadsafe(self.poke)
 
+    async def _ask_to_send(self) -> None:
+        """Take the sender's role if nobody holds it (db.leader)."""
+        assert self._leadership is not None
+        self.sending = await self._in_thread(self._leadership.take)
+        if self.sending:
+            log.info("outbox: this process is the sender")
+            self.metrics.outbox_sending.set(1)
+
     async def _keep_leases(self) -> None:
+        """Renew the leases held, and check that the sender's role is still this process's: when
+        its connection broke, another process may be sending; this one leases nothing more (the
+        chats it holds finish) until it is the sender again."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
                 await self._in_thread(self._renew)
             except SQLAlchemyError as exc:
                 log.warning("outbox: could not renew leases (%s); retrying", type(exc).__name__)
+            if self._leadership is not None and self.sending and not await self._in_thread(self._leadership.held):
+                log.warning("outbox: lost the sender's role (its connection broke); standing by")
+                self.sending = False
+                self.metrics.outbox_sending.set(0)
 
     def _give_back_untried(self) -> None:
         """At shutdown: leased posts not yet tried go back at once. A post in flight when the task

@@ -1,17 +1,22 @@
 """What /metrics shows, through prometheus-client: this process's own figures (command latency by
-command and outcome, rate-limit refusals, outbox deliveries and failures of its dispatcher) plus
+command and outcome, rate-limit refusals, outbox deliveries and failures of its dispatcher, whether
+it is the sender) plus
 figures read from the shared database at scrape time (outbox backlog by status, scheduled runs per
 job), which every process reports alike.
 
 One Metrics per process, built by bot.bootstrap and handed to whoever counts; each has its own
-registry, so nothing is global and two processes in one test never share a figure.
+registry, so nothing is global and two processes in one test never share a figure. When the posts
+leave from a sender child (bot.sender_process), its outbox counters are kept in files of
+prometheus-client's multiprocess mode and shown here, summed over the child's restarts.
 """
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -25,8 +30,11 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "dead")
 
 
 class Metrics:
-    def __init__(self, db: Database | None = None):
+    def __init__(self, db: Database | None = None, outbox_from: Path | None = None):
+        """`outbox_from`: the sender child's multiprocess directory, whose counters stand in for this
+        process's own outbox counters (which then count nothing and are not shown)."""
         self.registry = CollectorRegistry()
+        outbox_registry = None if outbox_from else self.registry
         self.command_latency = Histogram(
             "fieldcrm_command_duration_seconds", "Time to answer one command, by command and outcome.",
             ("command", "outcome"), buckets=LATENCY_BUCKETS, registry=self.registry,
@@ -36,11 +44,17 @@ class Metrics:
         self.rate_limited = Counter("fieldcrm_rate_limited", "Commands refused by the per-user rate limit.",
                                     ("platform",), registry=self.registry)
         self.outbox_delivered = Counter("fieldcrm_outbox_delivered", "Posts this process's dispatcher delivered.",
-                                        registry=self.registry)
+                                        registry=outbox_registry)
         self.outbox_failures = Counter(
             "fieldcrm_outbox_failures", "Failed delivery attempts by this process's dispatcher (retried or dead).",
-            registry=self.registry,
+            registry=outbox_registry,
         )
+        self.outbox_sending = Gauge(
+            "fieldcrm_outbox_sending", "1 while this process's dispatcher is the database's one outbox sender, "
+            "0 while it stands by.", multiprocess_mode="livemax", registry=outbox_registry,
+        )
+        if outbox_from:
+            MultiProcessCollector(self.registry, path=str(outbox_from))
         self.registry.register(SharedFigures(db))
 
     def command_done(self, command: str, outcome: str, seconds: float) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import json_values, watchdog
+from db.leader import Leadership
 from db.listen import Listener
 from db.watchdog import Timeouts
 
@@ -73,6 +74,8 @@ def _ping_when_idle(engine: Engine) -> None:
             return  # in use a moment ago (a new connection has no idle_since: it was just made)
         try:
             engine.dialect.do_ping(dbapi_connection)
+        except watchdog.NoAnswer:
+            raise  # the deadline cut the ping: no time is left to connect again (the pool drops this one)
         except engine.dialect.loaded_dbapi.Error as exc:
             raise DisconnectionError(str(exc)) from exc  # the pool reconnects and checks out again
 
@@ -125,6 +128,13 @@ class Database:
         if self.engine.dialect.name != "postgresql":
             return None
         return Listener(self.url, channel, notified, self.timeouts).start()
+
+    def leadership(self, role: str) -> "Leadership | None":
+        """One process at a time in `role` on this database (db.leader); None on SQLite, where one
+        process is all there is."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return Leadership(self.url, role, self.timeouts)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -50,9 +50,13 @@ def _health(db: Database) -> tuple[bool, dict]:
     return True, report
 
 
-def routes(db: Database, metrics: Metrics) -> list[web.RouteDef]:
+def routes(db: Database, metrics: Metrics, outbox_sender: Callable[[], str]) -> list[web.RouteDef]:
+    """`outbox_sender`: where this process's posts leave from ("inline", "none", "child running",
+    "child restarting"), reported without changing the status: the process answers people either way,
+    and a stalled outbox shows in outbox_oldest_age_s."""
     async def healthz(_request: web.Request) -> web.Response:
         ok, report = await asyncio.to_thread(health, db)
+        report["outbox_sender"] = outbox_sender()
         return web.json_response(report, status=200 if ok else 503)
 
     async def metrics_page(_request: web.Request) -> web.Response:

@@ -4,8 +4,8 @@ mode, each answered by its fake (optionally enforcing the platforms' rate limits
 
 `Platforms` posts to nginx as Slack and Telegram do: signed Slack requests, Telegram updates with
 the secret token; on a 5xx or a broken connection it sends the same request again later, as they
-do. `Cluster.kill(i)` SIGKILLs a process, `start(i)` brings it back on the same ports (what
-systemd's Restart=always does).
+do. `Cluster.kill(i)` SIGKILLs a process and its sender child (bot.sender_process), `start(i)` brings
+it back on the same ports (what systemd's Restart=always does).
 """
 import asyncio
 import contextlib
@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import psycopg
 import pytest
 
 from bot.adapters.telegram.inbound import bot_id
@@ -78,7 +79,7 @@ class Cluster:
         with instance.log.open("ab") as log:
             instance.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.cli", "run", cwd=self.workdir, env=self.env(instance),
-                stdout=log, stderr=log)
+                stdout=log, stderr=log, start_new_session=True)  # its own process group, with its sender child
         await self.until_ready(instance)
 
     async def until_ready(self, instance: Instance, timeout: float = 40.0) -> None:
@@ -96,10 +97,24 @@ class Cluster:
                 assert time.monotonic() < deadline, f"fieldcrm on {instance.http_port} did not start"
                 await asyncio.sleep(0.1)
 
+    async def until_sending(self, count: int, timeout: float = 40.0) -> None:
+        """Until `count` outbox dispatchers listen for new posts on the database: each process's
+        sender child has started (the front ends answer before it has)."""
+        deadline = time.monotonic() + timeout
+        while (listening := await asyncio.to_thread(self._listening)) < count:
+            assert time.monotonic() < deadline, f"{listening} of {count} outbox senders started"
+            await asyncio.sleep(0.1)
+
+    def _listening(self) -> int:
+        with psycopg.connect(self.db_url.replace("+psycopg", ""), autocommit=True) as conn:
+            return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                " AND query = 'LISTEN \"outbox\"'").fetchone()[0]
+
     def kill(self, i: int) -> None:
+        """SIGKILL the process and its sender child at once (a crash, the machine's or the unit's)."""
         proc = self.instances[i].proc
         assert proc is not None
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
 
     async def reap(self, i: int) -> None:
         proc = self.instances[i].proc
@@ -150,6 +165,7 @@ async def running_cluster(db_url: str, workdir: Path, processes: int = 3, limits
     cluster.instances = [Instance(free_port(), free_port(), workdir / f"fieldcrm-{n}.log") for n in range(processes)]
     try:
         await asyncio.gather(*(cluster.start(i) for i in range(processes)))
+        await cluster.until_sending(processes)
         async with running_nginx([i.http_port for i in cluster.instances]) as nginx:
             cluster.nginx = nginx
             yield cluster
