@@ -10,10 +10,12 @@ same 27 posts a second, asking the database for slots another had just taken).
 import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 
 import psycopg
 from sqlalchemy.engine import make_url
 
+from db import watchdog
 from db.watchdog import Timeouts
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,8 @@ class Leadership:
             if self._conn is None or self._conn.closed:
                 args = {key: value for key, value in self.timeouts.connect_args().items() if key != "options"}
                 self._conn = psycopg.connect(self.conninfo, autocommit=True, **args)
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()
+            with self._answer_within():
+                row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()
             return bool(row and row[0])
         except psycopg.Error as exc:
             log.warning("%s: cannot ask the database for the role (%s)", self.role, type(exc).__name__)
@@ -53,11 +56,19 @@ class Leadership:
         if self._conn is None or self._conn.closed:
             return False
         try:
-            self._conn.execute("SELECT 1")
+            with self._answer_within():
+                self._conn.execute("SELECT 1")
             return True
         except psycopg.Error:
             self.release()
             return False
+
+    @contextlib.contextmanager
+    def _answer_within(self) -> Iterator[None]:
+        """A hung server cuts the request after the connect timeout (db.watchdog), as any other."""
+        assert self._conn is not None
+        with watchdog.deadline(self.timeouts.connect), watchdog.watched(self._conn):
+            yield
 
     def release(self) -> None:
         if self._conn is not None:
