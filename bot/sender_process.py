@@ -2,7 +2,7 @@
 default on PostgreSQL with a platform configured).
 
 Why a process: a fan-out's sends (each a budget attempt, a call to the platform and two small
-writes) took about a third of a core in the process that answers people, and a person's answer
+writes) took about a fifth of the interpreter's time in the process that answers people, and a person's answer
 waited for them at the interpreter lock, which threads cannot share out. In a process of its own,
 at a lower CPU priority (SENDER_NICE: the machine's scheduler, too, serves a person first), the
 posts leave at the same rate and the answers during a fan-out stay near their idle times (see the
@@ -47,13 +47,8 @@ class SenderChild:
         self.settings = settings
         self.metrics_dir = metrics_dir
         self.state = "starting"
-        self.starts = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._stopping = False
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
 
     def health(self) -> str:
         return f"child {self.state}"
@@ -71,7 +66,7 @@ class SenderChild:
             started = time.monotonic()
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.cli", "send", "--child", stdin=asyncio.subprocess.PIPE, env=self._env())
-            self.state, self.starts = "running", self.starts + 1
+            self.state = "running"
             code = await self._proc.wait()
             mark_process_dead(self._proc.pid, str(self.metrics_dir))  # its gauge no longer counts
             if self._stopping:
