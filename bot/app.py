@@ -34,18 +34,19 @@ async def serve(
     metrics_dir = Path(tempfile.mkdtemp(prefix="fieldcrm-sender-")) if wanted(settings, console_user) else None
     process = bot_process(settings, console_out=stdout, outbox_metrics=metrics_dir)
     child = SenderChild(process.settings, metrics_dir) if metrics_dir else None
+    platforms_only = bool(process.front_ends) and console_user is None
+    inline = child is None and (not platforms_only or settings.outbox_sender != "none")  # "none": `fieldcrm send`
     runners: list[web.AppRunner] = []
     tasks: list[asyncio.Task] = []
     try:
         if process.front_ends:
-            runners = await _listen(process, child.health if child else None)
+            runners = await _listen(process, child.health if child else lambda: "inline" if inline else "none")
             for front_end in process.front_ends:
                 await front_end.start()
         process.scheduler.start()
-        platforms_only = bool(process.front_ends) and console_user is None
         if child is not None:
             tasks.append(asyncio.create_task(child.run()))
-        elif not platforms_only or settings.outbox_sender != "none":  # "none": `fieldcrm send` elsewhere
+        elif inline:
             tasks.append(asyncio.create_task(process.dispatcher.run_forever()))
         collector.freeze_start_up()  # full passes of the cycle collector skip what start-up built
         if platforms_only:
@@ -75,7 +76,7 @@ async def send_only(settings: Settings) -> None:
         await _stop(process, [], tasks)
 
 
-async def _listen(process: BotProcess, outbox_sender: Callable[[], str] | None) -> list[web.AppRunner]:
+async def _listen(process: BotProcess, outbox_sender: Callable[[], str]) -> list[web.AppRunner]:
     """The public listener (webhooks, check-in pages) and the admin one (/healthz, /metrics)."""
     settings = process.settings
     runner, port = await start_server(process.web_app(), settings.HTTP_HOST, settings.HTTP_PORT)

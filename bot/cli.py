@@ -138,7 +138,7 @@ def _unlink(settings: Settings, db: Database, handle: str, platform: str) -> Non
 def _send(settings: Settings) -> None:
     from bot.app import send_only
 
-    if not settings.DATABASE_URL.startswith("postgresql"):
+    if not settings.on_postgresql:
         raise Refused(render_text("cli/send_needs_postgresql", settings.DEFAULT_LOCALE))
     if not (settings.slack_enabled or settings.telegram_enabled):
         raise Refused(render_text("cli/send_needs_platform", settings.DEFAULT_LOCALE))

@@ -166,11 +166,14 @@ class Settings(BaseSettings):
         return bool(self.TELEGRAM_BOT_TOKEN)
 
     @property
+    def on_postgresql(self) -> bool:
+        return self.DATABASE_URL.startswith("postgresql")
+
+    @property
     def outbox_sender(self) -> str:
         if self.OUTBOX_SENDER is not None:
             return self.OUTBOX_SENDER
-        postgres = self.DATABASE_URL.startswith("postgresql")
-        return "child" if postgres and (self.slack_enabled or self.telegram_enabled) else "inline"
+        return "child" if self.on_postgresql and (self.slack_enabled or self.telegram_enabled) else "inline"
 
     def check_consistency(self) -> None:
         if self.slack_enabled and not self.slack_socket_mode and not self.SLACK_SIGNING_SECRET:
@@ -181,7 +184,7 @@ class Settings(BaseSettings):
             raise SettingsError("setting ADMIN_PORT is invalid: it must differ from HTTP_PORT")
         if self.TELEGRAM_WEBHOOK_URL and not self.TELEGRAM_WEBHOOK_SECRET:
             raise SettingsError("setting TELEGRAM_WEBHOOK_SECRET is missing: a webhook needs a secret token")
-        if self.OUTBOX_SENDER in ("child", "none") and not self.DATABASE_URL.startswith("postgresql"):
+        if self.OUTBOX_SENDER in ("child", "none") and not self.on_postgresql:
             raise SettingsError(f"setting OUTBOX_SENDER is invalid: {self.OUTBOX_SENDER} needs PostgreSQL "
                                 "(on SQLite one process sends: inline)")
 

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterator
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 from db import watchdog
 from db.watchdog import Timeouts
@@ -30,7 +29,7 @@ class Leadership:
     """Blocking calls (run them in a thread): `take` tries once, `held` checks the connection."""
 
     def __init__(self, url: str, role: str, timeouts: Timeouts):
-        self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.url = url
         self.role = role
         self.key = lock_key(role)
         self.timeouts = timeouts
@@ -41,8 +40,7 @@ class Leadership:
         database does not answer."""
         try:
             if self._conn is None or self._conn.closed:
-                args = {key: value for key, value in self.timeouts.connect_args().items() if key != "options"}
-                self._conn = psycopg.connect(self.conninfo, autocommit=True, **args)
+                self._conn = watchdog.own_connection(self.url, self.timeouts)
             with self._answer_within():
                 row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()
             return bool(row and row[0])

@@ -14,9 +14,8 @@ from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from db.watchdog import Timeouts
+from db.watchdog import Timeouts, own_connection
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ WAKE_S = 1.0  # how often the thread looks whether it should stop
 
 class Listener:
     def __init__(self, url: str, channel: str, notified: Callable[[], None], timeouts: Timeouts):
-        self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.url = url
         self.channel = channel
         self.notified = notified
         self.timeouts = timeouts
@@ -50,8 +49,7 @@ class Listener:
                 self._stopping.wait(RECONNECT_S)
 
     def _listen(self) -> None:
-        args = {key: value for key, value in self.timeouts.connect_args().items() if key != "options"}
-        with psycopg.connect(self.conninfo, autocommit=True, **args) as conn:
+        with own_connection(self.url, self.timeouts) as conn:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self.notified()  # (re)connected: what was queued meanwhile is looked at now
             while not self._stopping.is_set():

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from sqlalchemy.engine import make_url
 
 # A request started after its command's deadline still gets this long: a command that is still
 # working (a long export streaming batches) goes on while the database answers.
@@ -250,6 +251,15 @@ class WatchedConnection(psycopg.Connection):
     def rollback(self) -> None:
         with watched(self):
             super().rollback()
+
+
+def own_connection(url: str, timeouts: Timeouts) -> psycopg.Connection:
+    """A connection outside the pool, autocommit, for a session-long job (LISTEN, an advisory lock):
+    the pool's connect timeout and keepalives, none of its server options (a LISTEN waits idle
+    between notifications, which no statement or idle timeout must end)."""
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    args = {key: value for key, value in timeouts.connect_args().items() if key != "options"}
+    return psycopg.connect(conninfo, autocommit=True, **args)
 
 
 def connect(timeouts: Timeouts, cargs: tuple, cparams: dict[str, Any]) -> WatchedConnection:
