@@ -127,7 +127,8 @@ def test_streaks_skip_weekends_and_holidays_but_break_on_a_missed_working_day(de
 def test_rank_command_in_both_languages(console, db):
     u = ids(db)
     now = datetime.now(UTC)
-    visit(db, u["li"], now - timedelta(minutes=5))
+    start_of_today = datetime.now(SH).replace(hour=0, minute=0, second=0, microsecond=0)
+    visit(db, u["li"], max(now - timedelta(minutes=5), start_of_today))  # still today just after midnight
     say(console, "/as sam")
     out = say(console, "/rank visits today Acme")
     assert "Acme Trading · verified visits · today" in out and "1. 李雷 Li Lei — 1" in out
