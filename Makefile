@@ -51,8 +51,13 @@ system-deps:
 lint: dev
 	$(BIN)/ruff check bot db tests bench
 
+# The suite in two parts: the tests that assert no wall-clock bound, one pytest worker per core
+# (at most 4); then, alone, those that do (marked serial). Both run even when the first fails.
 test: dev system-deps lint
-	$(BIN)/python -m pytest
+	@rc=0; \
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadscope -m "not serial" || rc=$$?; \
+	$(BIN)/python -m pytest -m serial || rc=$$?; \
+	exit $$rc
 
 bench: dev
 	$(BIN)/python -m bench

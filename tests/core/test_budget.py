@@ -49,6 +49,7 @@ async def test_an_answer_goes_before_posts_that_were_waiting(db: Database):
     assert most_in_any_window([t for _, t in log], 1.0) <= 5
 
 
+@pytest.mark.serial
 async def test_posts_leave_the_reserve_free_while_people_are_being_answered(db: Database):
     budget, log = Budget(BudgetStore(db)), []
     await take(budget, [ALL, chat("person")], True, log, "answer")
@@ -66,6 +67,7 @@ async def test_posts_leave_the_reserve_free_while_people_are_being_answered(db: 
     await asyncio.gather(*posts, return_exceptions=True)
 
 
+@pytest.mark.serial
 async def test_a_blocked_chat_waits_alone(db: Database):
     budget = Budget(BudgetStore(db))
     await budget.block(chat("refusing").key, 0.6)
@@ -113,6 +115,7 @@ async def test_without_the_database_each_process_keeps_the_limits_alone(tmp_path
 
 
 @pytest.mark.pg_only
+@pytest.mark.serial
 def test_a_post_told_to_wait_is_told_without_waiting_for_the_accounts_row(db: Database):
     # Posts are refused more often than granted in a fan-out; a refusal must not queue for the row
     # an answer is holding (nor write it).

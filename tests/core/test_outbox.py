@@ -172,6 +172,7 @@ async def test_direct_message_goes_to_the_users_linked_chat_in_his_language(demo
 
 
 @pytest.mark.pg_only
+@pytest.mark.serial
 async def test_a_post_queued_by_another_process_is_sent_at_once_not_at_the_next_poll(demo_org):
     # The dispatcher polls once a minute here; the outbox trigger's NOTIFY is what wakes it.
     platform = RecordingPlatform()

@@ -21,7 +21,7 @@ from tests.conftest import ROOT, posted, say
 from tests.deals.test_deals import add_customer
 from tests.visits.test_checkin_page import CHROMIUM, CHROMIUM_ARGS, chromium_or_fail
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.serial]  # a win on screen within 2 s
 
 ARTIFACTS = ROOT / "test-artifacts"
 LINK = re.compile(r"http://\S+(/screen/\S+)")

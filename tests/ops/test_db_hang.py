@@ -36,7 +36,7 @@ from db.watchdog import NoAnswer, Timeouts
 from tests.fakes.telegram_api import FakeTelegramAPI, text_update
 from tests.ops.test_faults import TG_SECRET, TG_TOKEN, count_rows, free_port, make_invited_users
 
-pytestmark = pytest.mark.pg_only
+pytestmark = [pytest.mark.pg_only, pytest.mark.serial]  # cuts at deadlines
 
 TRY_AGAIN = {locale: render("errors/try_again", locale).text for locale in ("en", "zh")}
 WELCOME = {"en": "You are linked as", "zh": "完成绑定"}

@@ -212,6 +212,7 @@ async def restart(cluster: Cluster, i: int) -> None:
 # ---------------------------------------------------------------- (d) one chat refusing for 30 s
 
 
+@pytest.mark.serial
 async def test_a_chat_answering_429_for_30_s_holds_up_no_other_chat(company: Company):
     cluster, log, telegram = company.cluster, company.log, company.telegram
     refused, others = REFUSE_GROUPS[0], REFUSE_GROUPS[1:]

@@ -132,6 +132,7 @@ SCREEN_ORG = {
 }
 
 
+@pytest.mark.serial
 async def test_an_office_screen_stream_through_nginx_gets_a_win_at_once(cluster: Cluster, platforms: Platforms):
     """The screen's event stream through nginx (unbuffered) delivers a win committed by another
     process on the same database within 2 s."""

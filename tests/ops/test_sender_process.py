@@ -162,6 +162,7 @@ async def test_a_stopped_process_stops_its_child_and_both_exit_cleanly(bot: Clus
 
 
 @pytest.mark.pg_only
+@pytest.mark.serial
 async def test_of_two_processes_one_sends_and_the_other_takes_over_when_it_dies(tmp_path: Path):
     with empty_pg_database("sender_two") as url:
         upgrade(url)
