@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import shutil
 import signal
 import sys
 import tempfile
@@ -31,7 +30,13 @@ async def serve(
     stdout: TextIO = sys.stdout,
 ) -> None:
     """Run until a signal (platforms) or end of input (console only)."""
-    metrics_dir = Path(tempfile.mkdtemp(prefix="fieldcrm-sender-")) if wanted(settings, console_user) else None
+    child_counters = tempfile.TemporaryDirectory(prefix="fieldcrm-sender-", ignore_cleanup_errors=True) if wanted(settings, console_user) else None
+    with child_counters or contextlib.nullcontext():  # removed however start-up ends
+        await _serve(settings, Path(child_counters.name) if child_counters else None, console_user, stdin, stdout)
+
+
+async def _serve(settings: Settings, metrics_dir: Path | None, console_user: str | None,
+                 stdin: TextIO, stdout: TextIO) -> None:
     process = bot_process(settings, console_out=stdout, outbox_metrics=metrics_dir)
     child = SenderChild(process.settings, metrics_dir) if metrics_dir else None
     platforms_only = bool(process.front_ends) and console_user is None
@@ -59,8 +64,6 @@ async def serve(
         if child is not None:
             await child.stop()
         await _stop(process, runners, tasks)
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 async def send_only(settings: Settings) -> None:

@@ -2,11 +2,13 @@
 growing pause; a token the platform refuses ends start-up with one line."""
 import logging
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
-from bot import cli, startup
+from bot import app, cli, startup
 from bot.adapters.slack.front_end import SlackFrontEnd
 from bot.adapters.telegram.front_end import TelegramFrontEnd
 from bot.bootstrap import build_router, send_budget
@@ -116,3 +118,17 @@ async def test_slack_unreachable_or_refusing_the_token(db, slack_api):
         await slack(db, slack_api.api_url)._connect()
     slack_api.valid_tokens = None
     await slack(db, slack_api.api_url)._connect()
+
+
+@pytest.mark.timeout(30)
+async def test_a_run_that_fails_to_start_leaves_no_folder_for_its_childs_counters(
+        telegram_api, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("SECRET_KEY", raising=False)  # so start-up reads the shared one from the database
+    gone = f"postgresql+psycopg://fieldcrm@127.0.0.1:{closed_port()}/fieldcrm"  # went away after the wait
+    settings = load_settings(env_file=None, DATABASE_URL=gone, TELEGRAM_BOT_TOKEN=TOKEN,
+                             TELEGRAM_API_BASE_URL=telegram_api.base_url, HTTP_PORT=0, ADMIN_PORT=0)
+    assert settings.outbox_sender == "child"
+    with pytest.raises(OperationalError):
+        await app.serve(settings)
+    assert list(tmp_path.iterdir()) == []
