@@ -56,7 +56,7 @@ def _push_one(db: Database, channel_id: int, unit_id: int, zone: ZoneInfo, local
         context = {"b": board, "metric": label(f"metric_{board.metric}", locale),
                    "period": label(f"period_{period}", locale)}
         outbox.post_to_channel(uow, channel, "rank/scheduled", context, "board",
-                               dedupe_key=f"board:{channel_id}:{day}:{period}")
+                               dedupe_key=f"board:{channel_id}:{day}:{period}", now=now)
         uow.commit()
     return True
 

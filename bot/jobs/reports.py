@@ -61,6 +61,6 @@ def _push_one(db: Database, manager_id: int, week: str, now: datetime) -> int:
         assert unit is not None
         report, _standing = reports.compute(uow, visible, unit, "week", reports.previous_week(now), manager.timezone)
         outbox.queue_direct(uow, manager_id, "manager/weekly_report", {"report": report},
-                             dedupe_key=f"{JOB}:{manager_id}:{week}")
+                             dedupe_key=f"{JOB}:{manager_id}:{week}", now=now)
         uow.commit()
     return 1

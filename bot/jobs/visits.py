@@ -17,7 +17,7 @@ def manager_digests(db: Database, slot: datetime, settings: Settings) -> int:
         with db.uow() as uow:
             if not claim_slot(uow, f"{digest.DIGEST_JOB}:{manager_id}", day.isoformat()):
                 continue
-            digest.queue(uow, manager_id, day)
+            digest.queue(uow, manager_id, day, slot)
             uow.commit()
             sent += 1
     return sent

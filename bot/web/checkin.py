@@ -164,7 +164,7 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
             if claims.visit_id is None:
                 assert claims.request_id is not None
                 answered = shared_location.answer_from_link(uow, claims.user_id, claims.request_id, fix)
-                reply = _answered(uow, claims.user_id, answered, locale, command_prefix)
+                reply = _answered(uow, claims.user_id, answered, locale, command_prefix, now)
                 uow.commit()
                 return locale, reply, True
             pinned = shared_location.pin_from_link(uow, claims.user_id, claims.visit_id, fix)
@@ -181,12 +181,12 @@ def _pin(db: Database, settings: Settings, command_prefix: str, token: str, form
 
 
 def _answered(uow: UnitOfWork, user_id: int, answered: CustomerLocated | Nearby, locale: str,
-              command_prefix: str) -> Reply:
+              command_prefix: str, now: datetime) -> Reply:
     """The page's answer to a /setloc (the chat's own) or a /nearby: the list goes to his chat with the
     bot, with its Visit and Claim buttons; with no chat the bot can reach, the page shows it."""
     if isinstance(answered, CustomerLocated):
         return render("visits/customer_located", locale, command_prefix=command_prefix, located=answered)
-    if nearby.send_to_chat(uow, user_id, answered):
+    if nearby.send_to_chat(uow, user_id, answered, now):
         return render("visits/nearby_sent", locale, command_prefix=command_prefix, nearby=answered)
     return render(nearby.LIST_TEMPLATE, locale, command_prefix=command_prefix, nearby=answered)
 

@@ -43,7 +43,7 @@ class RecordingPlatform:
 
 def queue_welcome(db, name: str = "Li") -> None:
     with db.uow() as uow:
-        outbox.post_to_unit_channels(uow, _company(uow), "channel/welcome", {"name": name, "unit": "Acme"})
+        outbox.post_to_unit_channels(uow, _company(uow), "channel/welcome", {"name": name, "unit": "Acme"}, now=utcnow())
         uow.commit()
 
 
@@ -58,7 +58,7 @@ def statuses(db) -> list[str]:
 
 async def test_a_rolled_back_cause_queues_nothing(demo_org):
     with demo_org.uow() as uow:
-        outbox.post_to_unit_channels(uow, _company(uow), "channel/welcome", {"name": "X", "unit": "Acme"})
+        outbox.post_to_unit_channels(uow, _company(uow), "channel/welcome", {"name": "X", "unit": "Acme"}, now=utcnow())
         # no commit: the cause failed
     assert statuses(demo_org) == []
 
@@ -147,11 +147,11 @@ def test_dedupe_key_queues_once(demo_org):
     with demo_org.uow() as uow:
         channel = uow.session.scalar(select(TeamChannel))
         welcome = {"name": "Li", "unit": "Acme"}
-        assert outbox.post_to_channel(uow, channel, "channel/welcome", welcome, dedupe_key="win:7") is not None
+        assert outbox.post_to_channel(uow, channel, "channel/welcome", welcome, dedupe_key="win:7", now=utcnow()) is not None
         uow.commit()
     with demo_org.uow() as uow:
         channel = uow.session.scalar(select(TeamChannel))
-        assert outbox.post_to_channel(uow, channel, "channel/welcome", welcome, dedupe_key="win:7") is None
+        assert outbox.post_to_channel(uow, channel, "channel/welcome", welcome, dedupe_key="win:7", now=utcnow()) is None
         uow.commit()
     assert statuses(demo_org) == ["pending"]
 
@@ -161,7 +161,7 @@ async def test_direct_message_goes_to_the_users_linked_chat_in_his_language(demo
 
     with demo_org.uow() as uow:
         li = identity.find_user(uow, "li")
-        assert outbox.queue_direct(uow, li.id, "errors/try_again", {})
+        assert outbox.queue_direct(uow, li.id, "errors/try_again", {}, now=utcnow())
         uow.commit()
     with demo_org.uow() as uow:
         row = uow.session.scalar(select(OutboxMessage))

@@ -121,7 +121,7 @@ def test_the_managers_digest_counts_overdue_customers_per_rep(db, visited):
     with db.uow() as uow:
         mei = uow.session.scalar(select(User).where(User.handle == "mei"))
         lines = {line.name: line.overdue for line in digest.build(uow, mei.id, ON).reps}
-        digest.queue(uow, mei.id, ON)
+        digest.queue(uow, mei.id, ON, AT_1105)
         uow.commit()
         [message] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "direct")).all()
         text = posted(message).text

@@ -15,6 +15,7 @@ from bot.router import Router
 from bot.scheduler import run_claimed
 from bot.services.core import outbox
 from bot.web.server import start_server
+from db.base import utcnow
 from db.models import TeamChannel
 from db.session import Database
 from tests.conftest import say
@@ -45,7 +46,8 @@ def queue_posts(db: Database, n: int) -> None:
     with db.uow() as uow:
         unit = uow.session.scalar(select(TeamChannel.unit_id).where(TeamChannel.chat_id == "#sales"))
         for i in range(n):
-            outbox.post_to_unit_channels(uow, unit, "channel/welcome", {"name": f"N{i}", "unit": "Acme"})
+            outbox.post_to_unit_channels(uow, unit, "channel/welcome", {"name": f"N{i}", "unit": "Acme"},
+                                         now=utcnow())
         uow.commit()
 
 

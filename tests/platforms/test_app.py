@@ -18,6 +18,7 @@ from bot.app import serve
 from bot.config import load_settings
 from bot.i18n import render
 from bot.services.core import outbox
+from db.base import utcnow
 from db.models import OrgUnit, TeamChannel
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI, text_update
@@ -103,7 +104,8 @@ async def test_both_platforms_share_one_process_and_one_http_server(db, demo_org
             # A post queued in the database reaches both team channels through the dispatcher.
             with db.uow() as uow:
                 company = uow.session.scalar(select(OrgUnit.id).where(OrgUnit.name == "Acme Trading"))
-                outbox.post_to_unit_channels(uow, company, "channel/welcome", {"name": "Li", "unit": "Acme"})
+                outbox.post_to_unit_channels(uow, company, "channel/welcome", {"name": "Li", "unit": "Acme"},
+                                             now=utcnow())
                 uow.commit()
             posted = await slack.wait_for_posts(2)
             group = [m for m in await telegram.wait_for("sendMessage", 2) if str(m["chat_id"]) == "-100777"]

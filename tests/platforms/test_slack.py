@@ -353,7 +353,7 @@ async def test_direct_messages_and_the_check_in_page_spell_commands_the_slack_wa
     link(db, "sam", "USAM")
     with db.uow() as uow:
         sam = identity.find_user(uow, "sam")
-        assert outbox.queue_direct(uow, sam.id, "nudges/no_visit", {"name": sam.name})
+        assert outbox.queue_direct(uow, sam.id, "nudges/no_visit", {"name": sam.name}, now=utcnow())
         uow.commit()
     await Dispatcher(db, {"slack": slack.front.sender}).deliver_due()
     (dm,) = slack.fake.posts("chat.postMessage")

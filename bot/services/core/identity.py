@@ -155,7 +155,8 @@ def join(
     invitation.used_at = now
     invitation.used_by_identity_id = identity.id
     outbox.post_to_unit_channels(
-        uow, user.unit_id, "channel/welcome", {"name": user.name, "unit": user.unit.name}, dedupe_key=f"welcome:{identity.id}"
+        uow, user.unit_id, "channel/welcome", {"name": user.name, "unit": user.unit.name}, dedupe_key=f"welcome:{identity.id}",
+        now=now,
     )
     return Joined(user.id, user.name, user.unit.name, user.role, user.locale)
 

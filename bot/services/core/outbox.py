@@ -3,6 +3,8 @@
 A post is kept as a template, the recipient's language and its data (bot.messages.Templated); the
 dispatcher renders it in the words of the platform it goes to (command spelling, format).
 """
+from datetime import datetime
+
 from sqlalchemy import select
 
 from bot.messages import Templated
@@ -30,10 +32,10 @@ def already_queued(uow: UnitOfWork, dedupe_key: str | None) -> bool:
 
 def post_to_channel(
     uow: UnitOfWork, channel: TeamChannel, template: str, context: dict, kind: str = "post",
-    dedupe_key: str | None = None,
+    dedupe_key: str | None = None, *, now: datetime,
 ) -> OutboxMessage | None:
-    """Queue a post in the channel's language; a dedupe_key seen before queues nothing (a double tap
-    announces once)."""
+    """Queue a post in the channel's language, due from `now` (the caller's clock, which a test
+    sets too); a dedupe_key seen before queues nothing (a double tap announces once)."""
     if already_queued(uow, dedupe_key):
         return None
     message = OutboxMessage(
@@ -44,19 +46,22 @@ def post_to_channel(
         kind=kind,
         payload=Templated(template, channel.locale, context).to_json(),
         dedupe_key=dedupe_key,
+        created_at=now,
+        next_attempt_at=now,
     )
     uow.session.add(message)
     return message
 
 
 def post_to_unit_channels(
-    uow: UnitOfWork, unit_id: int, template: str, context: dict, kind: str = "post", dedupe_key: str | None = None
+    uow: UnitOfWork, unit_id: int, template: str, context: dict, kind: str = "post", dedupe_key: str | None = None,
+    *, now: datetime,
 ) -> int:
     """Queue a post for each of the unit's channels (each in its own language); returns posts queued."""
     queued = 0
     for channel in channels_for_unit(uow, unit_id):
         key = f"{dedupe_key}:{channel.id}" if dedupe_key else None
-        if post_to_channel(uow, channel, template, context, kind, key):
+        if post_to_channel(uow, channel, template, context, kind, key, now=now):
             queued += 1
     return queued
 
@@ -73,9 +78,9 @@ def direct_route(uow: UnitOfWork, user_id: int) -> PlatformIdentity | None:
 
 
 def queue_direct(uow: UnitOfWork, user_id: int, template: str, context: dict, dedupe_key: str | None = None,
-                 buttons: tuple[dict, ...] = ()) -> bool:
-    """Queue a direct message to a CRM user, in his own language, with its buttons (Templated.buttons);
-    False when he has no chat the bot can reach."""
+                 buttons: tuple[dict, ...] = (), *, now: datetime) -> bool:
+    """Queue a direct message to a CRM user, in his own language, with its buttons (Templated.buttons),
+    due from `now`; False when he has no chat the bot can reach."""
     user = uow.session.get(User, user_id)
     route = direct_route(uow, user_id)
     if user is None or route is None or route.dm_chat_id is None:
@@ -90,6 +95,8 @@ def queue_direct(uow: UnitOfWork, user_id: int, template: str, context: dict, de
             kind="direct",
             payload=Templated(template, user.locale, context, buttons).to_json(),
             dedupe_key=dedupe_key,
+            created_at=now,
+            next_attempt_at=now,
         )
     )
     return True

@@ -190,7 +190,8 @@ def _queue(uow: UnitOfWork, channel: TeamChannel, key: str, entry: dict, now: da
         if quiet_end is not None:
             due = max(due, quiet_end)
         template, context = announcement([entry])
-        waiting = outbox.post_to_channel(uow, channel, template, context, "win", dedupe_key=f"announce:{key}")
+        waiting = outbox.post_to_channel(uow, channel, template, context, "win", dedupe_key=f"announce:{key}",
+                                         now=now)
         if waiting is None:
             return False
         waiting.next_attempt_at = due

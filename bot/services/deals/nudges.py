@@ -99,13 +99,14 @@ def _nudge_rep(uow: UnitOfWork, rep: User, local: datetime, now: datetime) -> in
                                Visit.started_at >= start, Visit.started_at < end).limit(1)
     )
     if visited is None and log_once(uow, rep.id, today, "no_visit", {}, now):
-        outbox.queue_direct(uow, rep.id, "nudges/no_visit", {"name": rep.name}, dedupe_key=f"nudge:{rep.id}:{today}:v")
+        outbox.queue_direct(uow, rep.id, "nudges/no_visit", {"name": rep.name}, dedupe_key=f"nudge:{rep.id}:{today}:v",
+                            now=now)
         sent += 1
     behind = _behind(uow, rep, today, zone)
     week = today - timedelta(days=today.weekday())  # at most one pace nudge a week
     if behind and log_once(uow, rep.id, week, "behind_pace", behind, now):
         outbox.queue_direct(uow, rep.id, "nudges/behind_pace", {"name": rep.name, **behind},
-                             dedupe_key=f"nudge:{rep.id}:{week}:p")
+                             dedupe_key=f"nudge:{rep.id}:{week}:p", now=now)
         sent += 1
     return sent + _nudge_overdue(uow, rep, today, now)
 
@@ -119,7 +120,7 @@ def _nudge_overdue(uow: UnitOfWork, rep: User, today: date, now: datetime) -> in
         return 0
     outbox.queue_direct(uow, rep.id, "nudges/overdue",
                          {"name": rep.name, "customers": overdue[:OVERDUE_LISTED], "count": len(overdue)},
-                         dedupe_key=f"nudge:{rep.id}:{today}:o")
+                         dedupe_key=f"nudge:{rep.id}:{today}:o", now=now)
     return 1
 
 
@@ -172,6 +173,6 @@ def _send_digests(uow: UnitOfWork, now: datetime, holidays: set[date]) -> int:
         if lines:
             outbox.queue_direct(uow, manager.id, "nudges/digest",
                                  {"lines": [line.__dict__ for line in lines], "day": local.date()},
-                                 dedupe_key=f"nudge-digest:{manager.id}:{local.date()}")
+                                 dedupe_key=f"nudge-digest:{manager.id}:{local.date()}", now=now)
             sent += 1
     return sent

@@ -142,6 +142,6 @@ def send_due(uow: UnitOfWork, now: datetime, default_locale: str) -> int:
         if care.empty or not log_once(uow, owner.id, local.date(), "care", {"day": care.day.isoformat()}, now):
             continue
         if outbox.queue_direct(uow, owner.id, "care/reminder", {"care": care},
-                               dedupe_key=f"care:{owner.id}:{local.date()}"):
+                               dedupe_key=f"care:{owner.id}:{local.date()}", now=now):
             sent += 1
     return sent

@@ -298,7 +298,7 @@ def assign(uow: UnitOfWork, actor_id: int, lead_id: int | str, rep: str, now: da
     record_event(uow, lead, "assign", actor_id, before, None, now)
     outbox.queue_direct(uow, receiver.id, "pool/assigned_dm",
                          {"lead_id": lead.id, "company": lead.company, "by": actor.name},
-                         dedupe_key=f"lead-assigned:{lead.id}:{receiver.id}:{now.isoformat()}")
+                         dedupe_key=f"lead-assigned:{lead.id}:{receiver.id}:{now.isoformat()}", now=now)
     return Assigned(lead.id, lead.company, receiver.name, receiver.id)
 
 

@@ -300,7 +300,7 @@ def warn(uow: UnitOfWork, now: datetime) -> SweepResult:
             "leads": [lead for lead, _ in items[:WARNING_LIST_LIMIT]],
             "more": max(0, len(items) - WARNING_LIST_LIMIT),
             "days": min(days for _, days in items),
-        }, dedupe_key=key)
+        }, dedupe_key=key, now=now)
         result.warned_leads += len(items)
         result.warned_owners += 1
     return result

@@ -249,8 +249,10 @@ def hand_over(
     )
     manager = uow.session.get(User, manager_id)
     context = {"result": result, "manager": manager.name if manager else ""}
-    outbox.queue_direct(uow, giver.id, "manager/handover_dm_from", context, dedupe_key=f"handover:{batch.id}:from")
-    outbox.queue_direct(uow, receiver.id, "manager/handover_dm_to", context, dedupe_key=f"handover:{batch.id}:to")
+    outbox.queue_direct(uow, giver.id, "manager/handover_dm_from", context, dedupe_key=f"handover:{batch.id}:from",
+                        now=now)
+    outbox.queue_direct(uow, receiver.id, "manager/handover_dm_to", context, dedupe_key=f"handover:{batch.id}:to",
+                        now=now)
     return result
 
 
@@ -314,5 +316,6 @@ def undo(uow: UnitOfWork, manager_id: int, batch_id: int | None, *, now: datetim
     batch.undone_at = now
     result = UndoResult(batch.id, giver.name, receiver.name, restored, kept, batch.deactivated)
     for person, template in ((giver, "manager/undo_dm_from"), (receiver, "manager/undo_dm_to")):
-        outbox.queue_direct(uow, person.id, template, {"result": result}, dedupe_key=f"handover:{batch.id}:undo:{person.id}")
+        outbox.queue_direct(uow, person.id, template, {"result": result}, dedupe_key=f"handover:{batch.id}:undo:{person.id}",
+                            now=now)
     return result

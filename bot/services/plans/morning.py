@@ -136,9 +136,10 @@ def prepare(uow: UnitOfWork, claimed: Sequence[Due]) -> list[dict]:
     return rows
 
 
-def queue(uow: UnitOfWork, rows: list[dict]) -> None:
-    """Insert the outbox rows (COPY on PostgreSQL: db.bulk)."""
-    bulk.insert_rows(uow.session.connection(), OutboxMessage.__table__, rows)
+def queue(uow: UnitOfWork, rows: list[dict], now: datetime) -> None:
+    """Insert the outbox rows (COPY on PostgreSQL: db.bulk), due from `now`."""
+    bulk.insert_rows(uow.session.connection(), OutboxMessage.__table__,
+                     [{**row, "created_at": now, "next_attempt_at": now} for row in rows])
 
 
 def push_due(uow: UnitOfWork, now: datetime) -> MorningRun:
@@ -147,5 +148,5 @@ def push_due(uow: UnitOfWork, now: datetime) -> MorningRun:
         due = due_reps(uow, now)
         claimed = claim(uow, due, now)
         rows = prepare(uow, claimed)
-        queue(uow, rows)
+        queue(uow, rows, now)
     return MorningRun(len(due), len(claimed), len(rows))

@@ -139,7 +139,7 @@ def send_due(uow: UnitOfWork, now: datetime) -> int:
         outbox.queue_direct(uow, reminder.owner_id, DUE_TEMPLATE,
                             {"id": shown.id, "note": shown.note, "at": shown.at, "lead_id": shown.lead_id,
                              "customer_id": shown.customer_id, "target": shown.target},
-                            dedupe_key=f"reminder:{reminder.id}")
+                            dedupe_key=f"reminder:{reminder.id}", now=now)
     return len(due)
 
 

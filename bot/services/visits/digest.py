@@ -115,9 +115,9 @@ def due_managers(uow: UnitOfWork, now: datetime) -> list[tuple[int, date]]:
     return due
 
 
-def queue(uow: UnitOfWork, manager_id: int, day: date) -> Digest:
+def queue(uow: UnitOfWork, manager_id: int, day: date, now: datetime) -> Digest:
     """Build the digest and queue it as a direct message in the manager's language."""
     digest = build(uow, manager_id, day)
     outbox.queue_direct(uow, manager_id, "digest/daily", {"digest": digest},
-                         dedupe_key=f"{DIGEST_JOB}:{manager_id}:{day.isoformat()}")
+                         dedupe_key=f"{DIGEST_JOB}:{manager_id}:{day.isoformat()}", now=now)
     return digest

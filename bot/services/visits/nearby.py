@@ -111,10 +111,11 @@ def place_buttons(found: Nearby) -> tuple[dict, ...]:
                  for place in found.places)
 
 
-def send_to_chat(uow: UnitOfWork, user_id: int, found: Nearby) -> bool:
+def send_to_chat(uow: UnitOfWork, user_id: int, found: Nearby, now: datetime) -> bool:
     """The list, with its buttons, to his DM with the bot (the outbox: rendered for his platform);
     False when he has no chat the bot can reach."""
-    return outbox.queue_direct(uow, user_id, LIST_TEMPLATE, {"nearby": found}, buttons=place_buttons(found))
+    return outbox.queue_direct(uow, user_id, LIST_TEMPLATE, {"nearby": found}, buttons=place_buttons(found),
+                               now=now)
 
 
 def nearby(uow: UnitOfWork, user_id: int, radius_text: str | None, now: datetime) -> Nearby | NearbyAsked:

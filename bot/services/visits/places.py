@@ -128,7 +128,7 @@ def settle(uow: UnitOfWork, visit: Visit, record: Place | None, fence: float, no
     kind = _kind_and_name(record)[0]
     counted, flagged = rejudge(others, (latitude, longitude), fence, "place_confirmed", kind)
     rejudge([visit], (latitude, longitude), fence, None, kind)  # it confirms the place: no note
-    _tell_others(uow, visit.user_id, others, _kind_and_name(record)[1])
+    _tell_others(uow, visit.user_id, others, _kind_and_name(record)[1], now)
     return PlaceNews("confirmed", counted, flagged)
 
 
@@ -139,11 +139,11 @@ def trust_place(uow: UnitOfWork, record: Place, latitude: float, longitude: floa
     set_place(record, latitude, longitude, source, TRUSTED, now)
     held = _held(uow, record)
     done = rejudge(held, (latitude, longitude), fence, "place_confirmed", _kind_and_name(record)[0])
-    _tell_others(uow, actor_id, held, _kind_and_name(record)[1])
+    _tell_others(uow, actor_id, held, _kind_and_name(record)[1], now)
     return done
 
 
-def _tell_others(uow: UnitOfWork, actor_id: int, others: list[Visit], name: str) -> None:
+def _tell_others(uow: UnitOfWork, actor_id: int, others: list[Visit], name: str, now: datetime) -> None:
     """The reps whose held visits were judged again get one direct message each per visit, but the
     one who confirmed the place: he reads it in his answer."""
     for other in others:
@@ -151,7 +151,7 @@ def _tell_others(uow: UnitOfWork, actor_id: int, others: list[Visit], name: str)
             told = {"visit_id": other.id, "target_name": name, "verdict": other.verdict,
                     "distance_m": other.distance_m}
             outbox.queue_direct(uow, other.user_id, "visits/place_confirmed_told", told,
-                                dedupe_key=f"place_confirmed:{other.id}")
+                                dedupe_key=f"place_confirmed:{other.id}", now=now)
 
 
 def rejudge(visits: list[Visit], place: tuple[float, float], fence: float, note: str | None,

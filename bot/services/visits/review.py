@@ -141,5 +141,5 @@ def decide(uow: UnitOfWork, manager_id: int, visit_id: int, approve: bool, note:
     decision = Decision(visit_id, approve, rep.id, rep.name, rep.locale, target_name(target_of(uow, visit)),
                         visit.counts, visit.kind)
     outbox.queue_direct(uow, rep.id, "review/rep_told", {"decision": decision, "note": note},
-                        dedupe_key=f"review:{visit_id}")
+                        dedupe_key=f"review:{visit_id}", now=now)
     return decision
