@@ -30,9 +30,11 @@ async def serve(
     stdout: TextIO = sys.stdout,
 ) -> None:
     """Run until a signal (platforms) or end of input (console only)."""
-    child_counters = tempfile.TemporaryDirectory(prefix="fieldcrm-sender-", ignore_cleanup_errors=True) if wanted(settings, console_user) else None
-    with child_counters or contextlib.nullcontext():  # removed however start-up ends
-        await _serve(settings, Path(child_counters.name) if child_counters else None, console_user, stdin, stdout)
+    counters = None  # the sender child's metrics files, removed however start-up ends
+    if wanted(settings, console_user):
+        counters = tempfile.TemporaryDirectory(prefix="fieldcrm-sender-", ignore_cleanup_errors=True)
+    with counters or contextlib.nullcontext():
+        await _serve(settings, Path(counters.name) if counters else None, console_user, stdin, stdout)
 
 
 async def _serve(settings: Settings, metrics_dir: Path | None, console_user: str | None,
