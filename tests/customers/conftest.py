@@ -7,12 +7,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from bot.bootstrap import build_router
+from bot.config import Settings
+from bot.router import Router
 from bot.services.core.org_file import load_org_text
 from bot.services.customers import tiers
 from db.models import Customer, Deal, Payment, User
+from db.session import Database
 
 ON = date(2026, 11, 26)  # a Thursday
 NIGHT = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)  # 02:30 on the 26th in Asia/Shanghai
+MORNING = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 10:00 on the 26th in Asia/Shanghai
 # name -> payments (days before ON, amount); Dormant paid 13 months ago only.
 PAID = {
     "Big Buyer": [(10, 60000), (200, 40000)],
@@ -38,6 +43,13 @@ def load(db, text: str) -> None:
     with db.uow() as uow:
         load_org_text(uow, text, "org.yaml", "Asia/Shanghai", "en")
         uow.commit()
+
+
+@pytest.fixture
+def router(db: Database, settings: Settings) -> Router:
+    """The console's router on the book's day: what a customer paid "in 12 months" does not run
+    out as the machine's date moves on."""
+    return build_router(db, settings, clock=lambda: MORNING)
 
 
 @pytest.fixture
