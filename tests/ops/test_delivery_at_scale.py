@@ -9,7 +9,7 @@ budget, when each process kept its own windows, all four failed.
 import asyncio
 import contextlib
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ from db.migrate import upgrade
 from db.models import OutboxMessage
 from db.session import Database
 from tests.conftest import empty_pg_database
-from tests.fakes.limits import RateLimits
+from tests.fakes.limits import Post, RateLimits
 from tests.ops.cluster import Cluster, Platforms, running_cluster
 from tests.ops.delivery_company import (
     JOIN_GROUP,
@@ -145,10 +145,39 @@ async def sender_of_the_round(cluster: Cluster, before: dict[int, float]) -> int
     return max(deltas, key=lambda i: deltas[i])
 
 
+# A post that landed this long before a kill may not have been marked sent when its sender died (it
+# is marked a few milliseconds after Telegram answers); a little after, the signal was on its way.
+LANDED_BEFORE_KILL_S = (-0.5, 2.0)
+
+
+def unexplained_copies(posts: list[Post], chats: list[int], kills: list[float]) -> tuple[int, list[str]]:
+    """The docs' bound: a post goes out again only when it was in flight at a crash, at most one per
+    chat per crash. Each copy after the first must follow a kill that came just after the copy
+    before it landed, and a kill explains one copy per chat. (copies, those no kill explains)"""
+    wanted = {str(chat) for chat in chats}
+    landed: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for post in posts:
+        if post.chat_id in wanted:
+            landed[post.chat_id, post.text].append(post.at)
+    used: set[tuple[str, int]] = set()
+    copies, unexplained = 0, []
+    for (chat, text), times in landed.items():
+        for earlier in sorted(times)[:-1]:
+            copies += 1
+            kill = next((k for k, at in enumerate(kills) if (chat, k) not in used
+                         and LANDED_BEFORE_KILL_S[0] <= at - earlier <= LANDED_BEFORE_KILL_S[1]), None)
+            if kill is None:
+                unexplained.append(f"{chat}: {text[:40]!r}")
+            else:
+                used.add((chat, kill))
+    return copies, unexplained
+
+
 @pytest.mark.slow
 async def test_killing_a_process_mid_fan_out_10_times_loses_nothing(company: Company):
     cluster, log, telegram = company.cluster, company.log, company.telegram
     posts, rounds, cut = len(log.posts), 10, 0
+    kills: list[float] = []
     restarts: dict[int, asyncio.Task] = {}
     try:
         for r in range(rounds):
@@ -162,6 +191,7 @@ async def test_killing_a_process_mid_fan_out_10_times_loses_nothing(company: Com
             await until(lambda: len(in_chats(log, KILL_GROUPS, posts)) >= started + 5, timeout=10)  # noqa: B023
             victim = await sender_of_the_round(cluster, before)
             cluster.kill(victim)
+            kills.append(time.monotonic())
             cut += len(in_chats(log, KILL_GROUPS, posts)) < started + len(KILL_GROUPS)
             restarts[victim] = asyncio.create_task(restart(cluster, victim))
         await asyncio.gather(*restarts.values())
@@ -179,9 +209,9 @@ async def test_killing_a_process_mid_fan_out_10_times_loses_nothing(company: Com
     amounts = [f"won {1_000 + r:,}.00" for r in range(rounds)]
     lost = {chat: [a for a in amounts if not any(a in text for text in t)] for chat, t in texts.items()}
     lost = {chat: missing for chat, missing in lost.items() if missing}
-    duplicates = {chat: len(t) - len(set(t)) for chat, t in texts.items() if len(t) > len(set(t))}
     assert lost == {}, f"0 lost: posts missing per group {lost}"
-    assert max(duplicates.values(), default=0) <= 1, f"duplicates <= 1 per chat: {duplicates}"
+    copies, unexplained = unexplained_copies(log.posts[posts:], KILL_GROUPS, kills)
+    assert unexplained == [], f"of {copies} copies, these were no post in flight at a kill: {unexplained}"
 
 
 def waiting(cluster: Cluster, chats: list[int]) -> int:
