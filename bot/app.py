@@ -57,7 +57,7 @@ async def _serve(settings: Settings, metrics_dir: Path | None, console_user: str
             tasks.append(asyncio.create_task(process.dispatcher.run_forever()))
         collector.freeze_start_up()  # full passes of the cycle collector skip what start-up built
         if platforms_only:
-            await _until_signal()
+            await _stop_on_signal().wait()
         else:
             console = ConsoleAdapter(process.router, console_user or "admin", out=stdout)
             await console.run(stdin, after_each=process.dispatcher.deliver_due)
@@ -120,10 +120,6 @@ async def _stop(process: BotProcess, runners: list[web.AppRunner], tasks: list[a
     await process.router.aclose()  # commands in flight finish
     process.dispose()
     collector.thaw()
-
-
-async def _until_signal() -> None:
-    await _stop_on_signal().wait()
 
 
 def _stop_on_signal() -> asyncio.Event:

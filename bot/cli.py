@@ -140,7 +140,7 @@ def _send(settings: Settings) -> None:
 
     if not settings.on_postgresql:
         raise Refused(render_text("cli/send_needs_postgresql", settings.DEFAULT_LOCALE))
-    if not (settings.slack_enabled or settings.telegram_enabled):
+    if not settings.platform_configured:
         raise Refused(render_text("cli/send_needs_platform", settings.DEFAULT_LOCALE))
     asyncio.run(send_only(settings))
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     if args.command == "send" and args.child:
         leave_with_parent(settings.SENDER_NICE)  # before anything that may wait
-    console_only = args.command == "console" or not (settings.slack_enabled or settings.telegram_enabled)
+    console_only = args.command == "console" or not settings.platform_configured
     if args.command in ("run", "console") and console_only:
         logging.getLogger().setLevel(logging.ERROR)  # logs would interleave with the chat
     try:

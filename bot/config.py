@@ -166,6 +166,11 @@ class Settings(BaseSettings):
         return bool(self.TELEGRAM_BOT_TOKEN)
 
     @property
+    def platform_configured(self) -> bool:
+        """Slack or Telegram (or both): without either, `fieldcrm run` is the console."""
+        return self.slack_enabled or self.telegram_enabled
+
+    @property
     def on_postgresql(self) -> bool:
         return self.DATABASE_URL.startswith("postgresql")
 
@@ -173,7 +178,7 @@ class Settings(BaseSettings):
     def outbox_sender(self) -> str:
         if self.OUTBOX_SENDER is not None:
             return self.OUTBOX_SENDER
-        return "child" if self.on_postgresql and (self.slack_enabled or self.telegram_enabled) else "inline"
+        return "child" if self.on_postgresql and self.platform_configured else "inline"
 
     def check_consistency(self) -> None:
         if self.slack_enabled and not self.slack_socket_mode and not self.SLACK_SIGNING_SECRET:

@@ -304,7 +304,7 @@ class Dispatcher:
     async def run_forever(self) -> None:
         """Lease chats as they become due, each chat's posts in a task of its own, while leases
         are renewed. On the way out, posts leased and not tried are given back."""
-        self.metrics.outbox_sending.set(int(self.sending))
+        self._set_sending(self.sending)
         renewing = asyncio.create_task(self._keep_leases())
         listener = self.db.listen("outbox", functools.partial(self._poke_from, asyncio.get_running_loop()))  # queued anywhere
         try:
@@ -346,8 +346,7 @@ class Dispatcher:
                 await asyncio.shield(self._in_thread(self._give_back_untried))
             if self._leadership is not None:
                 self._leadership.release()
-                self.sending = False
-                self.metrics.outbox_sending.set(0)
+                self._set_sending(False)
 
     def _poke_from(self, loop: asyncio.AbstractEventLoop) -> None:
         """poke, from the listener's thread."""
@@ -357,10 +356,14 @@ class Dispatcher:
     async def _ask_to_send(self) -> None:
         """Take the sender's role if nobody holds it (db.leader)."""
         assert self._leadership is not None
-        self.sending = await self._in_thread(self._leadership.take)
-        if self.sending:
+        if await self._in_thread(self._leadership.take):
             log.info("outbox: this process is the sender")
-            self.metrics.outbox_sending.set(1)
+            self._set_sending(True)
+
+    def _set_sending(self, sending: bool) -> None:
+        """Whether this process is the sender, and the gauge that shows it."""
+        self.sending = sending
+        self.metrics.outbox_sending.set(int(sending))
 
     async def _keep_leases(self) -> None:
         """Renew the leases held, and check that the sender's role is still this process's: when
@@ -374,8 +377,7 @@ class Dispatcher:
                 log.warning("outbox: could not renew leases (%s); retrying", type(exc).__name__)
             if self._leadership is not None and self.sending and not await self._in_thread(self._leadership.held):
                 log.warning("outbox: lost the sender's role (its connection broke); standing by")
-                self.sending = False
-                self.metrics.outbox_sending.set(0)
+                self._set_sending(False)
 
     def _give_back_untried(self) -> None:
         """At shutdown: leased posts not yet tried go back at once. A post in flight when the task
